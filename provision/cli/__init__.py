@@ -1,0 +1,48 @@
+"""The ``provision`` command.
+
+Each sub-area owns one module here that exposes ``register(app)``; this file only
+assembles them, so the CLI stays a thin layer over the public package APIs.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="provision",
+    help="Declarative provisioning for Proxmox VE HA clusters: validate, plan, apply, simulate.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Modules that add commands to ``app``. A module listed here that is not yet
+# present is skipped, so areas can land independently.
+_COMMAND_MODULES = (
+    "provision.cli.validate",
+    "provision.cli.lab",
+    "provision.cli.plan",
+    "provision.cli.apply",
+    "provision.cli.simulate",
+)
+
+
+def _register_all() -> None:
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(app)
+
+
+_register_all()
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()
