@@ -1,0 +1,123 @@
+"""High availability: groups (PVE 8), rules (PVE 9) and resources."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator
+
+from provision.spec.base import CONFIG_ID, NODE_NAME, SpecModel
+
+SID = r"^(vm|ct):[1-9][0-9]{2,8}$"
+ResourceState = Literal["started", "stopped", "disabled", "ignored"]
+
+
+def _check_priorities(value: dict[str, int]) -> dict[str, int]:
+    import re
+
+    for node, prio in value.items():
+        if not re.match(NODE_NAME, node):
+            raise ValueError(f"{node!r} is not a valid node name")
+        if prio < 0 or prio > 1000:
+            raise ValueError(f"priority {prio} of {node} is outside 0..1000")
+    if not value:
+        raise ValueError("at least one node is required")
+    return dict(sorted(value.items()))
+
+
+class HaGroup(SpecModel):
+    """PVE 8 HA group: where resources may run, with priorities (higher wins)."""
+
+    name: str = Field(pattern=CONFIG_ID, description="Group id.")
+    nodes: dict[str, int] = Field(description="Member nodes and their priority (default 0; higher wins).")
+    restricted: bool = Field(default=False, description="Resources may only run on members.")
+    nofailback: bool = Field(default=False, description="Do not move back when a higher-priority node returns.")
+    comment: str | None = Field(default=None, description="Free text.")
+
+    @field_validator("nodes")
+    @classmethod
+    def _priorities(cls, value: dict[str, int]) -> dict[str, int]:
+        return _check_priorities(value)
+
+
+class NodeAffinityRule(SpecModel):
+    """PVE 9 node-affinity rule: preferred (or, with strict, required) nodes."""
+
+    type: Literal["node-affinity"] = Field(description="Rule type.")
+    name: str = Field(pattern=CONFIG_ID, description="Rule id.")
+    resources: list[str] = Field(min_length=1, description="HA resources (sids) the rule applies to.")
+    nodes: dict[str, int] = Field(description="Nodes and their priority (higher wins).")
+    strict: bool = Field(default=False, description="Only the listed nodes may run the resources.")
+    disable: bool = Field(default=False, description="Keep the rule but do not apply it.")
+    comment: str | None = Field(default=None, description="Free text.")
+
+    @field_validator("nodes")
+    @classmethod
+    def _priorities(cls, value: dict[str, int]) -> dict[str, int]:
+        return _check_priorities(value)
+
+    @field_validator("resources")
+    @classmethod
+    def _sids(cls, value: list[str]) -> list[str]:
+        return _check_sids(value)
+
+
+class ResourceAffinityRule(SpecModel):
+    """PVE 9 resource-affinity rule: keep resources together or apart."""
+
+    type: Literal["resource-affinity"] = Field(description="Rule type.")
+    name: str = Field(pattern=CONFIG_ID, description="Rule id.")
+    resources: list[str] = Field(min_length=2, description="At least two HA resources (sids).")
+    affinity: Literal["positive", "negative"] = Field(description="positive: together; negative: apart.")
+    disable: bool = Field(default=False, description="Keep the rule but do not apply it.")
+    comment: str | None = Field(default=None, description="Free text.")
+
+    @field_validator("resources")
+    @classmethod
+    def _sids(cls, value: list[str]) -> list[str]:
+        return _check_sids(value)
+
+
+def _check_sids(value: list[str]) -> list[str]:
+    import re
+
+    for sid in value:
+        if not re.match(SID, sid):
+            raise ValueError(f"{sid!r} is not a resource id like vm:100 or ct:200")
+    return sorted(set(value))
+
+
+HaRule = Annotated[NodeAffinityRule | ResourceAffinityRule, Field(discriminator="type")]
+
+
+class HaResource(SpecModel):
+    """A guest under HA management."""
+
+    sid: str = Field(pattern=SID, description="Resource id: vm:<vmid> or ct:<vmid>.")
+    state: ResourceState = Field(default="started", description="Requested state.")
+    group: str | None = Field(default=None, description="HA group (PVE 8 only).")
+    max_restart: int = Field(default=1, ge=0, description="Restarts on the same node after a failed start.")
+    max_relocate: int = Field(default=1, ge=0, description="Relocations after restarts are exhausted.")
+    failback: bool = Field(
+        default=True, description="PVE 9: move back to a higher-priority node when it returns."
+    )
+    comment: str | None = Field(default=None, description="Free text.")
+
+    @property
+    def vmid(self) -> int:
+        return int(self.sid.split(":", 1)[1])
+
+
+class Ha(SpecModel):
+    """HA manager configuration."""
+
+    crs: Literal["basic", "static"] = Field(
+        default="basic",
+        description="Cluster resource scheduler for HA placement (datacenter.cfg `crs: ha=`).",
+    )
+    groups: list[HaGroup] = Field(default_factory=list, description="HA groups (PVE 8).")
+    rules: list[HaRule] = Field(default_factory=list, description="HA rules (PVE 9).")
+    resources: list[HaResource] = Field(default_factory=list, description="HA-managed guests.")
+
+    def resource(self, sid: str) -> HaResource | None:
+        return next((r for r in self.resources if r.sid == sid), None)

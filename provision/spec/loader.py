@@ -1,0 +1,309 @@
+"""Load stack files into `Cluster` models with errors that point at the YAML.
+
+Every problem, whether YAML syntax, a wrong type, an unknown key or a dangling
+reference, becomes a `Diagnostic` printed as
+`FILE:LINE:COL: ADDRESS: what is wrong (hint)`. Callers never see a traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+from provision.spec.cluster import Cluster
+from provision.spec.consistency import Loc, check
+
+Position = tuple[int, int]
+
+
+@dataclass(frozen=True)
+class Diagnostic:
+    """One problem in a stack file, with a 1-based position."""
+
+    file: str
+    line: int
+    col: int
+    address: str
+    message: str
+    hint: str | None = None
+
+    def __str__(self) -> str:
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"{self.file}:{self.line}:{self.col}: {self.address}: {self.message}{hint}"
+
+
+class SpecError(Exception):
+    """A stack file could not be loaded; `diagnostics` says why, each with a position."""
+
+    def __init__(self, diagnostics: Sequence[Diagnostic]) -> None:
+        self.diagnostics = list(diagnostics)
+        super().__init__("\n".join(str(d) for d in self.diagnostics))
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A loaded stack: the model plus the YAML tree, kept to locate later findings."""
+
+    path: Path
+    cluster: Cluster
+    tree: Any
+
+    def position(self, loc: Loc) -> Position:
+        return locate(self.tree, loc)
+
+    def address(self, loc: Loc) -> str:
+        return readable_address(self.tree, loc)
+
+
+def _yaml() -> YAML:
+    yaml = YAML(typ="rt")
+    yaml.allow_duplicate_keys = False
+    return yaml
+
+
+def load_stack(path: str | Path) -> LoadedStack:
+    """Parse, validate and cross-check one stack file. Raises SpecError."""
+    path = Path(path)
+    name = str(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SpecError([Diagnostic(name, 1, 1, "stack", "file not found")]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise SpecError([Diagnostic(name, 1, 1, "stack", f"cannot read file: {exc}")]) from None
+    return load_text(text, name, path)
+
+
+def load_text(text: str, name: str = "<string>", path: Path | None = None) -> LoadedStack:
+    """Like `load_stack`, for text already in memory (`name` is used in messages)."""
+    try:
+        tree = _yaml().load(text)
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        problem = (exc.problem or "invalid YAML").strip()
+        hint = None
+        if "duplicate key" in problem or "found duplicate key" in str(exc):
+            problem = f"duplicate key: {problem}"
+            hint = "each key may appear once in a mapping"
+        raise SpecError([Diagnostic(name, line, col, "yaml", problem, hint)]) from None
+    except YAMLError as exc:
+        raise SpecError([Diagnostic(name, 1, 1, "yaml", str(exc))]) from None
+    if tree is None:
+        raise SpecError([Diagnostic(name, 1, 1, "stack", "file is empty",
+                                    "a stack starts with name, pve_version, nodes and corosync")])
+    if not isinstance(tree, CommentedMap):
+        raise SpecError([Diagnostic(name, 1, 1, "stack", f"expected a mapping at the top, found "
+                                    f"{_yaml_kind(tree)}", "a stack is a mapping: name: ..., nodes: [...]")])
+    data = _plain(tree)
+    try:
+        cluster = Cluster.model_validate(data)
+    except ValidationError as exc:
+        raise SpecError(_validation_diagnostics(exc, tree, name)) from None
+    issues = check(cluster)
+    if issues:
+        raise SpecError(
+            [
+                Diagnostic(name, *locate(tree, i.loc), readable_address(tree, i.loc), i.message, i.hint)
+                for i in issues
+            ]
+        )
+    return LoadedStack(path or Path(name), cluster, tree)
+
+
+# -- YAML tree helpers ---------------------------------------------------------
+def _plain(node: Any) -> Any:
+    """Convert ruamel's round-trip types into plain Python values for pydantic."""
+    if isinstance(node, dict):
+        return {str(k): _plain(v) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_plain(v) for v in node]
+    if isinstance(node, bool):
+        return bool(node)
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    if isinstance(node, str):
+        return str(node)
+    return node
+
+
+def _yaml_kind(node: Any) -> str:
+    if isinstance(node, list):
+        return "a list"
+    if isinstance(node, str):
+        return "a string"
+    return type(node).__name__
+
+
+def _walk(tree: Any, loc: Loc) -> tuple[list[tuple[Any, str | int]], Loc]:
+    """Follow `loc` through the YAML tree as far as it goes. Returns the steps taken
+    (container, key) and the part of `loc` that had no counterpart in the data
+    (pydantic adds union tags, and missing fields have no node)."""
+    steps: list[tuple[Any, str | int]] = []
+    node = tree
+    rest = list(loc)
+    while rest:
+        key = rest[0]
+        in_map = isinstance(node, CommentedMap) and key in node
+        in_seq = isinstance(node, CommentedSeq) and isinstance(key, int) and 0 <= key < len(node)
+        if in_map or in_seq:
+            steps.append((node, key))
+            node = node[key]
+            rest.pop(0)
+        elif isinstance(node, (CommentedMap, CommentedSeq)) and isinstance(key, str) and len(rest) > 1:
+            rest.pop(0)  # a union member or discriminator tag that is not in the data
+        else:
+            break
+    return steps, tuple(rest)
+
+
+def locate(tree: Any, loc: Loc) -> Position:
+    """1-based (line, col) of the value at `loc`, or of the deepest existing parent."""
+    steps, rest = _walk(tree, loc)
+    if not steps:
+        return (1, 1)
+    container, key = steps[-1]
+    try:
+        if isinstance(container, CommentedMap):
+            # Point at the key: that is where an admin looks for "nodeid: x".
+            line, col = container.lc.key(key)
+            if not rest:
+                return (line + 1, col + 1)
+            return (line + 1, col + 1)
+        line, col = container.lc.item(key)
+        return (line + 1, col + 1)
+    except (KeyError, IndexError, TypeError, AttributeError):
+        return (1, 1)
+
+
+def readable_address(tree: Any, loc: Loc) -> str:
+    """`nodes["pve01"].interfaces["bond0"].mtu` from `("nodes", 0, "interfaces", 3, "mtu")`."""
+    steps, rest = _walk(tree, loc)
+    parts: list[str] = []
+    for container, key in steps:
+        if isinstance(key, int):
+            item = container[key]
+            label = None
+            if isinstance(item, dict):
+                for field in ("name", "sid", "number"):
+                    if field in item:
+                        label = item[field]
+                        break
+                if label is None and "node" in item and "device" in item:
+                    label = f"{item['node']}:{item['device']}"
+            parts[-1] += f'["{label}"]' if isinstance(label, str) else f"[{label if label is not None else key}]"
+        else:
+            parts.append(str(key))
+    for key in rest:
+        if isinstance(key, int):
+            if parts:
+                parts[-1] += f"[{key}]"
+        else:
+            parts.append(str(key))
+    return ".".join(parts) or "stack"
+
+
+# -- pydantic error translation ----------------------------------------------------
+def _unwrap(tp: Any) -> Any:
+    while typing.get_origin(tp) is typing.Annotated:
+        tp = typing.get_args(tp)[0]
+    return tp
+
+
+def _model_at(model: Any, loc: Loc) -> type[BaseModel] | None:
+    """The pydantic model class that owns the field at `loc[-1]` (for 'did you mean')."""
+    tp: Any = model
+    for key in loc:
+        tp = _unwrap(tp)
+        origin = typing.get_origin(tp)
+        if isinstance(tp, type) and issubclass(tp, BaseModel):
+            if not isinstance(key, str) or key not in tp.model_fields:
+                return None
+            tp = tp.model_fields[key].annotation
+        elif origin in (list, tuple, set, frozenset) and isinstance(key, int):
+            tp = typing.get_args(tp)[0]
+        elif origin is dict:
+            tp = typing.get_args(tp)[1]
+        elif origin in (typing.Union, types.UnionType):
+            members = [_unwrap(m) for m in typing.get_args(tp) if m is not type(None)]
+            chosen = None
+            for m in members:
+                if isinstance(m, type) and issubclass(m, BaseModel):
+                    tag = m.model_fields.get("type")
+                    args = typing.get_args(tag.annotation) if tag else ()
+                    if key in args or key == m.__name__:
+                        chosen = m
+                        break
+            if chosen is None:
+                models = [m for m in members if isinstance(m, type) and issubclass(m, BaseModel)]
+                if len(models) != 1:
+                    return None
+                chosen = models[0]
+                tp = chosen
+                if isinstance(key, str) and key in chosen.model_fields:
+                    tp = chosen.model_fields[key].annotation
+                    continue
+                return None
+            tp = chosen
+        else:
+            return None
+    tp = _unwrap(tp)
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        models = [m for m in typing.get_args(tp) if isinstance(m, type) and issubclass(m, BaseModel)]
+        tp = models[0] if len(models) == 1 else None
+    return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
+
+
+def _validation_diagnostics(exc: ValidationError, tree: Any, name: str) -> list[Diagnostic]:
+    out: list[Diagnostic] = []
+    seen: set[tuple[int, int, str]] = set()
+    for err in exc.errors(include_url=False):
+        loc: Loc = tuple(err["loc"])
+        kind = err["type"]
+        msg = str(err["msg"])
+        hint: str | None = None
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        if kind == "extra_forbidden":
+            bad = str(loc[-1])
+            msg = f"unknown key {bad!r}"
+            owner = _model_at(Cluster, loc[:-1])
+            if owner is not None:
+                fields = sorted(owner.model_fields)
+                close = difflib.get_close_matches(bad, fields, n=1, cutoff=0.6)
+                hint = f"did you mean {close[0]!r}?" if close else f"allowed keys: {', '.join(fields)}"
+        elif kind == "missing":
+            msg = f"missing required key {loc[-1]!r}"
+        elif kind == "union_tag_invalid":
+            ctx = err.get("ctx", {})
+            msg = f"unknown {ctx.get('discriminator', 'type')} {ctx.get('tag')!r}"
+            hint = f"expected one of {ctx.get('expected_tags')}"
+        elif kind == "union_tag_not_found":
+            msg = f"missing {err.get('ctx', {}).get('discriminator', 'type')!r}"
+            hint = "every entry needs a type"
+        elif kind in ("int_parsing", "int_type", "bool_parsing", "bool_type", "string_type", "list_type",
+                      "dict_type", "model_type", "float_parsing"):
+            given = err.get("input")
+            msg = f"{msg.rstrip('.')}, got {given!r}" if not isinstance(given, (dict, list)) else msg
+        elif kind == "string_pattern_mismatch":
+            msg = f"{err.get('input')!r} has the wrong form (must match {err.get('ctx', {}).get('pattern')})"
+        line, col = locate(tree, loc)
+        address = readable_address(tree, loc)
+        key = (line, col, msg)
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(Diagnostic(name, line, col, address, msg, hint))
+    return out

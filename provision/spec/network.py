@@ -1,0 +1,158 @@
+"""Node network interfaces: physical NICs, bonds, bridges and VLANs.
+
+The field set follows what Proxmox writes to /etc/network/interfaces (ifupdown2)
+and returns from `/nodes/{node}/network`, so that a discovered node and a spec'd
+node are the same model. Defaults are Proxmox's defaults (e.g. `miimon` 100,
+`bridge-vids` 2-4094) so that omitting a key means "what Proxmox does".
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from provision.spec.base import SpecModel
+
+BondMode = Literal[
+    "balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"
+]
+XmitHashPolicy = Literal["layer2", "layer2+3", "layer3+4"]
+IFACE_NAME = r"^[a-zA-Z][a-zA-Z0-9_.\-]{0,14}$"
+DEFAULT_MTU = 1500
+
+
+class _Addressed(SpecModel):
+    """Fields every interface kind shares: name, IP configuration, MTU, comment."""
+
+    name: str = Field(pattern=IFACE_NAME, description="Interface name as the kernel knows it (max 15 chars).")
+    address: ipaddress.IPv4Interface | None = Field(
+        default=None, description="IPv4 address in CIDR form, e.g. 10.10.10.11/24."
+    )
+    gateway: ipaddress.IPv4Address | None = Field(
+        default=None, description="Default gateway reached through this interface (one per node)."
+    )
+    mtu: int | None = Field(
+        default=None, ge=1280, le=65520, description="MTU; unset means the kernel default (1500)."
+    )
+    autostart: bool = Field(default=True, description="Bring the interface up at boot (`auto` line).")
+    comment: str | None = Field(default=None, description="Free text written as the stanza comment.")
+
+    @property
+    def effective_mtu(self) -> int:
+        """The MTU the kernel will use."""
+        return self.mtu if self.mtu is not None else DEFAULT_MTU
+
+    @model_validator(mode="after")
+    def _gateway_in_subnet(self) -> _Addressed:
+        if self.gateway is not None:
+            if self.address is None:
+                raise ValueError("a gateway needs an address on the same interface")
+            if self.gateway not in self.address.network:
+                raise ValueError(
+                    f"gateway {self.gateway} is not inside {self.address.network} (the interface's subnet)"
+                )
+        return self
+
+
+class Nic(_Addressed):
+    """A physical network port. List it to configure it (address, MTU) or just to
+    claim it as a bond slave or bridge port."""
+
+    type: Literal["nic"] = Field(description="Interface kind.")
+
+
+class Bond(_Addressed):
+    """A Linux bond. Proxmox only recognises bonds named `bondN`."""
+
+    type: Literal["bond"] = Field(description="Interface kind.")
+    name: str = Field(pattern=r"^bond\d+$", description="Bond name; Proxmox requires `bondN`.")
+    slaves: list[str] = Field(min_length=1, description="NICs enslaved to the bond.")
+    mode: BondMode = Field(default="balance-rr", description="Bonding mode (Proxmox's default: balance-rr).")
+    miimon: int = Field(default=100, ge=0, description="Link monitoring interval in ms.")
+    primary: str | None = Field(default=None, description="Preferred slave (active-backup only).")
+    xmit_hash_policy: XmitHashPolicy | None = Field(
+        default=None, description="Transmit hash policy (balance-xor and 802.3ad only)."
+    )
+    lacp_rate: Literal["slow", "fast"] | None = Field(
+        default=None, description="LACPDU rate for 802.3ad."
+    )
+
+    @field_validator("slaves")
+    @classmethod
+    def _unique_slaves(cls, value: list[str]) -> list[str]:
+        dupes = sorted({s for s in value if value.count(s) > 1})
+        if dupes:
+            raise ValueError(f"slave listed twice: {', '.join(dupes)}")
+        return value
+
+    @model_validator(mode="after")
+    def _mode_options(self) -> Bond:
+        if self.primary is not None:
+            if self.mode != "active-backup":
+                raise ValueError("'primary' only applies to mode active-backup")
+            if self.primary not in self.slaves:
+                raise ValueError(f"primary {self.primary!r} is not one of the slaves")
+        if self.xmit_hash_policy is not None and self.mode not in ("balance-xor", "802.3ad"):
+            raise ValueError("'xmit_hash_policy' only applies to modes balance-xor and 802.3ad")
+        if self.lacp_rate is not None and self.mode != "802.3ad":
+            raise ValueError("'lacp_rate' only applies to mode 802.3ad")
+        return self
+
+
+class Bridge(_Addressed):
+    """A Linux bridge (`vmbrN`), the attachment point of guest NICs."""
+
+    type: Literal["bridge"] = Field(description="Interface kind.")
+    ports: list[str] = Field(default_factory=list, description="Bridge ports (NICs, bonds, VLANs).")
+    vlan_aware: bool = Field(default=False, description="VLAN-aware bridge (`bridge-vlan-aware yes`).")
+    vids: str = Field(
+        default="2-4094",
+        pattern=r"^\d+(-\d+)?( \d+(-\d+)?)*$",
+        description="VLAN ids allowed on a VLAN-aware bridge (`bridge-vids`).",
+    )
+    stp: bool = Field(default=False, description="Spanning tree (Proxmox writes `bridge-stp off`).")
+    forward_delay: int = Field(default=0, ge=0, description="`bridge-fd` in seconds.")
+
+
+class Vlan(_Addressed):
+    """An 802.1Q VLAN interface, either `parent.TAG` or a named one with an explicit
+    raw device and tag."""
+
+    type: Literal["vlan"] = Field(description="Interface kind.")
+    raw_device: str | None = Field(
+        default=None, description="Parent interface; derived from a `parent.TAG` name if omitted."
+    )
+    tag: int | None = Field(
+        default=None, ge=1, le=4094, description="VLAN id; derived from a `parent.TAG` name if omitted."
+    )
+
+    @model_validator(mode="after")
+    def _derive_parent_and_tag(self) -> Vlan:
+        match = re.fullmatch(r"(.+)\.(\d+)", self.name)
+        if match:
+            parent, tag = match.group(1), int(match.group(2))
+            if self.raw_device is not None and self.raw_device != parent:
+                raise ValueError(f"name says parent {parent!r} but raw_device is {self.raw_device!r}")
+            if self.tag is not None and self.tag != tag:
+                raise ValueError(f"name says tag {tag} but tag is {self.tag}")
+            self.raw_device, self.tag = parent, tag
+        elif self.raw_device is None or self.tag is None:
+            raise ValueError("a VLAN not named PARENT.TAG needs both 'raw_device' and 'tag'")
+        return self
+
+
+Interface = Annotated[Nic | Bond | Bridge | Vlan, Field(discriminator="type")]
+
+
+def interface_parents(iface: Nic | Bond | Bridge | Vlan) -> list[str]:
+    """Interfaces this one is stacked on (for MTU and ordering checks)."""
+    if isinstance(iface, Bond):
+        return list(iface.slaves)
+    if isinstance(iface, Bridge):
+        return list(iface.ports)
+    if isinstance(iface, Vlan):
+        return [iface.raw_device] if iface.raw_device else []
+    return []
