@@ -7,6 +7,28 @@ answers from the same code.
 
 from __future__ import annotations
 
+from provision.crm.model import (
+    CrsMode,
+    Group,
+    HAConfig,
+    NodeAffinityRule,
+    NodeInfo,
+    ResourceAffinityRule,
+    Rule,
+    Service,
+)
+from provision.crm.placement import (
+    Move,
+    Placement,
+    Recovery,
+    RecoveryResult,
+    allowed_nodes,
+    explain_service_node,
+    failback_moves,
+    pending_moves,
+    recover,
+    select_service_node,
+)
 from provision.crm.quorum import (
     Member,
     PartitionQuorum,
@@ -16,13 +38,35 @@ from provision.crm.quorum import (
     qdevice_votes,
     quorum_threshold,
 )
+from provision.crm.rules import CompiledRules, DroppedRule, compile_rules
 
 __all__ = [
+    "CompiledRules",
+    "CrsMode",
+    "DroppedRule",
+    "Group",
+    "HAConfig",
     "Member",
+    "Move",
+    "NodeAffinityRule",
+    "NodeInfo",
     "PartitionQuorum",
+    "Placement",
     "QDevice",
+    "Recovery",
+    "RecoveryResult",
+    "ResourceAffinityRule",
+    "Rule",
+    "Service",
+    "allowed_nodes",
+    "compile_rules",
     "expected_votes",
+    "explain_service_node",
+    "failback_moves",
     "partition_quorum",
+    "pending_moves",
     "qdevice_votes",
     "quorum_threshold",
+    "recover",
+    "select_service_node",
 ]

@@ -171,7 +171,12 @@ def partition_quorum(
                 threshold=threshold,
                 quorate=quorate,
                 reason=_reason(
-                    node_votes, got, expected, threshold, quorate, qdevice,
+                    node_votes,
+                    got,
+                    expected,
+                    threshold,
+                    quorate,
+                    qdevice,
                     won=index == winner,
                     why_vote=why_vote if winner in (None, index) else "qnetd voted for another partition",
                     connected=len(part & reachable),
