@@ -124,12 +124,18 @@ class RecoveryResult:
 
 @dataclass(frozen=True)
 class Move:
-    """A migration (VM) or relocation (CT) the CRM starts on its own."""
+    """A migration (VM) or relocation (CT) the CRM starts on its own.
+
+    ``maintenance_node`` is what the service remembers after the move (its new
+    :attr:`Service.maintenance_node`): the node it left for maintenance and will return
+    to, or None. Callers that keep state across rounds should store it.
+    """
 
     sid: str
     source: str
     target: str
     reason: str
+    maintenance_node: str | None = None
 
 
 # --- public functions -------------------------------------------------------------------
@@ -280,7 +286,7 @@ def pending_moves(
             reason = placement.reason
             if info.maintenance:
                 reason = f"{slot.node} is in maintenance; {reason}"
-            moves.append(Move(sid, slot.node, placement.node, reason))
+            moves.append(Move(sid, slot.node, placement.node, reason, svc.maintenance_node))
             crm.set_state(sid, "migrate", slot.node, placement.node)
             moving.add(sid)
             changed = True
