@@ -139,10 +139,12 @@ def _judge(
         if ceph.mons.configured and not ceph.mons.quorate:
             unavailable.append(f"Ceph MONs lost quorum: {ceph.mons.reason}")
         for pool in ceph.pools:
+            replicas = f"worst PG keeps {pool.worst_replicas} of {pool.size} replicas, min_size {pool.min_size}"
             if pool.state == "blocked":
-                unavailable.append(f"Ceph pool {pool.name} is blocked: {pool.reason}")
+                why = "no MON quorum" if not ceph.mons.quorate and ceph.mons.configured else replicas
+                unavailable.append(f"Ceph pool {pool.name} is blocked: {why}")
             elif pool.state == "degraded":
-                degraded.append(f"Ceph pool {pool.name} is degraded: {pool.reason}")
+                degraded.append(f"Ceph pool {pool.name} is degraded: {replicas}")
         if ceph.capacity.warning:
             degraded.append(ceph.capacity.warning)
     for load in loads:
@@ -166,10 +168,12 @@ def run(cluster: Cluster, scenario: Scenario, *, ceph_used: float | None = None)
     initial_running = {**other_guests, **_running_map(positions, running)}
 
     steps: list[StepResult] = []
+    pending: frozenset[str] = frozenset()
     for events in scenario.steps or ((),):
         world = world.apply_all(events)
         member = membership(cluster, world)
-        outcome = settle(cluster, model, positions, running, member, world.powered)
+        outcome = settle(cluster, model, positions, running, member, world.powered, pending)
+        pending = outcome.pending
         running = {o.sid: o.running_after for o in outcome.services}
         positions = dict(outcome.positions)
         online = member.online

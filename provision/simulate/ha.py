@@ -43,6 +43,8 @@ Action = Literal[
 ]
 
 _MAX_ROUNDS = 20
+# Stands in for "no node" when handing a service still in recovery to crm.recover.
+_IN_RECOVERY = "\x00in-recovery"
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,7 @@ class StepOutcome:
     services: tuple[ServiceOutcome, ...]
     positions: Mapping[str, crm.Service]
     fencing: Mapping[str, str]  # node -> what happens to it
+    pending: frozenset[str] = frozenset()  # services left in recovery (no allowed node online)
 
 
 def _service(resource: HaResource, cluster: Cluster, node: str) -> crm.Service:
@@ -165,6 +168,7 @@ def settle(
     running_before: Mapping[str, bool],
     member: Membership,
     powered: frozenset[str],
+    pending: frozenset[str] = frozenset(),
 ) -> StepOutcome:
     """Let the CRM react to ``member`` until nothing changes; label each service."""
     online = member.online
@@ -185,23 +189,32 @@ def settle(
                 ServiceOutcome(sid, svc.state, svc.node, svc.node, running_before.get(sid, False), False,
                                action, reason)
             )
-        return StepOutcome(tuple(outcomes), before, fencing)
+        return StepOutcome(tuple(outcomes), before, fencing, frozenset(pending))
 
     nodes = model.nodes(online)
     current = dict(before)
     reasons: dict[str, tuple[Action, str]] = {}
-    result = crm.recover(list(current.values()), nodes, model.config, model.crs)
+    unplaced: set[str] = set()
+    # A service left in `recovery` by an earlier step is placed again, with the best
+    # score, even if its old node is back: the CRM recovers it, it does not "stay".
+    # ``crm.recover`` recovers every service whose node is not an online node, so such a
+    # service is handed over on a node name no cluster node has.
+    handed = [replace(svc, node=_IN_RECOVERY) if sid in pending else svc for sid, svc in current.items()]
+    result = crm.recover(handed, nodes, model.config, model.crs)
     for rec in result.recoveries:
+        if rec.old_node == _IN_RECOVERY:
+            rec = replace(rec, old_node=before[rec.sid].node)
         if rec.outcome == "recovered" and rec.new_node is not None:
             current[rec.sid] = replace(current[rec.sid], node=rec.new_node)
             kind: Action = "recovered" if rec.state == "started" else "relocated-stopped"
-            reasons[rec.sid] = (kind, f"{rec.old_node} is {_why_gone(rec.old_node, member, powered)}; {rec.reason}")
+            reasons[rec.sid] = (kind, f"{_why_gone(rec.old_node, rec.sid in pending, member, powered)}; {rec.reason}")
         elif rec.outcome == "unplaceable":
-            reasons[rec.sid] = ("lost", f"{rec.old_node} is {_why_gone(rec.old_node, member, powered)}; {rec.reason}")
+            reasons[rec.sid] = ("lost", f"{_why_gone(rec.old_node, rec.sid in pending, member, powered)}; {rec.reason}")
+            unplaced.add(rec.sid)
         else:
             reasons[rec.sid] = (
                 "ignored" if rec.state == "ignored" else "disabled" if rec.state == "disabled" else "stopped",
-                f"{rec.old_node} is {_why_gone(rec.old_node, member, powered)}; {rec.reason}",
+                f"{_why_gone(rec.old_node, rec.sid in pending, member, powered)}; {rec.reason}",
             )
     for _ in range(_MAX_ROUNDS):
         moves = crm.pending_moves(list(current.values()), nodes, model.config, model.crs)
@@ -231,6 +244,8 @@ def settle(
         now = _running(svc, online)
         if sid in reasons:
             action, reason = reasons[sid]
+        elif svc.state == "started" and now and not ran:
+            action, reason = "recovered", f"{svc.node} is in the quorate partition again; its LRM starts the service"
         elif svc.state == "started":
             action, reason = "stays", f"{svc.node} is still online in the quorate partition"
         elif svc.state == "stopped":
@@ -240,7 +255,7 @@ def settle(
         if svc.state == "started" and not now:
             action = "lost"
         outcomes.append(ServiceOutcome(sid, svc.state, was.node, svc.node, ran, now, action, reason))
-    return StepOutcome(tuple(outcomes), current, fencing)
+    return StepOutcome(tuple(outcomes), current, fencing, frozenset(unplaced))
 
 
 def _idle(svc: crm.Service, ran: bool) -> ServiceOutcome:
@@ -249,10 +264,12 @@ def _idle(svc: crm.Service, ran: bool) -> ServiceOutcome:
     return ServiceOutcome(svc.sid, svc.state, svc.node, svc.node, ran, False, action, text)
 
 
-def _why_gone(node: str, member: Membership, powered: frozenset[str]) -> str:
+def _why_gone(node: str, was_pending: bool, member: Membership, powered: frozenset[str]) -> str:
+    if was_pending:
+        return "still in recovery from the previous step (no allowed node was online)"
     if node not in powered:
-        return "down and fenced"
-    return "cut off from the quorate partition and fenced"
+        return f"{node} is down and fenced"
+    return f"{node} is cut off from the quorate partition and fenced"
 
 
 def _fencing(
