@@ -1,0 +1,162 @@
+"""A counting, retrying GET client over proxmoxer.
+
+Discovery reads a fixed set of endpoints once each (per cluster, or per node),
+never one per object. The client counts every HTTP request it sends (retries
+included) so tests can assert that the count depends on the node count only.
+Failures are typed: 5xx/timeouts/resets are retried with exponential backoff,
+401/403/TLS/refused connections stop at once with a one-line cause.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import requests
+from urllib3.exceptions import InsecureRequestWarning, MaxRetryError, NameResolutionError, NewConnectionError
+
+from provision.discover.endpoint import Endpoint, FingerprintAdapter
+from provision.discover.errors import (
+    ApiError,
+    AuthError,
+    ConnectError,
+    DiscoveryError,
+    RetryableError,
+    TlsError,
+    UnavailableError,
+)
+
+
+class HttpStatusError(DiscoveryError):
+    """An HTTP error answer, before the client decides whether to retry."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(f"HTTP {status}: {message}")
+
+
+class Transport(Protocol):
+    """One GET: returns the `data` payload or raises HttpStatusError/DiscoveryError."""
+
+    def __call__(self, path: str, params: dict[str, Any]) -> Any: ...
+
+
+# Statuses that may go away on their own: PVE's generic 500, gateway errors and
+# 595/596 (pveproxy could not reach the node it proxies to).
+RETRY_STATUS = frozenset({500, 502, 503, 504, 595, 596})
+
+
+class ProxmoxerTransport:
+    """GETs through proxmoxer's HTTPS backend with token auth."""
+
+    def __init__(self, endpoint: Endpoint, timeout: float = 10.0) -> None:
+        from proxmoxer import ProxmoxAPI
+
+        self.endpoint = endpoint
+        verify: str | bool = True
+        if endpoint.insecure:
+            verify = False
+            warnings.simplefilter("ignore", InsecureRequestWarning)
+        elif endpoint.fingerprint:
+            verify = False  # the adapter below pins the certificate instead
+        elif endpoint.ca_file:
+            verify = endpoint.ca_file
+        self.api = ProxmoxAPI(
+            endpoint.host, port=endpoint.port, user=endpoint.user, token_name=endpoint.token_name,
+            token_value=endpoint.secret, verify_ssl=verify, timeout=timeout,
+        )
+        session: requests.Session = self.api._store["session"]
+        if endpoint.fingerprint and not endpoint.insecure:
+            session.mount("https://", FingerprintAdapter(endpoint.fingerprint))
+        else:
+            session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=16))
+
+    def __call__(self, path: str, params: dict[str, Any]) -> Any:
+        from proxmoxer.core import AuthenticationError, ResourceException
+
+        where = self.endpoint.describe()
+        try:
+            return self.api(path.lstrip("/")).get(**params)
+        except ResourceException as exc:
+            raise HttpStatusError(int(exc.status_code), str(exc.content or exc.status_message).strip()) from None
+        except AuthenticationError:
+            raise AuthError(f"authentication failed at {where}") from None
+        except requests.exceptions.SSLError as exc:
+            why = "certificate fingerprint does not match the pinned one" if "ingerprint" in str(exc) else \
+                "server certificate did not verify"
+            raise TlsError(f"TLS error talking to {where}: {why}") from None
+        except requests.exceptions.Timeout:
+            raise RetryableError(f"timeout talking to {where}") from None
+        except requests.exceptions.ConnectionError as exc:
+            reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
+            if isinstance(reason, NameResolutionError):
+                raise ConnectError(f"cannot resolve {self.endpoint.host}") from None
+            if isinstance(reason, NewConnectionError):
+                raise ConnectError(f"cannot connect to {where}: connection refused or no route") from None
+            raise RetryableError(f"connection to {where} dropped") from None
+
+
+class ApiClient:
+    """Thread-safe GET client with bounded retries and a request counter."""
+
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        attempts: int = 4,
+        backoff: float = 0.25,
+        sleep: Callable[[float], None] = time.sleep,
+        label: str = "the API",
+    ) -> None:
+        self.transport = transport
+        self.attempts = attempts
+        self.backoff = backoff
+        self.sleep = sleep
+        self.label = label
+        self._lock = threading.Lock()
+        self.requests = 0
+        self.by_path: Counter[str] = Counter()
+
+    @classmethod
+    def for_endpoint(cls, endpoint: Endpoint, **kwargs: Any) -> ApiClient:
+        return cls(ProxmoxerTransport(endpoint), label=endpoint.describe(), **kwargs)
+
+    def _count(self, path: str) -> None:
+        with self._lock:
+            self.requests += 1
+            self.by_path[path] += 1
+
+    def get(self, path: str, params: dict[str, Any] | None = None, *, optional: bool = False) -> Any:
+        """GET `path`; with `optional`, a 4xx/500/501 answer means "not there" (None),
+        e.g. HA rules on PVE 8, HA groups after the PVE 9 migration, Ceph not
+        initialised. 401/403 are never optional."""
+        params = dict(params or {})
+        delay = self.backoff
+        last = ""
+        for attempt in range(1, self.attempts + 1):
+            self._count(path)
+            try:
+                return self.transport(path, params)
+            except HttpStatusError as exc:
+                if exc.status == 401:
+                    raise AuthError(f"authentication failed at {self.label} (HTTP 401): the API token was rejected") \
+                        from None
+                if exc.status == 403:
+                    raise AuthError(f"permission denied for GET {path} (HTTP 403): the token needs read access "
+                                    "(PVEAuditor on /)") from None
+                if optional and (400 <= exc.status < 500 or exc.status in (500, 501)):
+                    return None
+                if exc.status not in RETRY_STATUS:
+                    raise ApiError(path, exc.status, exc.message) from None
+                last = f"HTTP {exc.status}: {exc.message}"
+            except RetryableError as exc:
+                last = str(exc)
+            if attempt < self.attempts:
+                self.sleep(delay)
+                delay *= 2
+        raise UnavailableError(f"GET {path} failed after {self.attempts} attempts: {last}")

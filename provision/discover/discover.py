@@ -1,0 +1,263 @@
+"""Discovery: read the live cluster into a `Cluster` plus `Observed` facts.
+
+Two concurrent waves of GETs: first the cluster-wide endpoints (which also say
+which nodes exist and are online), then one request per endpoint per node and
+the Ceph endpoints once through one node. The number of requests therefore
+depends on the number of nodes only, never on how many bonds, OSDs, pools or
+HA resources exist. Everything after fetching is pure (`assemble`), so the
+whole mapping is tested over JSON fixtures.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import time
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any, cast
+
+from provision.discover.ceph import normalise_ceph
+from provision.discover.client import ApiClient
+from provision.discover.cluster import normalise_status, normalise_version
+from provision.discover.corosync import (
+    DEFAULT_CIPHER,
+    DEFAULT_HASH,
+    normalise_corosync,
+    normalise_nodes,
+    normalise_qdevice,
+)
+from provision.discover.errors import DiscoveryError, PermanentError
+from provision.discover.guests import normalise_guests
+from provision.discover.ha import migrated_group_rules, normalise_groups, normalise_resources, normalise_rules
+from provision.discover.network import AnyInterface, normalise_network
+from provision.discover.observed import MemberState, Observed, fingerprint_of
+from provision.discover.storage import normalise_storages
+from provision.spec.cluster import Cluster
+from provision.spec.corosync import Corosync, Quorum
+from provision.spec.ha import Ha
+from provision.spec.network import Bond, Bridge, Nic, Vlan
+from provision.spec.node import Node, Ssh
+
+# key -> (path, params, optional)
+CLUSTER_ENDPOINTS: dict[str, tuple[str, dict[str, Any], bool]] = {
+    "status": ("/cluster/status", {}, False),
+    "version": ("/version", {}, True),
+    "corosync_nodes": ("/cluster/config/nodes", {}, True),  # fails (424/500) when not clustered
+    "totem": ("/cluster/config/totem", {}, True),
+    "qdevice": ("/cluster/config/qdevice", {}, True),
+    "storage": ("/storage", {}, False),
+    "ha_groups": ("/cluster/ha/groups", {}, True),  # PVE 9: dies once groups are migrated
+    "ha_rules": ("/cluster/ha/rules", {}, True),  # PVE 8: no such endpoint
+    "ha_resources": ("/cluster/ha/resources", {}, False),
+    "guests": ("/cluster/resources", {"type": "vm"}, False),
+}
+NODE_ENDPOINTS: dict[str, str] = {
+    "network": "/nodes/{node}/network",
+    "disks": "/nodes/{node}/disks/list",
+}
+# Cluster-wide Ceph answers, asked once through one node; all optional (Ceph may
+# not be initialised).
+CEPH_ENDPOINTS: dict[str, str] = {
+    "conf": "/nodes/{node}/ceph/cfg/raw",
+    "mon": "/nodes/{node}/ceph/mon",
+    "mgr": "/nodes/{node}/ceph/mgr",
+    "mds": "/nodes/{node}/ceph/mds",
+    "osd": "/nodes/{node}/ceph/osd",
+    "pool": "/nodes/{node}/ceph/pool",
+    "fs": "/nodes/{node}/ceph/fs",
+}
+
+
+@dataclass
+class Responses:
+    """Raw API answers, keyed by what they are (None = not available)."""
+
+    cluster: dict[str, Any] = field(default_factory=dict)
+    networks: dict[str, Any] = field(default_factory=dict)
+    disks: dict[str, Any] = field(default_factory=dict)
+    ceph: dict[str, Any] = field(default_factory=dict)
+    unreadable: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Discovery:
+    """The observed cluster, its facts, and what it cost to read."""
+
+    cluster: Cluster
+    observed: Observed
+    requests: int = 0
+    seconds: float = 0.0
+
+
+def _fetch(client: ApiClient, jobs: dict[str, tuple[str, dict[str, Any], bool]], workers: int) -> dict[str, Any]:
+    """Run GETs concurrently; a permanent error on a required endpoint stops all."""
+    out: dict[str, Any] = {}
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {
+            key: pool.submit(client.get, path, params, optional=opt) for key, (path, params, opt) in jobs.items()
+        }
+        errors: list[DiscoveryError] = []
+        for key, fut in futures.items():
+            try:
+                out[key] = fut.result()
+            except DiscoveryError as exc:
+                errors.append(exc)
+        if errors:
+            # Prefer the most actionable cause (auth/TLS/connect) over generic ones.
+            errors.sort(key=lambda e: 0 if isinstance(e, PermanentError) and type(e).__name__ != "ApiError" else 1)
+            raise errors[0]
+    return out
+
+
+def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8) -> Responses:
+    """Read everything discovery needs. `hint_nodes` are node names the stack
+    expects; those that are not (yet) members are tried too, so a blank lab or a
+    node about to join still shows its network."""
+    resp = Responses()
+    resp.cluster = _fetch(client, CLUSTER_ENDPOINTS, workers)
+    status = normalise_status(resp.cluster.get("status") or [])
+    members = set(status.nodes) if status.clustered else set()
+    online = [n for n, m in status.nodes.items() if m.online]
+    extra = sorted(set(hint_nodes) - members - set(status.nodes))
+    for name, member in status.nodes.items():
+        if not member.online:
+            resp.unreadable[name] = "node is offline"
+    jobs: dict[str, tuple[str, dict[str, Any], bool]] = {}
+    for node in sorted(online) + extra:
+        for key, path in NODE_ENDPOINTS.items():
+            jobs[f"{key}:{node}"] = (path.format(node=node), {}, True)
+    ceph_node = status.local_node or (sorted(online)[0] if online else None)
+    if ceph_node:
+        for key, path in CEPH_ENDPOINTS.items():
+            jobs[f"ceph:{key}"] = (path.format(node=ceph_node), {}, True)
+    got = _fetch(client, jobs, workers)
+    for job, value in got.items():
+        kind, _, node = job.partition(":")
+        if kind == "ceph":
+            resp.ceph[node] = value
+        elif kind == "network":
+            if value is None:
+                resp.unreadable[node] = "its network could not be read (not reachable through the API)"
+            else:
+                resp.networks[node] = value
+        elif kind == "disks" and value is not None:
+            resp.disks[node] = value
+    return resp
+
+
+def _ip(text: str | None) -> ipaddress.IPv4Address | None:
+    try:
+        return ipaddress.IPv4Address(text) if text else None
+    except ValueError:
+        return None
+
+
+def _mgmt_address(member_ip: str | None, interfaces: list[AnyInterface], ring0: str | None) -> ipaddress.IPv4Address:
+    """The node's management address: what its name resolves to (`ip` in
+    /cluster/status), else the gateway interface's address, else link 0."""
+    ip = _ip(member_ip)
+    if ip:
+        return ip
+    for iface in interfaces:
+        if iface.gateway is not None and iface.address is not None:
+            return iface.address.ip
+    return _ip(ring0) or ipaddress.IPv4Address("0.0.0.0")
+
+
+def assemble(resp: Responses) -> tuple[Cluster, Observed]:
+    """Pure: raw answers -> (observed Cluster, Observed facts)."""
+    c = resp.cluster
+    obs = Observed()
+    status = normalise_status(c.get("status") or [])
+    obs.pve_version, obs.pve_release = normalise_version(c.get("version"))
+    obs.clustered, obs.cluster_name, obs.quorate = status.clustered, status.name, status.quorate
+    obs.config_version, obs.local_node = status.config_version, status.local_node
+    obs.unreadable = dict(sorted(resp.unreadable.items()))
+
+    interfaces: dict[str, list[AnyInterface]] = {}
+    for node, data in sorted(resp.networks.items()):
+        ifaces, notes = normalise_network(data or [], node)
+        interfaces[node] = ifaces
+        obs.notes.extend(notes)
+    addresses = {n: [i.address for i in ifs if i.address is not None] for n, ifs in interfaces.items()}
+
+    coro_nodes = normalise_nodes(c.get("corosync_nodes") or []) if status.clustered else []
+    nodes: list[Node] = []
+    for cn in coro_nodes:
+        st = status.nodes.get(cn.name)
+        obs.members[cn.name] = MemberState(
+            name=cn.name, nodeid=cn.nodeid, votes=cn.votes, online=bool(st and st.online),
+            local=bool(st and st.local), ip=st.ip if st else None,
+        )
+        ifaces = interfaces.get(cn.name, [])
+        nodes.append(Node(
+            name=cn.name, nodeid=max(cn.nodeid, 1), votes=cn.votes,
+            address=_mgmt_address(st.ip if st else None, ifaces, cn.links.get(0)),
+            interfaces=list(ifaces),
+        ))
+    for name in sorted(interfaces):
+        if name in obs.members:
+            continue
+        obs.standalone.append(name)
+        st = status.nodes.get(name)
+        # Not a member: no nodeid yet. nodeid 0 marks "not in the cluster" (the same
+        # value /cluster/status reports for a standalone node).
+        nodes.append(Node.model_construct(
+            name=name, nodeid=0, votes=1, address=_mgmt_address(st.ip if st else None, interfaces[name], None),
+            ssh=Ssh(), interfaces=list(interfaces[name]), capacity=None,
+        ))
+
+    qdevice, obs.qdevice_state = normalise_qdevice(c.get("qdevice")) if status.clustered else (None, None)
+    ceph_raw = resp.ceph
+    ceph, obs.ceph_fsid, obs.mons, obs.osds, ceph_notes = normalise_ceph(
+        ceph_raw.get("conf"), ceph_raw.get("mon"), ceph_raw.get("mgr"), ceph_raw.get("mds"), ceph_raw.get("osd"),
+        ceph_raw.get("pool"), ceph_raw.get("fs"), {n: d or [] for n, d in resp.disks.items()},
+    )
+    obs.ceph_initialised = ceph is not None
+    obs.notes.extend(ceph_notes)
+    storages, storage_notes = normalise_storages(c.get("storage") or [])
+    obs.notes.extend(storage_notes)
+    groups = normalise_groups(c.get("ha_groups"))
+    rules = normalise_rules(c.get("ha_rules"))
+    resources = normalise_resources(c.get("ha_resources"))
+    migrated = migrated_group_rules(rules)
+    if migrated and not groups:
+        obs.ha_groups_migrated = True
+        names = ", ".join(r.name for r in migrated)
+        obs.notes.append(f"HA groups were migrated by PVE 9 to node-affinity rules ({names})")
+    guests = normalise_guests(c.get("guests"))
+
+    version = obs.pve_version if obs.pve_version in (8, 9) else (9 if (obs.pve_version or 0) > 9 else 8)
+    ha = Ha(groups=groups, rules=rules, resources=resources)
+    quorum = Quorum(qdevice=qdevice)
+    if status.clustered and coro_nodes:
+        corosync = normalise_corosync(coro_nodes, c.get("totem") or {}, addresses)
+        cluster = Cluster(
+            name=obs.cluster_name or "unnamed", pve_version=version, nodes=nodes,
+            corosync=corosync, quorum=quorum, ceph=ceph, storage=list(storages), ha=ha, guests=guests,
+        )
+    else:
+        # Not a cluster yet: no name, no links. model_construct keeps the shape the
+        # planner expects without pretending a cluster exists.
+        corosync = Corosync.model_construct(links=[], transport="knet", crypto_cipher=cast(Any, DEFAULT_CIPHER),
+                                            crypto_hash=cast(Any, DEFAULT_HASH), token=None, token_coefficient=None)
+        cluster = Cluster.model_construct(
+            name="", pve_version=cast(Any, version), connection=None, nodes=nodes, corosync=corosync, quorum=quorum,
+            ceph=ceph, storage=list(storages), ha=ha, guests=guests,
+        )
+    obs.notes = sorted(set(obs.notes))
+    obs.fingerprint = fingerprint_of(cluster.model_dump(mode="json"), obs)
+    return cluster, obs
+
+
+def discover(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8) -> Discovery:
+    """Fetch and assemble; raises a DiscoveryError subclass with a one-line cause."""
+    start = time.monotonic()
+    before = client.requests
+    resp = fetch(client, hint_nodes, workers)
+    cluster, observed = assemble(resp)
+    return Discovery(cluster, observed, client.requests - before, time.monotonic() - start)
+
+
+__all__ = ["Bond", "Bridge", "Discovery", "Nic", "Responses", "Vlan", "assemble", "discover", "fetch"]

@@ -1,0 +1,72 @@
+"""`/cluster/ha/groups`, `/cluster/ha/rules`, `/cluster/ha/resources`.
+
+Only keys present in the cfg files are returned; the defaults ha-manager applies
+are filled in here, one comment per default (pve-facts 1.3-1.5, 4.1).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provision.discover._values import as_bool, as_int, parse_priorities, split_list, strip_comment
+from provision.spec.ha import HaGroup, HaResource, NodeAffinityRule, ResourceAffinityRule
+
+MIGRATED_PREFIX = "ha-group-"
+
+
+def normalise_groups(data: list[dict[str, Any]] | None) -> list[HaGroup]:
+    out = [
+        HaGroup(
+            name=str(g.get("group")),
+            nodes=parse_priorities(g.get("nodes")),
+            restricted=as_bool(g.get("restricted")),  # default 0
+            nofailback=as_bool(g.get("nofailback")),  # default 0
+            comment=strip_comment(g.get("comment")),
+        )
+        for g in data or []
+    ]
+    return sorted(out, key=lambda g: g.name)
+
+
+def normalise_rules(data: list[dict[str, Any]] | None) -> list[NodeAffinityRule | ResourceAffinityRule]:
+    out: list[NodeAffinityRule | ResourceAffinityRule] = []
+    for r in data or []:
+        common: dict[str, Any] = {
+            "name": str(r.get("rule")),
+            "resources": split_list(r.get("resources"), ","),
+            "disable": as_bool(r.get("disable")),  # present only when set
+            "comment": strip_comment(r.get("comment")),
+        }
+        if r.get("type") == "node-affinity":
+            out.append(NodeAffinityRule(
+                type="node-affinity", nodes=parse_priorities(r.get("nodes")),
+                strict=as_bool(r.get("strict")),  # default 0
+                **common,
+            ))
+        elif r.get("type") == "resource-affinity":
+            out.append(ResourceAffinityRule(
+                type="resource-affinity", affinity=str(r.get("affinity") or "positive"),
+                **common,
+            ))
+    return sorted(out, key=lambda r: r.name)
+
+
+def normalise_resources(data: list[dict[str, Any]] | None) -> list[HaResource]:
+    out: list[HaResource] = []
+    for r in data or []:
+        state = str(r.get("state") or "started")  # default state is started
+        out.append(HaResource(
+            sid=str(r.get("sid")),
+            state="started" if state == "enabled" else state,  # enabled = alias
+            group=r.get("group") or None,
+            max_restart=as_int(r.get("max_restart"), 1) or 0,  # default 1
+            max_relocate=as_int(r.get("max_relocate"), 1) or 0,  # default 1
+            failback=as_bool(r.get("failback"), True),  # PVE 9 default 1; PVE 8 has no such key
+            comment=strip_comment(r.get("comment")),
+        ))
+    return sorted(out, key=lambda r: r.sid)
+
+
+def migrated_group_rules(rules: list[NodeAffinityRule | ResourceAffinityRule]) -> list[NodeAffinityRule]:
+    """PVE 9 turns each referenced HA group into node-affinity rule `ha-group-<name>`."""
+    return [r for r in rules if isinstance(r, NodeAffinityRule) and r.name.startswith(MIGRATED_PREFIX)]
