@@ -1,0 +1,189 @@
+"""``provision lab ...``: run a simulated PVE cluster and inject faults into it."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from provision.lab import lifecycle
+from provision.lab.lifecycle import LabError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+lab_app = typer.Typer(help="Simulated Proxmox VE clusters for trying pve-provision without hardware.",
+                      no_args_is_help=True)
+NAME = typer.Option("default", "--name", "-n", help="Lab name (one directory under $PROVISION_HOME/labs).")
+
+
+def _errors(fn: F) -> F:
+    """Turn LabError into one clear line and exit code 1 (never a traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except LabError as exc:
+            typer.echo(f"error: {exc}", err=True)
+            raise typer.Exit(1) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+@lab_app.command()
+@_errors
+def up(
+    name: str = NAME,
+    nodes: int = typer.Option(3, "--nodes", help="Number of nodes (pve01..pveNN)."),
+    pve: int = typer.Option(8, "--pve", help="PVE major version to simulate: 8 or 9."),
+    blank: bool = typer.Option(True, "--blank/--no-blank", help="Freshly installed, standalone nodes (default)."),
+    stack: Path | None = typer.Option(None, "--from", help="Seed the lab as the given stack describes it."),
+    time_scale: float = typer.Option(0.02, "--time-scale", help="Multiplier for HA delays (1.0 = real time)."),
+) -> None:
+    """Start a lab: write its files and run its API server in the background."""
+    del blank
+    lab = lifecycle.up(name, nodes, pve, time_scale=time_scale, stack=stack)
+    conn = lab.connection()
+    typer.echo(f"lab '{lab.name}' up: PVE {conn['pve_version']}, nodes {', '.join(conn['nodes'])}")
+    typer.echo(f"api: {conn['api_url']}  (connection: {lab.paths.connection})")
+
+
+@lab_app.command()
+@_errors
+def down(
+    name: str = NAME,
+    keep: bool = typer.Option(False, "--keep", help="Stop the server but keep the lab's files."),
+) -> None:
+    """Stop the lab's server and delete the lab."""
+    was_running = lifecycle.down(name, keep=keep)
+    typer.echo(f"lab '{name}' {'stopped' if was_running else 'was not running'}"
+               f"{'' if keep else ' and removed'}")
+
+
+@lab_app.command()
+@_errors
+def status(
+    name: str = NAME,
+    as_json: bool = typer.Option(False, "--json", help="Print machine-readable JSON."),
+) -> None:
+    """Nodes, power, quorum, HA services and Ceph health."""
+    st = lifecycle.status(name)
+    if as_json:
+        typer.echo(json.dumps(st, indent=2, sort_keys=True))
+        return
+    console = Console()
+    title = f"lab {st['name']} - PVE {st['pve_version']} - " + (
+        f"cluster '{st['cluster']}'" if st["cluster"] else "standalone nodes") + f" - {st['api_url']}"
+    t = Table(title=title)
+    for col in ("node", "power", "quorum", "partition", "votes", "guests"):
+        t.add_column(col)
+    for n in st["nodes"]:
+        quorum = "quorate" if n["quorate"] else ("NO QUORUM" if n["power"] == "on" else "-")
+        if not n["member"] and n["power"] == "on":
+            quorum = "standalone"
+        t.add_row(n["node"], n["power"], quorum, n["partition"], n["votes"], " ".join(n["guests"]))
+    console.print(t)
+    if st["ha"]:
+        ha = Table(title="HA services")
+        for col in ("sid", "request", "node", "state"):
+            ha.add_column(col)
+        for s in st["ha"]:
+            ha.add_row(s["sid"], s["request"], s["node"], s["state"])
+        console.print(ha)
+    ceph = st["ceph"]
+    if ceph is None:
+        console.print("ceph: not initialised")
+    else:
+        console.print(f"ceph: {ceph['status']}")
+        for check, body in sorted(ceph["checks"].items()):
+            console.print(f"  {check}: {body['summary']['message']}")
+    if st["partitions"]:
+        console.print("partitions: " + " | ".join(",".join(g) for g in st["partitions"]))
+    faults = {k: v for k, v in st["faults"].items() if v}
+    if faults:
+        console.print(f"faults: {json.dumps(faults, sort_keys=True)}")
+
+
+@lab_app.command()
+@_errors
+def fail(node: str = typer.Argument(..., help="Node to power off."), name: str = NAME) -> None:
+    """Power a node off (its guests die; HA fences and recovers them)."""
+    lifecycle.power(name, node, False)
+    typer.echo(f"{node}: powered off")
+
+
+@lab_app.command()
+@_errors
+def recover(node: str = typer.Argument(..., help="Node to power on."), name: str = NAME) -> None:
+    """Power a node back on."""
+    lifecycle.power(name, node, True)
+    typer.echo(f"{node}: powered on")
+
+
+@lab_app.command()
+@_errors
+def partition(
+    groups: list[str] = typer.Argument(..., help="Groups of nodes, e.g. 'pve01,pve02 pve03'."),
+    name: str = NAME,
+) -> None:
+    """Split the corosync network into groups that cannot reach each other."""
+    parsed = [[n for n in g.split(",") if n] for g in groups]
+    lifecycle.partition(name, parsed)
+    typer.echo("partitioned: " + " | ".join(",".join(g) for g in parsed))
+
+
+@lab_app.command()
+@_errors
+def heal(name: str = NAME) -> None:
+    """Remove partitions and bring every corosync link back up."""
+    lifecycle.heal(name)
+    typer.echo("network healed")
+
+
+@lab_app.command("link-down")
+@_errors
+def link_down(node: str, link: int, name: str = NAME) -> None:
+    """Take corosync link LINK of NODE down."""
+    lifecycle.link(name, node, link, False)
+    typer.echo(f"{node}: link{link} down")
+
+
+@lab_app.command("link-up")
+@_errors
+def link_up(node: str, link: int, name: str = NAME) -> None:
+    """Bring corosync link LINK of NODE back up."""
+    lifecycle.link(name, node, link, True)
+    typer.echo(f"{node}: link{link} up")
+
+
+@lab_app.command()
+@_errors
+def faults(
+    name: str = NAME,
+    api_error_rate: float | None = typer.Option(None, "--api-error-rate", help="Share of API calls answered 500."),
+    latency_ms: float | None = typer.Option(None, "--latency-ms", help="Delay added to every API call."),
+    seed: int | None = typer.Option(None, "--seed", help="Seed of the error-rate random generator."),
+    fail_once: list[str] = typer.Option([], "--fail-once", help="Fail the next node CLI call with this prefix."),
+    clear: bool = typer.Option(False, "--clear", help="Remove all API faults and pending fail-once entries."),
+) -> None:
+    """Inject API errors, latency, and one-shot node CLI failures."""
+    current = lifecycle.faults(name, error_rate=api_error_rate, latency_ms=latency_ms, seed=seed,
+                               fail_once=fail_once, clear=clear)
+    typer.echo("faults: " + json.dumps(current, sort_keys=True))
+
+
+@lab_app.command()
+@_errors
+def env(node: str, name: str = NAME) -> None:
+    """Print shell exports to act as NODE (eval "$(provision lab env pve01)")."""
+    typer.echo(lifecycle.env(name, node), nl=False)
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(lab_app, name="lab")

@@ -1,0 +1,99 @@
+"""The lab's only door to ``provision.crm`` (quorum arithmetic, rule compilation, placement).
+
+The what-if tool and the lab must decide quorum and placement identically, so both call
+``provision.crm``; this module only translates the lab's stored configuration (corosync.conf,
+``ha/*.cfg``, runtime tables) into that package's small dataclasses.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from provision.crm import quorum
+from provision.crm.model import Group, HAConfig, NodeAffinityRule, NodeInfo, ResourceAffinityRule, Rule, Service
+from provision.crm.rules import compile_rules
+from provision.lab.formats.sectionconfig import Section, parse_node_list, split_list
+
+if TYPE_CHECKING:
+    from provision.lab.formats.corosync import ClusterConf
+    from provision.lab.topology import Partition
+
+
+def partitions_quorum(
+    conf: ClusterConf, comps: list[list[str]], expected_override: int | None, qnetd_up: bool
+) -> list[Partition]:
+    """Quorum per partition via ``provision.crm.quorum``; ``pvecm expected`` overrides apply on top.
+
+    ``pvecm expected N`` is a runtime votequorum setting: it changes the threshold, not who
+    holds votes, so the lab recomputes only the verdict from the shared arithmetic's votes.
+    """
+    from provision.lab.topology import Partition
+
+    members = [quorum.Member(n.name, n.nodeid, n.votes) for n in conf.nodes]
+    qdev = None
+    if conf.qdevice is not None:
+        algo = "lms" if conf.qdevice.algorithm == "lms" else "ffsplit"
+        qdev = quorum.QDevice(algorithm=algo, votes=conf.qdevice.votes)
+    reachable = None if qnetd_up else []
+    verdicts = quorum.partition_quorum(members, comps, qdev, reachable)
+    out = []
+    for comp, v in zip(comps, verdicts, strict=True):
+        expected, threshold, quorate = v.expected, v.threshold, v.quorate
+        if expected_override is not None:
+            expected = int(expected_override)
+            threshold = quorum.quorum_threshold(expected)
+            quorate = v.votes >= threshold
+        out.append(Partition(comp, v.votes, expected, threshold, quorate, v.qdevice_votes))
+    return out
+
+
+def ha_config(groups: list[Section], rules: list[Section]) -> HAConfig:
+    """groups.cfg + rules.cfg as ``provision.crm`` sees them."""
+    gs = [
+        Group(g.id, parse_node_list(g.props.get("nodes", "")), g.get_bool("restricted"), g.get_bool("nofailback"))
+        for g in groups
+    ]
+    rs: list[Rule] = []
+    for r in rules:
+        resources = frozenset(split_list(r.props.get("resources", "")))
+        if r.type == "node-affinity":
+            rs.append(NodeAffinityRule(r.id, resources, parse_node_list(r.props.get("nodes", "")),
+                                       r.get_bool("strict"), r.get_bool("disable")))
+        elif r.type == "resource-affinity":
+            affinity = r.props.get("affinity", "positive")
+            if affinity in ("positive", "negative"):
+                rs.append(ResourceAffinityRule(r.id, resources, cast(Any, affinity), r.get_bool("disable")))
+    return HAConfig(tuple(gs), tuple(rs))
+
+
+def service(s: Section, node: str) -> Service:
+    """A resources.cfg section on ``node`` as a ``provision.crm`` service."""
+    state = s.props.get("state", "started")
+    if state == "enabled":
+        state = "started"
+    return Service(
+        sid=s.id,
+        node=node,
+        state=cast(Any, state),
+        group=s.props.get("group"),
+        failback=s.get_bool("failback", True),
+        max_restart=int(s.props.get("max_restart", "1")),
+        max_relocate=int(s.props.get("max_relocate", "1")),
+    )
+
+
+def rule_errors(
+    groups: list[Section], rules: list[Section], resources: list[Section], nodes: list[str]
+) -> dict[str, dict[str, str]]:
+    """Rules the CRM would drop (PVE's feasibility checks), as the API's ``errors`` object."""
+    services = [service(s, nodes[0] if nodes else "") for s in resources]
+    compiled = compile_rules(ha_config(groups, rules), services, nodes)
+    out: dict[str, dict[str, list[str]]] = {}
+    for d in compiled.dropped:
+        out.setdefault(d.rule, {}).setdefault("resources", []).append(d.reason)
+    return {rule: {k: ", ".join(v) for k, v in errs.items()} for rule, errs in out.items()}
+
+
+def node_infos(names: list[str], online: set[str]) -> list[NodeInfo]:
+    return [NodeInfo(n, n in online) for n in names]
+

@@ -1,0 +1,384 @@
+"""Create, inspect, break and destroy labs (``provision lab ...``).
+
+``up`` writes every file of docs/lab-contract.md, then starts the API server detached in
+its own session with an already listening socket, so ``connection.json`` is final before
+the server runs and ``down`` can stop exactly the process group it started. Faults are
+rows in the store, so the server, the CRM loop and every node CLI see them at once.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from provision.lab import hardware, topology
+from provision.lab.files import CEPH_CONF, HA_RESOURCES, parse_sections
+from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
+from provision.lab.store import Store
+from provision.lab.tls import make_certs
+
+START_TIMEOUT = 15.0
+STOP_TIMEOUT = 10.0
+
+
+class LabError(Exception):
+    """A user-facing error: printed as one line, exit code 1."""
+
+
+@dataclass
+class Lab:
+    paths: LabPaths
+
+    @classmethod
+    def named(cls, name: str) -> Lab:
+        if not name or "/" in name or name.startswith("."):
+            raise LabError(f"invalid lab name '{name}'")
+        return cls(LabPaths.for_name(name))
+
+    @property
+    def name(self) -> str:
+        return self.paths.name
+
+    def exists(self) -> bool:
+        return self.paths.db.exists()
+
+    def pid(self) -> int | None:
+        try:
+            return int(self.paths.pid.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    def running(self) -> bool:
+        pid = self.pid()
+        return pid is not None and _alive(pid)
+
+    def require_running(self) -> None:
+        if not self.exists():
+            raise LabError(f"lab '{self.name}' does not exist (start it with: provision lab up --name {self.name})")
+        if not self.running():
+            raise LabError(f"lab '{self.name}' is not running (server.pid is stale); run: provision lab down "
+                           f"--name {self.name}")
+
+    def store(self) -> Store:
+        return Store(self.paths.db)
+
+    def connection(self) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(self.paths.connection.read_text())
+        return data
+
+    def nodes(self) -> list[str]:
+        with self.store() as st:
+            return [r["name"] for r in st.query("SELECT name FROM nodes ORDER BY name")]
+
+    def require_node(self, node: str) -> None:
+        names = self.nodes()
+        if node not in names:
+            raise LabError(f"unknown node '{node}' (lab '{self.name}' has {', '.join(names)})")
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+# --- up -------------------------------------------------------------------------------------------
+
+
+def up(name: str, nodes: int, pve: int, *, time_scale: float, stack: Path | None = None) -> Lab:
+    lab = Lab.named(name)
+    if lab.paths.root.exists():
+        state = "running" if lab.running() else "stopped"
+        raise LabError(f"lab '{name}' already exists ({state}) at {lab.paths.root}; run: provision lab down --name "
+                       f"{name}")
+    if pve not in (8, 9):
+        raise LabError(f"unsupported PVE version {pve} (use 8 or 9)")
+    if not 1 <= nodes <= 32:
+        raise LabError(f"--nodes must be between 1 and 32, got {nodes}")
+    if time_scale <= 0:
+        raise LabError(f"--time-scale must be positive, got {time_scale}")
+    paths = lab.paths
+    paths.root.mkdir(parents=True)
+    try:
+        return _create(lab, nodes, pve, time_scale, stack)
+    except BaseException:
+        _stop_server(lab)
+        shutil.rmtree(paths.root, ignore_errors=True)
+        raise
+
+
+def _create(lab: Lab, nodes: int, pve: int, time_scale: float, stack: Path | None) -> Lab:
+    paths = lab.paths
+    for d in (paths.tokens, paths.tls, paths.bin):
+        d.mkdir(parents=True, exist_ok=True)
+    fingerprint = make_certs(paths.ca, paths.cert, paths.key, lab.name)
+    for path, token_id in ((paths.admin_token, ADMIN_TOKEN_ID), (paths.readonly_token, READONLY_TOKEN_ID)):
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(f"{token_id}={uuid.UUID(bytes=secrets.token_bytes(16))}\n")
+
+    with Store(paths.db, create=True) as st:
+        if stack is not None:
+            from provision.lab.seed import seed_from_stack
+
+            names = seed_from_stack(st, paths, stack, pve)
+        else:
+            names = hardware.seed_blank(st, paths, nodes, pve)
+        with st.tx():
+            st.set_meta("fingerprint", fingerprint)
+            st.set_meta("time_scale", time_scale)
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    try:
+        _write_contract_files(lab, names, pve, port, fingerprint)
+        log = paths.log.open("ab")
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "provision.lab.server", "--lab-dir", str(paths.root), "--fd", str(sock.fileno())],
+            pass_fds=[sock.fileno()],
+            start_new_session=True,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            cwd=str(paths.root),
+        )
+        log.close()
+        paths.pid.write_text(f"{proc.pid}\n")
+    finally:
+        sock.close()
+    deadline = time.monotonic() + START_TIMEOUT
+    while not paths.ready.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            tail = paths.log.read_text(errors="replace").strip().splitlines()[-1:] if paths.log.exists() else []
+            raise LabError(f"lab server failed to start: {tail[0] if tail else 'no output'}")
+        time.sleep(0.01)
+    return lab
+
+
+def _write_contract_files(lab: Lab, names: list[str], pve: int, port: int, fingerprint: str) -> None:
+    paths = lab.paths
+    conn = {
+        "name": lab.name,
+        "api_url": f"https://127.0.0.1:{port}/api2/json",
+        "ca_file": str(paths.ca),
+        "fingerprint": fingerprint,
+        "token_file": str(paths.admin_token),
+        "readonly_token_file": str(paths.readonly_token),
+        "inventory": str(paths.inventory),
+        "bin_dir": str(paths.bin),
+        "pve_version": pve,
+        "nodes": names,
+    }
+    paths.connection.write_text(json.dumps(conn, indent=2) + "\n")
+    python = sys.executable
+    for cmd in NODE_CLIS:
+        shim = paths.bin / cmd
+        shim.write_text(
+            "#!/bin/sh\n"
+            "# pve-provision lab node CLI: acts as $PVE_LAB_NODE of $PVE_LAB_DIR\n"
+            f'PVE_LAB_DIR="${{PVE_LAB_DIR:-{paths.root}}}" exec "{python}" -m provision.lab.cli {cmd} "$@"\n'
+        )
+        shim.chmod(0o755)
+    base_path = os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
+    hosts = {}
+    for n in names:
+        hosts[n] = {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": python,
+            "pve_env": {"PATH": f"{paths.bin}:{base_path}", "PVE_LAB_DIR": str(paths.root), "PVE_LAB_NODE": n},
+            "pve_root": str(paths.node_root(n)),
+        }
+    inventory = {"all": {"children": {"pve": {"hosts": hosts}}}}
+    from ruamel.yaml import YAML
+
+    yaml = YAML()
+    yaml.default_flow_style = False
+    with paths.inventory.open("w") as fh:
+        fh.write("# Ansible inventory of pve-provision lab '" + lab.name + "' (docs/lab-contract.md)\n")
+        yaml.dump(inventory, fh)
+
+
+# --- down -----------------------------------------------------------------------------------------
+
+
+def _stop_server(lab: Lab) -> bool:
+    """SIGTERM the server's process group, SIGKILL after a grace period; True if it was running."""
+    pid = lab.pid()
+    if pid is None or not _alive(pid):
+        return False
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + STOP_TIMEOUT
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    if _alive(pid):
+        with_kill = True
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            with_kill = False
+        while with_kill and _alive(pid) and time.monotonic() < deadline + 5:
+            time.sleep(0.02)
+    return True
+
+
+def down(name: str, *, keep: bool = False) -> bool:
+    lab = Lab.named(name)
+    if not lab.paths.root.exists():
+        raise LabError(f"lab '{name}' does not exist")
+    was_running = _stop_server(lab)
+    lab.paths.pid.unlink(missing_ok=True)
+    lab.paths.ready.unlink(missing_ok=True)
+    if not keep:
+        shutil.rmtree(lab.paths.root)
+    return was_running
+
+
+# --- faults ---------------------------------------------------------------------------------------
+
+
+def power(name: str, node: str, on: bool) -> None:
+    """Pull the plug (guests die with the node) or power it back on (guests stay stopped)."""
+    lab = Lab.named(name)
+    lab.require_running()
+    lab.require_node(node)
+    with lab.store() as st, st.tx() as c:
+        c.execute("UPDATE nodes SET power = ?, boot_time = ? WHERE name = ?", (int(on), time.time(), node))
+        if not on:
+            c.execute("UPDATE guests SET status = 'stopped' WHERE node = ?", (node,))
+
+
+def partition(name: str, groups: list[list[str]]) -> None:
+    lab = Lab.named(name)
+    lab.require_running()
+    seen: set[str] = set()
+    for g in groups:
+        for n in g:
+            lab.require_node(n)
+            if n in seen:
+                raise LabError(f"node '{n}' is in more than one partition")
+            seen.add(n)
+    if len(groups) < 2:
+        raise LabError("a partition needs at least two groups, e.g. 'pve01,pve02 pve03'")
+    with lab.store() as st, st.tx():
+        st.set_meta("partitions", groups)
+
+
+def heal(name: str) -> None:
+    lab = Lab.named(name)
+    lab.require_running()
+    with lab.store() as st, st.tx() as c:
+        st.set_meta("partitions", None)
+        c.execute("DELETE FROM corosync_links")
+
+
+def link(name: str, node: str, link_no: int, up_: bool) -> None:
+    lab = Lab.named(name)
+    lab.require_running()
+    lab.require_node(node)
+    if not 0 <= link_no <= 7:
+        raise LabError(f"corosync link must be 0..7, got {link_no}")
+    with lab.store() as st, st.tx() as c:
+        c.execute("INSERT INTO corosync_links(node, link, up) VALUES(?,?,?) "
+                  "ON CONFLICT(node, link) DO UPDATE SET up = excluded.up", (node, link_no, int(up_)))
+
+
+def faults(name: str, *, error_rate: float | None, latency_ms: float | None, seed: int | None,
+           fail_once: list[str], clear: bool) -> dict[str, Any]:
+    lab = Lab.named(name)
+    lab.require_running()
+    if error_rate is not None and not 0.0 <= error_rate <= 1.0:
+        raise LabError(f"--api-error-rate must be between 0 and 1, got {error_rate}")
+    if latency_ms is not None and latency_ms < 0:
+        raise LabError(f"--latency-ms must not be negative, got {latency_ms}")
+    with lab.store() as st, st.tx() as c:
+        current: dict[str, Any] = {} if clear else (st.get_meta("api_faults", {}) or {})
+        if clear:
+            c.execute("DELETE FROM fail_once")
+        if error_rate is not None:
+            current["error_rate"] = error_rate
+        if latency_ms is not None:
+            current["latency_ms"] = latency_ms
+        if seed is not None:
+            current["seed"] = seed
+        st.set_meta("api_faults", current or None)
+        for cmd in fail_once:
+            c.execute("INSERT INTO fail_once(prefix) VALUES(?)", (" ".join(cmd.split()),))
+        pending = [r["prefix"] for r in st.query("SELECT prefix FROM fail_once ORDER BY id")]
+    return {**current, "fail_once": pending}
+
+
+# --- status ---------------------------------------------------------------------------------------
+
+
+def status(name: str) -> dict[str, Any]:
+    """What ``lab status`` shows: nodes, quorum, HA services, Ceph health."""
+    lab = Lab.named(name)
+    lab.require_running()
+    from provision.lab.ops.ceph import health
+
+    with lab.store() as st, st.read():
+        t = topology.load(st)
+        conn = lab.connection()
+        nodes = []
+        for n in t.all_nodes:
+            p = t.partition_of(n)
+            nodes.append({
+                "node": n,
+                "power": "on" if t.power.get(n) else "off",
+                "member": t.is_member(n),
+                "quorate": t.quorate(n),
+                "partition": ",".join(p.nodes) if p else "",
+                "votes": f"{p.votes}/{p.expected}" if p else "",
+                "guests": [f"{'vm' if g['type'] == 'qemu' else 'ct'}:{g['vmid']}({g['status']})"
+                           for g in st.query("SELECT * FROM guests WHERE node = ? ORDER BY vmid", (n,))],
+            })
+        crm = {r["sid"]: dict(r) for r in st.query("SELECT * FROM ha_services ORDER BY sid")}
+        services = []
+        for s in parse_sections(st.get_file(HA_RESOURCES), "resources"):
+            row = crm.get(s.id)
+            services.append({"sid": s.id, "request": s.props.get("state", "started"),
+                             "node": row["node"] if row else "", "state": row["state"] if row else "queued"})
+        ceph = health(st) if st.get_file(CEPH_CONF) is not None else None
+        faults_ = st.get_meta("api_faults", {}) or {}
+        fail_once = [r["prefix"] for r in st.query("SELECT prefix FROM fail_once ORDER BY id")]
+        return {
+            "name": lab.name,
+            "api_url": conn["api_url"],
+            "pve_version": conn["pve_version"],
+            "cluster": t.conf.cluster_name if t.conf else None,
+            "nodes": nodes,
+            "ha": services,
+            "ceph": ceph,
+            "partitions": st.get_meta("partitions"),
+            "faults": {**faults_, "fail_once": fail_once},
+        }
+
+
+def env(name: str, node: str) -> str:
+    lab = Lab.named(name)
+    if not lab.exists():
+        raise LabError(f"lab '{name}' does not exist")
+    lab.require_node(node)
+    p = lab.paths
+    return (f"export PVE_LAB_DIR='{p.root}'\nexport PVE_LAB_NODE='{node}'\n"
+            f"export PATH='{p.bin}':\"$PATH\"\n")

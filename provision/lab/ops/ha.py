@@ -1,0 +1,613 @@
+"""HA configuration (resources, PVE 8 groups, PVE 9 rules) and HA status.
+
+Configuration lives in ``/etc/pve/ha/*.cfg`` (section config); runtime state (where each
+service is, CRM node states) is written by the CRM loop (``provision.lab.crm``) into the
+``ha_*`` tables and shown here. Messages follow pve-ha-manager's API modules, including the
+``lock_ha_domain`` prefix (``create resource failed: ...``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import time
+from typing import Any
+
+from provision.lab import crmbridge
+from provision.lab.files import HA_GROUPS, HA_RESOURCES, HA_RULES, Section, parse_sections, write_sections
+from provision.lab.formats.sectionconfig import SectionConfigError, format_node_list, parse_node_list
+from provision.lab.ops.common import require_quorum, topo
+from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_int, p_req, p_str, param_error, route
+
+STATES = ("started", "stopped", "enabled", "disabled", "ignored")
+MIGRATED = "ha groups have been migrated to rules"
+
+
+def _digest(text: str | None) -> str:
+    return hashlib.sha1((text or "").encode()).hexdigest()
+
+
+def sid_of(s: Section) -> str:
+    return s.id
+
+
+def read_resources(ctx: Ctx) -> list[Section]:
+    return parse_sections(ctx.store.get_file(HA_RESOURCES), "resources")
+
+
+def read_groups(ctx: Ctx) -> list[Section]:
+    return parse_sections(ctx.store.get_file(HA_GROUPS), "groups")
+
+
+def read_rules(ctx: Ctx) -> list[Section]:
+    return parse_sections(ctx.store.get_file(HA_RULES), "rules")
+
+
+def _write(ctx: Ctx, path: str, sections: list[Section], kind: str) -> None:
+    if sections:
+        ctx.store.put_file(path, write_sections(sections, kind))
+    else:
+        ctx.store.put_file(path, "")
+
+
+def parse_sid(ctx: Ctx, raw: str) -> tuple[str, str, str]:
+    """``vm:100`` / ``ct:101`` / bare VMID (resolved through the guest list)."""
+    m = re.fullmatch(r"(?:(vm|ct):)?(\d+)", raw)
+    if not m:
+        raise param_error("sid", f"value '{raw}' does not look like a valid resource id")
+    kind, vmid = m.group(1), m.group(2)
+    if kind is None:
+        row = ctx.store.one("SELECT type FROM guests WHERE vmid = ?", (int(vmid),))
+        if row is None:
+            raise ApiError(500, f"unable to find VM '{vmid}' on any cluster node")
+        kind = "vm" if row["type"] == "qemu" else "ct"
+    return f"{kind}:{vmid}", kind, vmid
+
+
+def _guest_exists(ctx: Ctx, kind: str, vmid: str) -> bool:
+    gtype = "qemu" if kind == "vm" else "lxc"
+    return ctx.store.one("SELECT 1 FROM guests WHERE vmid = ? AND type = ?", (int(vmid), gtype)) is not None
+
+
+def _resource_props(ctx: Ctx, params: dict[str, Any], create: bool) -> dict[str, str]:
+    props: dict[str, str] = {}
+    state = p_enum(params, "state", STATES)
+    if state is not None:
+        props["state"] = state
+    for key in ("max_restart", "max_relocate"):
+        v = p_int(params, key, lo=0)
+        if v is not None:
+            props[key] = str(v)
+    comment = p_str(params, "comment")
+    if comment is not None:
+        props["comment"] = comment
+    group = p_str(params, "group")
+    if group is not None:
+        if ctx.pve_version >= 9 and not read_groups(ctx):
+            raise ApiError(500, MIGRATED)
+        if not any(g.id == group for g in read_groups(ctx)):
+            raise ApiError(500, f"HA group '{group}' does not exist")
+        props["group"] = group
+    failback = p_bool(params, "failback")
+    if failback is not None:
+        if ctx.pve_version < 9:
+            raise param_error("failback", "property is not defined in schema and the schema does not allow "
+                              "additional properties")
+        props["failback"] = "1" if failback else "0"
+    return props
+
+
+@route("GET", "/cluster/ha")
+def ha_index(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, str]]:
+    names = ["resources", "status"] + (["rules"] if ctx.pve_version >= 9 else ["groups"])
+    return [{"id": n} for n in names]
+
+
+@route("GET", "/cluster/ha/resources")
+def resources_list(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
+    kind = p_enum(params, "type", ("vm", "ct"))
+    digest = _digest(ctx.store.get_file(HA_RESOURCES))
+    groups = {g.id for g in read_groups(ctx)}
+    out = []
+    for s in read_resources(ctx):
+        if kind and s.type != kind:
+            continue
+        out.append(_resource_api(s, digest, groups))
+    return out
+
+
+def _resource_api(s: Section, digest: str, groups: set[str]) -> dict[str, Any]:
+    d: dict[str, Any] = {"sid": sid_of(s), "type": s.type, "digest": digest}
+    for k, v in s.props.items():
+        d[k] = int(v) if k in ("max_restart", "max_relocate", "failback") else v
+    if "group" in d and d["group"] not in groups:
+        d["errors"] = {"group": f"group '{d['group']}' does not exist"}
+    return d
+
+
+@route("GET", "/cluster/ha/resources/{sid}")
+def resources_get(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    sid, _, _ = parse_sid(ctx, p_req(params, "sid"))
+    for s in read_resources(ctx):
+        if sid_of(s) == sid:
+            return _resource_api(s, _digest(ctx.store.get_file(HA_RESOURCES)), {g.id for g in read_groups(ctx)})
+    raise ApiError(500, f"no such resource '{sid}'")
+
+
+@route("POST", "/cluster/ha/resources")
+def resources_create(ctx: Ctx, params: dict[str, Any]) -> None:
+    with ctx.store.tx():
+        require_quorum(ctx)
+        sid, kind, vmid = parse_sid(ctx, p_req(params, "sid"))
+        ptype = p_str(params, "type")
+        if ptype and ptype != kind:
+            raise ApiError(500, "types does not match")
+        if not _guest_exists(ctx, kind, vmid):
+            raise ApiError(500, f"no such {'VM' if kind == 'vm' else 'CT'} '{vmid}'")
+        props = _resource_props(ctx, params, True)
+        res = read_resources(ctx)
+        if any(sid_of(s) == sid for s in res):
+            raise ApiError(500, f"create resource failed: resource ID '{sid}' already defined")
+        res.append(Section(kind, sid, props))
+        _write(ctx, HA_RESOURCES, res, "resources")
+
+
+@route("PUT", "/cluster/ha/resources/{sid}")
+def resources_update(ctx: Ctx, params: dict[str, Any]) -> None:
+    with ctx.store.tx():
+        require_quorum(ctx)
+        sid, _, _ = parse_sid(ctx, p_req(params, "sid"))
+        props = _resource_props(ctx, params, False)
+        row = ctx.store.one("SELECT state FROM ha_services WHERE sid = ?", (sid,))
+        if row is not None and row["state"] == "error" and props.get("state") != "disabled":
+            raise ApiError(500, f"service '{sid}' in error state, must be disabled and fixed first")
+        res = read_resources(ctx)
+        target = next((s for s in res if sid_of(s) == sid), None)
+        if target is None:
+            raise ApiError(500, f"update resource failed: no such resource '{sid}'")
+        _check_digest(params, ctx.store.get_file(HA_RESOURCES))
+        target.props.update(props)
+        for k in (p_str(params, "delete") or "").split(","):
+            k = k.strip()
+            if not k:
+                continue
+            if k not in ("state", "max_restart", "max_relocate", "comment", "group", "failback"):
+                raise ApiError(500, f"update resource failed: no such option '{k}'")
+            target.props.pop(k, None)
+        _write(ctx, HA_RESOURCES, res, "resources")
+
+
+def _check_digest(params: dict[str, Any], text: str | None) -> None:
+    digest = p_str(params, "digest")
+    if digest and digest != _digest(text):
+        raise ApiError(500, "detected modified configuration - file changed by other user? Try again.")
+
+
+@route("DELETE", "/cluster/ha/resources/{sid}")
+def resources_delete(ctx: Ctx, params: dict[str, Any]) -> None:
+    with ctx.store.tx():
+        require_quorum(ctx)
+        sid, _, _ = parse_sid(ctx, p_req(params, "sid"))
+        res = read_resources(ctx)
+        if not any(sid_of(s) == sid for s in res):
+            raise ApiError(500, f"service '{sid}' is not HA managed")
+        _write(ctx, HA_RESOURCES, [s for s in res if sid_of(s) != sid], "resources")
+        if ctx.pve_version >= 9 and p_bool(params, "purge", True):
+            rules = read_rules(ctx)
+            kept = []
+            for r in rules:
+                sids = [x for x in r.props.get("resources", "").split(",") if x and x != sid]
+                if not sids:
+                    continue
+                r.props["resources"] = ",".join(sorted(sids))
+                kept.append(r)
+            if len(kept) != len(rules) or rules:
+                _write(ctx, HA_RULES, kept, "rules")
+        ctx.store.exec("DELETE FROM ha_services WHERE sid = ?", (sid,))
+
+
+def _crm_command(ctx: Ctx, params: dict[str, Any], kind: str) -> Any:
+    with ctx.store.tx():
+        require_quorum(ctx)
+        sid, _, _ = parse_sid(ctx, p_req(params, "sid"))
+        node = p_req(params, "node")
+        if not any(sid_of(s) == sid for s in read_resources(ctx)):
+            raise ApiError(500, f"service '{sid}' is not HA managed")
+        if ctx.store.one("SELECT 1 FROM nodes WHERE name = ?", (node,)) is None:
+            raise param_error("node", f"no such cluster node '{node}'")
+        cmds: list[list[str]] = ctx.store.get_meta("crm_commands", []) or []
+        cmds.append([kind, sid, node])
+        ctx.store.set_meta("crm_commands", cmds)
+    if ctx.pve_version >= 9:
+        return {"sid": sid, "requested-node": node}
+    return None
+
+
+@route("POST", "/cluster/ha/resources/{sid}/migrate")
+def resources_migrate(ctx: Ctx, params: dict[str, Any]) -> Any:
+    return _crm_command(ctx, params, "migrate")
+
+
+@route("POST", "/cluster/ha/resources/{sid}/relocate")
+def resources_relocate(ctx: Ctx, params: dict[str, Any]) -> Any:
+    return _crm_command(ctx, params, "relocate")
+
+
+# --- groups (PVE 8) ---------------------------------------------------------------------------
+
+
+def _groups_allowed(ctx: Ctx) -> None:
+    if ctx.pve_version >= 9 and not read_groups(ctx):
+        raise ApiError(500, MIGRATED)
+
+
+def _parse_nodes(ctx: Ctx, raw: str, param: str = "nodes") -> dict[str, int]:
+    try:
+        out = parse_node_list(raw)
+    except SectionConfigError as exc:
+        raise param_error(param, f"invalid format - {exc}") from None
+    if not out:
+        raise param_error(param, "property is missing and it is not optional")
+    return out
+
+
+def _group_api(g: Section, digest: str) -> dict[str, Any]:
+    d: dict[str, Any] = {"group": g.id, "type": "group", "digest": digest}
+    for k, v in g.props.items():
+        d[k] = int(v) if k in ("restricted", "nofailback") else v
+    return d
+
+
+@route("GET", "/cluster/ha/groups")
+def groups_list(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
+    _groups_allowed(ctx)
+    digest = _digest(ctx.store.get_file(HA_GROUPS))
+    return [_group_api(g, digest) for g in read_groups(ctx)]
+
+
+@route("GET", "/cluster/ha/groups/{group}")
+def groups_get(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    _groups_allowed(ctx)
+    name = p_req(params, "group")
+    for g in read_groups(ctx):
+        if g.id == name:
+            return _group_api(g, _digest(ctx.store.get_file(HA_GROUPS)))
+    raise ApiError(500, f"no such ha group '{name}'")
+
+
+def _group_props(ctx: Ctx, params: dict[str, Any], g: Section) -> None:
+    nodes = p_str(params, "nodes")
+    if nodes is not None:
+        parsed = _parse_nodes(ctx, nodes)
+        g.props["nodes"] = format_node_list(parsed, sort=False)
+    for key in ("restricted", "nofailback"):
+        v = p_bool(params, key)
+        if v is not None:
+            g.props[key] = "1" if v else "0"
+    comment = p_str(params, "comment")
+    if comment is not None:
+        g.props["comment"] = comment
+
+
+@route("POST", "/cluster/ha/groups")
+def groups_create(ctx: Ctx, params: dict[str, Any]) -> None:
+    with ctx.store.tx():
+        _groups_allowed(ctx)
+        require_quorum(ctx)
+        name = p_req(params, "group")
+        p_req(params, "nodes")
+        groups = read_groups(ctx)
+        if any(g.id == name for g in groups):
+            raise ApiError(500, f"create ha group failed: ha group ID '{name}' already defined")
+        g = Section("group", name)
+        _group_props(ctx, params, g)
+        groups.append(g)
+        _write(ctx, HA_GROUPS, groups, "groups")
+
+
+@route("PUT", "/cluster/ha/groups/{group}")
+def groups_update(ctx: Ctx, params: dict[str, Any]) -> None:
+    with ctx.store.tx():
+        _groups_allowed(ctx)
+        require_quorum(ctx)
+        name = p_req(params, "group")
+        groups = read_groups(ctx)
+        g = next((x for x in groups if x.id == name), None)
+        if g is None:
+            raise ApiError(500, f"update ha group failed: no such ha group '{name}'")
+        _check_digest(params, ctx.store.get_file(HA_GROUPS))
+        _group_props(ctx, params, g)
+        for k in (p_str(params, "delete") or "").split(","):
+            if k.strip() == "nodes":
+                raise ApiError(500, "update ha group failed: unable to delete required option 'nodes'")
+            if k.strip():
+                g.props.pop(k.strip(), None)
+        _write(ctx, HA_GROUPS, groups, "groups")
+
+
+@route("DELETE", "/cluster/ha/groups/{group}")
+def groups_delete(ctx: Ctx, params: dict[str, Any]) -> None:
+    with ctx.store.tx():
+        _groups_allowed(ctx)
+        require_quorum(ctx)
+        name = p_req(params, "group")
+        groups = read_groups(ctx)
+        if not any(g.id == name for g in groups):
+            raise ApiError(500, f"delete ha group failed: no such ha group '{name}'")
+        for s in read_resources(ctx):
+            if s.props.get("group") == name:
+                raise ApiError(500, f"delete ha group failed: ha group is used by service '{sid_of(s)}'")
+        _write(ctx, HA_GROUPS, [g for g in groups if g.id != name], "groups")
+
+
+# --- rules (PVE 9) ----------------------------------------------------------------------------
+
+RULE_TYPES = ("node-affinity", "resource-affinity")
+
+
+def rule_errors(ctx: Ctx, rules: list[Section]) -> dict[str, dict[str, str]]:
+    """Feasibility checks (``provision.crm``): which rules PVE would ignore, and why."""
+    nodes = [r["name"] for r in ctx.store.query("SELECT name FROM nodes ORDER BY name")]
+    return crmbridge.rule_errors(read_groups(ctx), rules, read_resources(ctx), nodes)
+
+
+def _rule_api(r: Section, order: int, digest: str, errs: dict[str, str] | None) -> dict[str, Any]:
+    d: dict[str, Any] = {"rule": r.id, "type": r.type, "digest": digest, "order": order}
+    for k, v in r.props.items():
+        d[k] = int(v) if k in ("strict", "disable") else v
+    if r.type == "node-affinity":
+        d.setdefault("strict", 0)
+    if errs:
+        d["errors"] = errs
+    return d
+
+
+@route("GET", "/cluster/ha/rules", pve=(9,))
+def rules_list(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
+    rtype = p_enum(params, "type", RULE_TYPES)
+    resource = p_str(params, "resource")
+    rules = read_rules(ctx)
+    errs = rule_errors(ctx, rules)
+    digest = _digest(ctx.store.get_file(HA_RULES))
+    out = []
+    for i, r in enumerate(rules, start=1):
+        if rtype and r.type != rtype:
+            continue
+        if resource and resource not in r.props.get("resources", "").split(","):
+            continue
+        out.append(_rule_api(r, i, digest, errs.get(r.id)))
+    return out
+
+
+@route("GET", "/cluster/ha/rules/{rule}", pve=(9,))
+def rules_get(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    name = p_req(params, "rule")
+    rules = read_rules(ctx)
+    errs = rule_errors(ctx, rules)
+    for i, r in enumerate(rules, start=1):
+        if r.id == name:
+            return _rule_api(r, i, _digest(ctx.store.get_file(HA_RULES)), errs.get(r.id))
+    raise ApiError(500, f"no such ha rule '{name}'")
+
+
+def _rule_props(ctx: Ctx, params: dict[str, Any], r: Section, verb: str) -> None:
+    resources = p_str(params, "resources")
+    if resources is not None:
+        sids = []
+        for raw in resources.split(","):
+            if raw.strip():
+                sids.append(parse_sid(ctx, raw.strip())[0])
+        managed = {sid_of(s) for s in read_resources(ctx)}
+        missing = sorted(set(sids) - managed)
+        if missing:
+            raise ApiError(500, f"{verb} failed: cannot use unmanaged resource(s) {', '.join(missing)}.")
+        r.props["resources"] = ",".join(sorted(set(sids)))
+    nodes = p_str(params, "nodes")
+    if nodes is not None:
+        if r.type != "node-affinity":
+            raise param_error("nodes", "property is not defined in schema and the schema does not allow additional "
+                              "properties")
+        parsed = _parse_nodes(ctx, nodes)
+        known = {row["name"] for row in ctx.store.query("SELECT name FROM nodes")}
+        bad = sorted(set(parsed) - known)
+        if bad:
+            raise ApiError(500, f"{verb} failed: cannot use non-existant node(s) {', '.join(bad)}.")
+        r.props["nodes"] = format_node_list(parsed)
+    strict = p_bool(params, "strict")
+    if strict is not None:
+        r.props["strict"] = "1" if strict else "0"
+    affinity = p_enum(params, "affinity", ("positive", "negative"))
+    if affinity is not None:
+        r.props["affinity"] = affinity
+    disable = p_bool(params, "disable")
+    if disable is not None:
+        if disable:
+            r.props["disable"] = "1"
+        else:
+            r.props.pop("disable", None)
+    comment = p_str(params, "comment")
+    if comment is not None:
+        r.props["comment"] = comment
+
+
+def _assert_feasible(ctx: Ctx, rules: list[Section], rid: str) -> None:
+    errs = rule_errors(ctx, rules).get(rid)
+    if errs:
+        raise ApiError(400, f"Rule '{rid}' is invalid.", errs)
+
+
+@route("POST", "/cluster/ha/rules", pve=(9,))
+def rules_create(ctx: Ctx, params: dict[str, Any]) -> None:
+    with ctx.store.tx():
+        require_quorum(ctx)
+        rtype = p_enum(params, "type", RULE_TYPES)
+        if rtype is None:
+            raise param_error("type", "property is missing and it is not optional")
+        rid = p_req(params, "rule")
+        p_req(params, "resources")
+        if rtype == "node-affinity":
+            p_req(params, "nodes")
+        else:
+            p_req(params, "affinity")
+        if read_groups(ctx):
+            raise ApiError(500, "ha groups have not been migrated yet")
+        rules = read_rules(ctx)
+        if any(r.id == rid for r in rules):
+            raise ApiError(500, f"create ha rule failed: HA rule '{rid}' already defined")
+        r = Section(rtype, rid)
+        _rule_props(ctx, params, r, "create ha rule")
+        rules.append(r)
+        _assert_feasible(ctx, rules, rid)
+        _write(ctx, HA_RULES, rules, "rules")
+
+
+@route("PUT", "/cluster/ha/rules/{rule}", pve=(9,))
+def rules_update(ctx: Ctx, params: dict[str, Any]) -> None:
+    with ctx.store.tx():
+        require_quorum(ctx)
+        rid = p_req(params, "rule")
+        p_req(params, "type")
+        rules = read_rules(ctx)
+        r = next((x for x in rules if x.id == rid), None)
+        if r is None:
+            raise ApiError(500, f"update HA rules failed: HA rule '{rid}' does not exist")
+        _check_digest(params, ctx.store.get_file(HA_RULES))
+        _rule_props(ctx, params, r, "update HA rules")
+        for k in (p_str(params, "delete") or "").split(","):
+            if k.strip():
+                r.props.pop(k.strip(), None)
+        _assert_feasible(ctx, rules, rid)
+        _write(ctx, HA_RULES, rules, "rules")
+
+
+@route("DELETE", "/cluster/ha/rules/{rule}", pve=(9,))
+def rules_delete(ctx: Ctx, params: dict[str, Any]) -> None:
+    with ctx.store.tx():
+        require_quorum(ctx)
+        rid = p_req(params, "rule")
+        rules = read_rules(ctx)
+        _write(ctx, HA_RULES, [r for r in rules if r.id != rid], "rules")
+
+
+# --- status -----------------------------------------------------------------------------------
+
+
+def verbose_state(request: str | None, crm: str | None) -> str:
+    if request is None:
+        return "deleting"
+    if crm is None:
+        return "ignored" if request == "ignored" else "queued"
+    if crm == "started" and request == "stopped":
+        return "request_stop"
+    if crm == "stopped" and request == "disabled":
+        return "disabled"
+    return crm
+
+
+def service_states(ctx: Ctx) -> dict[str, str]:
+    """sid -> verbose HA state (``/cluster/resources`` ``hastate``)."""
+    crm = {r["sid"]: r["state"] for r in ctx.store.query("SELECT sid, state FROM ha_services")}
+    out = {}
+    for s in read_resources(ctx):
+        sid = sid_of(s)
+        out[sid] = verbose_state(s.props.get("state", "started"), crm.get(sid))
+    return out
+
+
+def _ctime(ts: float) -> str:
+    return time.strftime("%a %b %d %H:%M:%S %Y", time.localtime(ts))
+
+
+@route("GET", "/cluster/ha/status")
+def status_index(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, str]]:
+    return [{"name": "current"}, {"name": "manager_status"}]
+
+
+@route("GET", "/cluster/ha/status/current")
+def status_current(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
+    t = topo(ctx)
+    quorate = t.quorate(ctx.node)
+    now = time.time()
+    out: list[dict[str, Any]] = [
+        {"id": "quorum", "type": "quorum", "node": ctx.node,
+         "status": "OK" if quorate else f"No quorum on node '{ctx.node}'!", "quorate": int(quorate)}
+    ]
+    master = ctx.store.get_meta("ha_master")
+    resources = {sid_of(s): s for s in read_resources(ctx)}
+    services = {r["sid"]: r for r in ctx.store.query("SELECT * FROM ha_services ORDER BY sid")}
+    if master:
+        st = "active" if now - master["timestamp"] <= 30 else "old timestamp - dead?"
+        if quorate and st != "active" and not resources:
+            st = "idle"
+        if st == "active" and not resources:
+            st = "idle"
+        out.append({"id": "master", "type": "master", "node": master["node"], "timestamp": int(master["timestamp"]),
+                    "status": f"{master['node']} ({st}, {_ctime(master['timestamp'])})"})
+    for row in ctx.store.query("SELECT * FROM ha_nodes ORDER BY name"):
+        node = row["name"]
+        active = any(s["node"] == node and s["state"] in ("started", "migrate", "relocate") for s in services.values())
+        if row["state"] == "online":
+            ts = master["timestamp"] if master else now
+            st = "active" if active else "idle"
+        else:
+            ts = row["since"]
+            st = "old timestamp - dead?"
+        out.append({"id": f"lrm:{node}", "type": "lrm", "node": node, "timestamp": int(ts),
+                    "status": f"{node} ({st}, {_ctime(ts)})"})
+
+    def add(sid: str, sc: Section | None, ss: Any) -> None:
+        d: dict[str, Any] = {"id": f"service:{sid}", "type": "service", "sid": sid}
+        if ss is not None:
+            d["node"] = ss["node"]
+            d["crm_state"] = ss["state"]
+        elif sc is not None:
+            g = ctx.store.one("SELECT node FROM guests WHERE vmid = ?", (int(sc.id.split(":")[1]),))
+            if g is not None:
+                d["node"] = g["node"]
+        request = sc.props.get("state", "started") if sc is not None else None
+        d["state"] = verbose_state(request, ss["state"] if ss is not None else None)
+        d["status"] = f"{sid} ({d.get('node', '---')}, {d['state']})"
+        if sc is not None:
+            d["request_state"] = request
+            for key in ("group", "max_restart", "max_relocate", "failback", "comment"):
+                if key in sc.props:
+                    d[key] = int(sc.props[key]) if key in ("max_restart", "max_relocate", "failback") else sc.props[key]
+        out.append(d)
+
+    for sid in sorted(services):
+        add(sid, resources.get(sid), services[sid])
+    for sid in sorted(resources):
+        if sid not in services:
+            add(sid, resources[sid], None)
+    return out
+
+
+@route("GET", "/cluster/ha/status/manager_status")
+def manager_status(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    t = topo(ctx)
+    master = ctx.store.get_meta("ha_master")
+    ms: dict[str, Any] = {}
+    lrm: dict[str, Any] = {}
+    if master:
+        ms["master_node"] = master["node"]
+        ms["timestamp"] = int(master["timestamp"])
+    nodes = ctx.store.query("SELECT * FROM ha_nodes ORDER BY name")
+    if nodes:
+        ms["node_status"] = {r["name"]: r["state"] for r in nodes}
+    services = ctx.store.query("SELECT * FROM ha_services ORDER BY sid")
+    if services or master:
+        ms["service_status"] = {
+            r["sid"]: {"node": r["node"], "state": r["state"], "uid": r["uid"],
+                       **({"running": 1} if r["state"] == "started" else {})}
+            for r in services
+        }
+    for r in nodes:
+        online = r["state"] == "online"
+        active = any(s["node"] == r["name"] and s["state"] == "started" for s in services)
+        lrm[r["name"]] = {"mode": "active", "state": "active" if online and active else "wait_for_agent_lock",
+                          "timestamp": int(master["timestamp"] if master and online else r["since"]),
+                          "results": {}}
+    out: dict[str, Any] = {"manager_status": ms, "quorum": {"node": ctx.node, "quorate": int(t.quorate(ctx.node))}}
+    if lrm:
+        out["lrm_status"] = lrm
+    return out

@@ -1,0 +1,96 @@
+"""Where a lab's files live (docs/lab-contract.md); one place so every front end agrees."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ADMIN_TOKEN_ID = "root@pam!provision"
+READONLY_TOKEN_ID = "auditor@pve!readonly"
+NODE_CLIS = ("pvecm", "pveceph", "ha-manager", "pvesm", "pvesh", "ifreload", "qm", "ceph", "systemctl")
+
+
+def provision_home() -> Path:
+    """``$PROVISION_HOME`` or the XDG-ish default, so tests can isolate themselves."""
+    env = os.environ.get("PROVISION_HOME")
+    if env:
+        return Path(env)
+    return Path.home() / ".local" / "state" / "pve-provision"
+
+
+@dataclass(frozen=True)
+class LabPaths:
+    """All contract paths of one lab directory."""
+
+    root: Path
+
+    @classmethod
+    def for_name(cls, name: str) -> LabPaths:
+        return cls(provision_home() / "labs" / name)
+
+    @property
+    def name(self) -> str:
+        return self.root.name
+
+    @property
+    def db(self) -> Path:
+        return self.root / "pmxcfs.db"
+
+    @property
+    def connection(self) -> Path:
+        return self.root / "connection.json"
+
+    @property
+    def tokens(self) -> Path:
+        return self.root / "tokens"
+
+    @property
+    def admin_token(self) -> Path:
+        return self.tokens / "admin.token"
+
+    @property
+    def readonly_token(self) -> Path:
+        return self.tokens / "readonly.token"
+
+    @property
+    def tls(self) -> Path:
+        return self.root / "tls"
+
+    @property
+    def ca(self) -> Path:
+        return self.tls / "ca.pem"
+
+    @property
+    def cert(self) -> Path:
+        return self.tls / "server.pem"
+
+    @property
+    def key(self) -> Path:
+        return self.tls / "server.key"
+
+    @property
+    def bin(self) -> Path:
+        return self.root / "bin"
+
+    @property
+    def inventory(self) -> Path:
+        return self.root / "inventory.yml"
+
+    @property
+    def pid(self) -> Path:
+        return self.root / "server.pid"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "server.log"
+
+    @property
+    def ready(self) -> Path:
+        return self.root / "server.ready"
+
+    def node_root(self, node: str) -> Path:
+        return self.root / "nodes" / node / "root"
+
+    def interfaces(self, node: str) -> Path:
+        return self.node_root(node) / "etc" / "network" / "interfaces"

@@ -1,0 +1,198 @@
+"""The handler registry shared by the REST API and the node CLIs.
+
+PVE's CLIs (pvesh, pvecm, pveceph, ha-manager) call the same Perl API handlers the HTTP
+server does; the lab mirrors that: ``(method, path template) -> handler(ctx, params)``.
+Handlers raise ``ApiError`` with PVE's messages; each front end renders it its own way
+(HTTP status + ``message``/``errors`` envelope, or stderr + exit code).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provision.lab.paths import LabPaths
+from provision.lab.store import Store
+
+
+class ApiError(Exception):
+    """An error as PVE reports it: HTTP status, message, optional per-parameter errors."""
+
+    def __init__(self, status: int, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.errors = errors
+
+
+def param_error(name: str, message: str) -> ApiError:
+    """PVE's shape for a schema violation: 400 'Parameter verification failed.' + errors."""
+    return ApiError(400, "Parameter verification failed.", {name: message})
+
+
+NO_QUORUM = "cluster not ready - no quorum?"
+
+
+@dataclass
+class Reply:
+    """A result with extra top-level envelope keys (``changes`` on the network index, ``total``)."""
+
+    data: Any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def unwrap(result: Any) -> tuple[Any, dict[str, Any]]:
+    if isinstance(result, Reply):
+        return result.data, result.extra
+    return result, {}
+
+
+@dataclass
+class Ctx:
+    """Who is calling and as which node; handlers read and write the store through it."""
+
+    store: Store
+    paths: LabPaths
+    node: str
+    user: str = "root@pam"
+    via: str = "api"  # "api" or "cli": tasks run synchronously either way
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pve_version(self) -> int:
+        return int(self.store.get_meta("pve_version", 8))
+
+    @property
+    def lab_dir(self) -> Path:
+        return self.paths.root
+
+
+Handler = Callable[[Ctx, dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    regex: re.Pattern[str]
+    handler: Handler
+    write: bool
+    pve: tuple[int, ...]
+
+
+_ROUTES: list[Route] = []
+
+
+def route(method: str, template: str, *, pve: tuple[int, ...] = (8, 9)) -> Callable[[Handler], Handler]:
+    """Register a handler; ``pve`` limits it to the PVE major versions that have the endpoint."""
+
+    def deco(fn: Handler) -> Handler:
+        pattern = "^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", template) + "/?$"
+        _ROUTES.append(Route(method, template, re.compile(pattern), fn, method != "GET", pve))
+        return fn
+
+    return deco
+
+
+def resolve(method: str, path: str, pve: int) -> tuple[Route, dict[str, str]]:
+    """Find the handler for ``method path``; 501 like PVE when nothing matches."""
+    _load_ops()
+    path = "/" + path.strip("/")
+    known_path = False
+    for r in _ROUTES:
+        m = r.regex.match(path)
+        if not m:
+            continue
+        if pve not in r.pve:
+            continue
+        known_path = True
+        if r.method == method:
+            return r, m.groupdict()
+    if known_path:
+        raise ApiError(501, f"Method '{method} {path}' not implemented")
+    raise ApiError(501, f"Method '{method} {path}' not implemented")
+
+
+def call(ctx: Ctx, method: str, path: str, params: dict[str, Any] | None = None) -> Any:
+    """Run a handler in-process (what the node CLIs do)."""
+    r, path_params = resolve(method, path, ctx.pve_version)
+    merged: dict[str, Any] = dict(params or {})
+    merged.update(path_params)
+    return r.handler(ctx, merged)
+
+
+def routes() -> list[Route]:
+    _load_ops()
+    return list(_ROUTES)
+
+
+_loaded = False
+
+
+def _load_ops() -> None:
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        import provision.lab.ops  # noqa: F401  (registers every handler)
+
+
+# --- parameter helpers: PVE passes everything as strings ----------------------------------
+
+
+def p_str(params: dict[str, Any], name: str, default: str | None = None, *, required: bool = False) -> str | None:
+    v = params.get(name)
+    if v is None or v == "":
+        if required:
+            raise param_error(name, "property is missing and it is not optional")
+        return default
+    return str(v)
+
+
+def p_req(params: dict[str, Any], name: str) -> str:
+    v = p_str(params, name, required=True)
+    assert v is not None
+    return v
+
+
+def p_int(
+    params: dict[str, Any], name: str, default: int | None = None, *, lo: int | None = None, hi: int | None = None
+) -> int | None:
+    v = params.get(name)
+    if v is None or v == "":
+        return default
+    try:
+        n = int(str(v))
+    except ValueError:
+        raise param_error(name, f"type check ('integer') failed - got '{v}'") from None
+    if lo is not None and n < lo:
+        raise param_error(name, f"value must have a minimum value of {lo}")
+    if hi is not None and n > hi:
+        raise param_error(name, f"value may have a maximum value of {hi}")
+    return n
+
+
+def p_bool(params: dict[str, Any], name: str, default: bool | None = None) -> bool | None:
+    v = params.get(name)
+    if v is None or v == "":
+        return default
+    s = str(v).lower()
+    if s in ("1", "true", "yes", "on"):
+        return True
+    if s in ("0", "false", "no", "off"):
+        return False
+    raise param_error(name, f"type check ('boolean') failed - got '{v}'")
+
+
+def p_enum(params: dict[str, Any], name: str, values: tuple[str, ...], default: str | None = None) -> str | None:
+    v = p_str(params, name, default)
+    if v is not None and v not in values:
+        raise param_error(name, f"value '{v}' does not have a value in the enumeration '{', '.join(values)}'")
+    return v
+
+
+def now() -> float:
+    return time.time()

@@ -1,0 +1,115 @@
+"""Who can talk to whom, and which partitions are quorate.
+
+Corosync membership in the lab follows from four stored facts: node power, per-node
+corosync link state, injected network partitions, and corosync.conf (members, votes,
+links, QDevice). Two members see each other when both are powered, sit in the same
+partition group and share a link that is up on both ends. The quorum arithmetic itself is
+``provision.crm.quorum`` (one implementation shared with the what-if tool).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from provision.lab import crmbridge
+from provision.lab.files import COROSYNC, parse_corosync
+from provision.lab.formats.corosync import ClusterConf
+from provision.lab.store import Store
+
+
+@dataclass
+class Partition:
+    nodes: list[str]
+    votes: int
+    expected: int
+    quorum: int
+    quorate: bool
+    qdevice_votes: int = 0
+
+
+@dataclass
+class Topology:
+    """A snapshot of cluster membership as corosync would see it."""
+
+    all_nodes: list[str]  # every lab node, by name
+    power: dict[str, bool]
+    conf: ClusterConf | None
+    partitions: list[Partition] = field(default_factory=list)
+
+    @property
+    def clustered(self) -> bool:
+        return self.conf is not None
+
+    def is_member(self, node: str) -> bool:
+        return self.conf is not None and self.conf.node(node) is not None
+
+    def partition_of(self, node: str) -> Partition | None:
+        return next((p for p in self.partitions if node in p.nodes), None)
+
+    def quorate(self, node: str) -> bool:
+        """Whether ``node`` may write ``/etc/pve`` (standalone nodes always may)."""
+        if not self.power.get(node, False):
+            return False
+        if not self.is_member(node):
+            return True
+        p = self.partition_of(node)
+        return bool(p and p.quorate)
+
+    def local_node(self) -> str | None:
+        """The node answering the REST API: first online node by name in a quorate partition."""
+        for n in self.all_nodes:
+            if self.power.get(n) and self.quorate(n):
+                return n
+        return next((n for n in self.all_nodes if self.power.get(n)), None)
+
+    def sees(self, viewer: str, other: str) -> bool:
+        """Whether ``viewer`` sees ``other`` online (same corosync partition, or itself)."""
+        if viewer == other:
+            return self.power.get(viewer, False)
+        p = self.partition_of(viewer)
+        return bool(p and other in p.nodes)
+
+
+def load(store: Store) -> Topology:
+    """Compute membership and quorum from the store (callers hold a read or write tx)."""
+    nodes = [r["name"] for r in store.query("SELECT name FROM nodes ORDER BY name")]
+    power = {r["name"]: bool(r["power"]) for r in store.query("SELECT name, power FROM nodes")}
+    text = store.get_file(COROSYNC)
+    conf = parse_corosync(text) if text else None
+    topo = Topology(nodes, power, conf)
+    if conf is None:
+        return topo
+    link_down = {(r["node"], int(r["link"])) for r in store.query("SELECT node, link FROM corosync_links WHERE up = 0")}
+    groups: list[list[str]] = store.get_meta("partitions", []) or []
+    group_of: dict[str, int] = {}
+    for i, g in enumerate(groups):
+        for n in g:
+            group_of[n] = i
+    members = {n.name: n for n in conf.nodes}
+
+    def connected(a: str, b: str) -> bool:
+        if group_of.get(a, -1) != group_of.get(b, -1):
+            return False
+        shared = set(members[a].addrs) & set(members[b].addrs)
+        return any((a, link) not in link_down and (b, link) not in link_down for link in shared)
+
+    up = [n for n in sorted(members) if power.get(n, False)]
+    seen: set[str] = set()
+    comps: list[list[str]] = []
+    for start in up:
+        if start in seen:
+            continue
+        comp, todo = [], [start]
+        seen.add(start)
+        while todo:
+            cur = todo.pop()
+            comp.append(cur)
+            for other in up:
+                if other not in seen and connected(cur, other):
+                    seen.add(other)
+                    todo.append(other)
+        comps.append(sorted(comp))
+    expected_override = store.get_meta("expected_votes")
+    qnetd_up = bool(store.get_meta("qnetd_up", True))
+    topo.partitions = crmbridge.partitions_quorum(conf, comps, expected_override, qnetd_up)
+    return topo
