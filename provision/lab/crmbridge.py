@@ -32,9 +32,9 @@ def partitions_quorum(
     members = [quorum.Member(n.name, n.nodeid, n.votes) for n in conf.nodes]
     qdev = None
     if conf.qdevice is not None:
-        algo = "lms" if conf.qdevice.algorithm == "lms" else "ffsplit"
+        algo: quorum.QDeviceAlgorithm = "lms" if conf.qdevice.algorithm == "lms" else "ffsplit"
         qdev = quorum.QDevice(algorithm=algo, votes=conf.qdevice.votes)
-    reachable = None if qnetd_up else []
+    reachable: list[str] | None = None if qnetd_up else []
     verdicts = quorum.partition_quorum(members, comps, qdev, reachable)
     out = []
     for comp, v in zip(comps, verdicts, strict=True):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provision.lab import fmt
 from provision.lab.formats import sectionconfig
 from provision.lab.formats.corosync import ClusterConf
 from provision.lab.formats.sectionconfig import Section
@@ -51,21 +52,15 @@ def write_sections(sections: list[Section], kind: str) -> str:
 
 
 def write_ceph_conf(conf: dict[str, dict[str, str]]) -> str:
-    return _fmt().ceph_conf_to_text(conf)
+    return fmt.ceph_conf_to_text(conf)
 
 
 def parse_ceph_conf(text: str) -> dict[str, dict[str, str]]:
-    return _fmt().ceph_conf_from_text(text)
+    return fmt.ceph_conf_from_text(text)
 
 
 def parse_datacenter(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
-    return _fmt().datacenter_from_text(text)
+    return fmt.datacenter_from_text(text)
 
-
-def _fmt() -> Any:
-    """The text layer: ``provision.lab.formats`` via its adapter (``provision.lab.fmt``)."""
-    from provision.lab import fmt
-
-    return fmt

@@ -138,8 +138,8 @@ def crm_round(store: Store, now: float | None = None) -> None:
         cmds: list[list[str]] = store.get_meta("crm_commands", []) or []
         store.set_meta("crm_commands", None)
         for kind, sid, target in cmds:
-            row = rows.get(sid)
-            if row is None or target not in online or row["node"] == target or row["state"] != "started":
+            current = rows.get(sid)
+            if current is None or target not in online or current["node"] == target or current["state"] != "started":
                 continue
             _set_service(store, rows, sid, state=kind, target=target)
         services = [crmbridge.service(resources[sid], row["node"]) for sid, row in rows.items()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from provision.lab.files import STORAGE, Section, write_sections
+from provision.lab.files import STORAGE, write_sections
+from provision.lab.formats.sectionconfig import Section
 from provision.lab.paths import LabPaths
 from provision.lab.store import Store
 

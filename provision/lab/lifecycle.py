@@ -133,9 +133,7 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, stack: Path | Non
 
     with Store(paths.db, create=True) as st:
         if stack is not None:
-            from provision.lab.seed import seed_from_stack
-
-            names = seed_from_stack(st, paths, stack, pve)
+            raise LabError("--from STACK is not implemented yet")
         else:
             names = hardware.seed_blank(st, paths, nodes, pve)
         with st.tx():

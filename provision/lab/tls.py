@@ -22,7 +22,7 @@ def make_certs(ca_path: Path, cert_path: Path, key_path: Path, lab: str) -> str:
 
     The fingerprint is the ``AA:BB:..`` form PVE shows and ``pvecm add --fingerprint`` takes.
     """
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"Proxmox Virtual Environment lab CA ({lab})")])
     ca = (

@@ -140,8 +140,8 @@ def health(store: Store) -> dict[str, Any]:
     if names and not quorum:
         check("MON_DOWN", "HEALTH_ERR", f"{len(names)}/{len(names)} mons down, no quorum", len(names))
     elif len(quorum) < len(names):
-        down = len(names) - len(quorum)
-        check("MON_DOWN", "HEALTH_WARN", f"{down}/{len(names)} mons down, quorum {','.join(quorum)}", down)
+        missing = len(names) - len(quorum)
+        check("MON_DOWN", "HEALTH_WARN", f"{missing}/{len(names)} mons down, quorum {','.join(quorum)}", missing)
     mgrs = store.query("SELECT * FROM ceph_mgrs WHERE running = 1")
     if names and not any(m["host"] in up for m in mgrs):
         check("MGR_DOWN", "HEALTH_WARN", "no active mgr")
@@ -167,11 +167,11 @@ def health(store: Store) -> dict[str, Any]:
     degraded = [p for p in pools if len(active_hosts) < p["size"]]
     inactive = [p for p in pools if len(active_hosts) < p["min_size"]]
     if degraded:
-        pgs = sum(p["pg_num"] for p in degraded)
-        check("PG_DEGRADED", "HEALTH_WARN", f"Degraded data redundancy: {pgs} pgs undersized", pgs)
+        undersized = sum(p["pg_num"] for p in degraded)
+        check("PG_DEGRADED", "HEALTH_WARN", f"Degraded data redundancy: {undersized} pgs undersized", undersized)
     if inactive:
-        pgs = sum(p["pg_num"] for p in inactive)
-        check("PG_AVAILABILITY", "HEALTH_WARN", f"Reduced data availability: {pgs} pgs inactive", pgs)
+        stuck = sum(p["pg_num"] for p in inactive)
+        check("PG_AVAILABILITY", "HEALTH_WARN", f"Reduced data availability: {stuck} pgs inactive", stuck)
     norepl = [p for p in pools if p["size"] == 1]
     if norepl:
         check("POOL_NO_REDUNDANCY", "HEALTH_WARN", f"{len(norepl)} pool(s) have no replicas configured", len(norepl))
@@ -253,7 +253,7 @@ def mon_list(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
     node = params["node"]
     require_node(ctx, node)
     _conf(ctx)
-    names, quorum = mon_quorum(ctx.store)
+    _names, quorum = mon_quorum(ctx.store)
     ver, _ = _version(ctx)
     out = []
     for rank, m in enumerate(ctx.store.query("SELECT * FROM ceph_mons ORDER BY name")):
@@ -283,7 +283,7 @@ def mon_create(ctx: Ctx, params: dict[str, Any]) -> str:
             raise ApiError(500, f"monitor address '{addr}' already in use")
         first = ctx.store.one("SELECT COUNT(*) AS c FROM ceph_mons")["c"] == 0  # type: ignore[index]
         if not first:
-            names, quorum = mon_quorum(ctx.store)
+            _names, quorum = mon_quorum(ctx.store)
             if not quorum:
                 raise ApiError(500, "got timeout")
         now = time.time()
@@ -293,7 +293,8 @@ def mon_create(ctx: Ctx, params: dict[str, Any]) -> str:
         glob["mon_host"] = " ".join(hosts)
         conf[f"mon.{monid}"] = {"public_addr": addr}
         _save_conf(ctx, conf)
-        log = f"creating new monitor keyring\nmonmaptool: monmap file /tmp/monmap\nstarting service 'ceph-mon@{monid}'\n"
+        log = ("creating new monitor keyring\nmonmaptool: monmap file /tmp/monmap\n"
+               f"starting service 'ceph-mon@{monid}'\n")
         if first and not ctx.store.one("SELECT 1 FROM ceph_mgrs WHERE name = ?", (node,)):
             ctx.store.exec("INSERT INTO ceph_mgrs(name, host, addr, running, created) VALUES(?,?,?,1,?)",
                            (node, node, addr, now))

@@ -258,7 +258,8 @@ def set_expected(ctx: Ctx, votes: int) -> None:
     """``pvecm expected``: a runtime override, not written to corosync.conf."""
     with ctx.store.tx():
         if read_conf(ctx) is None:
-            raise ApiError(500, "Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?")
+            raise ApiError(500, "Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a "
+                           "cluster?")
         if votes < 1:
             raise ApiError(400, "expected votes must be at least 1")
         ctx.store.set_meta("expected_votes", votes)

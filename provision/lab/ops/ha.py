@@ -14,8 +14,8 @@ import time
 from typing import Any
 
 from provision.lab import crmbridge
-from provision.lab.files import HA_GROUPS, HA_RESOURCES, HA_RULES, Section, parse_sections, write_sections
-from provision.lab.formats.sectionconfig import SectionConfigError, format_node_list, parse_node_list
+from provision.lab.files import HA_GROUPS, HA_RESOURCES, HA_RULES, parse_sections, write_sections
+from provision.lab.formats.sectionconfig import Section, SectionConfigError, format_node_list, parse_node_list
 from provision.lab.ops.common import require_quorum, topo
 from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_int, p_req, p_str, param_error, route
 

@@ -16,6 +16,10 @@ SHARED_TYPES = {"rbd", "cephfs", "nfs", "cifs", "pbs", "iscsi", "iscsidirect", "
 
 @route("GET", "/version")
 def version(ctx: Ctx, params: dict[str, Any]) -> dict[str, str]:
+    return _version(ctx)
+
+
+def _version(ctx: Ctx) -> dict[str, str]:
     v = ctx.pve_version
     full = PVE_RELEASES[v]
     return {"version": full, "release": full.rsplit(".", 1)[0], "repoid": PVE_REPOIDS[v][:8]}
@@ -244,4 +248,4 @@ def disks(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
 @route("GET", "/nodes/{node}/version")
 def node_version(ctx: Ctx, params: dict[str, Any]) -> dict[str, str]:
     require_node(ctx, params["node"])
-    return version(ctx, params)
+    return _version(ctx)

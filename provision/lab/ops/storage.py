@@ -6,8 +6,8 @@ import hashlib
 import re
 from typing import Any
 
-from provision.lab.files import STORAGE, Section, parse_sections, write_sections
-from provision.lab.formats.sectionconfig import storage_to_api
+from provision.lab.files import STORAGE, parse_sections, write_sections
+from provision.lab.formats.sectionconfig import Section, storage_to_api
 from provision.lab.ops.common import require_quorum
 from provision.lab.registry import ApiError, Ctx, p_enum, p_req, p_str, param_error, route
 
