@@ -246,8 +246,10 @@ def settle(
             action, reason = reasons[sid]
         elif svc.state == "started" and now and not ran:
             action, reason = "recovered", f"{svc.node} is in the quorate partition again; its LRM starts the service"
-        elif svc.state == "started":
-            action, reason = "stays", f"{svc.node} is still online in the quorate partition"
+        elif svc.state == "started" and now:
+            # Ask the CRM why it keeps the service here (e.g. "failback is off").
+            choice = crm.explain_service_node(svc, nodes, list(current.values()), model.config, model.crs)
+            action, reason = "stays", f"{svc.node} is still online; {choice.reason}"
         elif svc.state == "stopped":
             action, reason = "stopped", "requested stopped; its node is online, nothing to do"
         else:
