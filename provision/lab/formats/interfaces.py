@@ -645,7 +645,7 @@ def _prepare(ifaces: dict[str, Iface], ifupdown2: bool) -> None:
     for name in names:
         d = ifaces[name]
         if d.type == "OVSBridge" and d.settings.get("ovs_ports"):
-            for p in d.settings["ovs_ports"].split():
+            for p in split_ports(d.settings["ovs_ports"]):
                 n = ifaces.get(p)
                 if n is None:
                     raise InterfacesError(f"OVS bridge '{name}' - unable to find port '{p}'")
@@ -662,7 +662,7 @@ def _prepare(ifaces: dict[str, Iface], ifupdown2: bool) -> None:
     for name in names:
         d = ifaces[name]
         if d.type == "OVSBond" and d.settings.get("ovs_bonds"):
-            for p in d.settings["ovs_bonds"].split():
+            for p in split_ports(d.settings["ovs_bonds"]):
                 n = ifaces.get(p)
                 if n is None:
                     raise InterfacesError(f"OVS bond '{name}' - unable to find slave '{p}'")
@@ -679,7 +679,7 @@ def _prepare(ifaces: dict[str, Iface], ifupdown2: bool) -> None:
             continue
         primary = d.settings.get("bond-primary")
         primary_is_slave = False
-        for p in d.settings["slaves"].split():
+        for p in split_ports(d.settings["slaves"]):
             n = ifaces.get(p)
             if n is None:
                 raise InterfacesError(f"bond '{name}' - unable to find slave '{p}'")
