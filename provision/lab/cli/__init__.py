@@ -1,0 +1,3 @@
+"""Lab node CLIs (``pvecm``, ``pvesh``, ...): PVE's command syntax over the handler registry."""
+
+from __future__ import annotations

@@ -1,0 +1,156 @@
+"""``pvecm``: create/add/delnode/expected/status/nodes/qdevice, as in pve-cluster's ``pvecm.pm``."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+import time
+
+from provision.lab import topology
+from provision.lab.cli.common import fail, node_context, options_as_params, parse_args, print_task_log
+from provision.lab.ops import cluster
+from provision.lab.registry import Ctx, call
+
+FLAGS = frozenset({"use_ssh", "force", "silent", "unmerge-known-hosts"})
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("help", "-h", "--help"):
+        print("USAGE: pvecm <add|addnode|apiver|create|delnode|expected|nodes|qdevice|status|updatecerts> ...")
+        return 0
+    sub, rest = argv[0], argv[1:]
+    with node_context(["pvecm", *argv]) as ctx:
+        if sub == "create":
+            args = parse_args(rest, FLAGS)
+            params = options_as_params(args)
+            params["clustername"] = args.pos(0, "clustername")
+            upid = call(ctx, "POST", "/cluster/config", params)
+            print_task_log(ctx, upid)
+            return 0
+        if sub == "add":
+            return _add(ctx, rest)
+        if sub == "addnode":
+            args = parse_args(rest, FLAGS)
+            params = options_as_params(args)
+            params["node"] = args.pos(0, "node")
+            call(ctx, "POST", f"/cluster/config/nodes/{params['node']}", params)
+            return 0
+        if sub == "delnode":
+            args = parse_args(rest, FLAGS)
+            target = args.pos(0, "node")
+            call(ctx, "DELETE", f"/cluster/config/nodes/{target}", {})
+            print(f"Killing node {target}")
+            return 0
+        if sub == "expected":
+            args = parse_args(rest)
+            votes = args.pos(0, "expected")
+            if not votes.isdigit():
+                fail(f"400 Parameter verification failed.\nexpected: type check ('integer') failed - got '{votes}'")
+            cluster.set_expected(ctx, int(votes))
+            return 0
+        if sub == "status":
+            return _status(ctx)
+        if sub == "nodes":
+            return _nodes(ctx)
+        if sub == "qdevice":
+            args = parse_args(rest, FLAGS)
+            action = args.pos(0, "subcommand")
+            if action == "setup":
+                cluster.qdevice_setup(ctx, args.pos(1, "address"), args.pop("force") == "1")
+                return 0
+            if action == "remove":
+                cluster.qdevice_remove(ctx)
+                return 0
+            fail(f"unknown command 'pvecm qdevice {action}'")
+        if sub == "updatecerts":
+            return 0
+        if sub == "apiver":
+            print(cluster.JOIN_API_VERSION)
+            return 0
+        fail(f"unknown command 'pvecm {sub}'")
+
+
+def _add(ctx: Ctx, rest: list[str]) -> int:
+    """``pvecm add <host>``: join this node; without ``--use_ssh`` PVE asks for the peer's password."""
+    args = parse_args(rest, FLAGS)
+    host = args.pos(0, "hostname")
+    use_ssh = args.pop("use_ssh") == "1"
+    params = options_as_params(args)
+    params["hostname"] = host
+    check_fp = False
+    if not use_ssh:
+        if sys.stdin.isatty():
+            password = getpass.getpass(f"Please enter superuser (root) password for '{host}': ")
+        else:
+            password = sys.stdin.readline().strip()
+        if not password:
+            fail("unable to read password for the peer - use --use_ssh or run interactively")
+        params["password"] = password
+        check_fp = "fingerprint" in params
+        if not check_fp:
+            params["fingerprint"] = "-"
+    upid = cluster.join(ctx, params, check_fingerprint=check_fp)
+    print_task_log(ctx, upid)
+    return 0
+
+
+def _status(ctx: Ctx) -> int:
+    conf = cluster.read_conf(ctx)
+    if conf is None or conf.node(ctx.node) is None:
+        fail("Error: Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?", 2)
+    t = topology.load(ctx.store)
+    part = t.partition_of(ctx.node)
+    me = conf.node(ctx.node)
+    assert part is not None and me is not None
+    ips = {r["name"]: r["ip"] for r in ctx.store.query("SELECT name, ip FROM nodes")}
+    flags = "Quorate" if part.quorate else ""
+    if conf.qdevice is not None:
+        flags = (flags + " Qdevice").strip()
+    lines = [
+        "Cluster information", "-------------------",
+        f"{'Name:':<17} {conf.cluster_name}",
+        f"{'Config Version:':<17} {conf.config_version}",
+        f"{'Transport:':<17} knet",
+        f"{'Secure auth:':<17} {conf.secauth or 'on'}",
+        "",
+        "Quorum information", "------------------",
+        f"{'Date:':<17} {time.strftime('%a %b %d %H:%M:%S %Y')}",
+        f"{'Quorum provider:':<17} corosync_votequorum",
+        f"{'Nodes:':<17} {len(part.nodes)}",
+        f"{'Node ID:':<17} 0x{me.nodeid:08x}",
+        f"{'Ring ID:':<17} {min(n.nodeid for n in conf.nodes if n.name in part.nodes)}.{conf.config_version:x}",
+        f"{'Quorate:':<17} {'Yes' if part.quorate else 'No'}",
+        "",
+        "Votequorum information", "----------------------",
+        f"{'Expected votes:':<17} {part.expected}",
+        f"{'Highest expected:':<17} {part.expected}",
+        f"{'Total votes:':<17} {part.votes}",
+        f"{'Quorum:':<17} {part.quorum}{'' if part.quorate else ' Activity blocked'}",
+        f"{'Flags:':<17} {flags}",
+        "",
+        "Membership information", "----------------------",
+        "    Nodeid      Votes Name",
+    ]
+    for n in sorted(conf.nodes, key=lambda n: n.nodeid):
+        if n.name not in part.nodes:
+            continue
+        local = " (local)" if n.name == ctx.node else ""
+        lines.append(f"0x{n.nodeid:08x} {n.votes:>10} {n.addrs.get(0, ips.get(n.name, n.name))}{local}")
+    if part.qdevice_votes:
+        lines.append(f"0x00000000 {part.qdevice_votes:>10} Qdevice")
+    print("\n".join(lines))
+    return 0
+
+
+def _nodes(ctx: Ctx) -> int:
+    conf = cluster.read_conf(ctx)
+    if conf is None or conf.node(ctx.node) is None:
+        fail("Error: Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?", 2)
+    t = topology.load(ctx.store)
+    part = t.partition_of(ctx.node)
+    members = part.nodes if part else [ctx.node]
+    print("\nMembership information\n----------------------\n    Nodeid      Votes Name")
+    for n in sorted(conf.nodes, key=lambda n: n.nodeid):
+        if n.name in members:
+            print(f"{n.nodeid:>10} {n.votes:>10} {n.name}{' (local)' if n.name == ctx.node else ''}")
+    return 0
