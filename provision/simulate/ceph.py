@@ -6,7 +6,8 @@ the cluster is, so the analysis is worst-case and says what it assumes:
 - failure domain ``host`` (the default ``replicated_rule``) and PGs spread over every OSD
   host, so with enough PGs *some* PG has a replica on each failed host;
 - a Ceph daemon is up only on a powered node inside the quorate corosync partition (a
-  node on the losing side of a split is assumed cut off or self-fenced);
+  node on the losing side of a split is assumed cut off or self-fenced); with no quorate
+  partition at all, on every powered node (Ceph keeps its own MON quorum);
 - all OSDs are the same size and equally full, for the capacity estimate.
 
 Pool state, from the worst PG's surviving replicas ``r = min(size, hosts) - failed``:
@@ -42,7 +43,8 @@ _DEFAULT_SIZE, _DEFAULT_MIN_SIZE = 3, 2
 ASSUMPTIONS = (
     "Ceph: failure domain host and PGs spread over all OSD hosts, so the worst PG has a "
     "replica on every failed OSD host",
-    "Ceph: daemons count as up only on powered nodes of the quorate corosync partition",
+    "Ceph: daemons count as up only on powered nodes of the quorate corosync partition "
+    "(on every powered node when no partition is quorate)",
     "Ceph capacity: all OSDs the same size and equally full (the spec has no disk sizes)",
 )
 
