@@ -202,6 +202,8 @@ def main(argv: list[str] | None = None) -> None:
         log_level="warning",
         access_log=False,
         lifespan="on",
+        timeout_graceful_shutdown=1,
+        timeout_keep_alive=5,
     )
     uvicorn.Server(config).run(sockets=[sock])
 

@@ -1,0 +1,104 @@
+"""Test helpers for the lab: a running lab over HTTPS and through its real CLIs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+
+PROVISION = str(Path(sys.executable).parent / "provision")
+
+
+class LabHandle:
+    """A running lab: its files, an authenticated HTTPS session, and CLI runners."""
+
+    def __init__(self, home: Path, name: str) -> None:
+        self.home = home
+        self.name = name
+        self.root = home / "labs" / name
+        self.conn: dict[str, Any] = json.loads((self.root / "connection.json").read_text())
+        self.url = self.conn["api_url"]
+        self.token = Path(self.conn["token_file"]).read_text().strip()
+        self.ro_token = Path(self.conn["readonly_token_file"]).read_text().strip()
+        self.session = requests.Session()
+        self.session.verify = self.conn["ca_file"]
+        self.session.headers["Authorization"] = f"PVEAPIToken={self.token}"
+
+    # --- HTTP ---------------------------------------------------------------------------------
+
+    def request(self, method: str, path: str, node: str | None = None, **params: Any) -> requests.Response:
+        headers = {"PVE-Lab-Node": node} if node else {}
+        kwargs: dict[str, Any] = {"params": params} if method in ("GET", "DELETE") else {"data": params}
+        # verify= per request: requests lets $REQUESTS_CA_BUNDLE override Session.verify
+        return self.session.request(method, self.url + path, headers=headers, timeout=30,
+                                    verify=self.conn["ca_file"], **kwargs)
+
+    def ok(self, method: str, path: str, node: str | None = None, **params: Any) -> Any:
+        r = self.request(method, path, node, **params)
+        assert r.status_code == 200, f"{method} {path}: {r.status_code} {r.text}"
+        return r.json()["data"]
+
+    def get(self, path: str, **params: Any) -> Any:
+        return self.ok("GET", path, **params)
+
+    # --- CLIs ---------------------------------------------------------------------------------
+
+    def env(self, node: str | None = None) -> dict[str, str]:
+        env = dict(os.environ, PROVISION_HOME=str(self.home))
+        if node:
+            env.update(PVE_LAB_DIR=str(self.root), PVE_LAB_NODE=node)
+        return env
+
+    def lab(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """``provision lab <args> --name <this lab>``."""
+        p = subprocess.run([PROVISION, "lab", *args, "--name", self.name], env=self.env(), text=True,
+                           capture_output=True, timeout=60)
+        if check:
+            assert p.returncode == 0, p.stderr
+        return p
+
+    def node(self, node: str, cmd: str, *args: str, check: bool = True, stdin: str | None = None
+             ) -> subprocess.CompletedProcess[str]:
+        """Run a node CLI from the lab's ``bin/`` as ``node``."""
+        p = subprocess.run([str(self.root / "bin" / cmd), *args], env=self.env(node), text=True,
+                           capture_output=True, timeout=60, input=stdin)
+        if check:
+            assert p.returncode == 0, f"{cmd} {args}: rc={p.returncode} {p.stderr}"
+        return p
+
+    def wait(self, pred: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+        deadline = time.monotonic() + timeout
+        last: Any = None
+        while time.monotonic() < deadline:
+            last = pred()
+            if last:
+                return last
+            time.sleep(0.1)
+        raise AssertionError(f"timed out waiting for {what} (last: {last!r})")
+
+    # --- scenarios ----------------------------------------------------------------------------
+
+    def make_cluster(self, name: str = "prod") -> None:
+        """Create a cluster on pve01 and join every other node over the API."""
+        self.ok("POST", "/cluster/config", node="pve01", clustername=name)
+        for i, n in enumerate(self.conn["nodes"][1:], start=2):
+            self.ok("POST", "/cluster/config/join", node=n, hostname="192.168.10.11",
+                    fingerprint=self.conn["fingerprint"], password="secret", link0=f"192.168.10.{10 + i}")
+
+
+def start_lab(home: Path, name: str, *args: str) -> LabHandle:
+    p = subprocess.run([PROVISION, "lab", "up", "--name", name, *args], env=dict(os.environ, PROVISION_HOME=str(home)),
+                       text=True, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    return LabHandle(home, name)
+
+
+def stop_lab(lab: LabHandle) -> None:
+    subprocess.run([PROVISION, "lab", "down", "--name", lab.name], env=lab.env(), capture_output=True, timeout=60)
