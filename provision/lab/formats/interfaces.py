@@ -252,6 +252,8 @@ class Iface:
         else:
             self.address = self.netmask = None
             self.method = "manual"
+            if "inet" in self.families and len(self.families) > 1:
+                self.families = [f for f in self.families if f != "inet"]
         if gateway is not None:
             self.gateway = gateway or None
 
@@ -413,18 +415,13 @@ def _read_option(d: Iface, block: _Block, suffix: str | None, option: str, key: 
         block.has_options = True
 
 
-def parse(
-    text: str,
-    physical: Iterable[str] = (),
-    active: Iterable[str] = (),
-) -> InterfacesConfig:
+def parse(text: str, physical: Iterable[str] = ()) -> InterfacesConfig:
     """Read an interfaces file the way PVE does.
 
     ``physical`` are the node's NIC names (PVE asks the kernel): they are typed ``eth`` and, if
     the file has no stanza for them, added as ``inet manual`` interfaces, like PVE's reader
-    does. ``active`` is accepted for symmetry with PVE's reader; use ``to_api`` for ``active``.
+    does. Runtime state (``exists``, ``active``) is not part of the file; ``to_api`` adds it.
     """
-    del active  # runtime state, reported by to_api()
     phys = set(physical)
     cfg = InterfacesConfig()
     ifaces = cfg.ifaces

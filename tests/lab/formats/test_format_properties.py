@@ -107,7 +107,8 @@ def interface_configs(draw: st.DrawFn) -> InterfacesConfig:
     gateway_used = False
     bridges: list[str] = []
     for b in range(draw(st.integers(0, 3))):
-        mine = [p for p in ports if draw(st.booleans())]
+        picks = draw(st.lists(st.booleans(), min_size=len(ports), max_size=len(ports)))
+        mine = [p for p, pick in zip(ports, picks, strict=True) if pick]
         ports = [p for p in ports if p not in mine]
         settings_ = {"bridge_ports": " ".join(sorted(mine))}
         if draw(st.booleans()):
@@ -138,7 +139,8 @@ def interface_configs(draw: st.DrawFn) -> InterfacesConfig:
                 vlan.settings["mtu"] = "1400"
             cfg.add(vlan)
 
-    if free and draw(st.booleans()):
+    address_nic = draw(st.booleans())
+    if free and address_nic:
         cfg[free[0]].set_cidr(f"192.168.{draw(st.integers(0, 255))}.5/24")
     return cfg
 
