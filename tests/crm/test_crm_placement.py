@@ -146,6 +146,14 @@ def test_positive_affinity_goes_where_the_others_are() -> None:
     assert "kept together with vm:200, vm:300 on pve2" in placement.reason
 
 
+def test_positive_affinity_follows_the_majority_of_its_partners() -> None:
+    config = rules(together("app", "vm:100", "vm:200", "vm:300", "vm:400"))
+    svc = Service("vm:100", "pve4")
+    others = on("pve1", "vm:200") + on("pve3", "vm:300", "vm:400")  # split: 1 on pve1, 2 on pve3
+    cluster = [*nodes(*PVE), NodeInfo("pve4", online=False)]
+    assert select_service_node(svc, cluster, [svc, *others], config, best_score=True) == "pve3"
+
+
 def test_negative_affinity_can_leave_a_service_unplaceable() -> None:
     config = rules(apart("spread", "vm:100", "vm:200", "vm:300"))
     services = on("pve1", "vm:100") + on("pve2", "vm:200") + on("pve3", "vm:300")
@@ -203,6 +211,29 @@ def test_static_crs_prefers_the_node_with_free_memory() -> None:
     tiny = on("pve2", "vm:300", "vm:301", memory_mib=500, cores=1)
     assert select_service_node(svc, cluster, [big, *tiny, svc], crs="static", best_score=True) == "pve2"
     assert select_service_node(svc, cluster, [big, *tiny, svc], crs="basic", best_score=True) == "pve1"
+
+
+def _static_pick(existing: list[Service], svc: Service) -> str | None:
+    cluster = [
+        NodeInfo("pve1", True, memory_mib=100_000, cores=32),
+        NodeInfo("pve2", True, memory_mib=100_000, cores=32),
+        NodeInfo(svc.node, False, memory_mib=100_000, cores=32),
+    ]
+    return select_service_node(svc, cluster, [*existing, svc], crs="static", best_score=True)
+
+
+def test_static_crs_weighs_memory_above_cpu() -> None:
+    """TOPSIS weights memory 5/10 against CPU 1/2: a CPU-busy node with free memory wins."""
+    existing = [
+        Service("vm:1", "pve1", cores=24, memory_mib=10_000),
+        Service("vm:2", "pve2", cores=3, memory_mib=40_000),
+    ]
+    assert _static_pick(existing, Service("vm:9", "pve3", cores=2, memory_mib=2_000)) == "pve1"
+
+
+def test_static_crs_counts_a_guest_without_cpu_limit_as_the_whole_node() -> None:
+    existing = [Service("vm:1", "pve1", cores=0, memory_mib=8_000), Service("vm:2", "pve2", cores=4, memory_mib=8_000)]
+    assert _static_pick(existing, Service("vm:9", "pve3", cores=2, memory_mib=2_000)) == "pve2"
 
 
 def test_static_crs_without_capacities_falls_back_to_basic_and_says_so() -> None:
