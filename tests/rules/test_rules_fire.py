@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+import stack_variants as sv
 from ruamel.yaml.comments import CommentedMap
 
-import stack_variants as sv
 from provision.rules import all_rules, run
 from provision.spec import LoadedStack
 

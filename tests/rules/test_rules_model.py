@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stack_variants as sv
 from ruamel.yaml.comments import CommentedMap
 
-import stack_variants as sv
 from provision.rules import all_rules, get_rule, run
 from provision.rules.catalogue import markdown
 from provision.rules.registry import Hit, rule
