@@ -52,6 +52,7 @@ __all__ = [
     "is_physical_name",
     "netmask_to_prefix",
     "parse",
+    "split_ports",
     "to_api",
     "validate",
     "write",

@@ -30,6 +30,7 @@ from typing import Any, Literal
 from provision.lab.formats.errors import FormatError
 
 __all__ = [
+    "DEFAULT_CONTENT",
     "HA_GROUPS",
     "HA_RESOURCES",
     "HA_RULES",
@@ -43,6 +44,7 @@ __all__ = [
     "SectionType",
     "format_node_list",
     "parse",
+    "parse_boolean",
     "parse_node_list",
     "parse_sid",
     "rules_to_api",
