@@ -1,0 +1,28 @@
+"""The planner: diff desired vs observed, order into quorum-safe phases,
+render (text, Markdown, JSON) and store plan files. Public API below."""
+
+from provision.plan.actions import KINDS, PHASES, Action
+from provision.plan.diff import Change, FieldDiff, diff
+from provision.plan.errors import PlanError
+from provision.plan.order import build_actions, check_safety, order_actions, select_targets
+from provision.plan.plan import FORMAT_VERSION, Plan, make_plan, spec_digest
+from provision.plan.planfile import PlanFileError
+
+__all__ = [
+    "FORMAT_VERSION",
+    "KINDS",
+    "PHASES",
+    "Action",
+    "Change",
+    "FieldDiff",
+    "Plan",
+    "PlanError",
+    "PlanFileError",
+    "build_actions",
+    "check_safety",
+    "diff",
+    "make_plan",
+    "order_actions",
+    "select_targets",
+    "spec_digest",
+]

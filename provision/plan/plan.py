@@ -1,0 +1,146 @@
+"""Making a plan: diff + order + safety, serialised as the versioned plan document.
+
+The JSON plan document (`Plan.to_document()`, format_version "1") is the one
+source of truth: the text and Markdown renderers read it, plan files store it,
+apply consumes its `actions`. See docs/plan-format.md.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from provision.discover.observed import Observed
+from provision.plan.actions import PHASES, Action
+from provision.plan.diff import Change, diff
+from provision.plan.errors import PlanError
+from provision.plan.order import build_actions, check_safety, order_actions, select_targets
+from provision.spec.addresses import Address
+from provision.spec.cluster import Cluster
+
+FORMAT_VERSION = "1"
+MUTATING = ("create", "update", "replace", "delete")
+
+
+def tool_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("pve-provision")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def spec_digest(desired: Cluster) -> str:
+    """sha256 of the normalised desired model (secret references, never secrets)."""
+    blob = json.dumps(desired.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
+@dataclass
+class Plan:
+    changes: list[Change]
+    actions: list[Action]
+    notes: list[str] = field(default_factory=list)
+    stack: str = ""
+    spec_digest: str = ""
+    observed_fingerprint: str = ""
+    identity: dict[str, Any] = field(default_factory=dict)
+    prune: bool = False
+    targets: list[str] = field(default_factory=list)
+    created_at: str = ""
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action in MUTATING for c in self.changes)
+
+    def summary(self) -> dict[str, int]:
+        """Terraform's counting: a replace is one add and one destroy."""
+        out = {"add": 0, "change": 0, "destroy": 0, "unmanaged": 0}
+        for c in self.changes:
+            if c.action in ("create", "replace"):
+                out["add"] += 1
+            if c.action in ("delete", "replace"):
+                out["destroy"] += 1
+            if c.action == "update":
+                out["change"] += 1
+            if c.action == "unmanaged":
+                out["unmanaged"] += 1
+        return out
+
+    def to_document(self) -> dict[str, Any]:
+        phases = []
+        for phase in PHASES:
+            ids = [a.id for a in self.actions if a.phase == phase]
+            if ids:
+                phases.append({"name": phase, "actions": ids})
+        return {
+            "format_version": FORMAT_VERSION,
+            "tool": {"name": "pve-provision", "version": tool_version()},
+            "created_at": self.created_at,
+            "stack": self.stack,
+            "spec_digest": self.spec_digest,
+            "observed_fingerprint": self.observed_fingerprint,
+            "cluster": self.identity,
+            "options": {"prune": self.prune, "targets": list(self.targets)},
+            "summary": self.summary(),
+            "changes": [c.to_json() for c in self.changes if c.action in MUTATING],
+            "unmanaged": [c.to_json() for c in self.changes if c.action == "unmanaged"],
+            "notes": list(self.notes),
+            "phases": phases,
+            "actions": [a.to_json() for a in self.actions],
+        }
+
+
+def make_plan(
+    desired: Cluster,
+    observed: Cluster,
+    facts: Observed | None = None,
+    *,
+    stack: str = "",
+    prune: bool = False,
+    targets: Sequence[Address] = (),
+    now: datetime | None = None,
+) -> Plan:
+    """Diff, order and check a plan. Raises PlanError (no actions) when the
+    cluster is not quorate, a change is impossible, or a step would be unsafe."""
+    if facts is not None and facts.clustered and not facts.quorate:
+        offline = ", ".join(facts.offline_members) or "none"
+        raise PlanError(
+            f"cluster is not quorate: {facts.online_votes} of {facts.expected_votes} votes online "
+            f"(offline: {offline}); refusing to plan changes until quorum is back"
+        )
+    changes = diff(desired, observed, prune=prune, facts=facts)
+    actions = build_actions(changes, desired, observed, facts, prune=prune)
+    ordered = order_actions(actions)
+    if targets:
+        ordered = order_actions(select_targets(ordered, targets))
+        covered = {c for a in ordered for c in a.changes}
+        changes = [c for c in changes
+                   if str(c.address) in covered or any(t.contains(c.address) for t in targets)]
+    check_safety(ordered, desired, observed, facts)
+    notes = [f"{c.address}: {c.reason}" for c in changes if c.action == "noop-note"]
+    if facts is not None:
+        notes += facts.notes
+    identity = facts.identity() if facts is not None else {"name": observed.name or None}
+    identity["stack_name"] = desired.name
+    moment = now or datetime.now(UTC)
+    return Plan(
+        changes=[c for c in changes if c.action != "noop-note"],
+        actions=ordered,
+        notes=notes,
+        stack=stack,
+        spec_digest=spec_digest(desired),
+        observed_fingerprint=facts.fingerprint if facts is not None else "",
+        identity=identity,
+        prune=prune,
+        targets=[str(t) for t in targets],
+        created_at=moment.isoformat(timespec="seconds"),
+    )
+
+
+__all__ = ["FORMAT_VERSION", "Plan", "PlanError", "make_plan", "spec_digest"]

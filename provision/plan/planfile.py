@@ -1,0 +1,54 @@
+"""Plan files: the plan document written by `plan --out` and read by `show`/`apply`.
+
+A plan file stores what apply must re-check before touching anything: the spec
+digest, the observed fingerprint and the cluster identity. It never holds a
+secret (only references such as `{"secret": "env:PBS_PASSWORD"}`).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from provision.plan.plan import FORMAT_VERSION
+
+REQUIRED = ("format_version", "spec_digest", "observed_fingerprint", "cluster", "actions", "changes", "summary")
+
+
+class PlanFileError(Exception):
+    """A plan file that cannot be used (missing, not JSON, wrong format version)."""
+
+
+def dumps(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def save(document: dict[str, Any], path: str | Path) -> Path:
+    """Write atomically (a half-written plan must never be applied)."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(dumps(document), encoding="utf-8")
+    os.replace(tmp, path)
+    return path
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PlanFileError(f"{path}: no such plan file") from None
+    except (OSError, ValueError) as exc:
+        raise PlanFileError(f"{path}: not a plan file ({exc})") from None
+    if not isinstance(data, dict):
+        raise PlanFileError(f"{path}: not a plan file (expected a JSON object)")
+    version = data.get("format_version")
+    if version != FORMAT_VERSION:
+        raise PlanFileError(f"{path}: plan format version {version!r} is not supported (this tool reads "
+                            f"{FORMAT_VERSION!r}); make the plan again with this version")
+    missing = [k for k in REQUIRED if k not in data]
+    if missing:
+        raise PlanFileError(f"{path}: plan file is missing {', '.join(missing)}")
+    return data

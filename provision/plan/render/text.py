@@ -1,0 +1,108 @@
+"""Terminal view of a plan document, coloured with rich on a TTY.
+
+Symbols as in Terraform: `+` create, `~` update, `-/+` replace, `-` delete; `?`
+marks unmanaged objects. Updates list `field: old → new`. The last line is
+always `Plan: X to add, Y to change, Z to destroy.`
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from typing import Any
+
+from rich.console import Console
+from rich.text import Text
+
+SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "replace": ("-/+", "magenta"),
+          "delete": ("-", "red"), "unmanaged": ("?", "cyan")}
+
+
+def fmt_value(value: Any) -> str:
+    if value is None:
+        return "(unset)"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+
+
+def summary_line(document: dict[str, Any]) -> str:
+    s = document.get("summary", {})
+    return f"Plan: {s.get('add', 0)} to add, {s.get('change', 0)} to change, {s.get('destroy', 0)} to destroy."
+
+
+def _header(doc: dict[str, Any]) -> str:
+    c = doc.get("cluster", {})
+    name = c.get("name") or f"{c.get('stack_name')} (not created yet)"
+    nodes = c.get("nodes") or []
+    bits = [f"PVE {c['pve_version']}" if c.get("pve_version") else None, f"{len(nodes)} node(s)"]
+    if c.get("config_version") is not None:
+        bits.append(f"config_version {c['config_version']}")
+    head = f"Cluster {name}: " + ", ".join(b for b in bits if b)
+    if doc.get("stack"):
+        head += f"; stack {doc['stack']}"
+    return head
+
+
+def render_text(document: dict[str, Any], *, color: bool = False, width: int = 120) -> str:
+    out = io.StringIO()
+    console = Console(file=out, force_terminal=color, no_color=not color, color_system="standard" if color else None,
+                      width=width, highlight=False, soft_wrap=True)
+    console.print(Text(_header(document), style="bold"))
+    changes = document.get("changes", [])
+    if changes:
+        console.print()
+        console.print(Text("Changes:", style="bold"))
+    for ch in changes:
+        sym, style = SYMBOL[ch["action"]]
+        line = Text(f"  {sym} ", style=style)
+        line.append(ch["address"], style="bold")
+        if ch.get("destructive"):
+            line.append("  [destructive]", style="bold red")
+        if ch["action"] in ("create", "delete") and ch.get("reason"):
+            line.append(f"  ({ch['reason']})", style="dim")
+        console.print(line)
+        for fd in ch.get("field_diffs", []):
+            row = Text(f"      {fd['path']}: ")
+            row.append(fmt_value(fd["old"]), style="red")
+            row.append(" → ")
+            row.append(fmt_value(fd["new"]), style="green")
+            console.print(row)
+        if ch["action"] == "replace" and ch.get("reason"):
+            console.print(Text(f"      ({ch['reason']})", style="dim"))
+    unmanaged = document.get("unmanaged", [])
+    if unmanaged:
+        console.print()
+        console.print(Text("Unmanaged (in the cluster, not in the stack; --prune deletes them):", style="bold"))
+        for ch in unmanaged:
+            line = Text("  ? ", style="cyan")
+            line.append(ch["address"], style="bold")
+            line.append(f"  {ch.get('reason', '')}", style="dim")
+            console.print(line)
+    notes = document.get("notes", [])
+    if notes:
+        console.print()
+        console.print(Text("Notes:", style="bold"))
+        for note in notes:
+            console.print(Text(f"  - {note}"))
+    actions = document.get("actions", [])
+    if actions:
+        console.print()
+        phases = document.get("phases", [])
+        console.print(Text(f"Actions ({len(actions)} in {len(phases)} phase(s)):", style="bold"))
+        by_id = {a["id"]: a for a in actions}
+        for phase in phases:
+            console.print(Text(f"  {phase['name']}", style="bold blue"))
+            for aid in phase["actions"]:
+                a = by_id[aid]
+                flags = " ".join(f for f, on in (("serial", a.get("serial")), ("DESTRUCTIVE", a.get("destructive")))
+                                 if on)
+                line = Text(f"    {a['step']:>3}. {a['kind']:<20} {a.get('node') or '(any)':<8} {a['address']}")
+                if flags:
+                    line.append(f"  [{flags}]", style="red" if a.get("destructive") else "dim")
+                console.print(line)
+    console.print()
+    if not changes and not actions:
+        console.print(Text("No changes. The cluster matches the stack.", style="green"))
+    console.print(Text(summary_line(document), style="bold"))
+    return out.getvalue()
