@@ -33,20 +33,20 @@ class LabHandle:
 
     # --- HTTP ---------------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, node: str | None = None, **params: Any) -> requests.Response:
-        headers = {"PVE-Lab-Node": node} if node else {}
+    def request(self, method: str, api_path: str, /, as_node: str | None = None, **params: Any) -> requests.Response:
+        headers = {"PVE-Lab-Node": as_node} if as_node else {}
         kwargs: dict[str, Any] = {"params": params} if method in ("GET", "DELETE") else {"data": params}
         # verify= per request: requests lets $REQUESTS_CA_BUNDLE override Session.verify
-        return self.session.request(method, self.url + path, headers=headers, timeout=30,
+        return self.session.request(method, self.url + api_path, headers=headers, timeout=30,
                                     verify=self.conn["ca_file"], **kwargs)
 
-    def ok(self, method: str, path: str, node: str | None = None, **params: Any) -> Any:
-        r = self.request(method, path, node, **params)
-        assert r.status_code == 200, f"{method} {path}: {r.status_code} {r.text}"
+    def ok(self, method: str, api_path: str, /, as_node: str | None = None, **params: Any) -> Any:
+        r = self.request(method, api_path, as_node, **params)
+        assert r.status_code == 200, f"{method} {api_path}: {r.status_code} {r.text}"
         return r.json()["data"]
 
-    def get(self, path: str, **params: Any) -> Any:
-        return self.ok("GET", path, **params)
+    def get(self, api_path: str, /, **params: Any) -> Any:
+        return self.ok("GET", api_path, **params)
 
     # --- CLIs ---------------------------------------------------------------------------------
 
@@ -87,9 +87,9 @@ class LabHandle:
 
     def make_cluster(self, name: str = "prod") -> None:
         """Create a cluster on pve01 and join every other node over the API."""
-        self.ok("POST", "/cluster/config", node="pve01", clustername=name)
+        self.ok("POST", "/cluster/config", as_node="pve01", clustername=name)
         for i, n in enumerate(self.conn["nodes"][1:], start=2):
-            self.ok("POST", "/cluster/config/join", node=n, hostname="192.168.10.11",
+            self.ok("POST", "/cluster/config/join", as_node=n, hostname="192.168.10.11",
                     fingerprint=self.conn["fingerprint"], password="secret", link0=f"192.168.10.{10 + i}")
 
 
