@@ -164,6 +164,8 @@ def _walk(tree: Any, loc: Loc) -> tuple[list[tuple[Any, str | int]], Loc]:
             rest.pop(0)
         elif isinstance(node, (CommentedMap, CommentedSeq)) and isinstance(key, str) and len(rest) > 1:
             rest.pop(0)  # a union member or discriminator tag that is not in the data
+        elif isinstance(node, CommentedMap) and node.get("type") == key:
+            rest.pop(0)  # a trailing discriminator tag (model-level errors of a union member)
         else:
             break
     return steps, tuple(rest)
@@ -266,6 +268,13 @@ def _model_at(model: Any, loc: Loc) -> type[BaseModel] | None:
     return tp if isinstance(tp, type) and issubclass(tp, BaseModel) else None
 
 
+def _inside_secret(loc: Loc) -> bool:
+    """True for a field of a SecretRef (`token.env`), whose input must never be echoed."""
+    from provision.spec.secrets import SecretRef
+
+    return len(loc) > 1 and _model_at(Cluster, loc[:-1]) is SecretRef
+
+
 def _validation_diagnostics(exc: ValidationError, tree: Any, name: str) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     seen: set[tuple[int, int, str]] = set()
@@ -287,12 +296,16 @@ def _validation_diagnostics(exc: ValidationError, tree: Any, name: str) -> list[
         elif kind == "missing":
             msg = f"missing required key {loc[-1]!r}"
         elif kind == "union_tag_invalid":
+            loc = (*loc, "type")  # point at the bad value, not at the whole entry
             ctx = err.get("ctx", {})
-            msg = f"unknown {ctx.get('discriminator', 'type')} {ctx.get('tag')!r}"
+            msg = f"unknown {str(ctx.get('discriminator', 'type')).strip(chr(39))} {ctx.get('tag')!r}"
             hint = f"expected one of {ctx.get('expected_tags')}"
         elif kind == "union_tag_not_found":
-            msg = f"missing {err.get('ctx', {}).get('discriminator', 'type')!r}"
+            msg = f"missing key {str(err.get('ctx', {}).get('discriminator', 'type')).strip(chr(39))!r}"
             hint = "every entry needs a type"
+        elif _inside_secret(loc):
+            # Whatever was typed into a secret reference may be the secret itself.
+            msg = f"{msg.split(',')[0].rstrip('.')} (value not shown)"
         elif kind in ("int_parsing", "int_type", "bool_parsing", "bool_type", "string_type", "list_type",
                       "dict_type", "model_type", "float_parsing"):
             given = err.get("input")
