@@ -208,6 +208,7 @@ def recover(
 ) -> RecoveryResult:
     """Recover the services of every offline node, as one CRM round after fencing.
 
+    A service whose node is not in ``nodes`` counts as being on an offline node.
     Services on online nodes are assumed settled (see :func:`pending_moves`).
     """
     crm = _Crm(services, nodes, config, crs)
@@ -241,10 +242,7 @@ def recover(
             )
             continue
         crm.set_state(svc.sid, "started" if svc.state == "started" else "request_stop", placement.node)
-        verb = "recovered" if placement.node != svc.node else "recovered on its own node again"
-        results[svc.sid] = Recovery(
-            svc.sid, svc.node, placement.node, "recovered", svc.state, f"{verb}: {placement.reason}"
-        )
+        results[svc.sid] = Recovery(svc.sid, svc.node, placement.node, "recovered", svc.state, placement.reason)
     return RecoveryResult(tuple(results[sid] for sid in sorted(results)))
 
 
@@ -263,15 +261,14 @@ def pending_moves(
     """
     crm = _Crm(services, nodes, config, crs)
     moves: list[Move] = []
-    moving: set[str] = set()
     changed = True
     while changed:  # the CRM repeats its pass while any service changed state
         changed = False
         for sid in sorted(crm.slots):
             slot = crm.slots[sid]
             info = crm.node_info.get(slot.node)
-            if sid in moving or slot.state != "started" or info is None or not info.online:
-                continue
+            if slot.state != "started" or info is None or not info.online:
+                continue  # moving already, stopped, or for recover()
             svc = slot.service
             if info.maintenance:
                 svc = replace(svc, maintenance_node=slot.node)
@@ -288,7 +285,6 @@ def pending_moves(
                 reason = f"{slot.node} is in maintenance; {reason}"
             moves.append(Move(sid, slot.node, placement.node, reason, svc.maintenance_node))
             crm.set_state(sid, "migrate", slot.node, placement.node)
-            moving.add(sid)
             changed = True
     return moves
 
@@ -401,7 +397,8 @@ class _Crm:
             and current in allowed
             and (together.get(current) or current not in separate)
         ):
-            return Placement(sid, current, f"stays on {current}: failback is off and {_scope(na)} allows it")
+            allows = "" if na is None else f" and {na.label} allows it"
+            return Placement(sid, current, f"stays on {current}: failback is off{allows}")
 
         notes: list[str] = []
         if preference == "try-next":
@@ -432,9 +429,11 @@ class _Crm:
         ordered = sorted(candidates, key=lambda n: (scores[n], n))
         if not ordered:
             return Placement(sid, None, _join(f"{klass}, but every candidate was excluded", notes))
-        chosen = ordered[0]
         if preference == "try-next" and current in ordered and ordered.index(current) < len(ordered) - 1:
             chosen = ordered[ordered.index(current) + 1]
+            score = f"next after {current} in score order ({self.usage.describe(chosen)})"
+            return Placement(sid, chosen, _join(klass, [*notes, score]))
+        chosen = ordered[0]
         return Placement(sid, chosen, _join(klass, [*notes, self._score_text(chosen, ordered, scores)]))
 
     def _score_text(self, chosen: str, ordered: list[str], scores: dict[str, float]) -> str:
@@ -448,10 +447,6 @@ class _Crm:
         if self.usage.fallback_note:
             text += f" [{self.usage.fallback_note}]"
         return text
-
-
-def _scope(na: NodeAffinity | None) -> str:
-    return "no group or rule" if na is None else na.label
 
 
 def _nothing_online(na: NodeAffinity | None) -> str:

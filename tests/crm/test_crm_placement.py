@@ -341,6 +341,8 @@ def test_try_next_takes_the_node_after_the_current_one_and_skips_tried_nodes() -
 
     # score order is pve2 (1), pve1 (2), pve3 (3): the node after the current one
     assert pick(()) == "pve1"
+    reason = explain_service_node(svc, cluster, [svc, *others], try_next=True).reason
+    assert "next after pve2 in score order" in reason
     assert pick(("pve2",)) == "pve1"
     assert pick(("pve2", "pve1")) == "pve3"
     assert pick(PVE) is None
