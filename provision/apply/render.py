@@ -248,7 +248,9 @@ def _environment(playbooks: Path) -> jinja2.Environment:
         keep_trailing_newline=True,
         autoescape=False,
     )
-    env.filters.update(q=_q, flow=_flow, csv=_csv, nodes_prio=_nodes_prio, b=_b, optval=_optval, jl=_jl, sq=_sq, from_json=json.loads)
+    env.filters.update(
+        q=_q, flow=_flow, csv=_csv, nodes_prio=_nodes_prio, b=_b, optval=_optval, jl=_jl, sq=_sq, from_json=json.loads
+    )
     env.globals.update(T=Tpl)
     return env
 
@@ -395,9 +397,34 @@ def render_run(
         raise RenderError("the inventory has no hosts")
     any_host = host_order[0]
 
+    for action in actions:
+        if action.kind not in ACTION_KINDS:
+            raise RenderError(f"{action.address}: unknown action kind {action.kind!r}")
+        if (action.node or any_host) not in inventory.hosts:
+            raise RenderError(f"{action.address}: node {action.node!r} is not in the inventory")
+
     root = runs_root / run_dir_name(plan_id, now)
-    if root.exists():
-        raise RenderError(f"run directory {root} already exists")
+    suffix = 1
+    while root.exists():
+        suffix += 1
+        root = runs_root / f"{run_dir_name(plan_id, now)}-{suffix}"
+    try:
+        return _render_into(root, plan, plan_id, actions, inventory, any_host, host_order, playbooks)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def _render_into(
+    root: Path,
+    plan: Mapping[str, Any],
+    plan_id: str,
+    actions: Sequence[Action],
+    inventory: Inventory,
+    any_host: str,
+    host_order: Sequence[str],
+    playbooks: Path,
+) -> RunDir:
     (root / "project" / "tasks").mkdir(parents=True)
     (root / "project" / "files").mkdir()
     (root / "inventory").mkdir()
@@ -407,11 +434,7 @@ def render_run(
     refs: dict[str, str] = {}
     rendered: list[RenderedAction] = []
     for index, action in enumerate(actions, start=1):
-        if action.kind not in ACTION_KINDS:
-            raise RenderError(f"{action.address}: unknown action kind {action.kind!r}")
         host = action.node or any_host
-        if host not in inventory.hosts:
-            raise RenderError(f"{action.address}: node {host!r} is not in the inventory")
         rel = f"tasks/{index:03d}-{action.kind}.yml"
         ra = RenderedAction(action=action, index=index, host=host, file=rel)
         params = _secret_params(action, index, refs)
@@ -456,10 +479,14 @@ def render_run(
     return RunDir(root=root, plan_id=plan_id, plays=plays, actions=rendered, secret_refs=refs)
 
 
-def _task_names(text: str) -> list[str]:
-    import yaml
+def _yaml_load(text: str) -> Any:
+    from ruamel.yaml import YAML
 
-    data = yaml.safe_load(text) or []
+    return YAML(typ="safe", pure=True).load(text)
+
+
+def _task_names(text: str) -> list[str]:
+    data = _yaml_load(text) or []
     return [str(t.get("name", "")) for t in data if isinstance(t, dict)]
 
 
@@ -477,9 +504,7 @@ class Inventory:
     @classmethod
     def from_lab(cls, inventory_file: Path, nodes: Sequence[str] | None = None) -> Inventory:
         """A lab brings its own inventory (docs/lab-contract.md); we copy it verbatim."""
-        import yaml
-
-        data = yaml.safe_load(inventory_file.read_text(encoding="utf-8")) or {}
+        data = _yaml_load(inventory_file.read_text(encoding="utf-8")) or {}
         found = _inventory_hosts(data)
         order = [n for n in nodes if n in found] if nodes else found
         return cls(hosts=order, source_file=inventory_file)
@@ -501,14 +526,13 @@ class Inventory:
         return cls(hosts=[n.name for n in nodes], host_vars=hv)
 
     def write(self, directory: Path) -> Path:
-        import yaml
-
         target = directory / "hosts.yml"
         if self.source_file is not None:
             shutil.copy(self.source_file, target)
         else:
             doc = {"all": {"children": {"pve": {"hosts": {h: self.host_vars.get(h, {}) for h in self.hosts}}}}}
-            target.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+            # JSON is YAML: no dumper needed, and values are quoted safely.
+            target.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         return target
 
 
@@ -516,7 +540,7 @@ def _inventory_hosts(data: Mapping[str, Any]) -> list[str]:
     hosts: list[str] = []
 
     def walk(group: Mapping[str, Any]) -> None:
-        for h in (group.get("hosts") or {}).keys():
+        for h in group.get("hosts") or {}:
             if h not in hosts:
                 hosts.append(str(h))
         for child in (group.get("children") or {}).values():

@@ -1,0 +1,195 @@
+"""Run a rendered run directory with ansible-runner and say what happened.
+
+Only ansible-runner's public surface is used (`run()`, `Runner.status`/`.rc`). A failed
+playbook does not raise: the result is judged from `status`/`rc` and from the events.
+
+Secrets: their values are resolved by the caller, in memory, and handed over as the
+`pve_secrets` extra var with `suppress_env_files=True`, so ansible-runner never writes
+them to `env/extravars`. ansible-runner still records every run's command line and
+environment in `artifacts/<ident>/command`; that artifact directory therefore lives in a
+private temporary directory (RAM-backed `/dev/shm` where available) that is deleted
+when the run ends, and the run record is written from the in-memory events instead.
+Environment variables a secret was read from are blanked in Ansible's environment.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from provision.apply.render import RunDir
+
+TASK_ACTION = re.compile(r"^Action (?P<id>\S+?): ")
+Event = dict[str, Any]
+
+
+@dataclass
+class Tally:
+    """Per-task outcome counts over all hosts (skips caused by `when` included)."""
+
+    ok: int = 0
+    changed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    unreachable: int = 0
+
+    @property
+    def tasks(self) -> int:
+        return self.ok + self.changed + self.failed + self.unreachable
+
+
+@dataclass
+class RunResult:
+    status: str
+    rc: int
+    wall_seconds: float
+    tally: Tally
+    events: int
+    done: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
+    not_done: list[str] = field(default_factory=list)
+    failure_messages: list[str] = field(default_factory=list)
+    canceled: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "successful" and self.rc == 0 and not self.failed
+
+
+class ActionTracker:
+    """Follows events to tell, per plan action, whether it finished, failed or never ran.
+
+    An action is done when its last task has finished on its node (ok, changed, or
+    skipped by its guard); task names carry the action id (`Action <id>: ...`).
+    """
+
+    def __init__(self, run_dir: RunDir) -> None:
+        self._last_task = {ra.action.id: (ra.task_names[-1] if ra.task_names else "") for ra in run_dir.actions}
+        self._host = {ra.action.id: ra.host for ra in run_dir.actions}
+        self.order = [ra.action.id for ra in run_dir.actions]
+        self.done: set[str] = set()
+        self.failed: set[str] = set()
+        self.messages: list[str] = []
+        self.tally = Tally()
+
+    def feed(self, event: Mapping[str, Any]) -> None:
+        kind = str(event.get("event", ""))
+        data = event.get("event_data") or {}
+        task = str(data.get("task") or "")
+        host = str(data.get("host") or "")
+        if kind == "runner_on_ok":
+            changed = bool((data.get("res") or {}).get("changed"))
+            if changed:
+                self.tally.changed += 1
+            else:
+                self.tally.ok += 1
+        elif kind == "runner_on_skipped":
+            self.tally.skipped += 1
+        elif kind == "runner_on_failed" and not data.get("ignore_errors"):
+            self.tally.failed += 1
+        elif kind == "runner_on_unreachable":
+            self.tally.unreachable += 1
+        match = TASK_ACTION.match(task)
+        if not match:
+            if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+                self.messages.append(f"{host}: {task}: {_message(data)}")
+            return
+        action_id = match.group("id")
+        if host and host != self._host.get(action_id):
+            return
+        if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
+            self.failed.add(action_id)
+            self.messages.append(f"{host}: {task}: {_message(data)}")
+        elif kind in ("runner_on_ok", "runner_on_skipped") and task == self._last_task.get(action_id):
+            self.done.add(action_id)
+
+
+def _message(data: Mapping[str, Any]) -> str:
+    res = data.get("res") or {}
+    if res.get("censored"):
+        return "failed (output hidden: no_log)"
+    for key in ("msg", "stderr", "stdout"):
+        value = res.get(key)
+        if value:
+            text = str(value).strip()
+            return text.splitlines()[-1] if key != "msg" else text
+    return "failed"
+
+
+def _artifact_parent() -> str | None:
+    shm = Path("/dev/shm")
+    return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
+
+
+def run(
+    run_dir: RunDir,
+    *,
+    secrets: Mapping[str, str],
+    blank_env: tuple[str, ...] = (),
+    check: bool = False,
+    on_event: Callable[[Event], None] | None = None,
+    cancel: Callable[[], bool] | None = None,
+) -> RunResult:
+    """Run `project/site.yml` of `run_dir`; never raises for a failed playbook."""
+    import ansible_runner
+
+    tracker = ActionTracker(run_dir)
+    count = 0
+
+    def handle(event: Event) -> bool:
+        nonlocal count
+        count += 1
+        tracker.feed(event)
+        if on_event is not None:
+            on_event(event)
+        return False  # we keep events ourselves; ansible-runner need not write job_events
+
+    artifacts = tempfile.mkdtemp(prefix="pve-provision-", dir=_artifact_parent())
+    os.chmod(artifacts, 0o700)
+    hosts = {ra.host for ra in run_dir.actions}
+    extravars: dict[str, Any] = {"pve_secrets": dict(secrets)} if secrets else {}
+    start = time.monotonic()
+    try:
+        runner = ansible_runner.run(
+            private_data_dir=str(run_dir.root),
+            project_dir=str(run_dir.project),
+            playbook="site.yml",
+            inventory=str(run_dir.inventory / "hosts.yml"),
+            ident=run_dir.plan_id,
+            artifact_dir=artifacts,
+            extravars=extravars or None,
+            envvars={name: "" for name in blank_env} or None,
+            cmdline="--check --diff" if check else None,
+            forks=max(1, len(hosts)),
+            suppress_env_files=True,
+            suppress_output_file=True,
+            quiet=True,
+            event_handler=handle,
+            cancel_callback=cancel or (lambda: False),
+        )
+        status, rc = str(runner.status), int(runner.rc if runner.rc is not None else 1)
+    finally:
+        shutil.rmtree(artifacts, ignore_errors=True)
+    wall = time.monotonic() - start
+    done = [a for a in tracker.order if a in tracker.done and a not in tracker.failed]
+    failed = [a for a in tracker.order if a in tracker.failed]
+    not_done = [a for a in tracker.order if a not in tracker.done and a not in tracker.failed]
+    return RunResult(
+        status=status,
+        rc=rc,
+        wall_seconds=wall,
+        tally=tracker.tally,
+        events=count,
+        done=done,
+        failed=failed,
+        not_done=not_done,
+        failure_messages=tracker.messages,
+        canceled=status == "canceled",
+    )

@@ -1,0 +1,287 @@
+"""Rendering: every action kind becomes a playbook that Ansible and ansible-lint accept,
+with the exact upstream CLI spellings, and the interfaces file PVE itself would write."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from samples import FINGERPRINT, LAB_IFACES, NODES, all_kinds_plan
+
+from provision.apply import render
+from provision.apply.render import Inventory, RenderError, interfaces_text, render_run
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _inventory() -> Inventory:
+    return Inventory(hosts=list(NODES), host_vars={n: {"ansible_connection": "local"} for n in NODES})
+
+
+@pytest.fixture(scope="module")
+def rendered(tmp_path_factory: pytest.TempPathFactory) -> render.RunDir:
+    return render_run(all_kinds_plan(), runs_root=tmp_path_factory.mktemp("runs"), inventory=_inventory())
+
+
+def _task_file(rd: render.RunDir, kind: str) -> str:
+    ra = next(ra for ra in rd.actions if ra.action.kind == kind)
+    return (rd.project / ra.file).read_text(encoding="utf-8")
+
+
+def test_every_kind_has_a_template_and_a_sample(rendered: render.RunDir) -> None:
+    kinds = {ra.action.kind for ra in rendered.actions}
+    assert kinds == set(render.ACTION_KINDS)
+    for kind in render.ACTION_KINDS:
+        assert (render.PLAYBOOKS_DIR / "actions" / f"{kind}.yml.j2").is_file(), kind
+
+
+def test_run_dir_layout(rendered: render.RunDir) -> None:
+    root = rendered.root
+    for rel in ("project/site.yml", "project/ansible.cfg", "project/tasks/quorum-check.yml",
+                "inventory/hosts.yml", "env/settings", "plan.json"):
+        assert (root / rel).is_file(), rel
+    assert json.loads((root / "plan.json").read_text())["id"] == "p-allkinds"
+    assert not (root / "env" / "extravars").exists()
+    assert rendered.secret_refs == {"a017_password": "env:PBS_PASSWORD"}
+
+
+@pytest.mark.ansible
+def test_syntax_check(rendered: render.RunDir) -> None:
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "--syntax-check", "-i", "../inventory/hosts.yml", "site.yml"],
+        cwd=rendered.project, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+@pytest.mark.ansible
+def test_ansible_lint_production(rendered: render.RunDir) -> None:
+    if shutil.which("ansible-lint", path=str(VENV_BIN)) is None:
+        pytest.skip("ansible-lint is not installed in the venv")
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-lint"), "--profile", "production", "--nocolor", "site.yml"],
+        cwd=rendered.project, capture_output=True, text=True, check=False,
+        env={"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": str(rendered.root)},
+    )
+    assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def _argv(text: str, first: str) -> list[str]:
+    """The argv list of the task whose command starts with `first` (YAML parsed)."""
+    from ruamel.yaml import YAML
+
+    for task in YAML(typ="safe", pure=True).load(text):
+        argv = (task.get("ansible.builtin.command") or {}).get("argv")
+        if argv and " ".join(map(str, argv)).startswith(first):
+            return [str(x) for x in argv]
+    raise AssertionError(f"no task runs {first!r}")
+
+
+def test_cli_spellings(rendered: render.RunDir) -> None:
+    assert _argv(_task_file(rendered, "cluster_create"), "pvecm create") == [
+        "pvecm", "create", "lab", "--link0", "10.10.10.11,priority=20", "--link1", "10.10.11.11,priority=10",
+        "--nodeid", "1", "--votes", "1",
+    ]
+    join = _argv(_task_file(rendered, "cluster_join"), "pvecm add")
+    assert join[:4] == ["pvecm", "add", "192.168.10.11", "--use_ssh"]
+    assert "--link0" in join and "priority" not in " ".join(join) and "password" not in " ".join(join)
+    assert _argv(_task_file(rendered, "ceph_osd_create"), "pveceph osd create") == [
+        "pveceph", "osd", "create", "/dev/sdb", "--db_dev", "/dev/nvme0n1", "--db_dev_size", "60",
+        "--crush-device-class", "ssd",
+    ]
+    assert _argv(_task_file(rendered, "ceph_init"), "pveceph init") == [
+        "pveceph", "init", "--network", "10.20.20.0/24", "--cluster-network", "10.30.30.0/24",
+    ]
+    pool = _argv(_task_file(rendered, "ceph_pool_create"), "pveceph pool create")
+    assert pool[:4] == ["pveceph", "pool", "create", "vm-pool"]
+    assert {"--min_size", "--pg_autoscale_mode", "--crush_rule"} <= set(pool)
+    assert "--add_storages" not in pool  # only passed when asked for
+    fs = _argv(_task_file(rendered, "ceph_fs_create"), "pveceph fs create")
+    assert fs == ["pveceph", "fs", "create", "--name", "cephfs", "--pg_num", "32"]
+    group = _argv(_task_file(rendered, "ha_group_add"), "ha-manager groupadd")
+    assert group == ["ha-manager", "groupadd", "web", "--nodes", "pve01:2,pve02:2,pve03:1"]
+    rule = _argv(_task_file(rendered, "ha_rule_add"), "ha-manager rules add")
+    assert rule == ["ha-manager", "rules", "add", "node-affinity", "prefer-pve01", "--resources", "vm:100",
+                    "--nodes", "pve01:2,pve02", "--strict", "1"]
+    res = _argv(_task_file(rendered, "ha_resource_add"), "ha-manager add")
+    assert res == ["ha-manager", "add", "ct:200", "--state", "started", "--group", "web", "--max_restart", "1",
+                   "--max_relocate", "1", "--comment", "internal DNS"]
+    pbs = _argv(_task_file(rendered, "storage_add"), "pvesm add pbs")
+    assert pbs[:4] == ["pvesm", "add", "pbs", "pbs-backup"]
+    assert pbs[pbs.index("--password") + 1] == "{{ pve_secrets['a017_password'] }}"
+    assert pbs[pbs.index("--prune-backups") + 1] == "keep-daily=7,keep-weekly=4"
+    assert pbs[pbs.index("--fingerprint") + 1] == FINGERPRINT
+    assert _argv(_task_file(rendered, "ceph_osd_destroy"), "pveceph osd destroy")[-2:] == ["--cleanup", "1"]
+
+
+def test_every_command_task_is_guarded(rendered: render.RunDir) -> None:
+    """A write command runs only behind a `when` (or is itself a read with changed_when false)."""
+    from ruamel.yaml import YAML
+
+    for ra in rendered.actions:
+        for task in YAML(typ="safe", pure=True).load((rendered.project / ra.file).read_text()):
+            if "ansible.builtin.command" not in task:
+                continue
+            if task.get("changed_when") is False:
+                assert task.get("check_mode") is False, task["name"]
+                continue
+            assert task.get("when"), f"{ra.file}: {task['name']} has no guard"
+
+
+def test_secret_task_is_no_log_and_names_no_value(rendered: render.RunDir) -> None:
+    text = _task_file(rendered, "storage_add")
+    assert "no_log: true" in text
+    assert "PBS_PASSWORD" not in text
+
+
+def test_template_markers_in_values_stay_literal(rendered: render.RunDir) -> None:
+    nfs = next(ra for ra in rendered.actions if ra.action.address == 'storage["nfs-iso"]')
+    text = (rendered.project / nfs.file).read_text()
+    assert '"{% raw %}{{ not a template }}{% endraw %}"' in text
+
+
+def test_plays_follow_serial_and_dependencies(rendered: render.RunDir) -> None:
+    plays = rendered.plays
+    assert [p.phase for p in plays][:3] == ["network", "cluster", "cluster"]
+    join = next(p for p in plays if any(ra.action.kind == "cluster_join" for ra in p.actions))
+    assert join.serial and join.quorum_optional
+    mon = next(p for p in plays if any(ra.action.kind == "ceph_mon_create" for ra in p.actions))
+    assert mon.serial and not mon.quorum_optional
+    site = (rendered.project / "site.yml").read_text()
+    assert site.count("gather_facts: false") == len(plays)
+    assert site.count('environment: "{{ pve_env | default({}) }}"') == len(plays)
+    assert site.count("tasks/quorum-check.yml") == len(plays)
+
+
+def test_parallel_play_splits_on_cross_host_dependency(tmp_path: Path) -> None:
+    def act(i: int, node: str, deps: list[str]) -> dict[str, Any]:
+        return {"id": f"x{i}", "phase": "ceph", "kind": "ceph_mgr_create", "node": node,
+                "address": f'ceph.mgr["{node}"]', "params": {}, "depends_on": deps}
+
+    plan = {"id": "p", "actions": [act(1, "pve01", []), act(2, "pve02", []), act(3, "pve03", ["x1"])]}
+    rd = render_run(plan, runs_root=tmp_path, inventory=_inventory())
+    assert [[ra.action.id for ra in p.actions] for p in rd.plays] == [["x1", "x2"], ["x3"]]
+    assert rd.plays[0].free and not rd.plays[1].free
+
+
+def test_unknown_kind_and_node_are_refused(tmp_path: Path) -> None:
+    bad = {"id": "p", "actions": [{"id": "a", "phase": "ceph", "kind": "ceph_explode", "node": None,
+                                    "address": "x", "params": {}}]}
+    with pytest.raises(RenderError, match="unknown action kind"):
+        render_run(bad, runs_root=tmp_path, inventory=_inventory())
+    bad["actions"][0].update(kind="ceph_mgr_create", node="pve09")
+    with pytest.raises(RenderError, match="not in the inventory"):
+        render_run(bad, runs_root=tmp_path, inventory=_inventory())
+
+
+# -- /etc/network/interfaces -----------------------------------------------------------
+
+EXPECTED_PVE01 = """\
+auto lo
+iface lo inet loopback
+
+auto eno1
+iface eno1 inet manual
+
+auto eno2
+iface eno2 inet manual
+
+auto eno3
+iface eno3 inet manual
+
+auto eno4
+iface eno4 inet static
+\taddress 10.10.11.11/24
+
+auto enp65s0f0
+iface enp65s0f0 inet manual
+
+auto enp65s0f1
+iface enp65s0f1 inet manual
+
+auto bond0
+iface bond0 inet static
+\taddress 10.10.10.11/24
+\tbond-slaves eno2 eno3
+\tbond-miimon 100
+\tbond-mode active-backup
+\tbond-primary eno2
+
+auto bond1
+iface bond1 inet manual
+\tbond-slaves enp65s0f0 enp65s0f1
+\tbond-miimon 100
+\tbond-mode 802.3ad
+\tbond-xmit-hash-policy layer3+4
+\tmtu 9000
+\tbond-lacp-rate fast
+
+auto bond1.20
+iface bond1.20 inet static
+\taddress 10.20.20.11/24
+\tmtu 9000
+
+auto bond1.30
+iface bond1.30 inet static
+\taddress 10.30.30.11/24
+\tmtu 9000
+
+auto vmbr0
+iface vmbr0 inet static
+\taddress 192.168.10.11/24
+\tgateway 192.168.10.1
+\tbridge-ports eno1
+\tbridge-stp off
+\tbridge-fd 0
+\tbridge-vlan-aware yes
+\tbridge-vids 2-4094
+
+"""
+
+
+def _lab_stack_interfaces() -> dict[str, list[dict[str, Any]]]:
+    from provision.spec import load_stack
+
+    stack = load_stack(Path(__file__).parents[2] / "stacks" / "lab.yaml")
+    cluster = stack.cluster if hasattr(stack, "cluster") else stack
+    return {
+        n.name: [i.model_dump(mode="json", exclude_none=True) for i in n.interfaces]
+        for n in cluster.nodes  # type: ignore[attr-defined]
+    }
+
+
+def test_interfaces_text_for_lab_pve01_matches_pve_layout() -> None:
+    text = interfaces_text(LAB_IFACES)
+    assert text.startswith("# network interface settings; autogenerated\n")
+    assert text.split("the PVE managed interfaces into external files!\n\n", 1)[1] == EXPECTED_PVE01
+
+
+@pytest.mark.parametrize("node", ["pve01", "pve02", "pve03"])
+def test_interfaces_for_lab_stack_are_a_pve_fixed_point(node: str) -> None:
+    """PVE's writer (the lab's faithful copy) reproduces our bytes, and reads the types we meant."""
+    formats = pytest.importorskip("provision.lab.formats.interfaces")
+    ifaces = _lab_stack_interfaces()[node]
+    text = interfaces_text(ifaces)
+    cfg = formats.parse(text, physical=[i["name"] for i in ifaces if i["type"] == "nic"])
+    assert formats.write(cfg) == text
+    kinds = {"nic": "eth", "bond": "bond", "bridge": "bridge", "vlan": "vlan"}
+    for iface in ifaces:
+        assert cfg[iface["name"]].type == kinds[iface["type"]], iface["name"]
+
+
+def test_interfaces_named_vlan_stp_and_comment() -> None:
+    text = interfaces_text([
+        {"name": "eno1", "type": "nic", "mtu": 9000},
+        {"name": "vmbr1", "type": "bridge", "ports": [], "stp": True, "forward_delay": 0, "comment": "guests"},
+        {"name": "mgmt", "type": "vlan", "raw_device": "eno1", "tag": 99, "address": "10.0.99.2/24"},
+    ])
+    body = text.split("external files!\n\n", 1)[1]
+    assert "auto vmbr1\niface vmbr1 inet manual\n\tbridge-ports none\n\tbridge-stp on\n#guests\n" in body
+    assert "iface eno1 inet manual\n\tmtu 9000\n" in body
+    assert "iface mgmt inet static\n\taddress 10.0.99.2/24\n\tvlan-id 99\n\tvlan-raw-device eno1\n" in body
+    assert body.index("iface eno1") < body.index("iface vmbr1") < body.index("iface mgmt")
