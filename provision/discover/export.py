@@ -1,0 +1,180 @@
+"""Write an observed `Cluster` as a stack file (`provision import`).
+
+The stack is written so that loading it and planning against the same cluster
+gives zero changes: values equal to the spec's default are left out (and listed
+in a `# defaults: ...` comment where the default is a real setting rather than
+"unset"), link addresses the spec derives from interfaces are left out, and
+secrets the API never returns become environment-variable references with a
+comment saying what to set.
+"""
+
+from __future__ import annotations
+
+import io
+import ipaddress
+from typing import Any
+
+from pydantic import BaseModel
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from provision.spec.cluster import Cluster
+from provision.spec.connection import Connection
+from provision.spec.secrets import SecretRef
+
+
+def _worth_naming(default: Any) -> bool:
+    """Defaults worth a comment: real settings, not unset/empty/boolean ones."""
+    if default is None or isinstance(default, bool):
+        return False
+    return default not in ([], {}, "")
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, SecretRef):
+        return CommentedMap(value.model_dump(mode="json", exclude_none=True))
+    if isinstance(value, BaseModel):
+        return _model(value)
+    if isinstance(value, dict):
+        out = CommentedMap()
+        for k, v in value.items():
+            out[str(k)] = _value(v)
+        if all(not isinstance(v, (dict, list, BaseModel)) for v in value.values()):
+            out.fa.set_flow_style()
+        return out
+    if isinstance(value, (list, tuple)):
+        seq = CommentedSeq([_value(v) for v in value])
+        if all(isinstance(v, (str, int, float)) for v in value):
+            seq.fa.set_flow_style()
+        return seq
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv4Network, ipaddress.IPv4Interface)):
+        return str(value)
+    if isinstance(value, str) and value.lower() in ("on", "off", "yes", "no", "y", "n", "true", "false"):
+        return DoubleQuotedScalarString(value)  # YAML 1.1 readers would take these for booleans
+    return value
+
+
+def _model(model: BaseModel, *, drop: tuple[str, ...] = (), first: tuple[str, ...] = ("name",),
+           comments: bool = True) -> CommentedMap:
+    """Non-default fields in declaration order (discriminator `type` always kept),
+    with a comment naming the real-valued defaults that were left out."""
+    out = CommentedMap()
+    defaults: list[str] = []
+    fields = type(model).model_fields
+    order = [f for f in first if f in fields] + [f for f in fields if f not in first]
+    for name in order:
+        if name in drop:
+            continue
+        info = fields[name]
+        value = getattr(model, name)
+        default = info.get_default(call_default_factory=True) if not info.is_required() else object()
+        if name != "type" and not info.is_required() and _same(value, default):
+            if _worth_naming(default):
+                defaults.append(f"{name}={_plain(default)}")
+            continue
+        out[name] = _value(value)
+    if comments and defaults and out:
+        key = next(iter(out))
+        out.yaml_add_eol_comment("defaults: " + ", ".join(defaults), key)
+    return out
+
+
+def _same(value: Any, default: Any) -> bool:
+    if isinstance(value, BaseModel) and isinstance(default, BaseModel):
+        return value.model_dump() == default.model_dump()
+    try:
+        return bool(value == default)
+    except Exception:  # pragma: no cover - exotic types
+        return False
+
+
+def _plain(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _links(cluster: Cluster) -> CommentedSeq:
+    """Links, with per-node addresses only where the spec could not derive them."""
+    seq = CommentedSeq()
+    for link in sorted(cluster.corosync.links, key=lambda k: k.number):
+        item = _model(link, drop=("addresses",), first=("number",))
+        explicit = CommentedMap()
+        for node in cluster.nodes:
+            addr = link.addresses.get(node.name)
+            if addr is None:
+                continue
+            derived = next((i.address.ip for i in node.interfaces
+                            if i.address is not None and i.address.ip in link.network), None)
+            if derived != addr:
+                explicit[node.name] = str(addr)
+        if explicit:
+            explicit.fa.set_flow_style()
+            item["addresses"] = explicit
+        seq.append(item)
+    return seq
+
+
+def to_stack(cluster: Cluster, connection: Connection, *, source: str = "") -> str:
+    """Render the stack YAML text."""
+    root = CommentedMap()
+    root["name"] = cluster.name
+    root["pve_version"] = cluster.pve_version
+    root["connection"] = _model(connection)
+    nodes = CommentedSeq()
+    for node in cluster.nodes:
+        item = _model(node, drop=("interfaces", "ssh", "capacity"))
+        if node.interfaces:
+            ifaces = CommentedSeq()
+            for iface in node.interfaces:
+                entry = _model(iface, first=("name", "type"), comments=False)
+                ifaces.append(entry)
+            item["interfaces"] = ifaces
+        nodes.append(item)
+    root["nodes"] = nodes
+    coro = _model(cluster.corosync, drop=("links",))
+    coro.insert(0, "links", _links(cluster))
+    root["corosync"] = coro
+    if cluster.quorum.qdevice is not None:
+        root["quorum"] = CommentedMap({"qdevice": _model(cluster.quorum.qdevice, first=("host",))})
+    if cluster.ceph is not None:
+        ceph = _model(cluster.ceph, first=("public_network",))
+        if "osds" in ceph:
+            ceph["osds"] = CommentedSeq([_model(o, first=("node", "device"), comments=False)
+                                         for o in cluster.ceph.osds])
+        root["ceph"] = ceph
+    if cluster.storage:
+        storages = CommentedSeq()
+        for storage in cluster.storage:
+            entry = _model(storage, first=("name", "type"))
+            for field in ("password", "keyring", "secret", "encryption_key"):
+                if field in type(storage).model_fields and type(storage).model_fields[field].is_required():
+                    var = f"{storage.name.upper().replace('-', '_').replace('.', '_')}_{field.upper()}"
+                    entry[field] = CommentedMap({"env": var})
+                    entry.yaml_add_eol_comment(f"set {var}: the API never returns secrets", field)
+            storages.append(entry)
+        root["storage"] = storages
+    ha = _model(cluster.ha)
+    if ha:
+        root["ha"] = ha
+    if cluster.guests:
+        root["guests"] = CommentedSeq([_model(g, first=("sid",), comments=False) for g in cluster.guests])
+        for guest in root["guests"]:
+            guest.fa.set_flow_style()
+    for items in (root["nodes"],):
+        for node in items:
+            for iface in node.get("interfaces", []):
+                iface.fa.set_flow_style()
+    if cluster.ceph is not None:
+        for osd in root["ceph"].get("osds", []):
+            osd.fa.set_flow_style()
+    yaml = YAML(typ="rt")
+    yaml.width = 120
+    yaml.indent(mapping=2, sequence=4, offset=2)
+    buf = io.StringIO()
+    header = f"# Imported by `provision import`{' from ' + source if source else ''}.\n" \
+             "# Plan against the same cluster gives zero changes; edit it to make changes.\n"
+    buf.write(header)
+    yaml.dump(root, buf)
+    return buf.getvalue()
