@@ -67,6 +67,8 @@ class Service:
     will return to when maintenance ends. ``memory_mib`` / ``cores`` are the guest's
     configured size for the ``static`` CRS mode (``cores`` may be fractional, like a
     ``cpulimit``; 0 means "unlimited", which counts as the whole node).
+    ``max_restart`` / ``max_relocate`` are carried for callers that model failed starts:
+    they count attempts and pass ``try_next`` / ``tried_nodes`` to the node selection.
     """
 
     sid: str
@@ -141,6 +143,10 @@ class HAConfig:
     _by_name: Mapping[str, Group] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        for kind, names in (("group", [g.name for g in self.groups]), ("rule", [r.name for r in self.rules])):
+            duplicates = sorted({n for n in names if names.count(n) > 1})
+            if duplicates:
+                raise ValueError(f"duplicate {kind} name(s): {', '.join(duplicates)}")
         object.__setattr__(self, "_by_name", {g.name: g for g in self.groups})
 
     def group(self, name: str | None) -> Group | None:

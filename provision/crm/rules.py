@@ -45,6 +45,11 @@ class DroppedRule:
     rule: str
     reason: str
 
+    @property
+    def message(self) -> str:
+        """The line the CRM logs for it."""
+        return f"Drop rule '{self.rule}', because {self.reason}."
+
 
 @dataclass(frozen=True)
 class CompiledRules:
@@ -219,7 +224,13 @@ def _feasibility_errors(nas: list[_NA], ras: list[_RA], node_count: int) -> dict
 
 
 def _positive_components(positives: Sequence[_RA]) -> list[tuple[set[str], list[str]]]:
-    """Connected groups of overlapping positive rules: (resources, rule names in order)."""
+    """Connected groups of overlapping positive rules: (resources, rule names in order).
+
+    Upstream (``find_disjoint_rules_resource_sets``) merges greedily after sorting by
+    lowest resource id, which can leave two overlapping groups apart in rare chains;
+    this computes the true connected components, which is what "overlapping positive
+    rules merge" means.
+    """
     components: list[tuple[set[str], list[str]]] = []
     for rule in positives:
         merged_resources = set(rule.resources)

@@ -6,6 +6,7 @@ Cases re-express pve-ha-manager ``src/test/rules_cfgs/*.cfg`` and their ``.expec
 
 from __future__ import annotations
 
+import pytest
 from crm_builders import apart, node_affinity, rules, together
 
 from provision.crm import (
@@ -233,3 +234,13 @@ def test_group_and_rule_for_the_same_resource_conflict() -> None:
         rules=[node_affinity("pin", ["vm:100"], {"node2": 0})],
     )
     assert set(dropped(config, [Service("vm:100", "node1", group="prod")])) == {"ha-group-prod", "pin"}
+
+
+def test_dropped_rule_message_matches_the_crm_log_line() -> None:
+    (d,) = compile_rules(rules(together("lonely", "vm:101")), [], NODES).dropped
+    assert d.message == "Drop rule 'lonely', because rule is ineffective as there are less than two resources."
+
+
+def test_duplicate_rule_names_are_rejected() -> None:
+    with pytest.raises(ValueError, match="duplicate rule name"):
+        rules(together("a", "vm:1", "vm:2"), apart("a", "vm:1", "vm:3"))
