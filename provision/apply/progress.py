@@ -19,6 +19,8 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from provision.apply.runner import is_changed
+
 _COUNTED = {
     "runner_on_ok": "ok",
     "runner_on_failed": "failed",
@@ -37,7 +39,7 @@ def summarize_event(event: Mapping[str, Any]) -> dict[str, Any]:
     res = data.get("res")
     if isinstance(res, Mapping):
         if event.get("event") == "runner_on_ok":
-            out["changed"] = bool(res.get("changed"))
+            out["changed"] = is_changed(event)
         if event.get("event") in ("runner_on_failed", "runner_on_unreachable"):
             out["msg"] = "output hidden (no_log)" if res.get("censored") else str(res.get("msg") or "")[:500]
     return out
@@ -94,7 +96,7 @@ class LivePanel:
             self.hosts[str(data.get("host"))] = str(data.get("task") or "")
         elif kind in _COUNTED:
             name = _COUNTED[kind]
-            if kind == "runner_on_ok" and (data.get("res") or {}).get("changed"):
+            if kind == "runner_on_ok" and is_changed(event):
                 name = "changed"
             if kind == "runner_on_failed" and data.get("ignore_errors"):
                 name = "ok"

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Mapping
@@ -63,6 +64,15 @@ class RunResult:
         return self.status == "successful" and self.rc == 0 and not self.failed
 
 
+def is_changed(event: Mapping[str, Any]) -> bool:
+    """Whether an ok event changed something. A no_log result is censored down to one key,
+    so the display line ("changed: [host]") is the only place the flag survives."""
+    res = (event.get("event_data") or {}).get("res") or {}
+    if "changed" in res:
+        return bool(res["changed"])
+    return any(line.strip().startswith("changed:") for line in str(event.get("stdout") or "").splitlines())
+
+
 class ActionTracker:
     """Follows events to tell, per plan action, whether it finished, failed or never ran.
 
@@ -77,6 +87,7 @@ class ActionTracker:
         self.done: set[str] = set()
         self.failed: set[str] = set()
         self.messages: list[str] = []
+        self.output: list[str] = []
         self.tally = Tally()
 
     def feed(self, event: Mapping[str, Any]) -> None:
@@ -85,8 +96,7 @@ class ActionTracker:
         task = str(data.get("task") or "")
         host = str(data.get("host") or "")
         if kind == "runner_on_ok":
-            changed = bool((data.get("res") or {}).get("changed"))
-            if changed:
+            if is_changed(event):
                 self.tally.changed += 1
             else:
                 self.tally.ok += 1
@@ -96,6 +106,8 @@ class ActionTracker:
             self.tally.failed += 1
         elif kind == "runner_on_unreachable":
             self.tally.unreachable += 1
+        if kind == "verbose" and event.get("stdout"):
+            self.output.append(str(event["stdout"]))
         match = TASK_ACTION.match(task)
         if not match:
             if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
@@ -121,6 +133,16 @@ def _message(data: Mapping[str, Any]) -> str:
             text = str(value).strip()
             return text.splitlines()[-1] if key != "msg" else text
     return "failed"
+
+
+def _child_env(blank: tuple[str, ...]) -> dict[str, str]:
+    """Ansible's environment additions: our interpreter's bin dir first on PATH (so the
+    ansible-playbook that belongs to this installation runs), secret variables blanked."""
+    bin_dir = str(Path(sys.executable).parent)
+    path = os.environ.get("PATH", "")
+    env = {"PATH": bin_dir + (os.pathsep + path if path else "")}
+    env.update({name: "" for name in blank})
+    return env
 
 
 def _artifact_parent() -> str | None:
@@ -165,7 +187,7 @@ def run(
             ident=run_dir.plan_id,
             artifact_dir=artifacts,
             extravars=extravars or None,
-            envvars={name: "" for name in blank_env} or None,
+            envvars=_child_env(blank_env),
             cmdline="--check --diff" if check else None,
             forks=max(1, len(hosts)),
             suppress_env_files=True,
@@ -178,6 +200,9 @@ def run(
     finally:
         shutil.rmtree(artifacts, ignore_errors=True)
     wall = time.monotonic() - start
+    if rc != 0 and not tracker.messages:
+        tail = [line for line in tracker.output if line.strip()][-3:]
+        tracker.messages.append(f"ansible-playbook exited with {rc}" + (": " + " / ".join(tail) if tail else ""))
     done = [a for a in tracker.order if a in tracker.done and a not in tracker.failed]
     failed = [a for a in tracker.order if a in tracker.failed]
     not_done = [a for a in tracker.order if a not in tracker.done and a not in tracker.failed]
