@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from provision.crm.quorum import (
@@ -302,6 +302,7 @@ def split_clusters(draw: st.DrawFn) -> tuple[list[Member], list[set[str]], QDevi
     return members, partitions, qdevice, reachable
 
 
+@settings(deadline=None)
 @given(split_clusters())
 def test_at_most_one_partition_is_quorate(
     data: tuple[list[Member], list[set[str]], QDevice | None, set[str] | None],
@@ -316,6 +317,7 @@ def test_at_most_one_partition_is_quorate(
             assert reachable is None or p.nodes & reachable, "qnetd voted for a partition that cannot reach it"
 
 
+@settings(deadline=None)
 @given(st.integers(min_value=2, max_value=9), st.data())
 def test_lms_last_man_standing_is_quorate(n: int, data: st.DataObject) -> None:
     members = cluster(n)
@@ -325,6 +327,7 @@ def test_lms_last_man_standing_is_quorate(n: int, data: st.DataObject) -> None:
     assert only.qdevice_votes == qdevice_votes(members, QDevice("lms")) == n - 1
 
 
+@settings(deadline=None)
 @given(split_clusters())
 def test_without_qdevice_quorum_is_a_vote_majority(
     data: tuple[list[Member], list[set[str]], QDevice | None, set[str] | None],
