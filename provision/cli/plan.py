@@ -1,0 +1,232 @@
+"""`provision plan`, `show`, `drift` and `import`: read the cluster, compare, report.
+
+- `plan STACK`: discover, diff, order; print the plan (text/markdown/json) and
+  optionally store it (`--out`). With `--detailed-exitcode`: 0 no changes,
+  2 changes, 1 error (like `terraform plan -detailed-exitcode`).
+- `show PLANFILE`: render a stored plan.
+- `drift STACK`: for scheduled jobs; exit 2 with a report when reality moved
+  (changes or unmanaged objects), 0 when converged.
+- `import`: write a stack from a live cluster; planning it right away gives
+  zero changes.
+
+Every failure is one clear line (spec errors: `FILE:LINE:COL: ...` lines) and
+exit code 1, never a traceback (set PROVISION_DEBUG=1 to see one).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from provision.discover import ApiClient, DiscoveryError, Endpoint, discover, from_connection, from_lab, from_url
+from provision.discover.export import to_stack
+from provision.plan import PlanError, PlanFileError, make_plan
+from provision.plan import planfile as planfiles
+from provision.plan.render import render_json, render_markdown, render_text
+from provision.spec import Connection, SecretRef, SecretUnavailableError, SpecError, load_stack
+from provision.spec.addresses import Address
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+LAB = typer.Option(None, "--lab", help="Use this local lab instead of the stack's connection.")
+INSECURE = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate (prints a warning).")
+FORMAT = typer.Option(Format.text, "--format", "-f", help="Output format.")
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(1)
+
+
+def _errors(fn: F) -> F:
+    """Turn every expected failure into one clear line and exit code 1."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except SpecError as exc:
+            for diag in exc.diagnostics:
+                typer.echo(str(diag), err=True)
+            raise typer.Exit(1) from None
+        except DiscoveryError as exc:
+            raise _fail(f"error: cannot read the cluster: {exc}") from None
+        except PlanError as exc:
+            for problem in exc.problems:
+                typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(1) from None
+        except (PlanFileError, SecretUnavailableError) as exc:
+            raise _fail(f"error: {exc}") from None
+        except Exception as exc:
+            if os.environ.get("PROVISION_DEBUG"):
+                raise
+            raise _fail(f"internal error: {type(exc).__name__}: {exc} (PROVISION_DEBUG=1 shows a traceback)") \
+                from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def _workers() -> int:
+    try:
+        return max(1, int(os.environ.get("PROVISION_API_WORKERS", "8")))
+    except ValueError:
+        return 8
+
+
+def _warn_insecure(endpoint: Endpoint) -> None:
+    if endpoint.insecure:
+        typer.echo(f"warning: TLS verification is OFF for {endpoint.describe()} (--insecure); "
+                   "anyone on the path can read the API token", err=True)
+
+
+def _render(document: dict[str, Any], fmt: Format) -> str:
+    if fmt is Format.json:
+        return render_json(document)
+    if fmt is Format.markdown:
+        return render_markdown(document)
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return render_text(document, color=color)
+
+
+def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: bool,
+                   targets: list[str] | None) -> tuple[dict[str, Any], bool, int]:
+    """Load, discover, plan. Returns (document, has_changes, unmanaged count)."""
+    loaded = load_stack(stack)
+    desired = loaded.cluster
+    parsed: list[Address] = []
+    for text in targets or []:
+        try:
+            parsed.append(Address.parse(text))
+        except ValueError as exc:
+            raise _fail(f"error: --target {text}: {exc}") from None
+    if desired.connection is None and lab is None:
+        raise _fail(f"error: {stack}: the stack has no `connection` (add `connection: {{lab: default}}` "
+                    "or pass --lab NAME)")
+    endpoint = from_connection(desired.connection or Connection(lab=lab), lab_override=lab, insecure=insecure)
+    _warn_insecure(endpoint)
+    found = discover(ApiClient.for_endpoint(endpoint), hint_nodes=desired.node_names, workers=_workers())
+    plan = make_plan(desired, found.cluster, found.observed, stack=str(stack), prune=prune, targets=parsed)
+    return plan.to_document(), plan.has_changes, plan.summary()["unmanaged"]
+
+
+@_errors
+def plan_cmd(
+    stack: Path = typer.Argument(..., help="Stack file (YAML)."),
+    lab: str | None = LAB,
+    out: Path | None = typer.Option(None, "--out", "-o", help="Store the plan in this file (for show/apply)."),
+    fmt: Format = FORMAT,
+    prune: bool = typer.Option(False, "--prune", help="Delete objects that exist but are not in the stack."),
+    target: list[str] | None = typer.Option(None, "--target", help="Limit to this address and what it needs "
+                                                                    '(repeatable), e.g. ceph.pool["vm-pool"].'),
+    detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
+                                           help="Exit 0 without changes, 2 with changes, 1 on error."),
+    insecure: bool = INSECURE,
+) -> None:
+    """Compare a stack with the live cluster and print the ordered plan."""
+    document, changed, _ = _plan_document(stack, lab, insecure, prune, target)
+    if out is not None:
+        planfiles.save(document, out)
+    typer.echo(_render(document, fmt), nl=False)
+    if out is not None and fmt is Format.text:
+        typer.echo(f"Saved the plan to {out}; run `provision apply {out}` to execute it.")
+    if detailed_exitcode and changed:
+        raise typer.Exit(2)
+
+
+@_errors
+def show_cmd(
+    planfile: Path = typer.Argument(..., help="Plan file written by `provision plan --out`."),
+    fmt: Format = FORMAT,
+) -> None:
+    """Render a stored plan."""
+    typer.echo(_render(planfiles.load(planfile), fmt), nl=False)
+
+
+@_errors
+def drift_cmd(
+    stack: Path = typer.Argument(..., help="Stack file (YAML)."),
+    lab: str | None = LAB,
+    fmt: Format = FORMAT,
+    insecure: bool = INSECURE,
+) -> None:
+    """Exit 2 with a report when the cluster drifted from the stack, 0 when converged."""
+    document, changed, unmanaged = _plan_document(stack, lab, insecure, False, None)
+    if changed or unmanaged:
+        if fmt is Format.text:
+            typer.echo(f"Drift detected: the cluster no longer matches {stack}.")
+        typer.echo(_render(document, fmt), nl=False)
+        raise typer.Exit(2)
+    if fmt is Format.text:
+        typer.echo(f"No drift: the cluster matches {stack}.")
+    else:
+        typer.echo(_render(document, fmt), nl=False)
+
+
+@_errors
+def import_cmd(
+    out: Path = typer.Option(..., "--out", "-o", help="Stack file to write, e.g. stacks/prod.yaml."),
+    lab: str | None = typer.Option(None, "--lab", help="Import a local lab."),
+    url: str | None = typer.Option(None, "--url", help="API URL of a real cluster, e.g. https://10.0.0.11:8006."),
+    token_env: str | None = typer.Option(None, "--token-env", help="Environment variable holding the API token "
+                                                                   "(USER@REALM!TOKENID=SECRET)."),
+    ca_file: Path | None = typer.Option(None, "--ca-file", help="CA certificate (PEM) of the cluster."),
+    fingerprint: str | None = typer.Option(None, "--fingerprint", help="Pin the node certificate (SHA-256)."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing file."),
+    insecure: bool = INSECURE,
+) -> None:
+    """Write a stack file from a live cluster (comments mark defaults left out)."""
+    if (lab is None) == (url is None):
+        raise _fail("error: give exactly one of --lab NAME or --url URL (with --token-env VAR)")
+    if out.exists() and not force:
+        raise _fail(f"error: {out} exists (use --force to overwrite)")
+    if url is not None:
+        if not token_env:
+            raise _fail("error: --url needs --token-env VAR (the token is never passed on the command line)")
+        token = SecretRef(env=token_env)
+        endpoint = from_url(url, token, ca_file=str(ca_file) if ca_file else None, fingerprint=fingerprint,
+                            insecure=insecure)
+        connection = Connection.model_validate({"api": {
+            "url": url, "token": {"env": token_env},
+            **({"ca_file": str(ca_file)} if ca_file else {}),
+            **({"fingerprint": fingerprint} if fingerprint else {}),
+        }})
+        source = endpoint.describe()
+    else:
+        assert lab is not None
+        endpoint = from_lab(lab, insecure=insecure)
+        connection = Connection(lab=lab)
+        source = f"lab {lab!r}"
+    _warn_insecure(endpoint)
+    found = discover(ApiClient.for_endpoint(endpoint), workers=_workers())
+    if not found.observed.clustered:
+        raise _fail(f"error: nothing to import: the nodes of {source} are not a cluster yet "
+                    "(write the stack by hand, e.g. from stacks/lab.yaml)")
+    text = to_stack(found.cluster, connection, source=source)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text, encoding="utf-8")
+    typer.echo(f"Wrote {out} ({len(found.cluster.nodes)} nodes, {found.requests} API requests).")
+    for note in found.observed.notes:
+        typer.echo(f"note: {note}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("plan")(plan_cmd)
+    app.command("show")(show_cmd)
+    app.command("drift")(drift_cmd)
+    app.command("import")(import_cmd)
