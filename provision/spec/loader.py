@@ -96,6 +96,10 @@ def load_text(text: str, name: str = "<string>", path: Path | None = None) -> Lo
         if "duplicate key" in problem or "found duplicate key" in str(exc):
             problem = f"duplicate key: {problem}"
             hint = "each key may appear once in a mapping"
+        elif exc.context and exc.context_mark and exc.context_mark is not mark:
+            # Where the unfinished construct began is usually where the typo is.
+            cm = exc.context_mark
+            hint = f"{exc.context.strip()} that starts at line {cm.line + 1}, column {cm.column + 1}"
         raise SpecError([Diagnostic(name, line, col, "yaml", problem, hint)]) from None
     except YAMLError as exc:
         raise SpecError([Diagnostic(name, 1, 1, "yaml", str(exc))]) from None
