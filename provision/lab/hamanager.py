@@ -104,12 +104,18 @@ def crm_round(store: Store, now: float | None = None) -> None:
             # services whose fencing finished, plus the settled ones for load and affinity.
             pending = {s.sid for s in services if rows[s.sid]["state"] == "fence"}
             result = placement.recover([s for s in services if s.sid not in pending], infos, config)
-            for rec in result.recoveries:
-                if rows[rec.sid]["state"] != "recovery" or rec.new_node is None:
+            chosen = {r.sid: r.new_node for r in result.recoveries if r.new_node is not None}
+            for svc in to_recover:
+                if svc.node in online:  # its node came back before a new home was found
+                    node = placement.select_service_node(svc, infos, services, config, best_score=True)
+                    if node is not None:
+                        chosen[svc.sid] = node
+            for sid, new_node in sorted(chosen.items()):
+                if rows[sid]["state"] != "recovery":
                     continue
-                want = resources[rec.sid].props.get("state", "started")
-                _move_guest(store, rec.sid, rec.new_node, running=want in ("started", "enabled"))
-                _set_service(store, rows, rec.sid, node=rec.new_node,
+                want = resources[sid].props.get("state", "started")
+                _move_guest(store, sid, new_node, running=want in ("started", "enabled"))
+                _set_service(store, rows, sid, node=new_node,
                              state="started" if want in ("started", "enabled") else "stopped")
 
         # Finish migrations started last round.

@@ -82,8 +82,8 @@ class Api:
         user = value.rsplit("=", 1)[0].split("!", 1)[0]
         return user, role
 
-    def _faults(self, st: Store) -> tuple[float, float]:
-        faults = st.get_meta("api_faults", {}) or {}
+    def _faults(self) -> tuple[float, float]:
+        faults = _store(self.paths).get_meta("api_faults", {}) or {}
         seed = faults.get("seed", 0)
         if seed != self.rng_seed:
             self.rng_seed = seed
@@ -123,8 +123,7 @@ class Api:
             user, role = self._auth(request)
         except ApiError as exc:
             return _error(exc)
-        st = await run_in_threadpool(_store, self.paths)
-        error_rate, latency = await run_in_threadpool(self._faults, st)
+        error_rate, latency = await run_in_threadpool(self._faults)
         if latency > 0:
             await asyncio.sleep(latency / 1000.0)
         if error_rate > 0 and self.rng.random() < error_rate:
@@ -153,11 +152,15 @@ class Api:
 
 async def crm_loop(paths: LabPaths, stop: asyncio.Event) -> None:
     """pve-ha-crm: one round every 10 s of simulated time."""
+    def one_round() -> float:
+        st = _store(paths)
+        hamanager.crm_round(st)
+        return float(st.get_meta("time_scale", 0.02))
+
+    scale = 0.02
     while not stop.is_set():
-        st = await run_in_threadpool(_store, paths)
-        scale = float(await run_in_threadpool(st.get_meta, "time_scale", 0.02))
         try:
-            await run_in_threadpool(hamanager.crm_round, st)
+            scale = await run_in_threadpool(one_round)
         except Exception as exc:  # keep the loop alive; the log shows what went wrong
             print(f"crm round failed: {exc!r}", file=sys.stderr, flush=True)
         with contextlib.suppress(asyncio.TimeoutError):
