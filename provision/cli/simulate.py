@@ -26,6 +26,7 @@ from provision.simulate import (
     scenario_from_cli,
     simulate,
 )
+from provision.simulate.live import currently_down, discovery_gaps, with_planning_data
 from provision.spec import Cluster, SpecError, load_stack
 
 __all__ = ["register"]
@@ -54,16 +55,47 @@ def _load(stack: Path) -> Cluster:
         raise typer.Exit(1) from None
 
 
-def _live_cluster(stack: Path, lab: str | None) -> tuple[Cluster, str]:
-    """The observed cluster, through ``provision.discover`` (imported late: optional)."""
+def _live_cluster(stack: Path, lab: str | None) -> tuple[Cluster, str, list[str], list[str]]:
+    """The discovered cluster with the spec's planning data: (cluster, source, notes, down now)."""
+    from provision.discover import ApiClient, DiscoveryError, discover, from_connection, from_lab
+
+    spec: Cluster | None = None
     try:
-        from provision.discover import discover_cluster  # type: ignore[attr-defined,unused-ignore]
-    except ImportError:
-        _err("error: --live/--lab need cluster discovery (provision.discover), which is not available in this "
-             "build yet; simulate the stack file instead (drop --live)")
+        spec = load_stack(stack).cluster
+    except SpecError as exc:
+        if lab is None:
+            for diagnostic in exc.diagnostics:
+                _err(f"error: {diagnostic}")
+            raise typer.Exit(1) from None
+    try:
+        if lab is not None:
+            endpoint = from_lab(lab)
+        elif spec is not None and spec.connection is not None:
+            endpoint = from_connection(spec.connection)
+        else:
+            _err(f"error: {stack} has no `connection`; name a lab with --lab NAME")
+            raise typer.Exit(1)
+        found = discover(ApiClient.for_endpoint(endpoint), hint_nodes=spec.node_names if spec else ())
+    except DiscoveryError as exc:
+        _err(f"error: discovery failed: {exc}")
         raise typer.Exit(1) from None
-    cluster: Cluster = discover_cluster(stack, lab)  # pragma: no cover - wired when discover lands
-    return cluster, f"live cluster{f' (lab {lab})' if lab else ''}"
+    if not found.observed.clustered:
+        _err(f"error: {endpoint.describe()} is not a cluster yet (standalone nodes): nothing to simulate")
+        raise typer.Exit(1)
+    if not found.observed.members:
+        unreadable = "; ".join(f"{n}: {why}" for n, why in sorted(found.observed.unreadable.items()))
+        _err(f"error: discovery returned no corosync members{': ' + unreadable if unreadable else ''}")
+        raise typer.Exit(1)
+    gaps = discovery_gaps(found.cluster)
+    if gaps:
+        for gap in gaps:
+            _err(f"error: discovered cluster is incomplete: {gap}")
+        raise typer.Exit(1)
+    cluster, notes = with_planning_data(found.cluster, spec)
+    down = [n for n, m in sorted(found.observed.members.items()) if not m.online]
+    if down:
+        notes.append(f"offline now: {', '.join(down)} (every scenario starts with them failed)")
+    return cluster, f"live cluster, {endpoint.describe()}", notes, down
 
 
 def simulate_command(
@@ -96,12 +128,16 @@ def simulate_command(
         help="Raw Ceph usage now, in percent: checks that backfill onto the survivors fits.",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="With --each-node, also print every scenario."),
-    live: bool = typer.Option(False, "--live", help="Use the cluster as discovered instead of the spec."),
-    lab: str | None = typer.Option(None, "--lab", metavar="NAME", help="With --live: discover this lab."),
+    live: bool = typer.Option(
+        False, "--live", help="Simulate the cluster as discovered (via the stack's connection), not the spec."
+    ),
+    lab: str | None = typer.Option(None, "--lab", metavar="NAME", help="Discover this lab (implies --live)."),
 ) -> None:
     """Simulate node, link and network failures: quorum, HA recovery, Ceph, capacity."""
+    notes: list[str] = []
+    down: list[str] = []
     if live or lab is not None:
-        cluster, source = _live_cluster(stack, lab)
+        cluster, source, notes, down = _live_cluster(stack, lab)
     else:
         cluster = _load(stack)
         source = f"spec {stack}"
@@ -110,20 +146,25 @@ def simulate_command(
         if each_node:
             if recover:
                 raise EventError("--recover cannot be combined with --each-node")
-            base = parse_events(cluster.node_names, links, fail=fail, link_down=link_down, partition=partition)
+            base = [*currently_down((n, n not in down) for n in cluster.node_names), *parse_events(
+                cluster.node_names, links, fail=fail, link_down=link_down, partition=partition)]
             scenarios = each_node_scenarios(cluster, base)
         else:
             scenarios = [
                 scenario_from_cli(
-                    cluster.node_names, links, fail=fail, link_down=link_down, partition=partition, recover=recover
+                    cluster.node_names, links, fail=fail, link_down=link_down, partition=partition, recover=recover,
+                    already_down=down,
                 )
             ]
         report = simulate(
             cluster, scenarios, source=source, each_node=each_node,
-            ceph_used=None if ceph_used is None else ceph_used / 100,
+            ceph_used=None if ceph_used is None else ceph_used / 100, notes=notes,
         )
     except EventError as exc:
         _err(f"error: {exc}")
+        raise typer.Exit(1) from None
+    except ValueError as exc:  # the crm refuses an inconsistent model (duplicate ids, bad votes)
+        _err(f"error: cannot simulate {source}: {exc}")
         raise typer.Exit(1) from None
     _emit(report, output, verbose)
     if fail_on is FailOn.unavailable and report.unavailable:

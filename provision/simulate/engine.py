@@ -222,10 +222,11 @@ def simulate(
     source: str,
     each_node: bool = False,
     ceph_used: float | None = None,
+    notes: Sequence[str] = (),
 ) -> Report:
-    """Run every scenario and collect a report."""
+    """Run every scenario and collect a report; ``notes`` are shown as warnings."""
     positions, origin = initial_services(cluster)
     model = HaModel.from_cluster(cluster, list(positions.values()))
     initial = tuple(InitialService(sid, s.state, s.node, origin[sid]) for sid, s in positions.items())
     results = tuple(run(cluster, s, ceph_used=ceph_used) for s in scenarios)
-    return Report(cluster.name, source, initial, model.dropped_rules, results, each_node)
+    return Report(cluster.name, source, initial, (*notes, *model.dropped_rules), results, each_node)

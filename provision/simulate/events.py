@@ -192,9 +192,17 @@ def scenario_from_cli(
     link_down: Sequence[str] = (),
     partition: Sequence[str] = (),
     recover: Sequence[str] = (),
+    already_down: Sequence[str] = (),
 ) -> Scenario:
-    """One scenario: the failure step, then (if any ``--recover``) the return step."""
-    failures = parse_events(nodes, links, fail=fail, link_down=link_down, partition=partition)
+    """One scenario: the failure step, then (if any ``--recover``) the return step.
+
+    ``already_down`` are nodes that are down before anything happens (a live cluster
+    with an offline member); they fail in the first step, and may be recovered.
+    """
+    base: list[Event] = [NodeDown(n) for n in already_down]
+    failures = base + [
+        e for e in parse_events(nodes, links, fail=fail, link_down=link_down, partition=partition) if e not in base
+    ]
     returns: list[Event] = [NodeUp(_check_node(n, nodes, f"--recover {n}")) for n in recover]
     down = {e.node for e in failures if isinstance(e, NodeDown)}
     for event in returns:

@@ -132,3 +132,9 @@ def test_bad_events_exit_1_with_a_message(tmp_path: Path, args: tuple[str, ...],
 def test_missing_file(tmp_path: Path) -> None:
     proc = provision("simulate", str(tmp_path / "nope.yaml"), home=tmp_path)
     assert proc.returncode == 1 and "file not found" in proc.stderr
+
+
+def test_live_without_a_running_lab_is_a_clear_error(tmp_path: Path) -> None:
+    proc = provision("simulate", str(LAB_STACK), "--lab", "nosuchlab", "--fail", "pve01", home=tmp_path)
+    assert proc.returncode == 1
+    assert "nosuchlab" in proc.stderr and "Traceback" not in proc.stderr
