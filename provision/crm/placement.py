@@ -205,44 +205,59 @@ def recover(
     nodes: Sequence[NodeInfo],
     config: HAConfig | None = None,
     crs: CrsMode = "basic",
+    *,
+    in_recovery: Iterable[str] | None = None,
 ) -> RecoveryResult:
-    """Recover the services of every offline node, as one CRM round after fencing.
+    """Place the services that are in recovery, as one CRM round does.
 
-    A service whose node is not in ``nodes`` counts as being on an offline node.
-    Services on online nodes are assumed settled (see :func:`pending_moves`).
+    By default that is every service of every offline node, right after fencing (a node
+    missing from ``nodes`` counts as offline). Callers that keep CRM state across rounds
+    pass ``in_recovery`` instead: exactly those sids are placed, wherever they are; one
+    whose node came back online may be recovered onto it again, and one that was
+    disabled meanwhile leaves recovery as stopped when no node is found. Services on
+    online nodes are assumed settled (see :func:`pending_moves`).
     """
     crm = _Crm(services, nodes, config, crs)
     results: dict[str, Recovery] = {}
     fenced: list[Service] = []
+    wanted = None if in_recovery is None else set(in_recovery)
+    if wanted is not None and (unknown := wanted - {s.sid for s in services}):
+        raise ValueError(f"in_recovery names unknown service(s): {', '.join(sorted(unknown))}")
     for svc in sorted(services, key=lambda s: s.sid):
         info = crm.node_info.get(svc.node)
-        if info is not None and info.online:
+        if wanted is not None:
+            if svc.sid not in wanted:
+                continue
+        elif info is not None and info.online:
+            continue
+        elif svc.state == "disabled":
+            results[svc.sid] = _skip(svc, f"disabled: HA does not recover it; it stays on {svc.node}")
+            continue
+        elif svc.state == "stopped" and info is not None and info.maintenance:
+            results[svc.sid] = _skip(svc, f"stopped on {svc.node}, which is in maintenance: not fenced")
             continue
         if svc.state == "ignored":
             results[svc.sid] = _skip(svc, "ignored: not managed by HA, so not recovered")
-        elif svc.state == "disabled":
-            results[svc.sid] = _skip(svc, f"disabled: HA does not recover it; it stays on {svc.node}")
-        elif svc.state == "stopped" and info is not None and info.maintenance:
-            results[svc.sid] = _skip(svc, f"stopped on {svc.node}, which is in maintenance: not fenced")
         else:
             fenced.append(svc)
-    # All fenced services are in 'recovery' at once; none of them loads a node.
+    # All of them are in 'recovery' at once; one loads its node only if that is online.
     for svc in fenced:
         crm.set_state(svc.sid, "recovery", svc.node)
     for svc in fenced:
         placement = crm.select(svc, "best-score", ())
         if placement.node is None:
-            results[svc.sid] = Recovery(
-                svc.sid,
-                svc.node,
-                None,
-                "unplaceable",
-                svc.state,
-                f"{placement.reason}; stays in recovery and is retried every round",
-            )
+            if svc.state == "disabled":
+                reason = f"disabled while in recovery and {placement.reason}: leaves recovery as stopped"
+                results[svc.sid] = _skip(svc, reason)
+            else:
+                reason = f"{placement.reason}; stays in recovery and is retried every round"
+                results[svc.sid] = Recovery(svc.sid, svc.node, None, "unplaceable", svc.state, reason)
             continue
         crm.set_state(svc.sid, "started" if svc.state == "started" else "request_stop", placement.node)
-        results[svc.sid] = Recovery(svc.sid, svc.node, placement.node, "recovered", svc.state, placement.reason)
+        reason = placement.reason
+        if placement.node == svc.node:
+            reason = f"back on {svc.node}, its own node, online again: {reason}"
+        results[svc.sid] = Recovery(svc.sid, svc.node, placement.node, "recovered", svc.state, reason)
     return RecoveryResult(tuple(results[sid] for sid in sorted(results)))
 
 

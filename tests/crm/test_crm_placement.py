@@ -308,6 +308,15 @@ def test_disabled_and_ignored_are_not_recovered_stopped_is_relocated() -> None:
     assert "vm:200" not in {r.sid for r in result.recoveries}
 
 
+def test_in_recovery_limits_recovery_to_the_named_services() -> None:
+    # vm:101's node is still being fenced: it is not placed and loads nothing.
+    services = on("pve1", "vm:100", "vm:101")
+    result = recover(services, nodes(*PVE, down={"pve1"}), in_recovery=["vm:100"])
+    assert [(r.sid, r.new_node) for r in result.recoveries] == [("vm:100", "pve2")]
+    with pytest.raises(ValueError, match="unknown service"):
+        recover(services, nodes(*PVE), in_recovery=["vm:999"])
+
+
 def test_recovery_result_placements() -> None:
     result = recover(on("pve1", "vm:100", "vm:101"), nodes(*PVE, down={"pve1"}))
     assert result.placements == {"vm:100": "pve2", "vm:101": "pve3"}

@@ -423,3 +423,18 @@ def test_recovery_to_the_fenced_node_once_it_is_back() -> None:
     svc = Service("vm:102", "node2")
     config = rules(node_affinity("vm102-must-be-on-node2", ["vm:102"], {"node2": 0}, strict=True))
     assert explain_service_node(svc, cluster, [svc], config, best_score=True).node == "node2"
+    (again,) = recover([svc], cluster, config, in_recovery=["vm:102"]).recoveries
+    assert (again.outcome, again.new_node) == ("recovered", "node2")
+    assert "its own node" in again.reason
+
+
+def test_disabling_a_service_stuck_in_recovery() -> None:
+    """test-recovery4: only 'disabled' gets a service without a recovery node out of
+    recovery (as stopped); until then it is retried."""
+    cluster = nodes("node1", "node2", "node3", down={"node2"})
+    config = rules(node_affinity("vm102-must-be-on-node2", ["vm:102"], {"node2": 0}, strict=True))
+    stuck = recover([Service("vm:102", "node2")], cluster, config, in_recovery=["vm:102"])
+    assert stuck.unplaceable == ("vm:102",)
+    disabled = recover([Service("vm:102", "node2", "disabled")], cluster, config, in_recovery=["vm:102"])
+    assert disabled["vm:102"].outcome == "not-recovered"
+    assert "leaves recovery as stopped" in disabled["vm:102"].reason
