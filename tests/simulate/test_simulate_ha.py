@@ -191,3 +191,27 @@ def test_resources_without_guest_entries_start_on_their_best_node() -> None:
     result = simulate(cluster, fail=["pve01"])
     assert services(result)["vm:100"].before == "pve03"
     assert services(result)["vm:100"].action == "stays"
+
+
+def test_service_left_in_recovery_is_placed_by_score_not_put_back_on_its_old_node() -> None:
+    # vm:120 may run on pve04 or pve05, vm:101 only on pve05; both start on pve05.
+    cluster = make_cluster(
+        5,
+        version=9,
+        ha={
+            "resources": [{"sid": "vm:101"}, {"sid": "vm:120"}],
+            "rules": [
+                {"type": "node-affinity", "name": "lic", "resources": ["vm:120"], "nodes": {"pve04": 1, "pve05": 1},
+                 "strict": True},
+                {"type": "node-affinity", "name": "only5", "resources": ["vm:101"], "nodes": {"pve05": 1},
+                 "strict": True},
+            ],
+        },
+        guests=[guest("vm:101", "pve05"), guest("vm:120", "pve05")],
+    )
+    result = simulate(cluster, fail=["pve04", "pve05"], recover=["pve04", "pve05"])
+    assert {s.sid: s.action for s in result.steps[0].services} == {"vm:101": "lost", "vm:120": "lost"}
+    back = services(result, 1)
+    # Both are in recovery; in sid order vm:101 takes pve05, so vm:120 goes to the emptier pve04.
+    assert (back["vm:101"].after, back["vm:101"].action) == ("pve05", "recovered")
+    assert (back["vm:120"].after, back["vm:120"].action) == ("pve04", "recovered")
