@@ -81,7 +81,7 @@ def seed_blank(store: Store, paths: LabPaths, count: int, pve: int) -> list[str]
             )
             c.execute(
                 "INSERT INTO guests(vmid, type, name, node, status, memory_mb, cores) VALUES(?,?,?,?,?,?,?)",
-                (100 + i, "qemu", f"vm{100 + i}", name, "running", 4096, 2),
+                (99 + i, "qemu", f"vm{99 + i}", name, "running", 4096, 2),
             )
         c.execute(
             "INSERT INTO guests(vmid, type, name, node, status, memory_mb, cores) VALUES(200,'lxc','ct200',?,"
