@@ -1,0 +1,161 @@
+"""Discovery over recorded answers: assembly, request counting, retries, typed errors."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provision.discover import (
+    ApiClient,
+    ApiError,
+    AuthError,
+    ConfigError,
+    RetryableError,
+    UnavailableError,
+    discover,
+    from_lab,
+)
+from provision.discover.client import HttpStatusError
+from provision.discover.endpoint import split_token
+from provision.discover.replay import ReplayTransport
+
+FIXTURES = Path(__file__).parents[1] / "fixtures" / "api"
+NODES = ["pve01", "pve02", "pve03"]
+
+
+def answers(name: str) -> dict[str, Any]:
+    data: dict[str, Any] = json.loads((FIXTURES / f"{name}.json").read_text())
+    return data
+
+
+def run(data: dict[str, Any], hints: list[str] | None = None) -> Any:
+    return discover(ApiClient(ReplayTransport(data), sleep=lambda _: None), hint_nodes=hints or [])
+
+
+def test_built_cluster_identity_and_facts() -> None:
+    d = run(answers("built-pve8"))
+    o = d.observed
+    assert o.identity() == {"name": "lab", "clustered": True, "pve_version": 8, "nodes": NODES, "config_version": 7,
+                            "ceph_fsid": "5f0a3e1c-8d2b-4c7e-9a61-2b3c4d5e6f70", "quorate": True}
+    assert o.expected_votes == 3 and o.online_votes == 3 and o.mon_quorum == NODES
+    assert o.osd_for("pve03", "/dev/sdg") is not None and o.osd_for("pve03", "/dev/sdg").id == 17  # type: ignore[union-attr]
+    assert d.cluster.name == "lab" and [n.nodeid for n in d.cluster.nodes] == [1, 2, 3]
+    assert o.fingerprint.startswith("sha256:")
+
+
+def test_blank_lab_reads_standalone_nodes_through_hints() -> None:
+    d = run(answers("blank-pve8"), NODES)
+    assert not d.observed.clustered and d.observed.standalone == NODES
+    assert [n.nodeid for n in d.cluster.nodes] == [0, 0, 0]  # 0 = not a member
+    assert d.cluster.corosync.links == [] and d.cluster.ceph is None
+
+
+def test_offline_member_is_not_read_and_is_recorded() -> None:
+    data = answers("built-pve8")
+    data["/cluster/status"][3]["online"] = 0  # pve03
+    d = run(data)
+    assert d.observed.unreadable == {"pve03": "node is offline"}
+    assert d.observed.offline_members == ["pve03"]
+    assert not next(n for n in d.cluster.nodes if n.name == "pve03").interfaces
+
+
+def test_fingerprint_is_stable_and_moves_with_reality() -> None:
+    a = run(answers("built-pve8")).observed.fingerprint
+    b = run(answers("built-pve8")).observed.fingerprint
+    data = answers("built-pve8")
+    data["/cluster/ha/resources"][0]["max_restart"] = 3
+    c = run(data).observed.fingerprint
+    assert a == b and a != c
+
+
+def _add_node(data: dict[str, Any], name: str, i: int) -> None:
+    data["/cluster/status"].append({"type": "node", "id": f"node/{name}", "name": name, "nodeid": i,
+                                    "ip": f"192.168.10.{10 + i}", "local": 0, "online": 1, "level": ""})
+    data["/cluster/config/nodes"].append({"node": name, "name": name, "nodeid": str(i), "quorum_votes": "1",
+                                          "ring0_addr": f"10.10.10.{10 + i}", "ring1_addr": f"10.10.11.{10 + i}"})
+    data[f"/nodes/{name}/network"] = copy.deepcopy(data["/nodes/pve03/network"])
+    data[f"/nodes/{name}/disks/list"] = []
+
+
+def test_request_count_depends_on_nodes_only() -> None:
+    base = run(answers("built-pve8")).requests
+    more_objects = answers("built-pve8")
+    for vmid in range(300, 340):  # 40 more HA resources, 10 more pools: no more requests
+        more_objects["/cluster/ha/resources"].append({"sid": f"vm:{vmid}", "type": "vm"})
+    for n in range(10):
+        more_objects["/nodes/pve01/ceph/pool"].append({"pool_name": f"p{n}", "size": 3})
+    bigger = answers("built-pve8")
+    _add_node(bigger, "pve04", 4)
+    _add_node(bigger, "pve05", 5)
+    assert base == 10 + 2 * 3 + 7
+    assert run(more_objects).requests == base
+    assert run(bigger).requests == base + 2 * 2
+
+
+class Flaky:
+    """Fails `failures` times with `error`, then answers."""
+
+    def __init__(self, failures: int, error: Exception) -> None:
+        self.failures, self.error, self.calls = failures, error, 0
+
+    def __call__(self, path: str, params: dict[str, Any]) -> Any:
+        self.calls += 1
+        if self.calls <= self.failures:
+            raise self.error
+        return {"ok": True}
+
+
+def test_retries_5xx_with_exponential_backoff() -> None:
+    slept: list[float] = []
+    client = ApiClient(Flaky(2, HttpStatusError(503, "busy")), sleep=slept.append)
+    assert client.get("/version") == {"ok": True}
+    assert client.requests == 3 and slept == [0.25, 0.5]
+
+
+def test_retry_budget_is_bounded() -> None:
+    client = ApiClient(Flaky(99, RetryableError("timeout talking to x")), sleep=lambda _: None)
+    with pytest.raises(UnavailableError, match="after 4 attempts: timeout"):
+        client.get("/version")
+    assert client.requests == 4
+
+
+@pytest.mark.parametrize(("status", "match"), [(401, "token was rejected"), (403, "PVEAuditor")])
+def test_auth_errors_are_permanent_and_not_retried(status: int, match: str) -> None:
+    client = ApiClient(Flaky(99, HttpStatusError(status, "no")), sleep=lambda _: None)
+    with pytest.raises(AuthError, match=match):
+        client.get("/cluster/status", optional=True)
+    assert client.requests == 1
+
+
+def test_optional_endpoint_absent_is_none_without_retry() -> None:
+    client = ApiClient(Flaky(99, HttpStatusError(500, "ha groups have been migrated to rules")))
+    assert client.get("/cluster/ha/groups", optional=True) is None
+    assert client.requests == 1
+    with pytest.raises(ApiError, match="HTTP 400"):
+        ApiClient(Flaky(99, HttpStatusError(400, "bad"))).get("/x")
+
+
+def test_token_parsing_and_secret_not_in_repr() -> None:
+    assert split_token("root@pam!provision=abc=def") == ("root@pam!provision=abc", "def")
+    assert split_token("PVEAPIToken=u@pve!t=s3cret") == ("u@pve!t", "s3cret")
+    with pytest.raises(ConfigError):
+        split_token("not-a-token")
+
+
+def test_lab_connection_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PROVISION_HOME", str(tmp_path))
+    with pytest.raises(ConfigError, match="lab 'x' is not running"):
+        from_lab("x")
+    lab = tmp_path / "labs" / "x"
+    (lab / "tokens").mkdir(parents=True)
+    (lab / "tokens" / "admin.token").write_text("root@pam!provision=TOPSECRET\n")
+    (lab / "connection.json").write_text(json.dumps({
+        "api_url": "https://127.0.0.1:8443/api2/json", "ca_file": "/ca.pem",
+        "token_file": str(lab / "tokens" / "admin.token")}))
+    ep = from_lab("x")
+    assert (ep.host, ep.port, ep.token_id, ep.ca_file) == ("127.0.0.1", 8443, "root@pam!provision", "/ca.pem")
+    assert ep.secret == "TOPSECRET" and "TOPSECRET" not in repr(ep)

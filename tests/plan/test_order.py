@@ -1,0 +1,159 @@
+"""Ordering: phases, serial chains, reversed deletions, quorum and MON safety, cycles, targets."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from plan_helpers import Observe, stack_from
+
+from provision.plan import Action, PlanError, make_plan, order_actions
+from provision.spec import Address, Cluster
+
+
+def kinds_in_order(actions: list[Action], prefix: str) -> list[str]:
+    out: list[str] = []
+    for a in actions:
+        if a.kind.startswith(prefix) and (not out or out[-1] != a.kind):
+            out.append(a.kind)
+    return out
+
+
+def test_full_build_phase_order(lab_stack: Cluster, observe: Observe) -> None:
+    d = observe("blank-pve8")
+    plan = make_plan(lab_stack, d.cluster, d.observed)
+    doc = plan.to_document()
+    assert [p["name"] for p in doc["phases"]] == [
+        "network", "cluster", "ceph", "storage", "ha_groups", "ha_resources"]
+    assert kinds_in_order(plan.actions, "ceph_") == [
+        "ceph_init", "ceph_mon_create", "ceph_mgr_create", "ceph_osd_create", "ceph_pool_create",
+        "ceph_mds_create", "ceph_fs_create"]
+    assert [a.step for a in plan.actions] == list(range(1, len(plan.actions) + 1))
+    by_id = {a.id: a for a in plan.actions}
+    for a in plan.actions:  # every dependency runs earlier
+        assert all(by_id[dep].step < a.step for dep in a.depends_on), a.id
+    # the first monitor also creates the manager on its node (pveceph does)
+    first_mon = by_id['ceph.mon["pve01"]#create']
+    assert first_mon.params["creates_mgr"] and 'ceph.mgr["pve01"]' in first_mon.changes
+    assert 'ceph.mgr["pve01"]#create' not in by_id
+    # an RBD storage waits for its pool, a CephFS storage for its file system
+    assert 'ceph.pool["vm-pool"]#create' in by_id['storage["ceph-vm"]#add'].depends_on
+    assert 'ceph.fs["cephfs"]#create' in by_id['storage["cephfs"]#add'].depends_on
+    # HA resources wait for their group
+    assert 'ha.group["db"]#add' in by_id['ha.resource["vm:102"]#add'].depends_on
+
+
+def test_cluster_created_on_first_node_and_joins_are_serial(lab_stack: Cluster, observe: Observe) -> None:
+    d = observe("blank-pve8")
+    actions = make_plan(lab_stack, d.cluster, d.observed).actions
+    cluster = [a for a in actions if a.phase == "cluster"]
+    assert [(a.kind, a.node) for a in cluster] == [
+        ("cluster_create", "pve01"), ("cluster_join", "pve02"), ("cluster_join", "pve03")]
+    assert cluster[0].params["links"] == {"0": {"address": "10.10.10.11", "priority": 20},
+                                          "1": {"address": "10.10.11.11", "priority": 10}}
+    assert cluster[2].params["links"] == {"0": {"address": "10.10.10.13"}, "1": {"address": "10.10.11.13"}}
+    assert all(a.serial for a in cluster)
+    assert "cluster#create" in cluster[1].depends_on and 'node["pve02"]#join' in cluster[2].depends_on
+
+
+def test_mons_one_per_step_and_network_one_node_at_a_time(lab_stack: Cluster, observe: Observe) -> None:
+    d = observe("blank-pve8")
+    actions = make_plan(lab_stack, d.cluster, d.observed).actions
+    mons = [a for a in actions if a.kind == "ceph_mon_create"]
+    assert [a.node for a in mons] == ["pve01", "pve02", "pve03"] and all(a.serial for a in mons)
+    assert mons[1].id in mons[2].depends_on and mons[0].id in mons[1].depends_on
+    nets = [a for a in actions if a.kind == "network_apply"]
+    assert [a.node for a in nets] == ["pve01", "pve02", "pve03"]
+    assert nets[0].id in nets[1].depends_on and nets[1].id in nets[2].depends_on
+    # the full desired interface set of the node, so apply can render the file
+    assert [i["name"] for i in nets[0].params["interfaces"]] == [
+        "eno1", "eno2", "eno3", "eno4", "enp65s0f0", "enp65s0f1", "vmbr0", "bond0", "bond1", "bond1.20", "bond1.30"]
+
+
+def _extras(data: dict[str, Any]) -> None:
+    data["/cluster/ha/resources"].append({"sid": "vm:105", "type": "vm"})
+    data["/storage"].append({"storage": "old-nfs", "type": "nfs", "server": "10.0.0.5", "export": "/x",
+                             "content": "images"})
+    data["/nodes/pve01/ceph/pool"].append({"pool_name": "old-pool", "size": 3, "min_size": 2, "pg_num": 32,
+                                           "pg_autoscale_mode": "warn", "application_metadata": {"rbd": {}}})
+
+
+def test_deletions_run_last_in_reverse_order(lab_stack: Cluster, observe: Observe) -> None:
+    d = observe("built-pve8", _extras)
+    kept = make_plan(lab_stack, d.cluster, d.observed)
+    assert kept.actions == [] and kept.summary() == {"add": 0, "change": 0, "destroy": 0, "unmanaged": 3}
+    pruned = make_plan(lab_stack, d.cluster, d.observed, prune=True)
+    assert [(a.phase, a.kind, a.destructive) for a in pruned.actions] == [
+        ("destroy_ha_resources", "ha_resource_remove", False),
+        ("destroy_storage", "storage_remove", True),
+        ("destroy_ceph", "ceph_pool_destroy", True),
+    ]
+    assert pruned.summary()["destroy"] == 3
+
+
+def test_network_reload_that_would_lose_quorum_is_refused(lab_stack: Cluster, observe: Observe) -> None:
+    def drift_bond0(data: dict[str, Any]) -> None:
+        data["/nodes/pve02/network"][3]["bond_miimon"] = "200"  # bond0 carries corosync link 0
+
+    ok = observe("built-pve8", drift_bond0)
+    plan = make_plan(lab_stack, ok.cluster, ok.observed)
+    assert [(a.kind, a.node, a.params["affects_corosync"]) for a in plan.actions] == [
+        ("network_apply", "pve02", True)]
+
+    def and_pve03_down(data: dict[str, Any]) -> None:
+        drift_bond0(data)
+        data["/cluster/status"][3]["online"] = 0
+
+    risky = observe("built-pve8", and_pve03_down)
+    with pytest.raises(PlanError, match="would not be quorate: 1 of 3 votes, need 2"):
+        make_plan(lab_stack, risky.cluster, risky.observed)
+
+
+def test_non_quorate_cluster_gives_error_and_no_actions(lab_stack: Cluster, observe: Observe) -> None:
+    def split(data: dict[str, Any]) -> None:
+        data["/cluster/status"][0]["quorate"] = 0
+        data["/cluster/status"][2]["online"] = 0
+        data["/cluster/status"][3]["online"] = 0
+
+    d = observe("built-pve8", split)
+    with pytest.raises(PlanError, match=r"cluster is not quorate: 1 of 3 votes online \(offline: pve02, pve03\)"):
+        make_plan(lab_stack, d.cluster, d.observed)
+
+
+def test_mon_removal_below_majority_is_refused(lab_text: str, observe: Observe) -> None:
+    desired = stack_from(lab_text.replace("mons: [pve01, pve02, pve03]", "mons: [pve01, pve03]"))
+
+    def pve03_mon_out(data: dict[str, Any]) -> None:
+        data["/nodes/pve01/ceph/mon"][2].update(quorum=0, state="stopped")
+
+    healthy = observe("built-pve8")
+    plan = make_plan(desired, healthy.cluster, healthy.observed, prune=True)
+    assert [(a.kind, a.node, a.destructive, a.serial) for a in plan.actions] == [
+        ("ceph_mon_destroy", "pve02", True, True)]
+    degraded = observe("built-pve8", pve03_mon_out)
+    with pytest.raises(PlanError, match="leaves 1 of 2 monitors in quorum, need 2"):
+        make_plan(desired, degraded.cluster, degraded.observed, prune=True)
+
+
+def test_cycle_is_detected() -> None:
+    a = Action(id="a#x", phase="storage", kind="storage_add", address='storage["a"]', depends_on=["b#x"])
+    b = Action(id="b#x", phase="storage", kind="storage_add", address='storage["b"]', depends_on=["a#x"])
+    with pytest.raises(PlanError, match="dependency cycle"):
+        order_actions([a, b])
+
+
+def test_dependency_on_a_later_phase_is_an_error() -> None:
+    a = Action(id="a#x", phase="network", kind="network_apply", address='network["a"]', depends_on=["b#x"])
+    b = Action(id="b#x", phase="storage", kind="storage_add", address='storage["b"]')
+    with pytest.raises(PlanError, match="runs later"):
+        order_actions([a, b])
+
+
+def test_target_keeps_the_object_and_what_it_needs(lab_stack: Cluster, observe: Observe) -> None:
+    d = observe("blank-pve8")
+    plan = make_plan(lab_stack, d.cluster, d.observed, targets=[Address.parse('ceph.pool["vm-pool"]')])
+    kinds = {a.kind for a in plan.actions}
+    assert "ceph_pool_create" in kinds and "ceph_osd_create" in kinds and "cluster_join" in kinds
+    assert not kinds & {"storage_add", "ha_group_add", "ha_resource_add", "ceph_fs_create", "ceph_mds_create"}
+    assert {str(c.address) for c in plan.changes} >= {'ceph.pool["vm-pool"]'}
+    assert not any(str(c.address).startswith("ha.") for c in plan.changes)

@@ -1,0 +1,73 @@
+"""Renderers read the plan document; Markdown is byte-identical across runs."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from plan_helpers import Observe
+
+from provision.plan import make_plan, planfile
+from provision.plan.planfile import PlanFileError
+from provision.plan.render import render_json, render_markdown, render_text, summary_line
+from provision.spec import Cluster
+
+
+def _doc(lab_stack: Cluster, observe: Observe, name: str, when: int, mutate: Any = None) -> dict[str, Any]:
+    d = observe(name, mutate)
+    now = datetime(2026, 1, 1, 0, 0, when, tzinfo=UTC)
+    return make_plan(lab_stack, d.cluster, d.observed, stack="stacks/lab.yaml", now=now).to_document()
+
+
+def test_markdown_is_byte_identical_across_runs(lab_stack: Cluster, observe: Observe) -> None:
+    first = render_markdown(_doc(lab_stack, observe, "blank-pve8", 1))
+    second = render_markdown(_doc(lab_stack, observe, "blank-pve8", 59))
+    assert first.encode() == second.encode()
+    assert first.count("<details>") == 6  # one per phase
+    assert first.rstrip().endswith("**Plan: 53 to add, 21 to change, 0 to destroy.**")
+
+
+def test_summary_line_and_text(lab_stack: Cluster, observe: Observe) -> None:
+    def drift(data: dict[str, Any]) -> None:
+        data["/nodes/pve01/ceph/pool"][1]["size"] = 2
+        data["/cluster/ha/resources"].append({"sid": "vm:105", "type": "vm"})
+
+    doc = _doc(lab_stack, observe, "built-pve8", 1, drift)
+    assert summary_line(doc) == "Plan: 0 to add, 1 to change, 0 to destroy."
+    text = render_text(doc)
+    assert '  ~ ceph.pool["vm-pool"]\n      size: 2 → 3\n' in text
+    assert 'Unmanaged (in the cluster, not in the stack; --prune deletes them):\n  ? ha.resource["vm:105"]' in text
+    assert text.rstrip().splitlines()[-1] == "Plan: 0 to add, 1 to change, 0 to destroy."
+    assert "\x1b[" not in text and "\x1b[" in render_text(doc, color=True)
+
+
+def test_no_changes_text(lab_stack: Cluster, observe: Observe) -> None:
+    text = render_text(_doc(lab_stack, observe, "built-pve8", 1))
+    assert "No changes. The cluster matches the stack." in text
+    assert text.rstrip().endswith("Plan: 0 to add, 0 to change, 0 to destroy.")
+
+
+def test_json_document_is_versioned_and_complete(lab_stack: Cluster, observe: Observe) -> None:
+    doc = json.loads(render_json(_doc(lab_stack, observe, "blank-pve8", 1)))
+    assert doc["format_version"] == "1"
+    assert doc["spec_digest"].startswith("sha256:") and doc["observed_fingerprint"].startswith("sha256:")
+    assert doc["cluster"]["nodes"] == ["pve01", "pve02", "pve03"] and doc["cluster"]["stack_name"] == "lab"
+    action = doc["actions"][0]
+    assert set(action) == {"id", "step", "phase", "kind", "node", "address", "params", "serial", "destructive",
+                           "depends_on", "changes", "reason"}
+    assert action["id"] == 'network["pve01"]#apply'
+
+
+def test_planfile_round_trip_and_version_check(lab_stack: Cluster, observe: Observe, tmp_path: Path) -> None:
+    doc = _doc(lab_stack, observe, "blank-pve8", 1)
+    path = planfile.save(doc, tmp_path / "plan.json")
+    assert planfile.load(path) == doc
+    doc["format_version"] = "0"
+    (tmp_path / "old.json").write_text(json.dumps(doc))
+    with pytest.raises(PlanFileError, match="format version '0' is not supported"):
+        planfile.load(tmp_path / "old.json")
+    with pytest.raises(PlanFileError, match="no such plan file"):
+        planfile.load(tmp_path / "missing.json")
