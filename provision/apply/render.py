@@ -33,19 +33,27 @@ ACTION_KINDS = (
     "network_apply",
     "cluster_create",
     "cluster_join",
+    "node_remove",
     "corosync_link_set",
+    "corosync_link_remove",
+    "corosync_totem_set",
     "qdevice_setup",
+    "qdevice_remove",
     "ceph_init",
     "ceph_mon_create",
     "ceph_mon_destroy",
     "ceph_mgr_create",
+    "ceph_mgr_destroy",
     "ceph_osd_create",
     "ceph_osd_destroy",
+    "ceph_osd_set",
     "ceph_pool_create",
     "ceph_pool_set",
     "ceph_pool_destroy",
     "ceph_mds_create",
+    "ceph_mds_destroy",
     "ceph_fs_create",
+    "ceph_fs_destroy",
     "storage_add",
     "storage_set",
     "storage_remove",
@@ -64,6 +72,7 @@ ACTION_KINDS = (
 PRE_CLUSTER_PHASES = frozenset({"network", "cluster"})
 
 _TEMPLATE_MARKERS = ("{{", "{%", "{#")
+DEFAULT_MTU = 1500
 
 
 class RenderError(ValueError):
@@ -364,6 +373,22 @@ def _plays(rendered: Sequence[RenderedAction], host_order: Sequence[str]) -> lis
 # -- public API -------------------------------------------------------------------------
 
 
+def _network_interfaces(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The interfaces the file must hold: the desired set, then what the plan says to keep
+    (interfaces found on the node that the stack does not mention, unless --prune)."""
+    out: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for iface in [*params.get("interfaces", []), *params.get("keep", [])]:
+        if iface["name"] in seen:
+            continue
+        seen.add(iface["name"])
+        item = dict(iface)
+        if item.get("mtu") == DEFAULT_MTU:
+            item["mtu"] = None  # the plan states the kernel default; PVE writes no line for it
+        out.append(item)
+    return out
+
+
 def run_dir_name(plan_id: str, now: datetime | None = None) -> str:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "-", plan_id)[:40]
@@ -452,14 +477,12 @@ def _render_into(
             "pve_version": plan.get("pve_version"),
         }
         if action.kind == "network_apply":
-            body = interfaces_text(list(action.params.get("interfaces", [])), playbooks)
+            wanted = _network_interfaces(action.params)
+            body = interfaces_text(wanted, playbooks)
             file_name = f"interfaces-{host}"
             (root / "project" / "files" / file_name).write_text(body, encoding="utf-8")
             context["interfaces_file"] = file_name
-            context["interfaces"] = [
-                {"name": i["name"], "type": ifaces.pve_type(str(i["type"]))}
-                for i in action.params.get("interfaces", [])
-            ]
+            context["interfaces"] = [{"name": i["name"], "type": ifaces.pve_type(str(i["type"]))} for i in wanted]
         text = env.get_template(f"actions/{action.kind}.yml.j2").render(**context)
         (root / "project" / rel).write_text(text, encoding="utf-8")
         ra.task_names = _task_names(text)

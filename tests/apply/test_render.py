@@ -100,7 +100,11 @@ def test_cli_spellings(rendered: render.RunDir) -> None:
     pool = _argv(_task_file(rendered, "ceph_pool_create"), "pveceph pool create")
     assert pool[:4] == ["pveceph", "pool", "create", "vm-pool"]
     assert {"--min_size", "--pg_autoscale_mode", "--crush_rule"} <= set(pool)
-    assert "--add_storages" not in pool  # only passed when asked for
+    assert "--add_storages" not in pool and "--pg_num" not in pool  # only passed when set
+    assert _argv(_task_file(rendered, "ceph_mgr_create"), "pveceph mgr create") == [
+        "pveceph", "mgr", "create", "--id", "pve02"]
+    assert _argv(_task_file(rendered, "ceph_mon_create"), "pveceph mon create") == [
+        "pveceph", "mon", "create", "--monid", "pve01"]
     fs = _argv(_task_file(rendered, "ceph_fs_create"), "pveceph fs create")
     assert fs == ["pveceph", "fs", "create", "--name", "cephfs", "--pg_num", "32"]
     group = _argv(_task_file(rendered, "ha_group_add"), "ha-manager groupadd")
@@ -108,6 +112,9 @@ def test_cli_spellings(rendered: render.RunDir) -> None:
     rule = _argv(_task_file(rendered, "ha_rule_add"), "ha-manager rules add")
     assert rule == ["ha-manager", "rules", "add", "node-affinity", "prefer-pve01", "--resources", "vm:100",
                     "--nodes", "pve01:2,pve02", "--strict", "1"]
+    assert _argv(_task_file(rendered, "ha_resource_set"), "ha-manager set") == [
+        "ha-manager", "set", "vm:102", "--max_relocate", "2", "--delete", "comment"]
+    assert _argv(_task_file(rendered, "node_remove"), "pvecm delnode") == ["pvecm", "delnode", "pve04"]
     res = _argv(_task_file(rendered, "ha_resource_add"), "ha-manager add")
     assert res == ["ha-manager", "add", "ct:200", "--state", "started", "--group", "web", "--max_restart", "1",
                    "--max_relocate", "1", "--comment", "internal DNS"]
@@ -116,6 +123,7 @@ def test_cli_spellings(rendered: render.RunDir) -> None:
     assert pbs[pbs.index("--password") + 1] == "{{ pve_secrets['a017_password'] }}"
     assert pbs[pbs.index("--prune-backups") + 1] == "keep-daily=7,keep-weekly=4"
     assert pbs[pbs.index("--fingerprint") + 1] == FINGERPRINT
+    assert pbs[pbs.index("--disable") + 1] == "0" and "--nodes" not in pbs
     assert _argv(_task_file(rendered, "ceph_osd_destroy"), "pveceph osd destroy")[-2:] == ["--cleanup", "1"]
 
 
@@ -147,9 +155,10 @@ def test_template_markers_in_values_stay_literal(rendered: render.RunDir) -> Non
 
 def test_plays_follow_serial_and_dependencies(rendered: render.RunDir) -> None:
     plays = rendered.plays
-    assert [p.phase for p in plays][:3] == ["network", "cluster", "cluster"]
+    assert [p.phase for p in plays][:3] == ["network", "cluster", "corosync"]
     join = next(p for p in plays if any(ra.action.kind == "cluster_join" for ra in p.actions))
-    assert join.serial and join.quorum_optional
+    assert join.serial and join.quorum_optional and join.hosts == ["pve01", "pve02"]
+    assert [ra.action.kind for ra in join.actions] == ["cluster_create", "cluster_join"]
     mon = next(p for p in plays if any(ra.action.kind == "ceph_mon_create" for ra in p.actions))
     assert mon.serial and not mon.quorum_optional
     site = (rendered.project / "site.yml").read_text()
