@@ -129,21 +129,31 @@ def single_node_placement(c: Cluster) -> Iterator[Hit]:
 
 @rule("PVE-HA004", "info", "HA resource without placement")
 def unplaced_resources(c: Cluster) -> Iterator[Hit]:
-    """A resource in no group or rule may run on, and is recovered to, any node. That
-    is valid, but usually unintended in a stack that places other resources
-    deliberately, and recovery then piles onto the least-loaded node regardless of
-    licences, local devices or anti-affinity.
+    """A resource in no group or rule may run on, and is recovered to, any node:
+    recovery then piles onto the least-loaded node regardless of licences, local
+    devices or keeping replicas of a service apart. That is valid, but worth a
+    deliberate choice. When the stack places no resource at all, one finding covers
+    them all.
 
     Fix: add the resource to a group (PVE 8) or a rule (PVE 9), or accept free
-    placement.
+    placement (disable this rule).
     """
-    if not c.ha.groups and not c.ha.rules:
-        return
     in_rules = {sid for r in c.ha.rules if not r.disable for sid in r.resources}
-    for i, res in enumerate(c.ha.resources):
-        if res.state != "ignored" and res.group is None and res.sid not in in_rules:
-            yield Hit(("ha", "resources", i), f"{res.sid} is in no HA group or rule: it may run on any node",
-                      "add it to a group/rule")
+    free = [(i, res) for i, res in enumerate(c.ha.resources)
+            if res.state != "ignored" and res.group is None and res.sid not in in_rules]
+    if not free:
+        return
+    if not c.ha.groups and not c.ha.rules:
+        yield Hit(("ha", "resources"), f"no HA group or rule: {_plural_res(len(free))} may run on any node",
+                  "add groups (PVE 8) or node-affinity rules (PVE 9) where placement matters")
+        return
+    for i, res in free:
+        yield Hit(("ha", "resources", i), f"{res.sid} is in no HA group or rule: it may run on any node",
+                  "add it to a group/rule")
+
+
+def _plural_res(n: int) -> str:
+    return f"{n} resource" + ("" if n == 1 else "s")
 
 
 @rule("PVE-HA005", "error", "Negative resource affinity with more resources than nodes")

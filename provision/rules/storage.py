@@ -59,9 +59,10 @@ def _active_ha(c: Cluster) -> bool:
 def no_shared_guest_storage(c: Cluster) -> Iterator[Hit]:
     """ha-manager.adoc lists shared storage for VMs and containers as a requirement:
     when a node fails, HA starts its guests elsewhere, which needs their disks to be
-    reachable from the other nodes (RBD, NFS, iSCSI, a shared directory). With local
-    disks only, recovery fails, unless ZFS replication is set up, and then the guest
-    comes back with the data of its last replication run.
+    reachable from the other nodes (RBD, NFS, iSCSI, a shared directory; CephFS
+    holds ISOs, templates and backups, not disks). With local disks only, recovery
+    fails, unless ZFS replication is set up, and then the guest comes back with the
+    data of its last replication run.
 
     Fix: add a shared storage with content `images`/`rootdir` (e.g. an RBD storage on
     a Ceph pool) and keep HA guests' disks on it.

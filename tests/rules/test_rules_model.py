@@ -229,3 +229,13 @@ def test_primary_link_is_highest_priority_then_lowest_number() -> None:
     assert primary_link(flipped.cluster.corosync).number == 1
     unset = sv.variant("lab", lambda t: [lk.pop("priority") for lk in t["corosync"]["links"]])
     assert primary_link(unset.cluster.corosync).number == 0
+
+
+def test_free_placement_everywhere_is_one_finding_not_one_per_resource() -> None:
+    def no_groups(t: Any) -> None:
+        t["ha"].pop("groups")
+        for r in t["ha"]["resources"]:
+            r.pop("group")
+
+    hits = [f for f in run(sv.variant("lab", no_groups).cluster) if f.rule_id == "PVE-HA004"]
+    assert [(f.loc, f.severity) for f in hits] == [(("ha", "resources"), "info")]
