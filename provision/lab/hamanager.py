@@ -104,12 +104,12 @@ def crm_round(store: Store, now: float | None = None) -> None:
             # services whose fencing finished, plus the settled ones for load and affinity.
             pending = {s.sid for s in services if rows[s.sid]["state"] == "fence"}
             result = placement.recover([s for s in services if s.sid not in pending], infos, config)
-            chosen = {r.sid: r.new_node for r in result.recoveries if r.new_node is not None}
+            chosen: dict[str, str] = {r.sid: r.new_node for r in result.recoveries if r.new_node is not None}
             for svc in to_recover:
                 if svc.node in online:  # its node came back before a new home was found
-                    node = placement.select_service_node(svc, infos, services, config, best_score=True)
-                    if node is not None:
-                        chosen[svc.sid] = node
+                    home = placement.select_service_node(svc, infos, services, config, best_score=True)
+                    if home is not None:
+                        chosen[svc.sid] = home
             for sid, new_node in sorted(chosen.items()):
                 if rows[sid]["state"] != "recovery":
                     continue

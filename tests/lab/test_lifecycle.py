@@ -7,9 +7,8 @@ import stat
 import subprocess
 from pathlib import Path
 
-from ruamel.yaml import YAML
-
 from labkit import PROVISION, start_lab
+from ruamel.yaml import YAML
 
 
 def _alive(pid: int) -> bool:

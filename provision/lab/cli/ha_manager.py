@@ -1,0 +1,121 @@
+"""``ha-manager``: resources, PVE 8 groups, PVE 9 rules, status (pve-ha-manager ``CLI/ha_manager.pm``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provision.lab.cli.common import fail, node_context, options_as_params, parse_args, print_json
+from provision.lab.files import HA_GROUPS, HA_RESOURCES, HA_RULES
+from provision.lab.registry import Ctx, call
+
+FLAGS = frozenset({"restricted", "nofailback", "strict", "disable", "failback", "verbose", "purge"})
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("help", "-h", "--help"):
+        print("USAGE: ha-manager <add|set|remove|config|status|migrate|relocate|crm-command|groupadd|groupset|"
+              "groupremove|groupconfig|rules> ...")
+        return 0
+    with node_context(["ha-manager", *argv]) as ctx:
+        return _dispatch(ctx, argv[0], argv[1:])
+
+
+def _dispatch(ctx: Ctx, sub: str, rest: list[str]) -> int:
+    args = parse_args(rest, FLAGS)
+    params = options_as_params(args)
+    if sub == "add":
+        params["sid"] = args.pos(0, "sid")
+        call(ctx, "POST", "/cluster/ha/resources", params)
+        return 0
+    if sub == "set":
+        call(ctx, "PUT", f"/cluster/ha/resources/{args.pos(0, 'sid')}", params)
+        return 0
+    if sub in ("remove", "delete"):
+        call(ctx, "DELETE", f"/cluster/ha/resources/{args.pos(0, 'sid')}", params)
+        return 0
+    if sub == "config":
+        _config_blocks(ctx, HA_RESOURCES, params.get("type"))
+        return 0
+    if sub == "status":
+        for e in call(ctx, "GET", "/cluster/ha/status/current", {}):
+            print(f"{e['type']} {e['status']}")
+        return 0
+    if sub in ("migrate", "relocate"):
+        call(ctx, "POST", f"/cluster/ha/resources/{args.pos(0, 'sid')}/{sub}", {"node": args.pos(1, "node")})
+        return 0
+    if sub == "crm-command":
+        cmd = args.pos(0, "command")
+        if cmd in ("migrate", "relocate"):
+            call(ctx, "POST", f"/cluster/ha/resources/{args.pos(1, 'sid')}/{cmd}", {"node": args.pos(2, "node")})
+            return 0
+        if cmd == "stop":
+            call(ctx, "PUT", f"/cluster/ha/resources/{args.pos(1, 'sid')}", {"state": "stopped"})
+            return 0
+        fail(f"unknown command 'ha-manager crm-command {cmd}'")
+    if sub == "groupadd":
+        params["group"] = args.pos(0, "group")
+        call(ctx, "POST", "/cluster/ha/groups", params)
+        return 0
+    if sub == "groupset":
+        call(ctx, "PUT", f"/cluster/ha/groups/{args.pos(0, 'group')}", params)
+        return 0
+    if sub == "groupremove":
+        call(ctx, "DELETE", f"/cluster/ha/groups/{args.pos(0, 'group')}", {})
+        return 0
+    if sub == "groupconfig":
+        call(ctx, "GET", "/cluster/ha/groups", {})  # dies on PVE 9 like the real command
+        _config_blocks(ctx, HA_GROUPS, None)
+        return 0
+    if sub == "rules":
+        return _rules(ctx, args.positional, params)
+    fail(f"unknown command 'ha-manager {sub}'")
+
+
+def _config_blocks(ctx: Ctx, path: str, only_type: Any) -> None:
+    """The section-config text, optionally one type only (``ha-manager config --type vm``)."""
+    text = ctx.store.get_file(path) or ""
+    blocks = [b for b in text.split("\n\n") if b.strip()]
+    for b in blocks:
+        head = b.split(":", 1)[0]
+        if only_type and head != only_type:
+            continue
+        first, *props = b.strip("\n").split("\n")
+        kind, _, name = first.partition(": ")
+        print(f"{kind}:{name}" if path == HA_RESOURCES else first)
+        for p in props:
+            print(p)
+        print()
+
+
+def _rules(ctx: Ctx, pos: list[str], params: dict[str, Any]) -> int:
+    if not pos:
+        fail("400 not enough arguments\nusage: ha-manager rules <add|set|remove|list|config>")
+    action = pos[0]
+    if action == "add":
+        if len(pos) < 3:
+            fail("400 not enough arguments\nusage: ha-manager rules add <type> <rule> [OPTIONS]")
+        call(ctx, "POST", "/cluster/ha/rules", {**params, "type": pos[1], "rule": pos[2]})
+        return 0
+    if action == "set":
+        if len(pos) < 3:
+            fail("400 not enough arguments\nusage: ha-manager rules set <type> <rule> [OPTIONS]")
+        call(ctx, "PUT", f"/cluster/ha/rules/{pos[2]}", {**params, "type": pos[1]})
+        return 0
+    if action in ("remove", "delete"):
+        if len(pos) < 2:
+            fail("400 not enough arguments\nusage: ha-manager rules remove <rule>")
+        call(ctx, "DELETE", f"/cluster/ha/rules/{pos[1]}", {})
+        return 0
+    if action in ("list", "config"):
+        fmt = params.pop("output-format", "text")
+        data = call(ctx, "GET", "/cluster/ha/rules", params)
+        if fmt in ("json", "json-pretty"):
+            print_json(data, pretty=fmt == "json-pretty")
+        elif action == "config":
+            _config_blocks(ctx, HA_RULES, params.get("type"))
+        else:
+            for r in data:
+                state = "ignored (conflicts)" if r.get("errors") else ("disabled" if r.get("disable") else "enabled")
+                print(f"{r['type']} {r['rule']} {state} {r.get('resources', '')}")
+        return 0
+    fail(f"unknown command 'ha-manager rules {action}'")

@@ -1,0 +1,133 @@
+"""``pveceph``: install/init/mon/mgr/mds/osd/pool/fs/status (pve-manager ``PVE/CLI/pveceph.pm``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from provision.lab.cli.common import Args, fail, node_context, options_as_params, parse_args, print_json, print_task_log
+from provision.lab.cli.pvesh import _print
+from provision.lab.ops import ceph
+from provision.lab.registry import Ctx, call
+
+FLAGS = frozenset({"disable_cephx", "hotstandby", "encrypted", "cleanup", "add_storages", "add-storage", "force",
+                   "remove_storages", "remove_ecprofile", "remove-pools", "remove-storages", "allow-experimental",
+                   "noproxy"})
+ALIASES = {
+    "createmon": ["mon", "create"], "destroymon": ["mon", "destroy"], "createmgr": ["mgr", "create"],
+    "destroymgr": ["mgr", "destroy"], "createosd": ["osd", "create"], "destroyosd": ["osd", "destroy"],
+    "createpool": ["pool", "create"], "destroypool": ["pool", "destroy"], "lspools": ["pool", "ls"],
+}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] in ("help", "-h", "--help"):
+        print("USAGE: pveceph <install|init|mon|mgr|mds|osd|pool|fs|status|start|stop|purge> ...")
+        return 0
+    if argv[0] in ALIASES:
+        argv = ALIASES[argv[0]] + argv[1:]
+    with node_context(["pveceph", *argv]) as ctx:
+        return _dispatch(ctx, argv)
+
+
+def _base(ctx: Ctx) -> str:
+    return f"/nodes/{ctx.node}/ceph"
+
+
+def _task(ctx: Ctx, method: str, path: str, params: dict[str, Any]) -> int:
+    print_task_log(ctx, call(ctx, method, path, params))
+    return 0
+
+
+def _dispatch(ctx: Ctx, argv: list[str]) -> int:
+    group, rest = argv[0], argv[1:]
+    base = _base(ctx)
+    if group == "install":
+        args = parse_args(rest, FLAGS)
+        version = args.pop("version") or ("squid" if ctx.pve_version >= 9 else "quincy")
+        allowed = ("squid", "tentacle") if ctx.pve_version >= 9 else ("quincy", "reef", "squid")
+        if version not in allowed:
+            fail(f"400 Parameter verification failed.\nversion: value '{version}' does not have a value in the "
+                 f"enumeration '{', '.join(allowed)}'")
+        print(f"\ninstalled ceph {version} successfully!")
+        return 0
+    if group == "init":
+        call(ctx, "POST", f"{base}/init", options_as_params(parse_args(rest, FLAGS)))
+        return 0
+    if group == "status":
+        data = ceph.ceph_status(ctx) if ctx.store.get_file("ceph.conf") is not None else None
+        if data is None:
+            fail("pveceph configuration not initialized")
+        call(ctx, "GET", f"{base}/status", {})
+        print(f"  cluster:\n    id:     {data['fsid']}\n    health: {data['health']['status']}\n")
+        for name, check in sorted(data["health"]["checks"].items()):
+            print(f"            {name}: {check['summary']['message']}")
+        return 0
+    if group in ("start", "stop", "purge"):
+        return 0
+    if not rest:
+        fail(f"400 not enough arguments\nusage: pveceph {group} <subcommand>")
+    action, rest = rest[0], rest[1:]
+    args = parse_args(rest, FLAGS)
+    params = options_as_params(args)
+    if group == "mon":
+        if action == "create":
+            monid = params.pop("monid", ctx.node)
+            return _task(ctx, "POST", f"{base}/mon/{monid}", params)
+        if action == "destroy":
+            return _task(ctx, "DELETE", f"{base}/mon/{args.pos(0, 'monid')}", params)
+    if group == "mgr":
+        if action == "create":
+            return _task(ctx, "POST", f"{base}/mgr/{params.pop('id', ctx.node)}", params)
+        if action == "destroy":
+            return _task(ctx, "DELETE", f"{base}/mgr/{args.pos(0, 'id')}", params)
+    if group == "mds":
+        if action == "create":
+            return _task(ctx, "POST", f"{base}/mds/{params.pop('name', ctx.node)}", params)
+        if action == "destroy":
+            return _task(ctx, "DELETE", f"{base}/mds/{args.pos(0, 'name')}", params)
+    if group == "osd":
+        if action == "create":
+            params["dev"] = args.pos(0, "dev")
+            return _task(ctx, "POST", f"{base}/osd", params)
+        if action == "destroy":
+            return _task(ctx, "DELETE", f"{base}/osd/{args.pos(0, 'osdid')}", params)
+        if action == "details":
+            _print(call(ctx, "GET", f"{base}/osd", {}), "json")
+            return 0
+    if group == "pool":
+        return _pool(ctx, action, args, params)
+    if group == "fs":
+        if action == "create":
+            return _task(ctx, "POST", f"{base}/fs/{params.pop('name', 'cephfs')}", params)
+        if action == "destroy":
+            return _task(ctx, "DELETE", f"{base}/fs/{args.pos(0, 'name')}", params)
+    fail(f"unknown command 'pveceph {group} {action}'")
+
+
+def _pool(ctx: Ctx, action: str, args: Args, params: dict[str, Any]) -> int:
+    base = _base(ctx)
+    fmt = params.pop("output-format", "text")
+    if action in ("ls", "list"):
+        pools = call(ctx, "GET", f"{base}/pool", {})
+        if fmt in ("json", "json-pretty"):
+            print_json(pools, pretty=fmt == "json-pretty")
+        else:
+            cols = ("pool_name", "size", "min_size", "pg_num", "pg_num_min", "pg_num_final", "pg_autoscale_mode",
+                    "crush_rule_name")
+            print(" ".join(cols))
+            for p in pools:
+                print(" ".join(str(p.get(c, "")) for c in cols))
+        return 0
+    name = args.pos(0, "name")
+    if action == "create":
+        params["name"] = name
+        return _task(ctx, "POST", f"{base}/pool", params)
+    if action == "set":
+        return _task(ctx, "PUT", f"{base}/pool/{name}", params)
+    if action == "get":
+        data = call(ctx, "GET", f"{base}/pool/{name}", {})
+        _print(data, "json" if fmt == "json" else "text")
+        return 0
+    if action == "destroy":
+        return _task(ctx, "DELETE", f"{base}/pool/{name}", params)
+    fail(f"unknown command 'pveceph pool {action}'")
