@@ -107,7 +107,7 @@ def test_secret_reaches_the_node_but_never_the_run_dir(fake_node: dict[str, Any]
 
 def test_secret_scan_can_fail(tmp_path: Path) -> None:
     (tmp_path / "x.log").write_text(f"oops {SECRET}\n")
-    with pytest.raises(record.SecretLeakError, match="x.log"):
+    with pytest.raises(record.SecretLeakError, match=r"x\.log"):
         record.assert_no_secrets(tmp_path, [SECRET])
 
 
