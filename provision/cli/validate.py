@@ -39,6 +39,7 @@ from provision.crm import Member, expected_votes, quorum_threshold
 from provision.crm import QDevice as CrmQDevice
 from provision.rules import Finding, Rule, Severity, all_rules, get_rule, run
 from provision.rules.catalogue import markdown
+from provision.rules.storage import is_shared
 from provision.rules.topology import bonds_under, carrier, primary_link
 from provision.spec import Cluster, Diagnostic, LoadedStack, SpecError, load_stack
 
@@ -52,7 +53,7 @@ SPEC_HELP = (
     "version. The message says what is wrong and the hint how to fix it."
 )
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
-JSON_SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+JSON_SCHEMA_DIALECT = "http://json-schema.org/draft-07/schema#"
 _SEVERITY_ORDER = {"error": 0, "warning": 1, "info": 2}
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "info": "note"}
 # GitHub code scanning reads `problem.severity`: error, warning or recommendation.
@@ -247,7 +248,7 @@ def summary_lines(c: Cluster) -> list[tuple[str, str]]:
         add("Storage", "none declared")
     swidth = max((len(st.name) for st in c.storage), default=0)
     for st in c.storage:
-        shared = "shared" if _storage_shared(st) else "local"
+        shared = "shared" if is_shared(st) else "local"
         content = ",".join(st.content) or "default content"
         flags = " (disabled)" if st.disable else ""
         add("Storage", f"{escape(st.name):<{swidth}}  {st.type:<7} {shared:<6}  {content}{flags}")
@@ -274,12 +275,6 @@ def summary_lines(c: Cluster) -> list[tuple[str, str]]:
             how = "together" if r.affinity == "positive" else "apart"
             add("HA", escape(f"rule {r.name}{off}: keep {' '.join(r.resources)} {how}"))
     return out
-
-
-def _storage_shared(st: Any) -> bool:
-    from provision.rules.storage import is_shared
-
-    return is_shared(st)
 
 
 def print_summary(console: Console, c: Cluster) -> None:
@@ -425,15 +420,34 @@ def _version() -> str:
 
 # -- JSON Schema ---------------------------------------------------------------------
 def stack_schema() -> dict[str, Any]:
-    """The JSON Schema of a stack file, for editors (YAML language server) and CI."""
-    schema = Cluster.model_json_schema()
+    """The JSON Schema of a stack file, for editors (YAML language server) and CI.
+
+    Written as draft-07 (`definitions`), the newest draft the YAML language server
+    and VS Code fully support; pydantic's output uses nothing newer."""
+    schema = _draft7_refs(Cluster.model_json_schema(ref_template="#/definitions/{model}"))
+    definitions = schema.pop("$defs", {})
+    schema.pop("title", None)
     return {
         "$schema": JSON_SCHEMA_DIALECT,
         "title": "pve-provision stack",
-        **{k: v for k, v in schema.items() if k != "title"},
-        "description": "A Proxmox VE cluster described for pve-provision (stacks/*.yaml). " + schema.get(
-            "description", ""),
+        **schema,
+        "description": "A Proxmox VE cluster described for pve-provision (stacks/*.yaml).",
+        "definitions": definitions,
     }
+
+
+def _draft7_refs(node: Any) -> Any:
+    """Draft-07 ignores keywords next to `$ref`; wrap such refs in `allOf` so the
+    field descriptions still reach the editor's hover text."""
+    if isinstance(node, dict):
+        node = {k: _draft7_refs(v) for k, v in node.items()}
+        if "$ref" in node and len(node) > 1:
+            ref = node.pop("$ref")
+            node["allOf"] = [{"$ref": ref}]
+        return node
+    if isinstance(node, list):
+        return [_draft7_refs(v) for v in node]
+    return node
 
 
 # -- commands ---------------------------------------------------------------------

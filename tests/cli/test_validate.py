@@ -301,10 +301,11 @@ def test_schema_is_valid_json_schema_and_accepts_the_examples(tmp_path: Path) ->
     assert result.returncode == 0
     schema = json.loads(result.stdout)
     assert schema == stack_schema()
-    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$schema"] == "http://json-schema.org/draft-07/schema#"
     assert schema["title"] == "pve-provision stack"
-    jsonschema.Draft202012Validator.check_schema(schema)
-    validator = jsonschema.Draft202012Validator(schema)
+    assert "$defs" not in json.dumps(schema), "draft-07 keeps shared parts under definitions"
+    jsonschema.Draft7Validator.check_schema(schema)
+    validator = jsonschema.Draft7Validator(schema)
     for path in (LAB, PVE9):
         assert list(validator.iter_errors(_lab_data(path))) == [], path
     bad = _lab_data()
@@ -324,8 +325,10 @@ def test_schema_out_writes_a_file(tmp_path: Path) -> None:
 
 def test_schema_describes_fields_for_completion() -> None:
     schema = stack_schema()
-    node = schema["$defs"]["Node"]
+    node = schema["definitions"]["Node"]
     assert node["properties"]["nodeid"]["description"]
+    assert node["properties"]["ssh"] == {"allOf": [{"$ref": "#/definitions/Ssh"}],
+                                         "description": "SSH access for Ansible on a real cluster."}
     assert set(schema["required"]) >= {"name", "pve_version", "nodes", "corosync"}
 
 
