@@ -17,6 +17,12 @@ HEADER = """\
 (loading problems are reported as `SPEC` errors). Severities: **error** makes
 `validate` exit 1; **warning** does so only with `--strict`; **info** never does.
 Turn a rule off with `--disable ID[,ID...]`.
+
+Output formats (`--format`): `text` prints `FILE:LINE:COL: ADDRESS: message (hint)
+[severity ID]`; `json` prints a list of objects with the keys `file`, `line`,
+`column`, `address`, `rule` (an id below, or `SPEC`), `severity`, `title`,
+`message` and `hint` (may be null); `sarif` is SARIF 2.1.0 for GitHub code scanning;
+`github` prints workflow annotations (`::error file=F,line=L,col=C,title=ID::...`).
 """
 
 
