@@ -95,6 +95,16 @@ def normalise_osds(tree: dict[str, Any] | None, disks: dict[str, list[dict[str, 
     return sorted(out, key=lambda o: o.id)
 
 
+def _network_of_mons(mons: list[dict[str, Any]], addresses: dict[str, list[ipaddress.IPv4Interface]]) -> str:
+    for mon in mons:
+        host = str(mon.get("host") or mon.get("name"))
+        addr = str(mon.get("addr") or "").split("/")[0].rsplit(":", 1)[0].strip("[]v2:")
+        for iface in addresses.get(host, []):
+            if str(iface.ip) == addr:
+                return str(iface.network)
+    return ""
+
+
 def normalise_pool(item: dict[str, Any]) -> Pool:
     apps = item.get("application_metadata") or {}
     application = next(iter(sorted(apps)), "rbd") if isinstance(apps, dict) and apps else "rbd"
@@ -119,13 +129,24 @@ def normalise_ceph(
     pools: list[dict[str, Any]] | None,
     filesystems: list[dict[str, Any]] | None,
     disks: dict[str, list[dict[str, Any]]],
+    addresses: dict[str, list[ipaddress.IPv4Interface]] | None = None,
 ) -> tuple[Ceph | None, str | None, list[MonState], list[OsdState], list[str]]:
-    """Returns (ceph model or None if not initialised, fsid, MON facts, OSD facts, notes)."""
+    """Returns (ceph model or None if not initialised, fsid, MON facts, OSD facts, notes).
+
+    Ceph counts as initialised when ceph.conf is readable or, failing that, when
+    the MON list answers. Without ceph.conf the public network is the subnet of
+    the interface holding the first MON's address (`addresses`: node -> its
+    interface addresses) and the cluster network is unknown.
+    """
     conf = parse_ceph_conf(conf_text)
     notes: list[str] = []
-    if not conf:
+    if not conf and mons is None:
         return None, None, [], [], notes
     public = conf.get("public_network", "").split(",")[0].strip()
+    if not conf:
+        public = _network_of_mons(mons or [], addresses or {})
+        notes.append("ceph: ceph.conf could not be read (GET /nodes/{node}/ceph/cfg/raw); the Ceph networks "
+                     "are not compared")
     cluster_net = conf.get("cluster_network", "").split(",")[0].strip()
     mon_states = [
         MonState(

@@ -49,6 +49,13 @@ class Transport(Protocol):
 # Statuses that may go away on their own: PVE's generic 500, gateway errors and
 # 595/596 (pveproxy could not reach the node it proxies to).
 RETRY_STATUS = frozenset({500, 502, 503, 504, 595, 596})
+# Messages (lower case) with which PVE says "not there" on a 500.
+ABSENT = (
+    "not initialized", "not installed", "does not exist", "no such file",  # Ceph not set up
+    "not part of a cluster", "no cluster", "corosync config",  # standalone node
+    "migrated to rules",  # PVE 9 HA groups endpoint
+    "hostname lookup", "not reachable", "no such node",  # a node the answering node cannot reach
+)
 
 
 class ProxmoxerTransport:
@@ -77,15 +84,19 @@ class ProxmoxerTransport:
             session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=16))
 
     def __call__(self, path: str, params: dict[str, Any]) -> Any:
-        from proxmoxer.core import AuthenticationError, ResourceException
-
         where = self.endpoint.describe()
+        session: requests.Session = self.api._store["session"]
+        url = f"{self.api._store['base_url']}/{path.lstrip('/')}"
         try:
-            return self.api(path.lstrip("/")).get(**params)
-        except ResourceException as exc:
-            raise HttpStatusError(int(exc.status_code), str(exc.content or exc.status_message).strip()) from None
-        except AuthenticationError:
-            raise AuthError(f"authentication failed at {where}") from None
+            resp = session.request("GET", url, params=params or None)
+            if resp.status_code >= 400:
+                # PVE puts the reason in the envelope's `message` (proxmoxer drops it)
+                try:
+                    message = str(resp.json().get("message") or resp.reason)
+                except ValueError:
+                    message = str(resp.reason)
+                raise HttpStatusError(resp.status_code, message.strip())
+            return resp.json().get("data")
         except requests.exceptions.SSLError as exc:
             why = "certificate fingerprint does not match the pinned one" if "ingerprint" in str(exc) else \
                 "server certificate did not verify"
@@ -131,14 +142,18 @@ class ApiClient:
             self.requests += 1
             self.by_path[path] += 1
 
-    def get(self, path: str, params: dict[str, Any] | None = None, *, optional: bool = False) -> Any:
-        """GET `path`; with `optional`, a 4xx/500/501 answer means "not there" (None),
-        e.g. HA rules on PVE 8, HA groups after the PVE 9 migration, Ceph not
-        initialised. 401/403 are never optional."""
+    def get(self, path: str, params: dict[str, Any] | None = None, *, optional: bool = False,
+            attempts: int | None = None) -> Any:
+        """GET `path`. With `optional`, an answer that says "this does not exist
+        here" means None: a 4xx (not 401/403), 501 (no such method on this PVE
+        version) or a 500 whose message is one of `ABSENT` (Ceph not initialised,
+        not clustered, HA groups migrated, unknown node). Any other 500 is a
+        server failure and is retried like other 5xx, never taken for "absent"."""
         params = dict(params or {})
         delay = self.backoff
         last = ""
-        for attempt in range(1, self.attempts + 1):
+        tries = attempts or self.attempts
+        for attempt in range(1, tries + 1):
             self._count(path)
             try:
                 return self.transport(path, params)
@@ -149,14 +164,15 @@ class ApiClient:
                 if exc.status == 403:
                     raise AuthError(f"permission denied for GET {path} (HTTP 403): the token needs read access "
                                     "(PVEAuditor on /)") from None
-                if optional and (400 <= exc.status < 500 or exc.status in (500, 501)):
+                if optional and (400 <= exc.status < 500 or exc.status == 501 or (
+                        exc.status in (500, 595) and any(m in exc.message.lower() for m in ABSENT))):
                     return None
                 if exc.status not in RETRY_STATUS:
                     raise ApiError(path, exc.status, exc.message) from None
                 last = f"HTTP {exc.status}: {exc.message}"
             except RetryableError as exc:
                 last = str(exc)
-            if attempt < self.attempts:
+            if attempt < tries:
                 self.sleep(delay)
                 delay *= 2
-        raise UnavailableError(f"GET {path} failed after {self.attempts} attempts: {last}")
+        raise UnavailableError(f"GET {path} failed after {tries} attempt(s): {last}")

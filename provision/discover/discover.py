@@ -90,12 +90,16 @@ class Discovery:
     seconds: float = 0.0
 
 
-def _fetch(client: ApiClient, jobs: dict[str, tuple[str, dict[str, Any], bool]], workers: int) -> dict[str, Any]:
+Job = tuple[str, dict[str, Any], bool, int | None]  # path, params, optional, attempts
+
+
+def _fetch(client: ApiClient, jobs: dict[str, Job], workers: int) -> dict[str, Any]:
     """Run GETs concurrently; a permanent error on a required endpoint stops all."""
     out: dict[str, Any] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
-            key: pool.submit(client.get, path, params, optional=opt) for key, (path, params, opt) in jobs.items()
+            key: pool.submit(client.get, path, params, optional=opt, attempts=tries)
+            for key, (path, params, opt, tries) in jobs.items()
         }
         errors: list[DiscoveryError] = []
         for key, fut in futures.items():
@@ -115,7 +119,7 @@ def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8) -
     expects; those that are not (yet) members are tried too, so a blank lab or a
     node about to join still shows its network."""
     resp = Responses()
-    resp.cluster = _fetch(client, CLUSTER_ENDPOINTS, workers)
+    resp.cluster = _fetch(client, {k: (*v, None) for k, v in CLUSTER_ENDPOINTS.items()}, workers)
     status = normalise_status(resp.cluster.get("status") or [])
     members = set(status.nodes) if status.clustered else set()
     online = [n for n, m in status.nodes.items() if m.online]
@@ -123,14 +127,15 @@ def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8) -
     for name, member in status.nodes.items():
         if not member.online:
             resp.unreadable[name] = "node is offline"
-    jobs: dict[str, tuple[str, dict[str, Any], bool]] = {}
+    jobs: dict[str, Job] = {}
     for node in sorted(online) + extra:
         for key, path in NODE_ENDPOINTS.items():
-            jobs[f"{key}:{node}"] = (path.format(node=node), {}, True)
+            # a hinted node that is not a member is tried once: it may simply not exist yet
+            jobs[f"{key}:{node}"] = (path.format(node=node), {}, True, 1 if node in extra else None)
     ceph_node = status.local_node or (sorted(online)[0] if online else None)
     if ceph_node:
         for key, path in CEPH_ENDPOINTS.items():
-            jobs[f"ceph:{key}"] = (path.format(node=ceph_node), {}, True)
+            jobs[f"ceph:{key}"] = (path.format(node=ceph_node), {}, True, None)
     got = _fetch(client, jobs, workers)
     for job, value in got.items():
         kind, _, node = job.partition(":")
@@ -212,9 +217,10 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
     ceph_raw = resp.ceph
     ceph, obs.ceph_fsid, obs.mons, obs.osds, ceph_notes = normalise_ceph(
         ceph_raw.get("conf"), ceph_raw.get("mon"), ceph_raw.get("mgr"), ceph_raw.get("mds"), ceph_raw.get("osd"),
-        ceph_raw.get("pool"), ceph_raw.get("fs"), {n: d or [] for n, d in resp.disks.items()},
+        ceph_raw.get("pool"), ceph_raw.get("fs"), {n: d or [] for n, d in resp.disks.items()}, addresses,
     )
     obs.ceph_initialised = ceph is not None
+    obs.ceph_networks_known = bool(ceph_raw.get("conf"))
     obs.notes.extend(ceph_notes)
     storages, storage_notes = normalise_storages(c.get("storage") or [])
     obs.notes.extend(storage_notes)

@@ -66,6 +66,9 @@ class Observed:
     """Node -> why its node-local state (network, disks) could not be read."""
     qdevice_state: str | None = None
     ceph_initialised: bool = False
+    ceph_networks_known: bool = True
+    """False when ceph.conf could not be read: the Ceph networks are then guessed
+    from MON addresses and not compared."""
     ceph_fsid: str | None = None
     mons: list[MonState] = field(default_factory=list)
     osds: list[OsdState] = field(default_factory=list)

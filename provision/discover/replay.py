@@ -3,8 +3,9 @@
 A recording is a JSON object mapping `path[?query]` to the `data` payload. It
 backs the fixture-driven tests (the whole discovery path, request counting and
 all, without a network) and lets a plan be made offline from a capture.
-Missing paths answer like PVE does for an unknown or failing call: HTTP 500,
-or 501 for a method that does not exist on this version (HA rules on PVE 8).
+An error answer is recorded as `{"__error__": [status, message]}`. A path
+without a recording fails with HTTP 500 (a server failure, retried and then
+reported), so a fixture must state "absent" explicitly, as PVE does.
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ class ReplayTransport:
     def __call__(self, path: str, params: dict[str, Any]) -> Any:
         key = path + (f"?{urlencode(sorted(params.items()))}" if params else "")
         if key in self.answers:
-            return json.loads(json.dumps(self.answers[key]))  # a fresh copy per call
-        if path == "/cluster/ha/rules":
-            raise HttpStatusError(501, "Method 'GET /cluster/ha/rules' not implemented")
+            answer = self.answers[key]
+            if isinstance(answer, dict) and "__error__" in answer:
+                status, message = answer["__error__"]
+                raise HttpStatusError(int(status), str(message))
+            return json.loads(json.dumps(answer))  # a fresh copy per call
         raise HttpStatusError(500, f"no recorded answer for GET {key}")

@@ -304,7 +304,11 @@ class _Differ:
             empty: dict[str, Any] = {}
             have_mons = have_mgrs = have_mdss = have_osds = have_pools = have_fs = empty
         else:
-            for net in nets:
+            known = self.facts.ceph_networks_known if self.facts else True
+            if not known:
+                self.add(Change(root, "noop-note", reason="ceph.conf could not be read: public_network and "
+                                                          "cluster_network are not compared"))
+            for net in nets if known else ():
                 old, new = _plain(getattr(have, net)), _plain(getattr(want, net))
                 if old != new:
                     self.errors.append(f"ceph: {net} cannot change ({old} -> {new}): Ceph daemons bind to it; "

@@ -209,3 +209,11 @@ def test_guests() -> None:
     guests = normalise_guests(answers("built-pve8")["/cluster/resources?type=vm"])
     assert [g.sid for g in guests] == ["ct:200", "vm:100", "vm:101", "vm:102"]
     assert guests[1].memory_mib == 4096 and guests[1].node == "pve01"
+
+
+def test_ceph_without_readable_conf_uses_mon_addresses() -> None:
+    mons = [{"name": "pve01", "host": "pve01", "addr": "10.20.20.11:6789/0", "quorum": 1, "state": "running"}]
+    addrs = {"pve01": [ipaddress.IPv4Interface("10.20.20.11/24")]}
+    ceph, fsid, _, _, notes = normalise_ceph(None, mons, [], [], None, [], [], {}, addrs)
+    assert ceph is not None and str(ceph.public_network) == "10.20.20.0/24" and ceph.cluster_network is None
+    assert fsid is None and "not compared" in notes[0]
