@@ -7,6 +7,7 @@ assembles them, so the CLI stays a thin layer over the public package APIs.
 from __future__ import annotations
 
 import importlib
+import sys
 
 import typer
 
@@ -44,5 +45,21 @@ _register_all()
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point.
+
+    Exit code 2 means "changes present" (plan/drift), so a usage error must not
+    produce it the way click does by default: usage errors exit 1 here.
+    """
+    command = typer.main.get_command(app)
+    try:
+        result = command.main(prog_name="provision", standalone_mode=False)
+    except typer.Abort:
+        typer.echo("Aborted.", err=True)
+        sys.exit(1)
+    except typer.TyperException as exc:  # usage errors and other click-level failures
+        show = getattr(exc, "show", None)
+        if callable(show):
+            show()
+        code = getattr(exc, "exit_code", 1)
+        sys.exit(1 if code == 2 else code)
+    sys.exit(result if isinstance(result, int) else 0)
