@@ -1,0 +1,204 @@
+"""End to end: `provision plan/show/drift/import` against a running lab over real HTTPS.
+
+Each test starts its own lab under a temporary PROVISION_HOME and stops it in
+teardown. Clusters are formed with the lab's own node CLIs (`pvecm create/add`),
+the way an admin would, since `lab up --from STACK` is not available yet.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from provision.discover import ApiClient, AuthError, TlsError, discover, from_lab
+from provision.discover.endpoint import Endpoint
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).parents[2]
+BIN = Path(sys.executable).parent / "provision"
+PHASES = ["network", "cluster", "ceph", "storage", "ha_groups", "ha_resources"]
+
+
+class Lab:
+    def __init__(self, home: Path, name: str = "default") -> None:
+        self.home, self.name = home, name
+        self.dir = home / "labs" / name
+        self.env = {**os.environ, "PROVISION_HOME": str(home), "NO_COLOR": "1"}
+
+    def run(self, *args: str, check: bool = False) -> subprocess.CompletedProcess[str]:
+        proc = subprocess.run([str(BIN), *args], env=self.env, cwd=ROOT, capture_output=True, text=True,
+                              timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"provision {' '.join(args)} -> {proc.returncode}\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def node_cli(self, node: str, *argv: str) -> None:
+        env = {**self.env, "PVE_LAB_DIR": str(self.dir), "PVE_LAB_NODE": node}
+        subprocess.run([str(self.dir / "bin" / argv[0]), *argv[1:]], env=env, check=True, capture_output=True,
+                       timeout=60)
+
+    def form_cluster(self) -> None:
+        self.node_cli("pve01", "pvecm", "create", "lab", "--link0", "192.168.10.11")
+        for i in (2, 3):
+            self.node_cli(f"pve0{i}", "pvecm", "add", "192.168.10.11", "--use_ssh", "--link0", f"192.168.10.1{i}")
+
+    def endpoint(self) -> Endpoint:
+        old = os.environ.get("PROVISION_HOME")
+        os.environ["PROVISION_HOME"] = str(self.home)
+        try:
+            return from_lab(self.name)
+        finally:
+            if old is None:
+                del os.environ["PROVISION_HOME"]
+            else:
+                os.environ["PROVISION_HOME"] = old
+
+    def post(self, path: str, **data: Any) -> Any:
+        from proxmoxer import ProxmoxAPI
+
+        ep = self.endpoint()
+        api = ProxmoxAPI(ep.host, port=ep.port, user=ep.user, token_name=ep.token_name, token_value=ep.secret,
+                         verify_ssl=ep.ca_file)
+        return api(path.lstrip("/")).post(**data)
+
+
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    lab = Lab(tmp_path / "home")
+    lab.run("lab", "up", check=True)
+    # Warm-up: the lab registers its routes lazily and not thread-safely, so the very
+    # first concurrent requests can get 501 (reported to the lab owner). One
+    # request first; discovery itself stays concurrent.
+    ApiClient.for_endpoint(lab.endpoint()).get("/version")
+    try:
+        yield lab
+    finally:
+        lab.run("lab", "down")
+
+
+def plan_json(lab: Lab, stack: Path | str, *extra: str) -> tuple[int, dict[str, Any], str]:
+    proc = lab.run("plan", str(stack), "--format", "json", "--detailed-exitcode", *extra)
+    doc = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
+    return proc.returncode, doc, proc.stderr
+
+
+def test_blank_lab_plans_the_full_build_in_phase_order(lab: Lab, tmp_path: Path) -> None:
+    rc, doc, err = plan_json(lab, "stacks/lab.yaml", "--out", str(tmp_path / "plan.json"))
+    assert rc == 2, err
+    assert [p["name"] for p in doc["phases"]] == PHASES
+    kinds = [a["kind"] for a in doc["actions"]]
+    assert kinds[:6] == ["network_apply"] * 3 + ["cluster_create", "cluster_join", "cluster_join"]
+    assert kinds.count("ceph_osd_create") == 18 and kinds.count("ceph_mon_create") == 3
+    assert doc["summary"] == {"add": 53, "change": 21, "destroy": 0, "unmanaged": 0}
+    shown = lab.run("show", str(tmp_path / "plan.json"), check=True).stdout
+    assert shown.rstrip().splitlines()[-1] == "Plan: 53 to add, 21 to change, 0 to destroy."
+    text = lab.run("plan", "stacks/lab.yaml").stdout
+    assert text.rstrip().splitlines()[-1] == "Plan: 53 to add, 21 to change, 0 to destroy."
+
+
+def test_import_round_trips_then_one_edit_is_one_update(lab: Lab, tmp_path: Path) -> None:
+    lab.form_cluster()
+    stack = tmp_path / "imported.yaml"
+    lab.run("import", "--lab", "default", "--out", str(stack), check=True)
+    rc, doc, err = plan_json(lab, stack)
+    assert (rc, doc["summary"], doc["actions"]) == (0, {"add": 0, "change": 0, "destroy": 0, "unmanaged": 0}, []), err
+    assert lab.run("drift", str(stack)).returncode == 0
+    text = stack.read_text()
+    edited = text.replace("content: [backup, iso, vztmpl]", "content: [backup, iso, snippets, vztmpl]", 1)
+    assert edited != text
+    stack.write_text(edited)
+    rc, doc, err = plan_json(lab, stack)
+    assert rc == 2, err
+    assert [(c["address"], c["action"], c["field_diffs"]) for c in doc["changes"]] == [
+        ('storage["local"]', "update", [{"path": "content", "old": ["backup", "iso", "vztmpl"],
+                                         "new": ["backup", "iso", "snippets", "vztmpl"]}])]
+    (action,) = doc["actions"]
+    assert (action["kind"], action["params"]) == (
+        "storage_set", {"storage": "local", "type": "dir", "content": ["backup", "iso", "snippets", "vztmpl"]})
+
+
+def test_unmanaged_ha_resource_is_reported_and_only_pruned_on_request(lab: Lab, tmp_path: Path) -> None:
+    lab.form_cluster()
+    stack = tmp_path / "imported.yaml"
+    lab.run("import", "--lab", "default", "--out", str(stack), check=True)
+    lab.post("/cluster/ha/resources", sid="vm:100", state="started")
+    rc, doc, _ = plan_json(lab, stack)
+    assert rc == 0 and doc["actions"] == []
+    assert [(c["address"], c["action"]) for c in doc["unmanaged"]] == [('ha.resource["vm:100"]', "unmanaged")]
+    drift = lab.run("drift", str(stack))
+    assert drift.returncode == 2 and 'ha.resource["vm:100"]' in drift.stdout
+    rc, doc, _ = plan_json(lab, stack, "--prune")
+    assert rc == 2
+    assert [(a["kind"], a["params"]) for a in doc["actions"]] == [("ha_resource_remove", {"sid": "vm:100"})]
+    assert doc["summary"]["destroy"] == 1
+
+
+def test_non_quorate_lab_is_an_error(lab: Lab, tmp_path: Path) -> None:
+    lab.form_cluster()
+    stack = tmp_path / "imported.yaml"
+    lab.run("import", "--lab", "default", "--out", str(stack), check=True)
+    lab.run("lab", "fail", "pve02", check=True)
+    lab.run("lab", "fail", "pve03", check=True)
+    proc = lab.run("plan", str(stack), "--detailed-exitcode")
+    assert proc.returncode == 1 and proc.stdout == ""
+    assert proc.stderr.strip() == ("error: cluster is not quorate: 1 of 3 votes online (offline: pve02, pve03); "
+                                   "refusing to plan changes until quorum is back")
+
+
+def test_request_count_depends_on_nodes_only(lab: Lab) -> None:
+    lab.form_cluster()
+    before = discover(ApiClient.for_endpoint(lab.endpoint()))
+    for vmid in (100, 101, 102):
+        lab.post("/cluster/ha/resources", sid=f"vm:{vmid}")
+    after = discover(ApiClient.for_endpoint(lab.endpoint()))
+    assert len(after.cluster.ha.resources) == 3 and not before.cluster.ha.resources
+    assert before.requests == after.requests == 10 + 2 * 3 + 7
+
+
+def test_tls_pinning_and_auth_errors(lab: Lab, tmp_path: Path) -> None:
+    ep = lab.endpoint()
+    conn = json.loads((lab.dir / "connection.json").read_text())
+    pinned = Endpoint(ep.host, ep.port, ep.token_id, ep.secret, fingerprint=conn["fingerprint"])
+    assert ApiClient.for_endpoint(pinned).get("/version")["version"]
+    wrong = Endpoint(ep.host, ep.port, ep.token_id, ep.secret, fingerprint="AA:" * 31 + "AA")
+    with pytest.raises(TlsError, match="fingerprint does not match"):
+        ApiClient.for_endpoint(wrong).get("/version")
+    system_ca = Endpoint(ep.host, ep.port, ep.token_id, ep.secret)  # lab CA not trusted by the system
+    with pytest.raises(TlsError, match="did not verify"):
+        ApiClient.for_endpoint(system_ca).get("/version")
+    bad_token = Endpoint(ep.host, ep.port, ep.token_id, "wrong", ca_file=ep.ca_file)
+    with pytest.raises(AuthError, match="401"):
+        ApiClient.for_endpoint(bad_token).get("/version")
+    (lab.dir / "tokens" / "admin.token").write_text(f"{ep.token_id}=wrong\n")
+    proc = lab.run("plan", "stacks/lab.yaml")
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines() == [
+        f"error: cannot read the cluster: authentication failed at lab 'default' ({ep.host}:{ep.port}) "
+        "(HTTP 401): the API token was rejected"]
+    assert "wrong" not in proc.stderr
+
+
+def test_import_of_lab_built_from_spec_plans_zero_changes(tmp_path: Path) -> None:
+    lab = Lab(tmp_path / "home")
+    up = lab.run("lab", "up", "--from", "stacks/lab.yaml")
+    try:
+        if up.returncode != 0 and "not implemented" in (up.stdout + up.stderr):
+            pytest.skip("`provision lab up --from STACK` is not implemented by the lab yet")
+        assert up.returncode == 0, up.stderr
+        ApiClient.for_endpoint(lab.endpoint()).get("/version")
+        rc, doc, err = plan_json(lab, "stacks/lab.yaml")
+        assert (rc, doc.get("actions")) == (0, []), err
+        stack = tmp_path / "imported.yaml"
+        lab.run("import", "--lab", "default", "--out", str(stack), check=True)
+        rc, doc, err = plan_json(lab, stack)
+        assert (rc, doc.get("actions")) == (0, []), err
+    finally:
+        lab.run("lab", "down")
