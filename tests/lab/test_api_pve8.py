@@ -58,7 +58,7 @@ def test_disks_guests_and_node_status(lab: LabHandle) -> None:
     unused = {d["devpath"] for d in lab.get("/nodes/pve02/disks/list", type="unused")}
     assert "/dev/sda" not in unused and "/dev/sdb" in unused
     qemu = lab.get("/nodes/pve02/qemu")
-    assert [(g["vmid"], g["name"], g["status"]) for g in qemu] == [(102, "vm102", "running")]
+    assert [(g["vmid"], g["name"], g["status"]) for g in qemu] == [(101, "vm101", "running")]
     assert qemu[0]["maxmem"] == 4096 * 1024 * 1024 and qemu[0]["cpus"] == 2
     assert [(g["vmid"], g["name"]) for g in lab.get("/nodes/pve01/lxc")] == [(200, "ct200")]
     st = lab.get("/nodes/pve03/status")
@@ -108,7 +108,7 @@ def test_nodes_and_cluster_resources(lab: LabHandle) -> None:
     kinds = {r["type"] for r in res}
     assert kinds == {"node", "storage", "qemu", "lxc"}
     vms = lab.get("/cluster/resources", type="vm")
-    assert sorted(r["id"] for r in vms) == ["lxc/200", "qemu/101", "qemu/102", "qemu/103"]
+    assert sorted(r["id"] for r in vms) == ["lxc/200", "qemu/100", "qemu/101", "qemu/102"]
     assert all(isinstance(r["vmid"], int) and r["status"] == "running" for r in vms)
     storages = lab.get("/cluster/resources", type="storage")
     assert {r["id"] for r in storages} >= {"storage/pve01/local", "storage/pve03/local-lvm"}
@@ -174,12 +174,12 @@ def test_network_stage_apply_revert(lab: LabHandle) -> None:
 
 
 def test_guest_stop_start_via_api(lab: LabHandle) -> None:
-    _task_ok(lab, lab.ok("POST", "/nodes/pve03/qemu/103/status/stop"))
-    assert lab.get("/nodes/pve03/qemu/103/status/current")["status"] == "stopped"
-    _task_ok(lab, lab.ok("POST", "/nodes/pve03/qemu/103/status/start"))
-    cur = lab.get("/nodes/pve03/qemu/103/status/current")
+    _task_ok(lab, lab.ok("POST", "/nodes/pve03/qemu/102/status/stop"))
+    assert lab.get("/nodes/pve03/qemu/102/status/current")["status"] == "stopped"
+    _task_ok(lab, lab.ok("POST", "/nodes/pve03/qemu/102/status/start"))
+    cur = lab.get("/nodes/pve03/qemu/102/status/current")
     assert cur["status"] == "running" and cur["ha"] == {"managed": 0}
-    wrong = lab.request("POST", "/nodes/pve01/qemu/103/status/start")
+    wrong = lab.request("POST", "/nodes/pve01/qemu/102/status/start")
     assert wrong.status_code == 500
 
 

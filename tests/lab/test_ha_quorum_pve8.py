@@ -36,42 +36,42 @@ def test_groups_and_resources_shapes(lab: LabHandle) -> None:
     assert groups["prefer2"]["nodes"] == "pve02:2,pve03:1" and "restricted" not in groups["prefer2"]
     text = (lab.get("/cluster/ha/groups/only3"))
     assert text["nodes"] == "pve03"
-    lab.ok("POST", "/cluster/ha/resources", sid="vm:101", group="prefer2", max_restart="2")
-    lab.ok("POST", "/cluster/ha/resources", sid="102")
-    lab.ok("POST", "/cluster/ha/resources", sid="vm:103", group="only3", comment="db")
-    dup = lab.request("POST", "/cluster/ha/resources", sid="vm:101")
-    assert dup.status_code == 500 and "resource ID 'vm:101' already defined" in dup.json()["message"]
+    lab.ok("POST", "/cluster/ha/resources", sid="vm:100", group="prefer2", max_restart="2")
+    lab.ok("POST", "/cluster/ha/resources", sid="101")
+    lab.ok("POST", "/cluster/ha/resources", sid="vm:102", group="only3", comment="db")
+    dup = lab.request("POST", "/cluster/ha/resources", sid="vm:100")
+    assert dup.status_code == 500 and "resource ID 'vm:100' already defined" in dup.json()["message"]
     nog = lab.request("POST", "/cluster/ha/resources", sid="vm:999")
     assert nog.status_code == 500
     res = {r["sid"]: r for r in lab.get("/cluster/ha/resources")}
-    assert res["vm:101"] == {"sid": "vm:101", "type": "vm", "group": "prefer2", "max_restart": 2,
-                             "digest": res["vm:101"]["digest"]}
-    assert "state" not in res["vm:102"] and res["vm:103"]["comment"] == "db"
+    assert res["vm:100"] == {"sid": "vm:100", "type": "vm", "group": "prefer2", "max_restart": 2,
+                             "digest": res["vm:100"]["digest"]}
+    assert "state" not in res["vm:101"] and res["vm:102"]["comment"] == "db"
     assert lab.get("/cluster/ha/resources", type="ct") == []
     used = lab.request("DELETE", "/cluster/ha/groups/only3")
-    assert used.status_code == 500 and "vm:103" in used.json()["message"]
+    assert used.status_code == 500 and "vm:102" in used.json()["message"]
     rules = lab.request("GET", "/cluster/ha/rules")
     assert rules.status_code == 501
 
 
 def test_crm_places_services_by_group_priority(lab: LabHandle) -> None:
-    # vm:101 starts on pve01 but its group prefers pve02: the CRM migrates it there.
-    lab.wait(lambda: settled(lab, {"vm:101": ("pve02", "started"), "vm:102": ("pve02", "started"),
-                                   "vm:103": ("pve03", "started")}), what="initial placement")
+    # vm:100 starts on pve01 but its group prefers pve02: the CRM migrates it there.
+    lab.wait(lambda: settled(lab, {"vm:100": ("pve02", "started"), "vm:101": ("pve02", "started"),
+                                   "vm:102": ("pve03", "started")}), what="initial placement")
     cur = lab.get("/cluster/ha/status/current")
     assert cur[0] == {"id": "quorum", "type": "quorum", "node": "pve01", "status": "OK", "quorate": 1}
     assert cur[1]["type"] == "master" and cur[1]["node"] == "pve01" and "active" in cur[1]["status"]
     lrms = [e for e in cur if e["type"] == "lrm"]
     assert [e["node"] for e in lrms] == ["pve01", "pve02", "pve03"]
-    svc = services(lab)["vm:101"]
-    assert svc["status"] == "vm:101 (pve02, started)" and svc["request_state"] == "started"
+    svc = services(lab)["vm:100"]
+    assert svc["status"] == "vm:100 (pve02, started)" and svc["request_state"] == "started"
     assert svc["group"] == "prefer2" and svc["max_restart"] == 2 and svc["crm_state"] == "started"
     vm = {r["vmid"]: r for r in lab.get("/cluster/resources", type="vm")}
-    assert vm[101]["node"] == "pve02" and vm[101]["hastate"] == "started" and "hastate" not in vm[200]
+    assert vm[100]["node"] == "pve02" and vm[100]["hastate"] == "started" and "hastate" not in vm[200]
     ms = lab.get("/cluster/ha/status/manager_status")
     assert ms["manager_status"]["master_node"] == "pve01"
     assert ms["manager_status"]["node_status"] == {"pve01": "online", "pve02": "online", "pve03": "online"}
-    assert ms["manager_status"]["service_status"]["vm:101"]["node"] == "pve02"
+    assert ms["manager_status"]["service_status"]["vm:100"]["node"] == "pve02"
     assert ms["quorum"] == {"node": "pve01", "quorate": 1}
 
 
@@ -79,30 +79,30 @@ def test_recovery_after_node_failure_matches_crm(lab: LabHandle) -> None:
     lab.lab("fail", "pve02")
     # what provision.crm decides for the same situation
     config = HAConfig(groups=(Group("prefer2", {"pve02": 2, "pve03": 1}), Group("only3", {"pve03": 0}, True)))
-    svcs = [Service("vm:101", "pve02", group="prefer2"), Service("vm:102", "pve02"),
-            Service("vm:103", "pve03", group="only3")]
+    svcs = [Service("vm:100", "pve02", group="prefer2"), Service("vm:101", "pve02"),
+            Service("vm:102", "pve03", group="only3")]
     nodes = [NodeInfo("pve01", True), NodeInfo("pve02", False), NodeInfo("pve03", True)]
     expected = recover(svcs, nodes, config).placements
-    assert expected["vm:101"] == "pve03"  # group priority: next member
+    assert expected["vm:100"] == "pve03"  # group priority: next member
     lab.wait(lambda: settled(lab, {sid: (node, "started") for sid, node in expected.items()}), what="recovery")
     ms = lab.get("/cluster/ha/status/manager_status")["manager_status"]
     assert ms["node_status"]["pve02"] == "unknown"
     vm = {r["vmid"]: r for r in lab.get("/cluster/resources", type="vm")}
-    assert vm[101]["node"] == "pve03" and vm[101]["status"] == "running"
+    assert vm[100]["node"] == "pve03" and vm[100]["status"] == "running"
 
 
 def test_failback_when_node_returns(lab: LabHandle) -> None:
     lab.lab("recover", "pve02")
-    lab.wait(lambda: settled(lab, {"vm:101": ("pve02", "started")}), what="failback to pve02")
-    assert lab.get("/nodes/pve02/qemu/101/status/current")["status"] == "running"
+    lab.wait(lambda: settled(lab, {"vm:100": ("pve02", "started")}), what="failback to pve02")
+    assert lab.get("/nodes/pve02/qemu/100/status/current")["status"] == "running"
 
 
 def test_restricted_group_without_members_stays_in_recovery(lab: LabHandle) -> None:
     lab.lab("fail", "pve03")
-    lab.wait(lambda: services(lab)["vm:103"]["state"] == "recovery", what="vm:103 in recovery")
-    assert services(lab)["vm:103"]["node"] == "pve03"
+    lab.wait(lambda: services(lab)["vm:102"]["state"] == "recovery", what="vm:102 in recovery")
+    assert services(lab)["vm:102"]["node"] == "pve03"
     lab.lab("recover", "pve03")
-    lab.wait(lambda: settled(lab, {"vm:103": ("pve03", "started")}), what="vm:103 back")
+    lab.wait(lambda: settled(lab, {"vm:102": ("pve03", "started")}), what="vm:102 back")
 
 
 def test_quorum_loss_blocks_writes_and_moves_nothing(lab: LabHandle) -> None:

@@ -32,78 +32,78 @@ def test_groups_have_been_migrated(lab: LabHandle) -> None:
         r = lab.request(method, path, **params)
         assert r.status_code == 500, (method, path)
         assert r.json()["message"] == "ha groups have been migrated to rules\n"
-    lab.ok("POST", "/cluster/ha/resources", sid="vm:101")
-    grp = lab.request("POST", "/cluster/ha/resources", sid="vm:102", group="g")
+    lab.ok("POST", "/cluster/ha/resources", sid="vm:100")
+    grp = lab.request("POST", "/cluster/ha/resources", sid="vm:101", group="g")
     assert grp.status_code == 500 and "migrated to rules" in grp.json()["message"]
 
 
 def test_rule_preconditions_and_shapes(lab: LabHandle) -> None:
     unmanaged = lab.request("POST", "/cluster/ha/rules", type="node-affinity", rule="r1",
-                            resources="vm:101,vm:102", nodes="pve02:2,pve03")
+                            resources="vm:100,vm:101", nodes="pve02:2,pve03")
     assert unmanaged.status_code == 500
-    assert unmanaged.json()["message"] == "create ha rule failed: cannot use unmanaged resource(s) vm:102.\n"
-    lab.ok("POST", "/cluster/ha/resources", sid="vm:102", failback="0")
-    lab.ok("POST", "/cluster/ha/resources", sid="vm:103")
-    ghost = lab.request("POST", "/cluster/ha/rules", type="node-affinity", rule="r1", resources="vm:101",
+    assert unmanaged.json()["message"] == "create ha rule failed: cannot use unmanaged resource(s) vm:101.\n"
+    lab.ok("POST", "/cluster/ha/resources", sid="vm:101", failback="0")
+    lab.ok("POST", "/cluster/ha/resources", sid="vm:102")
+    ghost = lab.request("POST", "/cluster/ha/rules", type="node-affinity", rule="r1", resources="vm:100",
                         nodes="pve09")
     assert ghost.status_code == 500 and "cannot use non-existant node(s) pve09." in ghost.json()["message"]
-    missing = lab.request("POST", "/cluster/ha/rules", type="node-affinity", rule="r1", resources="vm:101")
+    missing = lab.request("POST", "/cluster/ha/rules", type="node-affinity", rule="r1", resources="vm:100")
     assert missing.status_code == 400 and "nodes" in missing.json()["errors"]
-    lab.ok("POST", "/cluster/ha/rules", type="node-affinity", rule="prefer-pve02", resources="vm:102,vm:101",
+    lab.ok("POST", "/cluster/ha/rules", type="node-affinity", rule="prefer-pve02", resources="vm:101,vm:100",
            nodes="pve03,pve02:2")
-    lab.ok("POST", "/cluster/ha/rules", type="node-affinity", rule="only-pve03", resources="vm:103",
+    lab.ok("POST", "/cluster/ha/rules", type="node-affinity", rule="only-pve03", resources="vm:102",
            nodes="pve03", strict="1", comment="pinned")
     lab.ok("POST", "/cluster/ha/resources", sid="ct:200")
-    lab.ok("POST", "/cluster/ha/rules", type="resource-affinity", rule="apart", resources="vm:103,ct:200",
+    lab.ok("POST", "/cluster/ha/rules", type="resource-affinity", rule="apart", resources="vm:102,ct:200",
            affinity="negative")
     tangled = lab.request("POST", "/cluster/ha/rules", type="resource-affinity", rule="tangled",
-                          resources="vm:101,vm:103", affinity="negative")
-    assert tangled.status_code == 400  # vm:101's node-affinity rule has several priorities
+                          resources="vm:100,vm:102", affinity="negative")
+    assert tangled.status_code == 400  # vm:100's node-affinity rule has several priorities
     assert "multiple priorities" in tangled.json()["errors"]["resources"]
-    conflict = lab.request("POST", "/cluster/ha/rules", type="node-affinity", rule="again", resources="vm:101",
+    conflict = lab.request("POST", "/cluster/ha/rules", type="node-affinity", rule="again", resources="vm:100",
                            nodes="pve01")
     assert conflict.status_code == 400 and conflict.json()["message"] == "Rule 'again' is invalid.\n"
     assert "resources" in conflict.json()["errors"]
     rules = {r["rule"]: r for r in lab.get("/cluster/ha/rules")}
     assert set(rules) == {"prefer-pve02", "only-pve03", "apart"}
     r = rules["prefer-pve02"]
-    assert r["resources"] == "vm:101,vm:102" and r["nodes"] == "pve02:2,pve03"
+    assert r["resources"] == "vm:100,vm:101" and r["nodes"] == "pve02:2,pve03"
     assert r["strict"] == 0 and r["order"] == 1 and r["type"] == "node-affinity" and len(r["digest"]) == 40
     assert "errors" not in r and "disable" not in r
     assert rules["only-pve03"]["strict"] == 1 and rules["apart"]["affinity"] == "negative"
     assert [x["rule"] for x in lab.get("/cluster/ha/rules", type="resource-affinity")] == ["apart"]
-    assert {x["rule"] for x in lab.get("/cluster/ha/rules", resource="vm:103")} == {"only-pve03", "apart"}
+    assert {x["rule"] for x in lab.get("/cluster/ha/rules", resource="vm:102")} == {"only-pve03", "apart"}
     text = pmxcfs_file(lab, "ha/rules.cfg")
-    assert "node-affinity: prefer-pve02\n\tnodes pve02:2,pve03\n\tresources vm:101,vm:102\n" in text
-    assert "node-affinity: only-pve03\n\tcomment pinned\n\tnodes pve03\n\tresources vm:103\n\tstrict 1\n" in text
+    assert "node-affinity: prefer-pve02\n\tnodes pve02:2,pve03\n\tresources vm:100,vm:101\n" in text
+    assert "node-affinity: only-pve03\n\tcomment pinned\n\tnodes pve03\n\tresources vm:102\n\tstrict 1\n" in text
     res = {x["sid"]: x for x in lab.get("/cluster/ha/resources")}
-    assert res["vm:102"]["failback"] == 0 and "failback" not in res["vm:101"]
+    assert res["vm:101"]["failback"] == 0 and "failback" not in res["vm:100"]
 
 
 def test_placement_follows_rules(lab: LabHandle) -> None:
     lab.wait(lambda: all((services(lab).get(s) or {}).get("state") == "started"
                          and services(lab)[s]["node"] == n
-                         for s, n in {"vm:101": "pve02", "vm:103": "pve03"}.items()), what="rule placement")
-    # vm:102 has failback 0: it is on an allowed node (pve02) already and stays.
-    assert services(lab)["vm:102"]["node"] == "pve02" and services(lab)["vm:102"]["failback"] == 0
+                         for s, n in {"vm:100": "pve02", "vm:102": "pve03"}.items()), what="rule placement")
+    # vm:101 has failback 0: it is on an allowed node (pve02) already and stays.
+    assert services(lab)["vm:101"]["node"] == "pve02" and services(lab)["vm:101"]["failback"] == 0
     lab.lab("fail", "pve02")
     # the next priority class of its rule is pve03 (pve01 is only a priority -1 fallback)
-    lab.wait(lambda: (services(lab)["vm:101"]["node"], services(lab)["vm:101"]["state"]) == ("pve03", "started"),
-             what="vm:101 recovered to pve03")
+    lab.wait(lambda: (services(lab)["vm:100"]["node"], services(lab)["vm:100"]["state"]) == ("pve03", "started"),
+             what="vm:100 recovered to pve03")
     lab.lab("recover", "pve02")
-    lab.wait(lambda: services(lab)["vm:101"]["node"] == "pve02", what="failback of vm:101")
-    # vm:102 (failback 0) recovered elsewhere and stays there
-    assert services(lab)["vm:102"]["node"] != "pve02"
+    lab.wait(lambda: services(lab)["vm:100"]["node"] == "pve02", what="failback of vm:100")
+    # vm:101 (failback 0) recovered elsewhere and stays there
+    assert services(lab)["vm:101"]["node"] != "pve02"
     lab.lab("fail", "pve03")
-    lab.wait(lambda: services(lab)["vm:103"]["state"] == "recovery", what="strict rule keeps vm:103 waiting")
+    lab.wait(lambda: services(lab)["vm:102"]["state"] == "recovery", what="strict rule keeps vm:102 waiting")
     lab.lab("recover", "pve03")
-    lab.wait(lambda: services(lab)["vm:103"]["state"] == "started", what="vm:103 back on pve03")
+    lab.wait(lambda: services(lab)["vm:102"]["state"] == "started", what="vm:102 back on pve03")
 
 
 def test_delete_resource_purges_rules(lab: LabHandle) -> None:
-    lab.ok("DELETE", "/cluster/ha/resources/vm:103")
+    lab.ok("DELETE", "/cluster/ha/resources/vm:102")
     rules = {r["rule"]: r for r in lab.get("/cluster/ha/rules")}
     assert "only-pve03" not in rules  # left without resources: deleted
     assert rules["apart"]["resources"] == "ct:200"  # kept, but now ignored by the CRM
     assert "errors" in rules["apart"]
-    assert "vm:103" not in services(lab)
+    assert "vm:102" not in services(lab)

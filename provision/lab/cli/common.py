@@ -117,12 +117,16 @@ def node_context(cmdline: list[str]) -> Iterator[Ctx]:
 def _fail_once(store: Store, cmdline: list[str]) -> None:
     """Consume the first pending ``lab faults --fail-once`` entry that prefixes this command."""
     line = " ".join(cmdline)
-    with store.tx() as c:
+    hit = False
+    with store.tx() as c:  # consume the entry and commit before failing
         for r in store.query("SELECT id, prefix FROM fail_once ORDER BY id"):
             prefix = str(r["prefix"])
             if line == prefix or line.startswith(prefix + " "):
                 c.execute("DELETE FROM fail_once WHERE id = ?", (r["id"],))
-                fail(f"command '{line}' failed: injected fault (lab fail-once)", EXIT_ERROR)
+                hit = True
+                break
+    if hit:
+        fail(f"command '{line}' failed: injected fault (lab fail-once)", EXIT_ERROR)
 
 
 def run(main: Callable[[list[str]], int | None], argv: list[str]) -> int:
