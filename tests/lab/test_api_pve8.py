@@ -75,7 +75,8 @@ def test_cluster_create_join_and_config_shapes(lab: LabHandle) -> None:
     dup = lab.request("POST", "/cluster/config/join", as_node="pve02", hostname="pve01", fingerprint=fp,
                       password="x", link0="192.168.10.11")
     assert dup.status_code == 500
-    assert dup.json()["message"] == "corosync: address '192.168.10.11' already used on link ring0_addr by node 'pve01'\n"
+    msg = "corosync: address '192.168.10.11' already used on link ring0_addr by node 'pve01'\n"
+    assert dup.json()["message"] == msg
     extra = lab.request("POST", "/cluster/config/join", as_node="pve02", hostname="pve01", fingerprint=fp,
                         password="x", link0="192.168.10.12", link1="10.1.0.12")
     assert "link 1 specified for new node doesn't exist" in extra.json()["message"]

@@ -42,7 +42,7 @@ def test_pvesh_json_payload_only(lab: LabHandle) -> None:
     data = json.loads(out)
     assert isinstance(data, list) and data[0]["type"] == "cluster"
     assert out.strip() == json.dumps(data, sort_keys=True, separators=(",", ":"))
-    assert [e for e in data if e.get("local") == 1][0]["name"] == "pve03"  # acts as PVE_LAB_NODE
+    assert next(e for e in data if e.get("local") == 1)["name"] == "pve03"  # acts as PVE_LAB_NODE
     lab.node("pve02", "pvesh", "create", "/storage", "--storage", "sh1", "--type", "dir", "--path", "/srv/sh1")
     lab.node("pve02", "pvesh", "set", "/storage/sh1", "-content", "iso")
     got = json.loads(lab.node("pve01", "pvesh", "get", "/storage/sh1", "--output-format", "json").stdout)
