@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provision.lab import fmt
-from provision.lab.formats import sectionconfig
+from provision.lab.formats import ceph_conf, datacenter, sectionconfig
 from provision.lab.formats.corosync import ClusterConf
 from provision.lab.formats.sectionconfig import Section
 
@@ -52,15 +51,15 @@ def write_sections(sections: list[Section], kind: str) -> str:
 
 
 def write_ceph_conf(conf: dict[str, dict[str, str]]) -> str:
-    return fmt.ceph_conf_to_text(conf)
+    return ceph_conf.write(conf)
 
 
 def parse_ceph_conf(text: str) -> dict[str, dict[str, str]]:
-    return fmt.ceph_conf_from_text(text)
+    return ceph_conf.parse(text)
 
 
 def parse_datacenter(text: str | None) -> dict[str, Any]:
     if not text:
         return {}
-    return fmt.datacenter_from_text(text)
+    return datacenter.parse(text)
 

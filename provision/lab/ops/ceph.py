@@ -15,6 +15,7 @@ import uuid
 from typing import Any
 
 from provision.lab.files import CEPH_CONF, STORAGE, parse_ceph_conf, parse_sections, write_ceph_conf, write_sections
+from provision.lab.formats import ceph_conf
 from provision.lab.formats.sectionconfig import Section
 from provision.lab.ops.common import require_node, require_quorum, task
 from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_int, p_req, p_str, param_error, route
@@ -108,23 +109,14 @@ def init(ctx: Ctx, params: dict[str, Any]) -> None:
     cephx = not p_bool(params, "disable_cephx", False)
     with ctx.store.tx():
         require_quorum(ctx)
-        if ctx.store.get_file(CEPH_CONF) is not None:
-            return None  # PVE keeps an existing [global]
-        auth = "cephx" if cephx else "none"
-        glob = {
-            "auth_client_required": auth,
-            "auth_cluster_required": auth,
-            "auth_service_required": auth,
-            "cluster_network": cluster_network or network or "",
-            "fsid": str(uuid.uuid4()),
-            "mon_allow_pool_delete": "true",
-            "osd_pool_default_min_size": str(min_size),
-            "osd_pool_default_size": str(size),
-            "public_network": network or "",
-        }
-        glob = {k: v for k, v in glob.items() if v}
-        _save_conf(ctx, {"global": glob, "client": {"keyring": "/etc/pve/priv/$cluster.$name.keyring"}})
-        ctx.store.put_file("priv/ceph.client.admin.keyring", f"[client.admin]\n\tkey = {uuid.uuid4().hex}\n")
+        text = ctx.store.get_file(CEPH_CONF)
+        existing = parse_ceph_conf(text) if text is not None else {}
+        assert size is not None and min_size is not None
+        _save_conf(ctx, ceph_conf.pveceph_init(existing, fsid=str(uuid.uuid4()), network=network,
+                                               cluster_network=cluster_network, size=size, min_size=min_size,
+                                               disable_cephx=not cephx))
+        if ctx.store.get_file("priv/ceph.client.admin.keyring") is None:
+            ctx.store.put_file("priv/ceph.client.admin.keyring", f"[client.admin]\n\tkey = {uuid.uuid4().hex}\n")
     return None
 
 
@@ -287,12 +279,10 @@ def mon_create(ctx: Ctx, params: dict[str, Any]) -> str:
             if not quorum:
                 raise ApiError(500, "got timeout")
         now = time.time()
+        known = {r["name"]: r["addr"] for r in ctx.store.query("SELECT name, addr FROM ceph_mons")}
         ctx.store.exec("INSERT INTO ceph_mons(name, host, addr, running, created) VALUES(?,?,?,1,?)",
                        (monid, node, addr, now))
-        hosts = [r["addr"] for r in ctx.store.query("SELECT addr FROM ceph_mons ORDER BY created")]
-        glob["mon_host"] = " ".join(hosts)
-        conf[f"mon.{monid}"] = {"public_addr": addr}
-        _save_conf(ctx, conf)
+        _save_conf(ctx, ceph_conf.add_monitor(conf, monid, [addr], known_monitors=known))
         log = ("creating new monitor keyring\nmonmaptool: monmap file /tmp/monmap\n"
                f"starting service 'ceph-mon@{monid}'\n")
         if first and not ctx.store.one("SELECT 1 FROM ceph_mgrs WHERE name = ?", (node,)):
@@ -317,10 +307,7 @@ def mon_destroy(ctx: Ctx, params: dict[str, Any]) -> str:
             raise ApiError(500, "can't remove last monitor")
         _require_rados(ctx)
         ctx.store.exec("DELETE FROM ceph_mons WHERE name = ?", (monid,))
-        conf.pop(f"mon.{monid}", None)
-        hosts = [r["addr"] for r in ctx.store.query("SELECT addr FROM ceph_mons ORDER BY created")]
-        conf.setdefault("global", {})["mon_host"] = " ".join(hosts)
-        _save_conf(ctx, conf)
+        _save_conf(ctx, ceph_conf.remove_monitor(conf, monid, row["addr"]))
         return task(ctx, node, "cephdestroymon", f"mon.{monid}")
 
 
