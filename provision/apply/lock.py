@@ -140,7 +140,10 @@ class ApplyLock:
             self.pools.create(POOL_ID, info.comment())
         except Exception as exc:
             self.file.unlink(missing_ok=True)
-            current = self._safe_comment()
+            try:
+                current = self._safe_comment()
+            except LockError:
+                raise LockError(f"cannot create the lock pool {POOL_ID}: {exc}") from exc
             if current is not None:
                 raise LockHeldError(LockInfo.parse(current), f"cluster {self.cluster!r}") from None
             raise LockError(f"cannot create the lock pool {POOL_ID}: {exc}") from exc

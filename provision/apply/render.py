@@ -428,6 +428,7 @@ def render_run(
         if (action.node or any_host) not in inventory.hosts:
             raise RenderError(f"{action.address}: node {action.node!r} is not in the inventory")
 
+    runs_root = runs_root.resolve()  # ansible-runner treats a relative inventory path as inventory text
     root = runs_root / run_dir_name(plan_id, now)
     suffix = 1
     while root.exists():

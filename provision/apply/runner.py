@@ -61,7 +61,8 @@ class RunResult:
 
     @property
     def ok(self) -> bool:
-        return self.status == "successful" and self.rc == 0 and not self.failed
+        """Success means every action finished; a run that matched no hosts is a failure."""
+        return self.status == "successful" and self.rc == 0 and not self.failed and not self.not_done
 
 
 def is_changed(event: Mapping[str, Any]) -> bool:
@@ -106,7 +107,7 @@ class ActionTracker:
             self.tally.failed += 1
         elif kind == "runner_on_unreachable":
             self.tally.unreachable += 1
-        if kind == "verbose" and event.get("stdout"):
+        if kind in ("verbose", "warning", "error") and event.get("stdout"):
             self.output.append(str(event["stdout"]))
         match = TASK_ACTION.match(task)
         if not match:
@@ -200,12 +201,16 @@ def run(
     finally:
         shutil.rmtree(artifacts, ignore_errors=True)
     wall = time.monotonic() - start
-    if rc != 0 and not tracker.messages:
-        tail = [line for line in tracker.output if line.strip()][-3:]
-        tracker.messages.append(f"ansible-playbook exited with {rc}" + (": " + " / ".join(tail) if tail else ""))
     done = [a for a in tracker.order if a in tracker.done and a not in tracker.failed]
     failed = [a for a in tracker.order if a in tracker.failed]
     not_done = [a for a in tracker.order if a not in tracker.done and a not in tracker.failed]
+    if rc == 0 and status == "successful" and not_done and not failed:
+        tracker.messages.append(
+            f"{len(not_done)} action(s) never ran (no task of theirs reported back; host pattern not matched?)"
+        )
+    if rc != 0 and not tracker.messages:
+        tail = [line for line in tracker.output if line.strip()][-3:]
+        tracker.messages.append(f"ansible-playbook exited with {rc}" + (": " + " / ".join(tail) if tail else ""))
     return RunResult(
         status=status,
         rc=rc,

@@ -164,9 +164,13 @@ def apply_cmd(
         output = Output.json
     planfile = _is_planfile(target)
     document: dict[str, Any] | None = planfiles.load(target) if planfile else None
-    stack_path = Path(str(document.get("stack"))) if document is not None else target
-    if document is not None and not document.get("stack"):
-        raise _fail(f"error: {target}: the plan file does not name its stack file")
+    stack_path = target
+    if document is not None:
+        if not document.get("stack"):
+            raise _fail(f"error: {target}: the plan file does not name its stack file")
+        stack_path = Path(str(document["stack"]))
+        if not stack_path.is_absolute() and not stack_path.exists():
+            stack_path = target.parent / stack_path  # relative to where the plan file lives
     loaded = load_stack(stack_path)
     desired = loaded.cluster
     if desired.connection is None and lab is None:
