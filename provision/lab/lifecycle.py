@@ -318,6 +318,8 @@ def faults(name: str, *, error_rate: float | None, latency_ms: float | None, see
             current["latency_ms"] = latency_ms
         if seed is not None:
             current["seed"] = seed
+        if current:
+            current["generation"] = int(current.get("generation", 0)) + 1
         st.set_meta("api_faults", current or None)
         for cmd in fail_once:
             c.execute("INSERT INTO fail_once(prefix) VALUES(?)", (" ".join(cmd.split()),))

@@ -84,10 +84,10 @@ class Api:
 
     def _faults(self) -> tuple[float, float]:
         faults = _store(self.paths).get_meta("api_faults", {}) or {}
-        seed = faults.get("seed", 0)
-        if seed != self.rng_seed:
-            self.rng_seed = seed
-            self.rng.seed(seed)
+        key = (faults.get("seed", 0), faults.get("generation", 0))
+        if key != self.rng_seed:  # every `lab faults` call restarts the seeded sequence
+            self.rng_seed = key
+            self.rng.seed(key[0])
         return float(faults.get("error_rate", 0.0)), float(faults.get("latency_ms", 0.0))
 
     def handle(self, method: str, path: str, params: dict[str, Any], user: str, role: str,
