@@ -18,7 +18,8 @@ against 4.0.7, which differs only in reading groups directly):
     the CRM places them one by one in ``sid`` order, each placement loading the chosen
     node before the next is placed. ``disabled`` and ``ignored`` services are not
     recovered, nor are ``stopped`` ones on a node in maintenance. A service with no
-    allowed online node stays in ``recovery`` and is retried every round.
+    allowed online node stays in ``recovery`` and is retried every round (callers that
+    keep state across rounds name those services with ``in_recovery``).
 
 ``failback_moves`` / ``pending_moves``
     Every round each running service is re-checked with preference "none"; that is how
@@ -27,6 +28,12 @@ against 4.0.7, which differs only in reading groups directly):
     services are never moved this way.
 
 Every decision carries a short human reason, because ``simulate`` prints them.
+
+Not modelled, on purpose: the ``dynamic`` CRS mode and automatic rebalancing (they need
+live usage data), ``ha-rebalance-on-start``, running non-HA guests in the usage table
+(ha-manager >= 5.1.2 counts them), timing (fence delay, agent-lock expiry), restart
+counting (callers pass ``try_next``/``tried_nodes``), shutdown policies other than the
+maintenance they lead to, and the ``disarm-ha`` modes.
 """
 
 from __future__ import annotations
