@@ -13,6 +13,7 @@ from provision.spec.ceph import Ceph
 from provision.spec.connection import Connection
 from provision.spec.corosync import Corosync, Quorum
 from provision.spec.guests import Guest
+from provision.spec.network import Bond, Nic
 from provision.spec.ha import Ha
 from provision.spec.node import Node
 from provision.spec.storage import RbdStorage, Storage
@@ -62,11 +63,18 @@ class Cluster(SpecModel):
         """Make implicit values explicit, so that a spec and a discovered cluster
         that mean the same thing are equal field by field.
 
+        - An interface's `autostart` left out is what Proxmox writes: `auto` for
+          bonds, bridges, VLANs, bond slaves and addressed NICs, none for bare NICs.
         - A corosync link address left out for a node is that node's interface
           address inside the link's network.
         - A pool with `add_storage` implies an RBD storage named like the pool
           (pveceph creates it), unless the stack declares that storage itself.
         """
+        for node in self.nodes:
+            slaves = {s for i in node.interfaces if isinstance(i, Bond) for s in i.slaves}
+            for iface in node.interfaces:
+                if iface.autostart is None:
+                    iface.autostart = not isinstance(iface, Nic) or iface.name in slaves or iface.address is not None
         for link in self.corosync.links:
             for node in self.nodes:
                 if node.name in link.addresses:

@@ -37,7 +37,11 @@ class _Addressed(SpecModel):
     mtu: int | None = Field(
         default=None, ge=1280, le=65520, description="MTU; unset means the kernel default (1500)."
     )
-    autostart: bool = Field(default=True, description="Bring the interface up at boot (`auto` line).")
+    autostart: bool | None = Field(
+        default=None,
+        description="Bring the interface up at boot (`auto` line). Default as Proxmox writes it: yes for "
+        "bonds, bridges, VLANs, bond slaves and NICs with an address; no for other NICs.",
+    )
     comment: str | None = Field(default=None, description="Free text written as the stanza comment.")
 
     @property

@@ -27,7 +27,7 @@ def test_markdown_is_byte_identical_across_runs(lab_stack: Cluster, observe: Obs
     second = render_markdown(_doc(lab_stack, observe, "blank-pve8", 59))
     assert first.encode() == second.encode()
     assert first.count("<details>") == 6  # one per phase
-    assert first.rstrip().endswith("**Plan: 53 to add, 21 to change, 0 to destroy.**")
+    assert first.rstrip().endswith("**Plan: 53 to add, 18 to change, 0 to destroy.**")
 
 
 def test_summary_line_and_text(lab_stack: Cluster, observe: Observe) -> None:

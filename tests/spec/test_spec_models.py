@@ -51,9 +51,40 @@ def _error(fn: Any, *args: Any) -> str:
 def test_nic_defaults_and_effective_mtu() -> None:
     nic = IFACE.validate_python({"name": "eno1", "type": "nic"})
     assert isinstance(nic, Nic)
-    assert (nic.address, nic.mtu, nic.effective_mtu, nic.autostart) == (None, None, 1500, True)
+    # autostart stays unset on the bare model; the Cluster decides it (see below)
+    assert (nic.address, nic.mtu, nic.effective_mtu, nic.autostart) == (None, None, 1500, None)
     jumbo = IFACE.validate_python({"name": "eno1", "type": "nic", "mtu": 9000, "address": "10.0.0.1/24"})
     assert jumbo.effective_mtu == 9000 and str(jumbo.address.network) == "10.0.0.0/24"
+
+
+def test_autostart_defaults_follow_what_proxmox_writes() -> None:
+    """Bond slaves and addressed NICs get `auto`; a bare NIC (e.g. a bridge port) does not,
+    as on a freshly installed node; an explicit setting always wins."""
+    from provision.spec import load_text
+
+    stack = load_text(
+        """
+name: t
+pve_version: 8
+nodes:
+  - name: pve01
+    nodeid: 1
+    address: 192.168.1.11
+    interfaces:
+      - {name: eno1, type: nic}
+      - {name: eno2, type: nic}
+      - {name: eno3, type: nic}
+      - {name: eno4, type: nic, address: 10.1.1.11/24}
+      - {name: eno5, type: nic, autostart: true}
+      - {name: bond0, type: bond, slaves: [eno2, eno3], mode: active-backup}
+      - {name: vmbr0, type: bridge, ports: [eno1], address: 192.168.1.11/24, autostart: false}
+corosync:
+  links: [{number: 0, network: 10.1.1.0/24}]
+"""
+    )
+    auto = {i.name: i.autostart for i in stack.cluster.nodes[0].interfaces}
+    assert auto == {"eno1": False, "eno2": True, "eno3": True, "eno4": True, "eno5": True,
+                    "bond0": True, "vmbr0": False}
 
 
 @pytest.mark.parametrize(
