@@ -41,13 +41,14 @@ def _errors(fn: F) -> F:
 def up(
     name: str = NAME,
     nodes: int = typer.Option(3, "--nodes", help="Number of nodes (pve01..pveNN)."),
-    pve: int = typer.Option(8, "--pve", help="PVE major version to simulate: 8 or 9."),
-    blank: bool = typer.Option(True, "--blank/--no-blank", help="Freshly installed, standalone nodes (default)."),
+    pve: int | None = typer.Option(None, "--pve", help="PVE major version to simulate: 8 (default) or 9."),
+    blank: bool = typer.Option(False, "--blank", help="Freshly installed, standalone nodes (the default)."),
     stack: Path | None = typer.Option(None, "--from", help="Seed the lab as the given stack describes it."),
     time_scale: float = typer.Option(0.02, "--time-scale", help="Multiplier for HA delays (1.0 = real time)."),
 ) -> None:
     """Start a lab: write its files and run its API server in the background."""
-    del blank
+    if stack is not None and blank:
+        raise LabError("--blank and --from are mutually exclusive")
     lab = lifecycle.up(name, nodes, pve, time_scale=time_scale, stack=stack)
     conn = lab.connection()
     typer.echo(f"lab '{lab.name}' up: PVE {conn['pve_version']}, nodes {', '.join(conn['nodes'])}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from provision.lab.files import STORAGE, write_sections
@@ -26,14 +27,16 @@ def node_ip(idx: int) -> str:
     return f"192.168.10.{10 + idx}"
 
 
-def installer_interfaces(idx: int) -> str:
-    """``/etc/network/interfaces`` as the PVE installer leaves it."""
+def installer_interfaces(idx: int, ip: str | None = None, port: str = "eno1", nics: tuple[str, ...] = NICS) -> str:
+    """``/etc/network/interfaces`` as the PVE installer leaves it (vmbr0 on one NIC, /24)."""
+    ip = ip or node_ip(idx)
+    gateway = ip.rsplit(".", 1)[0] + ".1"
     parts = ["auto lo\niface lo inet loopback\n"]
-    parts += [f"iface {nic} inet manual\n" for nic in NICS]
+    parts += [f"iface {nic} inet manual\n" for nic in nics]
     parts.append(
         "auto vmbr0\niface vmbr0 inet static\n"
-        f"\taddress {node_ip(idx)}/24\n\tgateway 192.168.10.1\n"
-        "\tbridge-ports eno1\n\tbridge-stp off\n\tbridge-fd 0\n"
+        f"\taddress {ip}/24\n\tgateway {gateway}\n"
+        f"\tbridge-ports {port}\n\tbridge-stp off\n\tbridge-fd 0\n"
     )
     parts.append("source /etc/network/interfaces.d/*\n")
     return "\n".join(parts)
@@ -49,51 +52,86 @@ def default_storage_cfg() -> str:
     )
 
 
+@dataclass
+class NodeHW:
+    """One node's hardware and installer state."""
+
+    name: str
+    ip: str
+    memory_mb: int = 131072
+    cores: int = 32
+    nics: tuple[str, ...] = NICS
+    extra_disks: tuple[str, ...] = ()
+    interfaces: str | None = None  # installer file; default: vmbr0 on the first NIC
+
+
+@dataclass
+class GuestHW:
+    vmid: int
+    type: str  # qemu | lxc
+    name: str
+    node: str
+    memory_mb: int
+    cores: int
+    status: str = "running"
+
+
+def blank_guests(names: list[str]) -> list[GuestHW]:
+    """``vm 100+i`` on node i+1 (i from 0), plus ``ct 200`` on the first node."""
+    out = [GuestHW(100 + i, "qemu", f"vm{100 + i}", n, 4096, 2) for i, n in enumerate(names)]
+    out.append(GuestHW(200, "lxc", "ct200", names[0], 1024, 1))
+    return out
+
+
 def seed_blank(store: Store, paths: LabPaths, count: int, pve: int) -> list[str]:
     """Fill a fresh store with ``count`` blank nodes and write their local disks."""
     names = node_names(count)
+    nodes = [NodeHW(n, node_ip(i), interfaces=installer_interfaces(i)) for i, n in enumerate(names, start=1)]
+    seed_nodes(store, paths, nodes, blank_guests(names), pve)
+    return names
+
+
+def seed_nodes(store: Store, paths: LabPaths, nodes: list[NodeHW], guests: list[GuestHW], pve: int) -> None:
+    """Freshly installed, standalone nodes: inventory rows, default storage.cfg, local disks."""
     now = time.time()
     with store.tx() as c:
         store.set_meta("pve_version", pve)
         store.set_meta("lab_name", paths.name)
-        for i, name in enumerate(names, start=1):
+        for i, hw in enumerate(nodes, start=1):
             c.execute(
                 "INSERT INTO nodes(name, idx, ip, memory_mb, cores, power, boot_time) VALUES(?,?,?,?,?,1,?)",
-                (name, i, node_ip(i), 131072, 32, now),
+                (hw.name, i, hw.ip, hw.memory_mb, hw.cores, now),
             )
-            for j, nic in enumerate(NICS):
+            for j, nic in enumerate(hw.nics):
                 c.execute(
                     "INSERT INTO nics(node, name, mac, link_up) VALUES(?,?,?,1)",
-                    (name, nic, f"bc:24:11:{i:02x}:{j:02x}:01"),
+                    (hw.name, nic, f"bc:24:11:{i:02x}:{j:02x}:01"),
                 )
             c.execute(
                 "INSERT INTO disks VALUES(?,?,?,?,?,?,?)",
-                (name, "/dev/sda", 480 * GB, "ssd", "SAMSUNG MZ7L3480", f"S{i:02d}SYS0001", "BIOS boot,EFI,LVM"),
+                (hw.name, "/dev/sda", 480 * GB, "ssd", "SAMSUNG MZ7L3480", f"S{i:02d}SYS0001", "BIOS boot,EFI,LVM"),
             )
-            for k, letter in enumerate("bcdefgh"):
+            data = [f"/dev/sd{letter}" for letter in "bcdefgh"]
+            data += [d for d in hw.extra_disks if d not in data and d not in ("/dev/sda", "/dev/nvme0n1")]
+            for k, dev in enumerate(data):
                 c.execute(
                     "INSERT INTO disks VALUES(?,?,?,?,?,?,NULL)",
-                    (name, f"/dev/sd{letter}", int(3.84 * TB), "ssd", "SAMSUNG MZ7L33T8", f"S{i:02d}DAT{k:04d}"),
+                    (hw.name, dev, int(3.84 * TB), "ssd", "SAMSUNG MZ7L33T8", f"S{i:02d}DAT{k:04d}"),
                 )
             c.execute(
                 "INSERT INTO disks VALUES(?,?,?,?,?,?,NULL)",
-                (name, "/dev/nvme0n1", int(1.6 * TB), "nvme", "INTEL SSDPF2KE016T", f"P{i:02d}NVM0001"),
+                (hw.name, "/dev/nvme0n1", int(1.6 * TB), "nvme", "INTEL SSDPF2KE016T", f"P{i:02d}NVM0001"),
             )
+        for g in guests:
             c.execute(
                 "INSERT INTO guests(vmid, type, name, node, status, memory_mb, cores) VALUES(?,?,?,?,?,?,?)",
-                (99 + i, "qemu", f"vm{99 + i}", name, "running", 4096, 2),
+                (g.vmid, g.type, g.name, g.node, g.status, g.memory_mb, g.cores),
             )
-        c.execute(
-            "INSERT INTO guests(vmid, type, name, node, status, memory_mb, cores) VALUES(200,'lxc','ct200',?,"
-            "'running',1024,1)",
-            (names[0],),
-        )
         store.put_file(STORAGE, default_storage_cfg())
-    for i, name in enumerate(names, start=1):
-        iface = paths.interfaces(name)
+    for i, hw in enumerate(nodes, start=1):
+        iface = paths.interfaces(hw.name)
         iface.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(iface, installer_interfaces(i))
-    return names
+        _write_atomic(iface, hw.interfaces or installer_interfaces(i, hw.ip, hw.nics[0]))
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -20,13 +20,16 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from provision.lab import hardware, topology
 from provision.lab.files import CEPH_CONF, HA_RESOURCES, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.store import Store
 from provision.lab.tls import make_certs
+
+if TYPE_CHECKING:
+    from provision.spec import Cluster
 
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
@@ -99,12 +102,25 @@ def _alive(pid: int) -> bool:
 # --- up -------------------------------------------------------------------------------------------
 
 
-def up(name: str, nodes: int, pve: int, *, time_scale: float, stack: Path | None = None) -> Lab:
+def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path | None = None) -> Lab:
+    """Create and start a lab; ``pve=None`` means 8, or the stack's version with ``stack``."""
     lab = Lab.named(name)
     if lab.paths.root.exists():
         state = "running" if lab.running() else "stopped"
         raise LabError(f"lab '{name}' already exists ({state}) at {lab.paths.root}; run: provision lab down --name "
                        f"{name}")
+    spec = None
+    if stack is not None:
+        from provision.lab.seed import SeedError, load
+
+        try:
+            spec = load(stack)
+        except SeedError as exc:
+            raise LabError(str(exc)) from None
+        if pve is not None and pve != spec.pve_version:
+            raise LabError(f"--pve {pve} contradicts the stack's pve_version {spec.pve_version}")
+        pve = spec.pve_version
+    pve = 8 if pve is None else pve
     if pve not in (8, 9):
         raise LabError(f"unsupported PVE version {pve} (use 8 or 9)")
     if not 1 <= nodes <= 32:
@@ -114,14 +130,14 @@ def up(name: str, nodes: int, pve: int, *, time_scale: float, stack: Path | None
     paths = lab.paths
     paths.root.mkdir(parents=True)
     try:
-        return _create(lab, nodes, pve, time_scale, stack)
+        return _create(lab, nodes, pve, time_scale, spec)
     except BaseException:
         _stop_server(lab)
         shutil.rmtree(paths.root, ignore_errors=True)
         raise
 
 
-def _create(lab: Lab, nodes: int, pve: int, time_scale: float, stack: Path | None) -> Lab:
+def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | None) -> Lab:
     paths = lab.paths
     for d in (paths.tokens, paths.tls, paths.bin):
         d.mkdir(parents=True, exist_ok=True)
@@ -132,13 +148,18 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, stack: Path | Non
         path.write_text(f"{token_id}={uuid.UUID(bytes=secrets.token_bytes(16))}\n")
 
     with Store(paths.db, create=True) as st:
-        if stack is not None:
-            raise LabError("--from STACK is not implemented yet")
-        else:
-            names = hardware.seed_blank(st, paths, nodes, pve)
         with st.tx():
             st.set_meta("fingerprint", fingerprint)
             st.set_meta("time_scale", time_scale)
+        if spec is not None:
+            from provision.lab.seed import SeedError, seed_from_stack
+
+            try:
+                names = seed_from_stack(st, paths, spec)
+            except SeedError as exc:
+                raise LabError(str(exc)) from None
+        else:
+            names = hardware.seed_blank(st, paths, nodes, pve)
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -1,0 +1,51 @@
+"""``lab up --from STACK`` builds what the stack describes, through the lab's own handlers."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from labkit import LabHandle, start_lab, stop_lab
+
+from provision.spec import Bond, load_stack
+
+STACK = Path(__file__).resolve().parents[2] / "stacks" / "lab.yaml"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
+    handle = start_lab(tmp_path_factory.mktemp("home"), "s", "--from", str(STACK))
+    try:
+        yield handle
+    finally:
+        stop_lab(handle)
+
+
+def test_lab_matches_the_stack(lab: LabHandle) -> None:
+    spec = load_stack(STACK).cluster
+    assert lab.conn["nodes"] == spec.node_names and lab.conn["pve_version"] == spec.pve_version
+    status = lab.get("/cluster/status")
+    assert status[0]["name"] == spec.name and status[0]["quorate"] == 1 and status[0]["nodes"] == len(spec.nodes)
+    cfg = {n["node"]: n for n in lab.get("/cluster/config/nodes")}
+    for node in spec.nodes:
+        assert cfg[node.name]["nodeid"] == str(node.nodeid)
+        for link in spec.corosync.links:
+            assert cfg[node.name][f"ring{link.number}_addr"] == str(link.addresses[node.name])
+    assert set(lab.get("/cluster/config/totem")["interface"]) == {str(x.number) for x in spec.corosync.links}
+    node = spec.nodes[0]
+    net = {i["iface"]: i for i in lab.get(f"/nodes/{node.name}/network")}
+    for iface in node.interfaces:
+        assert iface.name in net, iface.name
+        if iface.address is not None:
+            assert net[iface.name]["cidr"] == str(iface.address)
+        if isinstance(iface, Bond):
+            assert net[iface.name]["bond_mode"] == iface.mode
+    assert spec.ceph is not None
+    pools = {p["pool_name"] for p in lab.get(f"/nodes/{node.name}/ceph/pool")}
+    assert {p.name for p in spec.ceph.pools} <= pools
+    osds = lab.get(f"/nodes/{node.name}/ceph/osd")["root"]["children"][0]["children"]
+    assert sum(len(h["children"]) for h in osds) == len(spec.ceph.osds)
+    assert {s.name for s in spec.storage} <= {s["storage"] for s in lab.get("/storage")}
+    assert {r.sid for r in spec.ha.resources} == {r["sid"] for r in lab.get("/cluster/ha/resources")}
+    assert {g.name for g in spec.ha.groups} == {g["group"] for g in lab.get("/cluster/ha/groups")}
