@@ -10,7 +10,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from provision.crm import quorum
-from provision.crm.model import Group, HAConfig, NodeAffinityRule, NodeInfo, ResourceAffinityRule, Rule, Service
+from provision.crm.model import (
+    CrsMode,
+    Group,
+    HAConfig,
+    NodeAffinityRule,
+    NodeInfo,
+    ResourceAffinityRule,
+    Rule,
+    Service,
+)
 from provision.crm.rules import compile_rules
 from provision.lab.formats.sectionconfig import Section, parse_node_list, split_list
 
@@ -66,7 +75,7 @@ def ha_config(groups: list[Section], rules: list[Section]) -> HAConfig:
     return HAConfig(tuple(gs), tuple(rs))
 
 
-def service(s: Section, node: str) -> Service:
+def service(s: Section, node: str, memory_mib: int = 0, cores: int = 0) -> Service:
     """A resources.cfg section on ``node`` as a ``provision.crm`` service."""
     state = s.props.get("state", "started")
     if state == "enabled":
@@ -79,6 +88,8 @@ def service(s: Section, node: str) -> Service:
         failback=s.get_bool("failback", True),
         max_restart=int(s.props.get("max_restart", "1")),
         max_relocate=int(s.props.get("max_relocate", "1")),
+        memory_mib=memory_mib,
+        cores=cores,
     )
 
 
@@ -94,6 +105,15 @@ def rule_errors(
     return {rule: {k: ", ".join(v) for k, v in errs.items()} for rule, errs in out.items()}
 
 
-def node_infos(names: list[str], online: set[str]) -> list[NodeInfo]:
-    return [NodeInfo(n, n in online) for n in names]
+def node_infos(names: list[str], online: set[str], size: dict[str, tuple[int, int]]) -> list[NodeInfo]:
+    """``size``: node -> (memory MiB, cores), used by the ``static`` CRS mode."""
+    return [NodeInfo(n, n in online, memory_mib=size.get(n, (0, 0))[0], cores=size.get(n, (0, 0))[1])
+            for n in names]
+
+
+def crs_mode(datacenter: dict[str, Any]) -> CrsMode:
+    """``datacenter.cfg`` ``crs: ha=basic|static`` (``dynamic`` needs live load; treated as basic)."""
+    crs = datacenter.get("crs")
+    mode = crs.get("ha") if isinstance(crs, dict) else None
+    return "static" if mode == "static" else "basic"
 

@@ -16,8 +16,9 @@ import secrets
 import time
 
 from provision.crm import placement
+from provision.crm.model import Service
 from provision.lab import crmbridge, topology
-from provision.lab.files import HA_GROUPS, HA_RESOURCES, HA_RULES, parse_sections
+from provision.lab.files import DATACENTER, HA_GROUPS, HA_RESOURCES, HA_RULES, parse_datacenter, parse_sections
 from provision.lab.store import Store
 
 ROUND_SECONDS = 10.0
@@ -46,11 +47,18 @@ def crm_round(store: Store, now: float | None = None) -> None:
         config = crmbridge.ha_config(
             parse_sections(store.get_file(HA_GROUPS), "groups"), parse_sections(store.get_file(HA_RULES), "rules")
         )
+        crs = crmbridge.crs_mode(parse_datacenter(store.get_file(DATACENTER)))
         rows = {r["sid"]: dict(r) for r in store.query("SELECT * FROM ha_services")}
         guests = {
             f"{'vm' if g['type'] == 'qemu' else 'ct'}:{g['vmid']}": dict(g)
-            for g in store.query("SELECT vmid, type, node, status FROM guests")
+            for g in store.query("SELECT vmid, type, node, status, memory_mb, cores FROM guests")
         }
+        size = {r["name"]: (int(r["memory_mb"]), int(r["cores"]))
+                for r in store.query("SELECT name, memory_mb, cores FROM nodes")}
+
+        def as_service(sid: str, node: str) -> Service:
+            g = guests.get(sid, {})
+            return crmbridge.service(resources[sid], node, int(g.get("memory_mb", 0)), int(g.get("cores", 0)))
 
         # Services that left the config, or are ignored, leave the manager status.
         for sid in list(rows):
@@ -96,20 +104,20 @@ def crm_round(store: Store, now: float | None = None) -> None:
                 if row["node"] == node and row["state"] == "fence":
                     _set_service(store, rows, sid, state="recovery")
 
-        services = [crmbridge.service(resources[sid], row["node"]) for sid, row in rows.items()]
-        infos = crmbridge.node_infos(members, online)
+        services = [as_service(sid, row["node"]) for sid, row in rows.items()]
+        infos = crmbridge.node_infos(members, online, size)
         to_recover = [s for s in services if rows[s.sid]["state"] == "recovery"]
         if to_recover:
             # recover() treats every service on an offline node as failed; feed it only the
             # services whose fencing finished, plus the settled ones for load and affinity.
             pending = {s.sid for s in services if rows[s.sid]["state"] == "fence"}
-            result = placement.recover([s for s in services if s.sid not in pending], infos, config)
+            result = placement.recover([s for s in services if s.sid not in pending], infos, config, crs)
             chosen: dict[str, str] = {r.sid: r.new_node for r in result.recoveries if r.new_node is not None}
-            for svc in to_recover:
-                if svc.node in online:  # its node came back before a new home was found
-                    home = placement.select_service_node(svc, infos, services, config, best_score=True)
+            for back in to_recover:
+                if back.node in online:  # its node came back before a new home was found
+                    home = placement.select_service_node(back, infos, services, config, crs, best_score=True)
                     if home is not None:
-                        chosen[svc.sid] = home
+                        chosen[back.sid] = home
             for sid, new_node in sorted(chosen.items()):
                 if rows[sid]["state"] != "recovery":
                     continue
@@ -148,9 +156,9 @@ def crm_round(store: Store, now: float | None = None) -> None:
             if current is None or target not in online or current["node"] == target or current["state"] != "started":
                 continue
             _set_service(store, rows, sid, state=kind, target=target)
-        services = [crmbridge.service(resources[sid], row["node"]) for sid, row in rows.items()
+        services = [as_service(sid, row["node"]) for sid, row in rows.items()
                     if row["state"] in ("started", "stopped")]
-        for move in placement.pending_moves(services, infos, config):
+        for move in placement.pending_moves(services, infos, config, crs):
             if rows[move.sid]["state"] == "started":
                 kind = "migrate" if move.sid.startswith("vm:") else "relocate"
                 _set_service(store, rows, move.sid, state=kind, target=move.target)

@@ -12,7 +12,6 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from provision.lab.paths import LabPaths
@@ -59,16 +58,10 @@ class Ctx:
     paths: LabPaths
     node: str
     user: str = "root@pam"
-    via: str = "api"  # "api" or "cli": tasks run synchronously either way
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def pve_version(self) -> int:
         return int(self.store.get_meta("pve_version", 8))
-
-    @property
-    def lab_dir(self) -> Path:
-        return self.paths.root
 
 
 Handler = Callable[[Ctx, dict[str, Any]], Any]
@@ -102,18 +95,10 @@ def resolve(method: str, path: str, pve: int) -> tuple[Route, dict[str, str]]:
     """Find the handler for ``method path``; 501 like PVE when nothing matches."""
     _load_ops()
     path = "/" + path.strip("/")
-    known_path = False
     for r in _ROUTES:
         m = r.regex.match(path)
-        if not m:
-            continue
-        if pve not in r.pve:
-            continue
-        known_path = True
-        if r.method == method:
+        if m and pve in r.pve and r.method == method:
             return r, m.groupdict()
-    if known_path:
-        raise ApiError(501, f"Method '{method} {path}' not implemented")
     raise ApiError(501, f"Method '{method} {path}' not implemented")
 
 

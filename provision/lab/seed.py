@@ -80,7 +80,7 @@ def seed_from_stack(store: Store, paths: LabPaths, spec: Cluster) -> list[str]:
 
 
 def _ctx(store: Store, paths: LabPaths, node: str) -> Ctx:
-    return Ctx(store, paths, node, "root@pam", "cli")
+    return Ctx(store, paths, node, "root@pam")
 
 
 def _iface_params(i: Any) -> dict[str, Any]:

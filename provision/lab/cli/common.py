@@ -109,7 +109,7 @@ def node_context(cmdline: list[str]) -> Iterator[Ctx]:
         if not row["power"]:
             fail(f"ssh: connect to host {node} port 22: No route to host (node is powered off)", EXIT_UNREACHABLE)
         _fail_once(store, cmdline)
-        yield Ctx(store, paths, node, "root@pam", "cli")
+        yield Ctx(store, paths, node, "root@pam")
     finally:
         store.close()
 

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-from typing import Any
 
 from provision.lab import topology
 from provision.lab.registry import NO_QUORUM, ApiError, Ctx
@@ -34,13 +32,10 @@ def require_node(ctx: Ctx, node: str) -> None:
         raise ApiError(595, f"Connection timed out (node '{node}' is not reachable)")
 
 
-def node_exists(ctx: Ctx, node: str) -> bool:
-    return ctx.store.one("SELECT 1 FROM nodes WHERE name = ?", (node,)) is not None
-
 
 def as_node(ctx: Ctx, node: str) -> Ctx:
     """The same request, executed on ``node`` (PVE's ``proxyto => 'node'``)."""
-    return Ctx(ctx.store, ctx.paths, node, ctx.user, ctx.via, ctx.extra)
+    return Ctx(ctx.store, ctx.paths, node, ctx.user)
 
 
 def task(ctx: Ctx, node: str, ttype: str, tid: str, log: str = "", exitstatus: str = "OK") -> str:
@@ -59,16 +54,3 @@ def task(ctx: Ctx, node: str, ttype: str, tid: str, log: str = "", exitstatus: s
         (upid, node, ttype, tid, ctx.user, pid, start, start, "stopped", exitstatus, log + "TASK OK\n"),
     )
     return upid
-
-
-def hostname_ip(ctx: Ctx, node: str) -> str:
-    row = ctx.store.one("SELECT ip FROM nodes WHERE name = ?", (node,))
-    return str(row["ip"]) if row else ""
-
-
-def strip_none(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in d.items() if v is not None}
-
-
-def lab_pid() -> int:
-    return os.getpid()
