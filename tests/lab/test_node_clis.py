@@ -107,3 +107,24 @@ def test_powered_off_node_is_unreachable(lab: LabHandle) -> None:
         assert r.status_code == 595
     finally:
         lab.lab("recover", "pve03")
+
+
+def test_qdevice_lms_keeps_last_node_quorate(lab: LabHandle) -> None:
+    odd = lab.node("pve01", "pvecm", "qdevice", "setup", "10.0.0.99", check=False)
+    assert odd.returncode == 255 and "odd node count" in odd.stderr
+    lab.node("pve01", "pvecm", "qdevice", "setup", "10.0.0.99", "--force")
+    qd = lab.get("/cluster/config/qdevice")
+    assert qd["Model"] == "Net" and qd["QNetd host"] == "10.0.0.99:5403" and qd["Algorithm"] == "LMS"
+    status = lab.node("pve01", "pvecm", "status").stdout
+    assert "Flags:            Quorate Qdevice" in status and "0x00000000          2 Qdevice" in status
+    assert "Expected votes:   5" in status
+    lab.lab("fail", "pve02")
+    lab.lab("fail", "pve03")
+    try:  # last man standing: 1 node vote + 2 qdevice votes of 5
+        assert lab.get("/cluster/status")[0]["quorate"] == 1
+        lab.ok("POST", "/storage", storage="lms", type="dir", path="/lms")
+    finally:
+        lab.lab("recover", "pve02")
+        lab.lab("recover", "pve03")
+    lab.node("pve01", "pvecm", "qdevice", "remove")
+    assert lab.get("/cluster/config/qdevice") == {}
