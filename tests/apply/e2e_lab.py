@@ -1,0 +1,86 @@
+"""Helpers for the end-to-end tests and the benchmark: a blank lab in a temp
+PROVISION_HOME, the real `provision` CLI in a subprocess, run records on disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[2]
+PROVISION = [sys.executable, "-m", "provision"]
+SECRET = "e2e-PBS-secret-7c1f"
+
+
+@dataclass
+class Lab:
+    home: Path
+    work: Path  # cwd of every apply: .provision/ lands here
+
+    @property
+    def env(self) -> dict[str, str]:
+        return {**os.environ, "PROVISION_HOME": str(self.home), "PBS_PASSWORD": SECRET, "NO_COLOR": "1"}
+
+    def cli(self, *args: str, timeout: float = 900, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*PROVISION, *args], cwd=self.work, env=self.env, capture_output=True, text=True,
+                              timeout=timeout, input=stdin if stdin is not None else "", check=False)
+
+    @property
+    def lab_dir(self) -> Path:
+        return self.home / "labs" / "default"
+
+    def runs(self) -> list[Path]:
+        root = self.work / ".provision" / "runs"
+        return sorted(root.iterdir()) if root.exists() else []
+
+    def summary(self, run: Path) -> dict[str, Any]:
+        return json.loads((run / "summary.json").read_text())
+
+    def node_cli(self, node: str, *argv: str) -> subprocess.CompletedProcess[str]:
+        """Run a lab node command as that node (what an admin at its shell would do)."""
+        env = {**self.env, "PVE_LAB_DIR": str(self.lab_dir), "PVE_LAB_NODE": node,
+               "PATH": f"{self.lab_dir / 'bin'}:{os.environ['PATH']}"}
+        return subprocess.run(list(argv), env=env, capture_output=True, text=True, check=False, timeout=120)
+
+
+def start(home: Path, work: Path) -> Lab:
+    lab = Lab(home=home, work=work)
+    proc = lab.cli("lab", "up", "--blank", timeout=300)
+    if proc.returncode != 0:
+        raise RuntimeError(f"lab up failed: {proc.stdout}{proc.stderr}")
+    warm_up(lab)
+    return lab
+
+
+def warm_up(lab: Lab) -> None:
+    """One request before any concurrent ones: the lab server registers its handlers on
+    the first request, and requests racing that registration get a 501 (lab bug)."""
+    import requests
+
+    info = json.loads((lab.lab_dir / "connection.json").read_text())
+    token = Path(info["token_file"]).read_text().strip()
+    requests.get(f"{info['api_url']}/version", headers={"Authorization": f"PVEAPIToken={token}"},
+                 verify=info["ca_file"], timeout=30).raise_for_status()
+
+
+def stop(lab: Lab) -> None:
+    lab.cli("lab", "down", timeout=120)
+
+
+def pools_supported(lab: Lab) -> bool:
+    """The apply lock needs GET/POST/DELETE /pools in the lab."""
+    proc = lab.node_cli("pve01", "pvesh", "get", "/pools", "--output-format", "json")
+    return proc.returncode == 0
+
+
+def stack_copy(dst: Path, edit: Any = None) -> Path:
+    """stacks/lab.yaml copied (with an optional text edit) next to the runs."""
+    text = (REPO / "stacks" / "lab.yaml").read_text()
+    if edit is not None:
+        text = edit(text)
+    dst.write_text(text)
+    return dst

@@ -1,0 +1,167 @@
+"""End to end: the real `provision` CLI, real Ansible and a blank 3-node lab.
+
+One lab for the module (a full build takes about a minute); the tests run in order
+and each leaves the cluster converged for the next. Timing is measured in
+bench/apply_full_build.py, never asserted here.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from e2e_lab import SECRET, Lab, pools_supported, stack_copy, start, stop
+
+from provision.apply import record
+
+pytestmark = pytest.mark.e2e
+
+WEB_OLD = "- {name: web, nodes: {pve01: 2, pve02: 2, pve03: 1}}"
+WEB_NEW = "- {name: web, nodes: {pve01: 2, pve02: 2, pve03: 3}}"
+OSD_LAST = "      - {node: pve03, device: /dev/sdg, device_class: ssd}"
+OSD_NEW = OSD_LAST + "\n      - {node: pve02, device: /dev/sdh, device_class: ssd}"
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    lab = start(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work"))
+    try:
+        if not pools_supported(lab):
+            pytest.skip("the lab does not implement /pools, which the apply lock needs (docs/apply.md)")
+        yield lab
+    finally:
+        stop(lab)
+
+
+@pytest.fixture(scope="module")
+def base_stack(lab: Lab) -> Path:
+    return stack_copy(lab.work / "lab.yaml")
+
+
+@pytest.fixture(scope="module")
+def changed_stack(lab: Lab) -> Path:
+    def edit(text: str) -> str:
+        assert WEB_OLD in text and OSD_LAST in text
+        return text.replace(WEB_OLD, WEB_NEW).replace(OSD_LAST, OSD_NEW)
+
+    return stack_copy(lab.work / "lab-changed.yaml", edit)
+
+
+def _plan_exit(lab: Lab, stack: Path) -> int:
+    proc = lab.cli("plan", str(stack), "--detailed-exitcode")
+    assert proc.returncode in (0, 2), proc.stderr
+    return proc.returncode
+
+
+def test_full_build_converges(lab: Lab, base_stack: Path) -> None:
+    assert _plan_exit(lab, base_stack) == 2  # a blank lab needs work
+    proc = lab.cli("apply", str(base_stack), "--auto-approve", "--output", "json")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    final = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert final["status"] == "applied"
+    assert _plan_exit(lab, base_stack) == 0
+    run = lab.runs()[-1]
+    summary = lab.summary(run)
+    assert summary["ok"] and not summary["actions"]["not_done"] and summary["tasks"]["changed"] > 0
+    for rel in ("plan.json", "events.jsonl", "project/site.yml", "inventory/hosts.yml"):
+        assert (run / rel).is_file(), rel
+    # every JSON line on stdout is an event or the final summary
+    assert all(json.loads(line).get("event") for line in proc.stdout.strip().splitlines())
+
+
+def test_run_dir_holds_no_secret(lab: Lab) -> None:
+    assert lab.runs(), "the full build left no run record"
+    for run in lab.runs():
+        assert record.find_secrets(run, [SECRET]) == []
+    # the PBS storage exists, so the secret did reach the node command
+    out = lab.node_cli("pve01", "pvesh", "get", "/storage", "--output-format", "json")
+    assert "pbs-backup" in {s["storage"] for s in json.loads(out.stdout)}
+
+
+def test_second_apply_runs_no_ansible(lab: Lab, base_stack: Path) -> None:
+    before = lab.runs()
+    proc = lab.cli("apply", str(base_stack), "--auto-approve")
+    assert proc.returncode == 0, proc.stderr
+    assert "No changes." in proc.stdout
+    assert lab.runs() == before
+
+
+def test_osd_and_group_priority_change(lab: Lab, changed_stack: Path) -> None:
+    assert _plan_exit(lab, changed_stack) == 2
+    proc = lab.cli("apply", str(changed_stack), "--auto-approve")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    assert _plan_exit(lab, changed_stack) == 0
+    run = lab.runs()[-1]
+    kinds = sorted(a["kind"] for a in json.loads((run / "plan.json").read_text())["actions"])
+    assert kinds == ["ceph_osd_create", "ha_group_set"]
+    groups = json.loads(lab.node_cli("pve01", "pvesh", "get", "/cluster/ha/groups", "--output-format",
+                                     "json").stdout)
+    web = next(g for g in groups if g["group"] == "web")
+    assert sorted(web["nodes"].split(",")) == ["pve01:2", "pve02:2", "pve03:3"]
+
+
+def test_stale_plan_file_is_refused(lab: Lab, changed_stack: Path) -> None:
+    stack = stack_copy(lab.work / "lab-comment.yaml",
+                       lambda t: (t.replace(WEB_OLD, WEB_NEW).replace(OSD_LAST, OSD_NEW)
+                                  .replace("comment: internal DNS", "comment: internal DNS (primary)")))
+    planfile = lab.work / "stale.json"
+    assert lab.cli("plan", str(stack), "--out", str(planfile)).returncode == 0
+    # reality moves after the plan was made
+    moved = lab.node_cli("pve01", "ha-manager", "set", "vm:100", "--max_restart", "3")
+    assert moved.returncode == 0, moved.stderr
+    before = lab.runs()
+    proc = lab.cli("apply", str(planfile), "--auto-approve")
+    assert proc.returncode == 1
+    assert "plan is stale" in proc.stderr
+    assert lab.runs() == before
+    # converge again for the following tests
+    assert lab.cli("apply", str(changed_stack), "--auto-approve").returncode == 0
+
+
+def test_concurrent_apply_is_refused(lab: Lab, changed_stack: Path) -> None:
+    from provision.apply.lock import ApplyLock, ProxmoxerPools
+    from provision.discover import ProxmoxerTransport, from_lab
+
+    stack = stack_copy(lab.work / "lab-concurrent.yaml",
+                       lambda t: (t.replace(WEB_OLD, WEB_NEW).replace(OSD_LAST, OSD_NEW)
+                                  .replace("max_relocate: 2", "max_relocate: 3")))
+    import os
+
+    os.environ["PROVISION_HOME"] = str(lab.home)
+    try:
+        other = ApplyLock(ProxmoxerPools(ProxmoxerTransport(from_lab("default")).api), "lab",
+                          lab.work / "other-checkout")
+        held = other.acquire("someone-elses-plan")
+    finally:
+        del os.environ["PROVISION_HOME"]
+    try:
+        proc = lab.cli("apply", str(stack), "--auto-approve")
+        assert proc.returncode == 1
+        assert "another apply holds the cluster 'lab' lock" in proc.stderr
+        assert held.id in proc.stderr and held.holder in proc.stderr
+        assert _plan_exit(lab, stack) == 2  # nothing was applied
+    finally:
+        unlock = lab.cli("apply", str(stack), "--force-unlock", held.id)
+    assert unlock.returncode == 0, unlock.stderr
+    assert lab.cli("apply", str(changed_stack), "--auto-approve").returncode == 0
+
+
+def test_destructive_change_needs_allow_destroy(lab: Lab, changed_stack: Path) -> None:
+    without_osd = stack_copy(lab.work / "lab-no-sdh.yaml", lambda t: t.replace(WEB_OLD, WEB_NEW))
+    before = lab.runs()
+    # the OSD on pve02:/dev/sdh is no longer in the stack; --prune plans to destroy it
+    proc = lab.cli("apply", str(without_osd), "--auto-approve", "--prune")
+    assert proc.returncode == 1
+    assert "--allow-destroy" in proc.stderr and 'ceph.osd["pve02:/dev/sdh"]' in proc.stderr
+    assert lab.runs() == before
+    assert _plan_exit(lab, changed_stack) == 0  # nothing changed
+
+
+def test_no_tty_without_auto_approve_is_refused(lab: Lab, base_stack: Path) -> None:
+    stack = stack_copy(lab.work / "lab-tty.yaml", lambda t: t.replace(OSD_LAST, OSD_NEW)
+                       .replace("comment: internal DNS", "comment: DNS"))
+    proc = lab.cli("apply", str(stack))
+    assert proc.returncode == 1
+    assert "--auto-approve" in proc.stderr
