@@ -168,6 +168,8 @@ class ApplyLock:
         if comment is None and local is None:
             raise LockError(f"no lock is held on cluster {self.cluster!r}")
         current = LockInfo.parse(comment) if comment is not None else None
+        if comment is None and local is not None and local.id != lock_id:
+            raise LockError(f"lock id {lock_id} does not match the local lock ({local.id}); nothing released")
         if comment is not None:
             if current is None or current.id != lock_id:
                 held = current.id if current else "unknown"

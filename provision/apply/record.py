@@ -68,9 +68,15 @@ def write_summary(root: Path, result: RunResult, extra: Mapping[str, Any] | None
     return path
 
 
+# A shorter value would be found by chance in any file (a one-letter test password
+# matches everything); such values are not scanned for.
+MIN_SCANNED_LENGTH = 6
+
+
 def find_secrets(root: Path, values: Iterable[str]) -> list[Path]:
-    """Files under `root` that contain any of `values` (empty values are ignored)."""
-    needles = [v.encode("utf-8") for v in values if v]
+    """Files under `root` that contain any of `values` (values too short to mean anything
+    are ignored, see MIN_SCANNED_LENGTH)."""
+    needles = [v.encode("utf-8") for v in values if len(v) >= MIN_SCANNED_LENGTH]
     if not needles:
         return []
     hits: list[Path] = []

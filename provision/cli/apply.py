@@ -246,7 +246,11 @@ def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, cli
         finally:
             events.close()
         record.write_summary(run_dir.root, result, {"plan_id": run_dir.plan_id, "check": check})
-        record.assert_no_secrets(run_dir.root, secrets.values())
+        try:
+            record.assert_no_secrets(run_dir.root, secrets.values())
+        except record.SecretLeakError as exc:
+            _emit(output, f"error: {exc}; delete {run_dir.root} now", {"status": "secret_leak"})
+            return 1
         tally = result.tally
         stats = {"wall_seconds": round(result.wall_seconds, 2), "tasks": tally.tasks, "changed": tally.changed,
                  "run_dir": str(run_dir.root)}
