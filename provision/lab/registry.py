@@ -9,6 +9,7 @@ Handlers raise ``ApiError`` with PVE's messages; each front end renders it its o
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,13 +117,21 @@ def routes() -> list[Route]:
 
 
 _loaded = False
+_load_lock = threading.Lock()
 
 
 def _load_ops() -> None:
+    """Import the handler modules once. The flag is set only after the import has
+    finished, under a lock: concurrent first requests on a fresh server must not see
+    a half-filled route table (they used to get 501)."""
     global _loaded
-    if not _loaded:
-        _loaded = True
-        import provision.lab.ops  # noqa: F401  (registers every handler)
+    if _loaded:
+        return
+    with _load_lock:
+        if not _loaded:
+            import provision.lab.ops  # noqa: F401  (registers every handler)
+
+            _loaded = True
 
 
 # --- parameter helpers: PVE passes everything as strings ----------------------------------

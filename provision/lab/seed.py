@@ -120,6 +120,11 @@ def _network(store: Store, paths: LabPaths, spec: Cluster) -> None:
                 d = ifs.Iface(name=i.name, type=kinds[type(i)], families=["inet"], method="manual", method6="manual")
                 cfg.add(d)
             network._apply_params(d, _iface_params(i))
+            if isinstance(i, Bond) and i.lacp_rate:
+                # The PVE API has no LACP-rate parameter; admins add the ifupdown2 line by
+                # hand, and PVE keeps it as an unknown option line of the stanza.
+                d.options = [o for o in d.options if not o.startswith("bond-lacp-rate")]
+                d.options.append(f"bond-lacp-rate {i.lacp_rate}")
         try:
             text = ifs.write(cfg)
         except ifs.InterfacesError as exc:

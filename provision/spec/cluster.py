@@ -13,8 +13,8 @@ from provision.spec.ceph import Ceph
 from provision.spec.connection import Connection
 from provision.spec.corosync import Corosync, Quorum
 from provision.spec.guests import Guest
-from provision.spec.network import Bond, Nic
 from provision.spec.ha import Ha
+from provision.spec.network import Bond, Nic
 from provision.spec.node import Node
 from provision.spec.storage import RbdStorage, Storage
 

@@ -27,6 +27,8 @@ def test_preconditions_before_init(lab: LabHandle) -> None:
     assert p.returncode != 0 and "not initialized" in p.stderr
     c = lab.node("pve01", "ceph", "-s", check=False)
     assert c.returncode == 1 and "Error initializing cluster client" in c.stderr
+    raw = lab.request("GET", "/nodes/pve01/ceph/cfg/raw")
+    assert raw.status_code == 500 and "not initialized" in raw.json()["message"]
 
 
 def test_init_and_monitors(lab: LabHandle) -> None:
@@ -35,6 +37,7 @@ def test_init_and_monitors(lab: LabHandle) -> None:
         conf = db.execute("SELECT content FROM files WHERE path = 'ceph.conf'").fetchone()[0]
     assert "public_network = 192.168.10.0/24" in conf and "osd_pool_default_min_size = 2" in conf
     assert "keyring = /etc/pve/priv/$cluster.$name.keyring" in conf
+    assert lab.get("/nodes/pve02/ceph/cfg/raw") == conf  # the same file, as one string
     lab.node("pve01", "pveceph", "mon", "create")
     mgrs = lab.get("/nodes/pve01/ceph/mgr")
     assert [(m["name"], m["state"]) for m in mgrs] == [("pve01", "active")]  # first MON brings a MGR

@@ -91,6 +91,16 @@ def index(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, str]]:
     return [{"name": n} for n in names]
 
 
+@route("GET", "/nodes/{node}/ceph/cfg/raw")
+def cfg_raw(ctx: Ctx, params: dict[str, Any]) -> str:
+    """The ceph.conf text as stored in /etc/pve (PVE returns it as one string)."""
+    require_node(ctx, params["node"])
+    text = ctx.store.get_file(CEPH_CONF)
+    if text is None:
+        raise ApiError(500, NOT_INITIALIZED)
+    return text
+
+
 @route("POST", "/nodes/{node}/ceph/init")
 def init(ctx: Ctx, params: dict[str, Any]) -> None:
     node = params["node"]
