@@ -269,15 +269,22 @@ def _environment(playbooks: Path) -> jinja2.Environment:
 _SECRET_DESC = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$")
 
 
+def secret_env_name(var: str) -> str:
+    """The environment variable that carries secret `var` into ansible-playbook."""
+    return "PVE_PROVISION_SECRET_" + var.upper()
+
+
 def _is_secret(value: Any) -> bool:
     return isinstance(value, Mapping) and set(value) == {"secret"}
 
 
 def _secret_params(action: Action, index: int, refs: dict[str, str]) -> dict[str, Any]:
-    """Replace each `{"secret": "env:NAME"}` by an Ansible expression over `pve_secrets`.
+    """Replace each `{"secret": "env:NAME"}` by an Ansible lookup of a private variable.
 
-    The value itself is only looked up by the runner, in memory, and handed to
-    ansible-runner as an extra var: the rendered files carry the expression only.
+    The value itself is resolved by the runner, in memory, and reaches ansible-playbook
+    only through its process environment (`secret_env_name`): never a file, and never
+    the command line, which every local user can read in /proc. The rendered files
+    carry the lookup expression only.
     """
     out: dict[str, Any] = {}
     for key, value in action.params.items():
@@ -287,7 +294,7 @@ def _secret_params(action: Action, index: int, refs: dict[str, str]) -> dict[str
                 raise RenderError(f"{action.address}: {key} is not a secret reference ({desc!r})")
             var = f"a{index:03d}_{re.sub(r'[^a-z0-9_]', '_', key.lower())}"
             refs[var] = desc
-            out[key] = Tpl("{{ pve_secrets['" + var + "'] }}")
+            out[key] = Tpl("{{ lookup('ansible.builtin.env', '" + secret_env_name(var) + "') }}")
         else:
             out[key] = value
     return out

@@ -3,10 +3,13 @@
 Only ansible-runner's public surface is used (`run()`, `Runner.status`/`.rc`). A failed
 playbook does not raise: the result is judged from `status`/`rc` and from the events.
 
-Secrets: their values are resolved by the caller, in memory, and handed over as the
-`pve_secrets` extra var with `suppress_env_files=True`, so ansible-runner never writes
-them to `env/extravars`. ansible-runner still records every run's command line and
-environment in `artifacts/<ident>/command`; that artifact directory therefore lives in a
+Secrets: their values are resolved by the caller, in memory, and handed over in the
+environment of ansible-playbook (`PVE_PROVISION_SECRET_*`, read by `lookup('env')` in
+`no_log` tasks) with `suppress_env_files=True`, so ansible-runner never writes them to
+`env/envvars`, and they never appear on a command line (which any local user can read
+in /proc; a process environment only its owner can). ansible-runner still records every
+run's command line and environment in `artifacts/<ident>/command`; that artifact
+directory therefore lives in a
 private temporary directory (RAM-backed `/dev/shm` where available) that is deleted
 when the run ends, and the run record is written from the in-memory events instead.
 Environment variables a secret was read from are blanked in Ansible's environment.
@@ -25,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provision.apply.render import RunDir
+from provision.apply.render import RunDir, secret_env_name
 
 TASK_ACTION = re.compile(r"^Action (?P<id>\S+?): ")
 Event = dict[str, Any]
@@ -177,7 +180,8 @@ def run(
     artifacts = tempfile.mkdtemp(prefix="pve-provision-", dir=_artifact_parent())
     os.chmod(artifacts, 0o700)
     hosts = {ra.host for ra in run_dir.actions}
-    extravars: dict[str, Any] = {"pve_secrets": dict(secrets)} if secrets else {}
+    envvars = _child_env(blank_env)
+    envvars.update({secret_env_name(var): value for var, value in secrets.items()})
     start = time.monotonic()
     try:
         runner = ansible_runner.run(
@@ -187,8 +191,7 @@ def run(
             inventory=str(run_dir.inventory / "hosts.yml"),
             ident=run_dir.plan_id,
             artifact_dir=artifacts,
-            extravars=extravars or None,
-            envvars=_child_env(blank_env),
+            envvars=envvars,
             cmdline="--check --diff" if check else None,
             forks=max(1, len(hosts)),
             suppress_env_files=True,

@@ -120,7 +120,8 @@ def test_cli_spellings(rendered: render.RunDir) -> None:
                    "--max_relocate", "1", "--comment", "internal DNS"]
     pbs = _argv(_task_file(rendered, "storage_add"), "pvesm add pbs")
     assert pbs[:4] == ["pvesm", "add", "pbs", "pbs-backup"]
-    assert pbs[pbs.index("--password") + 1] == "{{ pve_secrets['a017_password'] }}"
+    lookup = "{{ lookup('ansible.builtin.env', 'PVE_PROVISION_SECRET_A017_PASSWORD') }}"
+    assert pbs[pbs.index("--password") + 1] == lookup
     assert pbs[pbs.index("--prune-backups") + 1] == "keep-daily=7,keep-weekly=4"
     assert pbs[pbs.index("--fingerprint") + 1] == FINGERPRINT
     assert pbs[pbs.index("--disable") + 1] == "0" and "--nodes" not in pbs

@@ -90,12 +90,29 @@ def test_secret_reaches_the_node_but_never_the_run_dir(fake_node: dict[str, Any]
     monkeypatch.setenv("PBS_PASSWORD", SECRET)
     rd = render_run(_plan("p1"), runs_root=fake_node["runs"], inventory=fake_node["inventory"])
     events = record.EventLog(rd.root / "events.jsonl")
+    exposed: set[str] = set()
+
+    def on_event(event: Any) -> None:
+        # While Ansible runs, no process's command line (world-readable in /proc) may
+        # carry the secret: it travels in ansible-playbook's environment only.
+        for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
+            try:
+                argv = cmdline.read_bytes()
+            except OSError:
+                continue
+            # The fake pvesm gets the password as an argument, as the real one does;
+            # ansible-playbook and its workers must not.
+            if SECRET.encode() in argv and b"ansible" in argv:
+                exposed.add(argv.replace(b"\0", b" ").decode(errors="replace")[:80])
+        events(event)
+
     try:
-        result = runner.run(rd, secrets={"a001_password": SECRET}, blank_env=("PBS_PASSWORD",), on_event=events)
+        result = runner.run(rd, secrets={"a001_password": SECRET}, blank_env=("PBS_PASSWORD",), on_event=on_event)
     finally:
         events.close()
     record.write_summary(rd.root, result)
     assert result.ok, result.failure_messages
+    assert exposed == set()
     assert result.done == ["s1"] and result.tally.changed == 1
     adds = [c for c in _calls(fake_node["log"]) if c[:2] == ["pvesm", "add"]]
     assert adds and adds[0][adds[0].index("--password") + 1] == SECRET  # the node got it
