@@ -1,32 +1,40 @@
 # pve-provision: the two commands a newcomer needs are `make demo` and `make test`.
+# Both create .venv themselves; nothing needs installing by hand.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+RUNTIME := $(VENV)/.installed-runtime
+DEV := $(VENV)/.installed-dev
 
-.PHONY: venv test lint typecheck unit demo clean
+.PHONY: venv test lint typecheck unit demo bench clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	touch $(RUNTIME)
 
-venv: $(STAMP)
+$(DEV): $(RUNTIME)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(DEV)
 
-lint: $(STAMP)
+venv: $(DEV)
+
+lint: $(DEV)
 	$(BIN)/ruff check provision tests
 
-typecheck: $(STAMP)
+typecheck: $(DEV)
 	$(BIN)/mypy --strict provision
 
-unit: $(STAMP)
+unit: $(DEV)
 	$(BIN)/pytest -q
 
 test: lint typecheck unit
 
-demo: $(STAMP)
+demo: $(RUNTIME)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
+
+bench: $(DEV)
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/run_all.py
 
 clean:
 	rm -rf $(VENV) .provision .pytest_cache .mypy_cache .ruff_cache
