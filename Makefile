@@ -34,7 +34,8 @@ demo: $(RUNTIME)
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
 bench: $(DEV)
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/run_all.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/lab_up.py
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/apply_full_build.py
 
 clean:
 	rm -rf $(VENV) .provision .pytest_cache .mypy_cache .ruff_cache

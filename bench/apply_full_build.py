@@ -6,8 +6,6 @@ Two numbers matter: the full build of stacks/lab.yaml from a blank lab, and a
 one-field change afterwards (an HA resource's max_relocate). For each: the wall time
 of the whole command (discover + plan + playbooks + verify), the Ansible part alone,
 and the number of tasks that ran. Nothing is asserted; tests never time things.
-While the lab has no /pools endpoint the lock runs through bench/apply_lockshim.py
-(the report says so).
 """
 
 from __future__ import annotations
@@ -55,9 +53,6 @@ def main() -> None:
         work.mkdir()
         lab = e2e_lab.start(home, work)
         try:
-            shim = not e2e_lab.pools_supported(lab)
-            if shim:
-                e2e_lab.PROVISION[:] = [sys.executable, str(REPO / "bench" / "apply_lockshim.py")]
             base = e2e_lab.stack_copy(work / "lab.yaml")
             full = _apply(lab, base)
             changed = e2e_lab.stack_copy(work / "lab-one-field.yaml",
@@ -68,8 +63,7 @@ def main() -> None:
             noop = round(time.monotonic() - noop_start, 2)
         finally:
             e2e_lab.stop(lab)
-    result = {"full_build": full, "one_field_change": one, "no_change_seconds": noop,
-              "lock": "file shim (lab has no /pools)" if shim else "lab /pools"}
+    result = {"full_build": full, "one_field_change": one, "no_change_seconds": noop}
     if args.json:
         print(json.dumps(result, indent=2))
         return

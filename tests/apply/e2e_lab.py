@@ -71,12 +71,6 @@ def stop(lab: Lab) -> None:
     lab.cli("lab", "down", timeout=120)
 
 
-def pools_supported(lab: Lab) -> bool:
-    """The apply lock needs GET/POST/DELETE /pools in the lab."""
-    proc = lab.node_cli("pve01", "pvesh", "get", "/pools", "--output-format", "json")
-    return proc.returncode == 0
-
-
 def stack_copy(dst: Path, edit: Any = None) -> Path:
     """stacks/lab.yaml copied (with an optional text edit) next to the runs."""
     text = (REPO / "stacks" / "lab.yaml").read_text()

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_lab import SECRET, Lab, pools_supported, stack_copy, start, stop
+from e2e_lab import SECRET, Lab, stack_copy, start, stop
 
 from provision.apply import record
 
@@ -28,8 +28,6 @@ OSD_NEW = OSD_LAST + "\n      - {node: pve02, device: /dev/sdh, device_class: ss
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     lab = start(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work"))
     try:
-        if not pools_supported(lab):
-            pytest.skip("the lab does not implement /pools, which the apply lock needs (docs/apply.md)")
         yield lab
     finally:
         stop(lab)
