@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provision.lab import hardware, topology
+from provision.lab import hardware, pmxcfs, topology
 from provision.lab.files import CEPH_CONF, HA_RESOURCES, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.store import Store
@@ -160,6 +160,7 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
                 raise LabError(str(exc)) from None
         else:
             names = hardware.seed_blank(st, paths, nodes, pve)
+        pmxcfs.sync(st, paths)  # every node's /etc/pve mirror starts out current
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

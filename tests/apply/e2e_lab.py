@@ -47,24 +47,13 @@ class Lab:
         return subprocess.run(list(argv), env=env, capture_output=True, text=True, check=False, timeout=120)
 
 
-def start(home: Path, work: Path) -> Lab:
+def start(home: Path, work: Path, *up_args: str) -> Lab:
+    """`provision lab up` (blank unless `up_args` say otherwise, e.g. `--from STACK`)."""
     lab = Lab(home=home, work=work)
-    proc = lab.cli("lab", "up", "--blank", timeout=300)
+    proc = lab.cli("lab", "up", *(up_args or ("--blank",)), timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(f"lab up failed: {proc.stdout}{proc.stderr}")
-    warm_up(lab)
     return lab
-
-
-def warm_up(lab: Lab) -> None:
-    """One request before any concurrent ones: the lab server registers its handlers on
-    the first request, and requests racing that registration get a 501 (lab bug)."""
-    import requests
-
-    info = json.loads((lab.lab_dir / "connection.json").read_text())
-    token = Path(info["token_file"]).read_text().strip()
-    requests.get(f"{info['api_url']}/version", headers={"Authorization": f"PVEAPIToken={token}"},
-                 verify=info["ca_file"], timeout=30).raise_for_status()
 
 
 def stop(lab: Lab) -> None:
