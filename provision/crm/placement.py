@@ -214,6 +214,7 @@ def recover(
     crs: CrsMode = "basic",
     *,
     in_recovery: Iterable[str] | None = None,
+    also_in_recovery: Iterable[str] = (),
 ) -> RecoveryResult:
     """Place the services that are in recovery, as one CRM round does.
 
@@ -222,7 +223,9 @@ def recover(
     pass ``in_recovery`` instead: exactly those sids are placed, wherever they are; one
     whose node came back online may be recovered onto it again, and one that was
     disabled meanwhile leaves recovery as stopped when no node is found. Services on
-    online nodes are assumed settled (see :func:`pending_moves`).
+    online nodes are assumed settled (see :func:`pending_moves`). ``also_in_recovery``
+    adds sids still in recovery from an earlier round to the default selection (a
+    what-if that steps through events keeps them there).
     """
     crm = _Crm(services, nodes, config, crs)
     results: dict[str, Recovery] = {}
@@ -230,19 +233,21 @@ def recover(
     wanted = None if in_recovery is None else set(in_recovery)
     if wanted is not None and (unknown := wanted - {s.sid for s in services}):
         raise ValueError(f"in_recovery names unknown service(s): {', '.join(sorted(unknown))}")
+    extra = set(also_in_recovery)
+    if unknown := extra - {s.sid for s in services}:
+        raise ValueError(f"also_in_recovery names unknown service(s): {', '.join(sorted(unknown))}")
     for svc in sorted(services, key=lambda s: s.sid):
         info = crm.node_info.get(svc.node)
-        if wanted is not None:
-            if svc.sid not in wanted:
+        held = svc.sid in extra or (wanted is not None and svc.sid in wanted)
+        if not held:
+            if wanted is not None or (info is not None and info.online):
                 continue
-        elif info is not None and info.online:
-            continue
-        elif svc.state == "disabled":
-            results[svc.sid] = _skip(svc, f"disabled: HA does not recover it; it stays on {svc.node}")
-            continue
-        elif svc.state == "stopped" and info is not None and info.maintenance:
-            results[svc.sid] = _skip(svc, f"stopped on {svc.node}, which is in maintenance: not fenced")
-            continue
+            if svc.state == "disabled":
+                results[svc.sid] = _skip(svc, f"disabled: HA does not recover it; it stays on {svc.node}")
+                continue
+            if svc.state == "stopped" and info is not None and info.maintenance:
+                results[svc.sid] = _skip(svc, f"stopped on {svc.node}, which is in maintenance: not fenced")
+                continue
         if svc.state == "ignored":
             results[svc.sid] = _skip(svc, "ignored: not managed by HA, so not recovered")
         else:

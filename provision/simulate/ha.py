@@ -43,8 +43,6 @@ Action = Literal[
 ]
 
 _MAX_ROUNDS = 20
-# Stands in for "no node" when handing a service still in recovery to crm.recover.
-_IN_RECOVERY = "\x00in-recovery"
 
 
 @dataclass(frozen=True)
@@ -197,13 +195,9 @@ def settle(
     unplaced: set[str] = set()
     # A service left in `recovery` by an earlier step is placed again, with the best
     # score, even if its old node is back: the CRM recovers it, it does not "stay".
-    # ``crm.recover`` recovers every service whose node is not an online node, so such a
-    # service is handed over on a node name no cluster node has.
-    handed = [replace(svc, node=_IN_RECOVERY) if sid in pending else svc for sid, svc in current.items()]
-    result = crm.recover(handed, nodes, model.config, model.crs)
+    result = crm.recover(list(current.values()), nodes, model.config, model.crs,
+                         also_in_recovery=sorted(pending))
     for rec in result.recoveries:
-        if rec.old_node == _IN_RECOVERY:
-            rec = replace(rec, old_node=before[rec.sid].node)
         if rec.outcome == "recovered" and rec.new_node is not None:
             current[rec.sid] = replace(current[rec.sid], node=rec.new_node)
             kind: Action = "recovered" if rec.state == "started" else "relocated-stopped"

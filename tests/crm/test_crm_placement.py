@@ -317,6 +317,23 @@ def test_in_recovery_limits_recovery_to_the_named_services() -> None:
         recover(services, nodes(*PVE), in_recovery=["vm:999"])
 
 
+def test_also_in_recovery_adds_to_the_default_selection() -> None:
+    # vm:200 stayed in recovery in an earlier round although pve3 is back: it is placed
+    # again with the best score, next to vm:100 from the node that is down now; vm:300 on a
+    # healthy node is left alone.
+    services = [*on("pve1", "vm:100"), *on("pve3", "vm:200"), *on("pve2", "vm:300")]
+    down = nodes(*PVE, down={"pve1"})
+    plain = recover(services, down)
+    assert [r.sid for r in plain.recoveries] == ["vm:100"]
+    result = recover(services, down, also_in_recovery=["vm:200"])
+    assert [r.sid for r in result.recoveries] == ["vm:100", "vm:200"]
+    # vm:100 ties pve2/pve3 at one service each (name wins); vm:200 then finds pve3 least loaded
+    assert result.placements == {"vm:100": "pve2", "vm:200": "pve3"}
+    assert result["vm:200"].reason.startswith("back on pve3, its own node, online again")
+    with pytest.raises(ValueError, match="unknown service"):
+        recover(services, down, also_in_recovery=["vm:999"])
+
+
 def test_recovery_result_placements() -> None:
     result = recover(on("pve1", "vm:100", "vm:101"), nodes(*PVE, down={"pve1"}))
     assert result.placements == {"vm:100": "pve2", "vm:101": "pve3"}
