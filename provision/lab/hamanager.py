@@ -108,16 +108,10 @@ def crm_round(store: Store, now: float | None = None) -> None:
         infos = crmbridge.node_infos(members, online, size)
         to_recover = [s for s in services if rows[s.sid]["state"] == "recovery"]
         if to_recover:
-            # recover() treats every service on an offline node as failed; feed it only the
-            # services whose fencing finished, plus the settled ones for load and affinity.
-            pending = {s.sid for s in services if rows[s.sid]["state"] == "fence"}
-            result = placement.recover([s for s in services if s.sid not in pending], infos, config, crs)
+            # The CRM's state says which services are in recovery (their fencing finished);
+            # services still being fenced are not placed yet, the others load their nodes.
+            result = placement.recover(services, infos, config, crs, in_recovery=[s.sid for s in to_recover])
             chosen: dict[str, str] = {r.sid: r.new_node for r in result.recoveries if r.new_node is not None}
-            for back in to_recover:
-                if back.node in online:  # its node came back before a new home was found
-                    home = placement.select_service_node(back, infos, services, config, crs, best_score=True)
-                    if home is not None:
-                        chosen[back.sid] = home
             for sid, new_node in sorted(chosen.items()):
                 if rows[sid]["state"] != "recovery":
                     continue
