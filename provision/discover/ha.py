@@ -55,14 +55,20 @@ def normalise_resources(data: list[dict[str, Any]] | None) -> list[HaResource]:
     out: list[HaResource] = []
     for r in data or []:
         state = str(r.get("state") or "started")  # default state is started
+        extra: dict[str, Any] = {}
+        if "failback" in r:
+            # PVE 9 only writes `failback 0`; PVE 8 has no such key. Leaving it unset keeps
+            # a discovered PVE 8 cluster valid (the spec refuses failback on PVE 8) and
+            # compares as the default (1) either way.
+            extra["failback"] = as_bool(r.get("failback"), True)
         out.append(HaResource(
             sid=str(r.get("sid")),
             state="started" if state == "enabled" else state,  # enabled = alias
             group=r.get("group") or None,
             max_restart=as_int(r.get("max_restart"), 1) or 0,  # default 1
             max_relocate=as_int(r.get("max_relocate"), 1) or 0,  # default 1
-            failback=as_bool(r.get("failback"), True),  # PVE 9 default 1; PVE 8 has no such key
             comment=strip_comment(r.get("comment")),
+            **extra,
         ))
     return sorted(out, key=lambda r: r.sid)
 

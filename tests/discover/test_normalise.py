@@ -200,6 +200,8 @@ def test_ha_groups_rules_resources_defaults() -> None:
                                                                 "failback": 0, "max_restart": 3}])
     assert (res[1].state, res[1].max_restart, res[1].max_relocate, res[1].failback) == ("started", 1, 1, True)
     assert (res[0].sid, res[0].state, res[0].max_restart, res[0].failback) == ("ct:101", "started", 3, False)
+    # a PVE 8 resource has no failback key: discovered, it must still be a valid PVE 8 spec
+    assert "failback" not in res[1].model_fields_set and "failback" in res[0].model_fields_set
     rules = normalise_rules(answers("migrated-pve9")["/cluster/ha/rules"])
     assert [r.name for r in rules] == ["ha-group-db", "ha-group-web"]
     assert rules[0].strict and rules[1].resources == ["ct:200", "vm:100", "vm:101"]  # type: ignore[union-attr]

@@ -1,16 +1,9 @@
 """Cross-check: what ``provision simulate`` predicts is what the lab's HA manager does.
 
 The lab runs a CRM loop (``provision.lab.hamanager``) with time-scaled fencing. We build
-the cluster of ``stacks/lab.yaml`` in a lab, ask simulate where every HA service ends up
-when pve01 dies, power pve01 off in the lab, wait for recovery and compare.
-
-``provision lab up --from STACK`` is preferred; while the lab does not implement it, the
-test builds the same HA layout on a blank lab with the lab's own node CLIs (``pvecm``,
-``pvesh``). A blank lab's guests have other ids than the stack's (``vm 101..103`` on
-``pve01..03`` instead of ``vm:100..102``), so the stack is rewritten to the lab's ids,
-matched by (node, guest type); the groups, priorities and resource options are the
-stack's. A node power failure does not depend on the corosync link layout, which the
-blank-lab cluster (one link on the management network) does not reproduce.
+the cluster of ``stacks/lab.yaml`` in a lab (``provision lab up --from``), ask simulate
+where every HA service ends up when pve01 dies, power pve01 off in the lab, wait for
+recovery and compare.
 """
 
 from __future__ import annotations
@@ -88,48 +81,10 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         lab.provision("lab", "down", "--name", LAB, check=False)
 
 
-def _build_from_blank(lab: Lab, tmp_path: Path) -> Path:
-    """A blank lab configured like stacks/lab.yaml; returns the stack rewritten to its guest ids."""
-    lab.provision("lab", "up", "--name", LAB, "--nodes", "3", "--time-scale", "0.01")
-    lab.node_cli("pve01", "pvecm", "create", "lab")
-    for node in ("pve02", "pve03"):
-        lab.node_cli(node, "pvecm", "add", "192.168.10.11", "--use_ssh")
-    stack = load_stack(LAB_STACK).cluster
-    resources = lab.get("pve01", "/cluster/resources", "--type", "vm")
-    lab_ids = {(r["node"], "vm" if r["type"] == "qemu" else "ct"): f"{'vm' if r['type'] == 'qemu' else 'ct'}:"
-               f"{r['vmid']}" for r in resources}
-    rename = {g.sid: lab_ids[(g.node, g.sid.split(":")[0])] for g in stack.guests}
-    for group in stack.ha.groups:
-        nodes = ",".join(f"{n}:{p}" for n, p in group.nodes.items())
-        args = ["--group", group.name, "--nodes", nodes]
-        if group.restricted:
-            args += ["--restricted", "1"]
-        if group.nofailback:
-            args += ["--nofailback", "1"]
-        lab.node_cli("pve01", "pvesh", "create", "/cluster/ha/groups", *args)
-    for res in stack.ha.resources:
-        args = ["--sid", rename[res.sid], "--state", res.state, "--max_relocate", str(res.max_relocate),
-                "--max_restart", str(res.max_restart)]
-        if res.group:
-            args += ["--group", res.group]
-        lab.node_cli("pve01", "pvesh", "create", "/cluster/ha/resources", *args)
-    text = LAB_STACK.read_text()
-    for old, new in rename.items():  # via placeholders: vm:100 -> vm:101 must not chain into vm:102
-        text = text.replace(f'"{old}"', f'"@{new}@"')
-    text = text.replace('"@', '"').replace('@"', '"')
-    derived = tmp_path / "lab-as-built.yaml"
-    derived.write_text(text)
-    return derived
-
-
 def _lab_like_the_stack(lab: Lab, tmp_path: Path) -> tuple[Path, dict[str, str]]:
     """Start the lab as stacks/lab.yaml describes; (stack that matches it, sid -> node once started)."""
-    up = lab.provision("lab", "up", "--name", LAB, "--from", str(LAB_STACK), "--time-scale", "0.01", check=False)
-    if up.returncode == 0:
-        stack = LAB_STACK
-    else:
-        assert "not implemented" in up.stderr, up.stderr
-        stack = _build_from_blank(lab, tmp_path)
+    lab.provision("lab", "up", "--name", LAB, "--from", str(LAB_STACK), "--time-scale", "0.01")
+    stack = LAB_STACK
     expected_sids = {r.sid for r in load_stack(stack).cluster.ha.resources}
     before = lab.wait(
         "pve02",
@@ -165,8 +120,6 @@ def test_live_simulation_of_the_lab_matches_the_spec(lab: Lab, tmp_path: Path) -
     spec = json.loads(lab.provision("simulate", str(stack), "--fail", "pve01", "--format", "json").stdout)
     live_proc = lab.provision("simulate", str(stack), "--lab", LAB, "--fail", "pve01", "--format", "json",
                               check=False)
-    if live_proc.returncode != 0 and ("discover" in live_proc.stderr):
-        pytest.skip(f"discovery of the lab is not reliable yet: {live_proc.stderr.strip()}")
     assert live_proc.returncode == 0, live_proc.stderr
     live = json.loads(live_proc.stdout)
     assert live["source"].startswith("live cluster")
