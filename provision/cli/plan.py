@@ -181,7 +181,8 @@ def drift_cmd(
 @_errors
 def import_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Stack file to write, e.g. stacks/prod.yaml."),
-    lab: str | None = typer.Option(None, "--lab", help="Import a local lab."),
+    lab: str | None = typer.Option(None, "--lab", help="Import a local lab (default: the lab 'default' "
+                                   "when no --url is given)."),
     url: str | None = typer.Option(None, "--url", help="API URL of a real cluster, e.g. https://10.0.0.11:8006."),
     token_env: str | None = typer.Option(None, "--token-env", help="Environment variable holding the API token "
                                                                    "(USER@REALM!TOKENID=SECRET)."),
@@ -191,8 +192,10 @@ def import_cmd(
     insecure: bool = INSECURE,
 ) -> None:
     """Write a stack file from a live cluster (comments mark defaults left out)."""
-    if (lab is None) == (url is None):
-        raise _fail("error: give exactly one of --lab NAME or --url URL (with --token-env VAR)")
+    if lab is not None and url is not None:
+        raise _fail("error: give either --lab NAME or --url URL (with --token-env VAR), not both")
+    if lab is None and url is None:
+        lab = "default"  # the quickstart's lab, as a stack's `connection: {lab: default}`
     if out.exists() and not force:
         raise _fail(f"error: {out} exists (use --force to overwrite)")
     if url is not None:

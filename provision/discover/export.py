@@ -21,6 +21,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from provision.spec.cluster import Cluster
 from provision.spec.connection import Connection
+from provision.spec.network import Bond, Nic, Vlan
 from provision.spec.secrets import SecretRef
 
 
@@ -127,8 +128,17 @@ def to_stack(cluster: Cluster, connection: Connection, *, source: str = "") -> s
         item = _model(node, drop=("interfaces", "ssh", "capacity"))
         if node.interfaces:
             ifaces = CommentedSeq()
+            slaves = {s for i in node.interfaces if isinstance(i, Bond) for s in i.slaves}
             for iface in node.interfaces:
                 entry = _model(iface, first=("name", "type"), comments=False)
+                # Leave out what the spec derives by itself (Cluster._normalise, Vlan):
+                # autostart as Proxmox writes it, parent and tag of a PARENT.TAG VLAN.
+                derived_auto = not isinstance(iface, Nic) or iface.name in slaves or iface.address is not None
+                if entry.get("autostart") == derived_auto:
+                    del entry["autostart"]
+                if isinstance(iface, Vlan) and iface.name == f"{iface.raw_device}.{iface.tag}":
+                    entry.pop("raw_device", None)
+                    entry.pop("tag", None)
                 ifaces.append(entry)
             item["interfaces"] = ifaces
         nodes.append(item)
