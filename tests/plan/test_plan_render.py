@@ -50,6 +50,15 @@ def test_no_changes_text(lab_stack: Cluster, observe: Observe) -> None:
     assert text.rstrip().endswith("Plan: 0 to add, 0 to change, 0 to destroy.")
 
 
+def test_no_changes_with_unmanaged_objects_does_not_claim_a_match(lab_stack: Cluster, observe: Observe) -> None:
+    def extra(data: dict[str, Any]) -> None:
+        data["/cluster/ha/resources"].append({"sid": "vm:105", "type": "vm"})
+
+    text = render_text(_doc(lab_stack, observe, "built-pve8", 1, extra))
+    assert "No changes to what the stack manages; 1 unmanaged object(s) listed above." in text
+    assert "The cluster matches the stack" not in text
+
+
 def test_json_document_is_versioned_and_complete(lab_stack: Cluster, observe: Observe) -> None:
     doc = json.loads(render_json(_doc(lab_stack, observe, "blank-pve8", 1)))
     assert doc["format_version"] == "1"

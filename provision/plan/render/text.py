@@ -103,6 +103,10 @@ def render_text(document: dict[str, Any], *, color: bool = False, width: int = 1
                 console.print(line)
     console.print()
     if not changes and not actions:
-        console.print(Text("No changes. The cluster matches the stack.", style="green"))
+        if unmanaged:
+            console.print(Text(f"No changes to what the stack manages; {len(unmanaged)} unmanaged object(s) "
+                               "listed above.", style="green"))
+        else:
+            console.print(Text("No changes. The cluster matches the stack.", style="green"))
     console.print(Text(summary_line(document), style="bold"))
     return out.getvalue()
