@@ -35,6 +35,7 @@ demo: $(RUNTIME)
 
 bench: $(DEV)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/lab_up.py
+	PATH="$(abspath $(BIN)):$$PATH" PBS_PASSWORD=bench $(BIN)/python bench/discover_plan.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/apply_full_build.py
 
 clean:
