@@ -24,7 +24,7 @@ import typer
 from provision.apply import record, runner
 from provision.apply.lock import ApplyLock, LockError, ProxmoxerPools
 from provision.apply.progress import JsonLines, LivePanel
-from provision.apply.render import Inventory, RenderError, render_run
+from provision.apply.render import Inventory, RenderError, RunDir, render_run
 from provision.apply.verify import describe, verify
 from provision.cli.plan import Format as PlanFormat
 from provision.cli.plan import _errors, _fail, _render, _warn_insecure, _workers
@@ -32,7 +32,7 @@ from provision.discover import ApiClient, Endpoint, ProxmoxerTransport, discover
 from provision.discover.endpoint import lab_connection_file
 from provision.plan import make_plan, spec_digest
 from provision.plan import planfile as planfiles
-from provision.spec import Cluster, Connection, SecretRef, load_stack
+from provision.spec import Cluster, Connection, SecretRef, SecretUnavailableError, load_stack
 
 
 class Output(StrEnum):
@@ -101,15 +101,28 @@ def _confirm(count: int, auto_approve: bool) -> None:
         raise _fail("Apply cancelled.")
 
 
-def _resolve_secrets(refs: Mapping[str, str]) -> tuple[dict[str, str], tuple[str, ...]]:
+def _resolve_secrets(run_dir: RunDir) -> tuple[dict[str, str], tuple[str, ...]]:
+    """Read every secret the run needs, before anything runs; a missing one stops the
+    apply with the object and field that need it (all of them at once)."""
+    by_index = {ra.index: ra.action for ra in run_dir.actions}
     values: dict[str, str] = {}
     env_names: list[str] = []
-    for var, desc in refs.items():
+    missing: list[str] = []
+    for var, desc in run_dir.secret_refs.items():
         kind, _, where = desc.partition(":")
         ref = SecretRef(env=where) if kind == "env" else SecretRef(file=Path(where))
-        values[var] = ref.resolve()
+        try:
+            values[var] = ref.resolve()
+        except SecretUnavailableError as exc:
+            index, _, field = var[1:].partition("_")
+            action = by_index.get(int(index)) if index.isdigit() else None
+            where_used = f"{action.address} {field}" if action is not None else var
+            missing.append(f"  - {where_used}: {exc}")
         if kind == "env":
             env_names.append(where)
+    if missing:
+        raise _fail("error: secrets needed by this plan cannot be read (nothing was changed):\n"
+                    + "\n".join(missing))
     return values, tuple(sorted(set(env_names)))
 
 
@@ -226,7 +239,7 @@ def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, cli
         run_dir = render_run(document, runs_root=runs_root, inventory=inventory)
     except RenderError as exc:
         raise _fail(f"error: cannot render the playbooks: {exc}") from None
-    secrets, env_names = _resolve_secrets(run_dir.secret_refs)
+    secrets, env_names = _resolve_secrets(run_dir)
 
     def body() -> int:
         events = record.EventLog(run_dir.root / "events.jsonl")
