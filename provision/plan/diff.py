@@ -18,7 +18,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from functools import cache
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel
 
@@ -32,7 +33,6 @@ from provision.spec.secrets import SecretRef
 
 ChangeAction = Literal["create", "update", "replace", "delete", "unmanaged", "noop-note"]
 SENSITIVE = "(sensitive)"
-SECRET_FIELDS = frozenset({"password", "keyring", "secret", "encryption_key", "token"})
 
 
 @dataclass(frozen=True)
@@ -94,28 +94,42 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
+def _holds_secret(annotation: Any) -> bool:
+    return annotation is SecretRef or any(_holds_secret(a) for a in get_args(annotation))
+
+
+@cache
+def secret_fields(model_type: type[BaseModel]) -> frozenset[str]:
+    """Fields typed as a `SecretRef`. Known by type, not by name: `corosync.token`
+    is a timeout and must be compared, `connection.api.token` is a secret."""
+    return frozenset(name for name, info in model_type.model_fields.items() if _holds_secret(info.annotation))
+
+
 def view(model: BaseModel, exclude: Iterable[str] = ()) -> dict[str, Any]:
     """A model as a plain dict of its fields; secret fields become `(sensitive)`
     whether set or not, so a plan never tells even whether a secret is present."""
-    skip = set(exclude)
+    skip, secrets = set(exclude), secret_fields(type(model))
     out: dict[str, Any] = {}
     for name in type(model).model_fields:
         if name in skip:
             continue
-        out[name] = SENSITIVE if name in SECRET_FIELDS else _plain(getattr(model, name))
+        out[name] = SENSITIVE if name in secrets else _plain(getattr(model, name))
     return out
 
 
 def compare(desired: Mapping[str, Any], observed: Mapping[str, Any], *, auto: Iterable[str] = (),
             ignore: Iterable[str] = (), prefix: str = "") -> list[FieldDiff]:
     """Field diffs between two views. `auto` fields are skipped when the desired
-    value is None; `ignore` and secret fields are never compared."""
-    auto_set, ignore_set = set(auto), set(ignore) | SECRET_FIELDS
+    value is None; `ignore` fields and secrets (`(sensitive)` on either side) are
+    never compared."""
+    auto_set, ignore_set = set(auto), set(ignore)
     out: list[FieldDiff] = []
     for key in sorted(set(desired) | set(observed)):
         if key in ignore_set:
             continue
         new, old = desired.get(key), observed.get(key)
+        if SENSITIVE in (new, old):
+            continue
         if key in auto_set and new is None:
             continue
         if new != old:

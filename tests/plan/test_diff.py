@@ -161,3 +161,12 @@ def test_pve9_migrated_group_edit_becomes_rule_update(lab_text: str, observe: Ob
     real = [c for c in diff(desired, d.cluster, facts=d.observed) if c.action != "noop-note"]
     assert [(str(c.address), c.action, [(f.path, f.old, f.new) for f in c.field_diffs]) for c in real] == [
         ('ha.rule["ha-group-db"]', "update", [("strict", True, False)])]
+
+
+def test_totem_token_is_compared_not_mistaken_for_a_secret(lab_text: str, observe: Observe) -> None:
+    """`corosync.token` is a timeout, not a secret: a stack that sets it must plan it."""
+    desired = stack_from(lab_text.replace("corosync:\n", "corosync:\n  token: 3000\n", 1))
+    d = observe("built-pve8")
+    (change,) = diff(desired, d.cluster, facts=d.observed)
+    assert (str(change.address), change.action) == ("corosync.totem", "update")
+    assert [(f.path, f.old, f.new) for f in change.field_diffs] == [("token", None, 3000)]
