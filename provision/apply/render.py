@@ -380,12 +380,15 @@ def _plays(rendered: Sequence[RenderedAction], host_order: Sequence[str]) -> lis
 # -- public API -------------------------------------------------------------------------
 
 
-def _network_interfaces(params: Mapping[str, Any]) -> list[dict[str, Any]]:
+def _network_interfaces(params: Mapping[str, Any], physical: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The interfaces the file must hold: the desired set, then what the plan says to keep
-    (interfaces found on the node that the stack does not mention, unless --prune)."""
+    (interfaces found on the node that the stack does not mention, unless --prune), then
+    every other physical NIC of the node as a bare `iface X inet manual` stanza, as PVE's
+    writer lists each NIC it finds (no `auto`, after the NICs that have a position)."""
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
-    for iface in [*params.get("interfaces", []), *params.get("keep", [])]:
+    bare = [{"name": n, "type": "nic", "autostart": False} for n in sorted(set(physical))]
+    for iface in [*params.get("interfaces", []), *params.get("keep", []), *bare]:
         if iface["name"] in seen:
             continue
         seen.add(iface["name"])
@@ -418,8 +421,13 @@ def render_run(
     inventory: Inventory,
     now: datetime | None = None,
     playbooks: Path = PLAYBOOKS_DIR,
+    physical_nics: Mapping[str, Sequence[str]] | None = None,
 ) -> RunDir:
-    """Lay out `<runs_root>/<UTC stamp>-<plan id>/` as ansible-runner expects it."""
+    """Lay out `<runs_root>/<UTC stamp>-<plan id>/` as ansible-runner expects it.
+
+    `physical_nics` (node → NIC names, from discovery) lets `network_apply` keep the NICs
+    that neither the stack nor the plan mention in the file, as PVE itself would.
+    """
     plan_id = str(plan.get("id") or plan.get("plan_id") or "plan")
     actions = [Action.from_json(a) for a in plan.get("actions", [])]
     if not actions:
@@ -442,7 +450,8 @@ def render_run(
         suffix += 1
         root = runs_root / f"{run_dir_name(plan_id, now)}-{suffix}"
     try:
-        return _render_into(root, plan, plan_id, actions, inventory, any_host, host_order, playbooks)
+        return _render_into(root, plan, plan_id, actions, inventory, any_host, host_order, playbooks,
+                            physical_nics or {})
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -457,6 +466,7 @@ def _render_into(
     any_host: str,
     host_order: Sequence[str],
     playbooks: Path,
+    physical_nics: Mapping[str, Sequence[str]],
 ) -> RunDir:
     (root / "project" / "tasks").mkdir(parents=True)
     (root / "project" / "files").mkdir()
@@ -485,7 +495,7 @@ def _render_into(
             "pve_version": plan.get("pve_version"),
         }
         if action.kind == "network_apply":
-            wanted = _network_interfaces(action.params)
+            wanted = _network_interfaces(action.params, physical_nics.get(host, ()))
             body = interfaces_text(wanted, playbooks)
             file_name = f"interfaces-{host}"
             (root / "project" / "files" / file_name).write_text(body, encoding="utf-8")

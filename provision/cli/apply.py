@@ -225,18 +225,25 @@ def apply_cmd(
 
     document = {**document, "id": plan_id_of(document), "pve_version": found.observed.pve_version
                 or desired.pve_version}
-    code = _execute(document, desired, endpoint, client, _lab_name(desired, lab), check, output, prune)
+    code = _execute(document, desired, endpoint, client, _lab_name(desired, lab), check, output, prune,
+                    physical_nics(found.cluster))
     if code:
         raise typer.Exit(code)
 
 
+def physical_nics(observed: Cluster) -> dict[str, list[str]]:
+    """Node → the physical NICs discovery saw there (PVE lists them even when unconfigured)."""
+    return {node.name: [i.name for i in node.interfaces if i.type == "nic"] for node in observed.nodes}
+
+
 def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, client: ApiClient,
-             lab_name: str | None, check: bool, output: Output, prune: bool) -> int:
+             lab_name: str | None, check: bool, output: Output, prune: bool,
+             nics: Mapping[str, list[str]]) -> int:
     inventory = _inventory(desired, lab_name)
     runs_root = STATE_DIR / "runs"
     runs_root.mkdir(parents=True, exist_ok=True)
     try:
-        run_dir = render_run(document, runs_root=runs_root, inventory=inventory)
+        run_dir = render_run(document, runs_root=runs_root, inventory=inventory, physical_nics=nics)
     except RenderError as exc:
         raise _fail(f"error: cannot render the playbooks: {exc}") from None
     secrets, env_names = _resolve_secrets(run_dir)
@@ -311,4 +318,4 @@ def register(app: typer.Typer) -> None:
     app.command("apply")(apply_cmd)
 
 
-__all__ = ["apply_cmd", "plan_id_of", "register"]
+__all__ = ["apply_cmd", "physical_nics", "plan_id_of", "register"]

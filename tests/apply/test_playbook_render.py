@@ -295,3 +295,29 @@ def test_interfaces_named_vlan_stp_and_comment() -> None:
     assert "iface eno1 inet manual\n\tmtu 9000\n" in body
     assert "iface mgmt inet static\n\taddress 10.0.99.2/24\n\tvlan-id 99\n\tvlan-raw-device eno1\n" in body
     assert body.index("iface eno1") < body.index("iface vmbr1") < body.index("iface mgmt")
+
+
+def test_unmentioned_physical_nics_are_written_as_manual(tmp_path: Path) -> None:
+    """PVE lists every NIC it finds (`iface X inet manual`, no `auto`); the stack naming only
+    some of them must not drop the others from the file."""
+    physical = ["eno1", "eno2", "eno3", "eno4", "enp65s0f0", "enp65s0f1"]
+    wanted = [
+        {"name": "eno1", "type": "nic"},
+        {"name": "vmbr0", "type": "bridge", "ports": ["eno1"], "address": "192.168.10.11/24",
+         "gateway": "192.168.10.1"},
+    ]
+    plan = {"id": "p-nics", "actions": [{
+        "id": "a001", "phase": "network", "kind": "network_apply", "node": "pve01", "address": 'network["pve01"]',
+        "params": {"interfaces": wanted, "keep": [], "changed": ["vmbr0"]}, "serial": True,
+    }]}
+    rd = render_run(plan, runs_root=tmp_path, inventory=_inventory(), physical_nics={"pve01": physical})
+    text = (rd.project / "files" / "interfaces-pve01").read_text(encoding="utf-8")
+    body = text.split("external files!\n\n", 1)[1]
+    for nic in physical[1:]:
+        assert f"\niface {nic} inet manual\n\n" in body, nic
+        assert f"auto {nic}\n" not in body, nic
+    assert body.index("iface eno1") < body.index("iface eno2") < body.index("iface enp65s0f1") < body.index("vmbr0")
+    formats = pytest.importorskip("provision.lab.formats.interfaces")
+    assert formats.write(formats.parse(text, physical=physical)) == text
+    task = (rd.project / rd.actions[0].file).read_text(encoding="utf-8")
+    assert '{name: "eno3", type: "eth"}' in task
