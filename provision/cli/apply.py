@@ -44,11 +44,20 @@ STATE_DIR = Path(".provision")
 
 
 def _is_planfile(path: Path) -> bool:
+    """Whether TARGET is meant as a plan file. A `.json` file, or one that looks like a
+    plan document, is one even when it is broken, so that the plan loader names the
+    problem instead of the stack loader reporting YAML errors for it."""
+    if path.suffix.lower() == ".json":
+        return True
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
     except (OSError, ValueError):
         return False
-    return isinstance(data, dict) and "actions" in data and "format_version" in data
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return text.lstrip().startswith("{") and '"format_version"' in text
+    return isinstance(data, dict) and "format_version" in data
 
 
 def plan_id_of(document: Mapping[str, Any]) -> str:
@@ -175,6 +184,9 @@ def apply_cmd(
     """Apply a stack or a stored plan to the cluster through generated Ansible playbooks."""
     if quiet:
         output = Output.json
+    if not target.is_file():
+        raise _fail(f"error: {target}: no such file (expected a stack file or a plan file from "
+                    "`provision plan --out`)")
     planfile = _is_planfile(target)
     document: dict[str, Any] | None = planfiles.load(target) if planfile else None
     stack_path = target
