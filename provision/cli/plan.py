@@ -27,7 +27,7 @@ import typer
 
 from provision.discover import ApiClient, DiscoveryError, Endpoint, discover, from_connection, from_lab, from_url
 from provision.discover.export import to_stack
-from provision.plan import PlanError, PlanFileError, make_plan
+from provision.plan import PlanError, PlanFileError, check_targets, make_plan
 from provision.plan import planfile as planfiles
 from provision.plan.render import render_json, render_markdown, render_text
 from provision.spec import Connection, SecretRef, SecretUnavailableError, SpecError, load_stack
@@ -115,6 +115,7 @@ def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: bool,
             parsed.append(Address.parse(text))
         except ValueError as exc:
             raise _fail(f"error: --target {text}: {exc}") from None
+    check_targets(parsed)  # before discovery: a typo fails fast
     if desired.connection is None and lab is None:
         raise _fail(f"error: {stack}: the stack has no `connection` (add `connection: {{lab: default}}` "
                     "or pass --lab NAME)")

@@ -5,7 +5,7 @@ from provision.plan.actions import KINDS, PHASES, Action
 from provision.plan.diff import Change, FieldDiff, diff
 from provision.plan.errors import PlanError
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets
-from provision.plan.plan import FORMAT_VERSION, Plan, make_plan, spec_digest
+from provision.plan.plan import FORMAT_VERSION, Plan, check_targets, make_plan, spec_digest
 from provision.plan.planfile import PlanFileError
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "PlanFileError",
     "build_actions",
     "check_safety",
+    "check_targets",
     "diff",
     "make_plan",
     "order_actions",

@@ -24,6 +24,14 @@ from provision.spec.cluster import Cluster
 
 FORMAT_VERSION = "1"
 MUTATING = ("create", "update", "replace", "delete")
+# The kinds of object an address can name (design.md "Addresses"): root -> kinds below it.
+TARGET_KINDS: dict[str, frozenset[str]] = {
+    "node": frozenset(), "cluster": frozenset(), "storage": frozenset(),
+    "network": frozenset({"nic", "bond", "bridge", "vlan"}),
+    "corosync": frozenset({"link", "totem"}), "quorum": frozenset({"qdevice"}),
+    "ceph": frozenset({"mon", "mgr", "mds", "osd", "pool", "fs"}),
+    "ha": frozenset({"group", "rule", "resource"}),
+}
 
 
 def tool_version() -> str:
@@ -96,6 +104,19 @@ class Plan:
         }
 
 
+def check_targets(targets: Sequence[Address]) -> None:
+    """Refuse a target that cannot name any object: a typo would otherwise plan nothing."""
+    problems = []
+    for target in targets:
+        kinds = [kind for kind, _ in target.segments]
+        below = TARGET_KINDS.get(kinds[0])
+        if below is None or len(kinds) > 2 or (len(kinds) == 2 and kinds[1] not in below):
+            problems.append(f"--target {target}: not an object address (they start with "
+                            f"{', '.join(sorted(TARGET_KINDS))}; e.g. ceph.pool[\"vm-pool\"])")
+    if problems:
+        raise PlanError(problems)
+
+
 def make_plan(
     desired: Cluster,
     observed: Cluster,
@@ -107,7 +128,9 @@ def make_plan(
     now: datetime | None = None,
 ) -> Plan:
     """Diff, order and check a plan. Raises PlanError (no actions) when the
-    cluster is not quorate, a change is impossible, or a step would be unsafe."""
+    cluster is not quorate, a change is impossible, a target names no kind of
+    object, or a step would be unsafe."""
+    check_targets(targets)
     if facts is not None and facts.clustered and not facts.quorate:
         offline = ", ".join(facts.offline_members) or "none"
         raise PlanError(

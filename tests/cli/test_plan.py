@@ -200,3 +200,11 @@ def test_import_of_lab_built_from_spec_plans_zero_changes(tmp_path: Path) -> Non
         assert (rc, doc.get("actions")) == (0, []), err
     finally:
         lab.run("lab", "down")
+
+
+def test_target_typo_fails_before_reading_the_cluster(tmp_path: Path) -> None:
+    """No lab is running: the typo is reported, not the missing cluster."""
+    proc = Lab(tmp_path / "home").run("plan", "stacks/lab.yaml", "--target", "ceph.pools[\"vm-pool\"]")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith('error: --target ceph.pools["vm-pool"]: not an object address')
+    assert "Traceback" not in proc.stderr

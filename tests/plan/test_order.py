@@ -157,3 +157,11 @@ def test_target_keeps_the_object_and_what_it_needs(lab_stack: Cluster, observe: 
     assert not kinds & {"storage_add", "ha_group_add", "ha_resource_add", "ceph_fs_create", "ceph_mds_create"}
     assert {str(c.address) for c in plan.changes} >= {'ceph.pool["vm-pool"]'}
     assert not any(str(c.address).startswith("ha.") for c in plan.changes)
+
+
+@pytest.mark.parametrize("target", ["bogus", 'pool["vm-pool"]', 'ceph.pools["vm-pool"]', 'storage["x"].pool["y"]'])
+def test_target_that_names_no_kind_of_object_is_an_error(lab_stack: Cluster, observe: Observe, target: str) -> None:
+    """A typo in --target must not quietly plan nothing."""
+    d = observe("built-pve8")
+    with pytest.raises(PlanError, match=r"--target .*: not an object address"):
+        make_plan(lab_stack, d.cluster, d.observed, targets=[Address.parse(target)])
