@@ -1,9 +1,10 @@
 """Progress of an apply, driven by ansible-runner events.
 
-Two views of the same event stream: a rich live panel for people at a terminal
-(phase, per-host current task, ok/changed/failed counts), and one JSON object per line
-for CI logs, where a redrawn panel would only produce noise. Neither view prints task
-results: they can be large, and the run record keeps them.
+Three views of the same event stream: a rich live panel for people at a terminal
+(phase, per-host current task, ok/changed/failed counts), one JSON object per line
+for CI logs (`--output json`), where a redrawn panel would only produce noise, and one
+plain line per phase (`--quiet`). None prints task results: they can be large, and the
+run record keeps them.
 """
 
 from __future__ import annotations
@@ -63,6 +64,35 @@ class JsonLines:
         ).get("task"):
             return
         self.stream.write(json.dumps(summarize_event(event), sort_keys=True) + "\n")
+        self.stream.flush()
+
+
+class PhaseLines:
+    """One plain text line per play as it starts (for `--quiet`): the phase and what it does.
+
+    Ansible announces a `serial: 1` play once per batch; repeats of the same play are
+    printed once.
+    """
+
+    def __init__(self, stream: IO[str] | None = None) -> None:
+        self.stream = stream or sys.stdout
+        self._last = ""
+
+    def __enter__(self) -> PhaseLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.flush()
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        if event.get("event") != "playbook_on_play_start":
+            return
+        data = event.get("event_data") or {}
+        play = str(data.get("play") or data.get("name") or "")
+        if not play or play == self._last:
+            return
+        self._last = play
+        self.stream.write(f"{play}\n")
         self.stream.flush()
 
 

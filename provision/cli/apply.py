@@ -6,7 +6,8 @@ plan was made ("plan is stale") or when it is another cluster. Then, in both cas
 refuse destructive actions without --allow-destroy (before anything runs), take the
 cluster lock, render playbooks into `.provision/runs/<stamp>-<plan id>/`, run them with
 ansible-runner, stop at the first failed phase, and verify convergence by discovering
-again. Exit 0 on success or no changes, 1 on any failure or refusal.
+again. Exit 0 on success or no changes, 1 on any failure or refusal. Output: text with a
+live panel, `--quiet` (one line per phase and the summary) or `--output json` (events).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import typer
 
 from provision.apply import record, runner
 from provision.apply.lock import ApplyLock, LockError, ProxmoxerPools
-from provision.apply.progress import JsonLines, LivePanel
+from provision.apply.progress import JsonLines, LivePanel, PhaseLines
 from provision.apply.render import Inventory, RenderError, RunDir, render_run
 from provision.apply.verify import describe, verify
 from provision.cli.plan import Format as PlanFormat
@@ -174,7 +175,8 @@ def apply_cmd(
     auto_approve: bool = typer.Option(False, "--auto-approve", help="Do not ask for confirmation (CI)."),
     allow_destroy: bool = typer.Option(False, "--allow-destroy", help="Permit destructive actions."),
     check: bool = typer.Option(False, "--check", help="Run Ansible in check mode: report, change nothing."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="One JSON line per event instead of a live display."),
+    quiet: bool = typer.Option(False, "--quiet", "-q",
+                               help="Print only one line per phase and the final summary (no plan, no live display)."),
     output: Output = typer.Option(Output.text, "--output", "-o", help="text, or json (one JSON line per event)."),
     force_unlock: str | None = typer.Option(None, "--force-unlock", metavar="ID",
                                             help="Release the cluster lock with this id and exit."),
@@ -182,8 +184,8 @@ def apply_cmd(
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate."),
 ) -> None:
     """Apply a stack or a stored plan to the cluster through generated Ansible playbooks."""
-    if quiet:
-        output = Output.json
+    if quiet and output is Output.json:
+        raise _fail("error: --quiet and --output json cannot be combined (json already prints only events)")
     if not target.is_file():
         raise _fail(f"error: {target}: no such file (expected a stack file or a plan file from "
                     "`provision plan --out`)")
@@ -221,8 +223,8 @@ def apply_cmd(
     else:
         plan = make_plan(desired, found.cluster, found.observed, stack=str(stack_path), prune=prune)
         document = plan.to_document()
-        if output is Output.text:
-            typer.echo(_render(document, PlanFormat.text), nl=False)
+        if output is Output.text and not (quiet and auto_approve):
+            typer.echo(_render(document, PlanFormat.text), nl=False)  # what the prompt asks about
 
     actions = list(document.get("actions", []))
     if not actions:
@@ -238,7 +240,7 @@ def apply_cmd(
     document = {**document, "id": plan_id_of(document), "pve_version": found.observed.pve_version
                 or desired.pve_version}
     code = _execute(document, desired, endpoint, client, _lab_name(desired, lab), check, output, prune,
-                    physical_nics(found.cluster))
+                    physical_nics(found.cluster), quiet)
     if code:
         raise typer.Exit(code)
 
@@ -250,7 +252,7 @@ def physical_nics(observed: Cluster) -> dict[str, list[str]]:
 
 def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, client: ApiClient,
              lab_name: str | None, check: bool, output: Output, prune: bool,
-             nics: Mapping[str, list[str]]) -> int:
+             nics: Mapping[str, list[str]], quiet: bool = False) -> int:
     inventory = _inventory(desired, lab_name)
     runs_root = STATE_DIR / "runs"
     runs_root.mkdir(parents=True, exist_ok=True)
@@ -268,6 +270,10 @@ def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, cli
                 with JsonLines() as view:
                     result = runner.run(run_dir, secrets=secrets, blank_env=env_names, check=check,
                                         on_event=_fan_out([*handlers, view]))
+            elif quiet:
+                with PhaseLines() as lines:
+                    result = runner.run(run_dir, secrets=secrets, blank_env=env_names, check=check,
+                                        on_event=_fan_out([*handlers, lines]))
             elif sys.stderr.isatty():
                 with LivePanel(total_actions=len(run_dir.actions)) as panel:
                     result = runner.run(run_dir, secrets=secrets, blank_env=env_names, check=check,
@@ -310,7 +316,7 @@ def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, cli
         info = lock.acquire(run_dir.plan_id)
     except LockError as exc:
         raise _fail(f"error: {exc}") from None
-    if output is Output.text:
+    if output is Output.text and not quiet:
         typer.echo(f"Lock {info.id} taken on cluster {desired.name!r}.", err=True)
     try:
         return body()

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from provision.apply.progress import PhaseLines
 from provision.cli.apply import physical_nics
 from provision.spec import load_stack
 
@@ -58,3 +61,28 @@ def test_unknown_lab_is_one_clear_line(tmp_path: Path) -> None:
     assert "lab 'nosuchlab' is not running" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / ".provision").exists()
+
+
+def test_quiet_prints_one_line_per_phase() -> None:
+    out = io.StringIO()
+    view = PhaseLines(out)
+    net = "Phase network: network_apply (one node at a time)"
+    events: list[dict[str, Any]] = [
+        {"event": "playbook_on_start"},
+        {"event": "playbook_on_play_start", "event_data": {"play": net}},
+        {"event": "runner_on_ok", "event_data": {"task": "Action a001: x", "host": "pve01", "res": {"changed": True}}},
+        {"event": "playbook_on_play_start", "event_data": {"play": net}},
+        {"event": "playbook_on_play_start", "event_data": {"play": "Phase ceph: ceph_osd_create"}},
+        {"event": "runner_on_failed", "event_data": {"task": "Action a002: y", "host": "pve02", "res": {"msg": "x"}}},
+    ]
+    with view:
+        for event in events:
+            view(event)
+    assert out.getvalue() == f"{net}\nPhase ceph: ceph_osd_create\n"
+
+
+def test_quiet_and_json_output_are_exclusive(tmp_path: Path) -> None:
+    proc = _apply(tmp_path, str(STACK), "--quiet", "--output", "json", "--auto-approve")
+    assert proc.returncode == 1
+    assert "--quiet and --output json cannot be combined" in proc.stderr
+    assert proc.stdout == ""

@@ -88,8 +88,14 @@ def test_second_apply_runs_no_ansible(lab: Lab, base_stack: Path) -> None:
 
 def test_osd_and_group_priority_change(lab: Lab, changed_stack: Path) -> None:
     assert _plan_exit(lab, changed_stack) == 2
-    proc = lab.cli("apply", str(changed_stack), "--auto-approve")
+    proc = lab.cli("apply", str(changed_stack), "--auto-approve", "--quiet")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    # --quiet: one line per phase, then the summary; no plan, no JSON, nothing on stderr
+    lines = proc.stdout.strip().splitlines()
+    assert lines[-1].startswith("Apply complete:"), proc.stdout
+    assert lines[:-1] and all(line.startswith("Phase ") for line in lines[:-1]), proc.stdout
+    assert len(lines[:-1]) == len(set(lines[:-1]))
+    assert proc.stderr.strip() == ""
     assert _plan_exit(lab, changed_stack) == 0
     run = lab.runs()[-1]
     kinds = sorted(a["kind"] for a in json.loads((run / "plan.json").read_text())["actions"])
