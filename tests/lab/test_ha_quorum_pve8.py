@@ -66,6 +66,10 @@ def test_crm_places_services_by_group_priority(lab: LabHandle) -> None:
     svc = services(lab)["vm:100"]
     assert svc["status"] == "vm:100 (pve02, started)" and svc["request_state"] == "started"
     assert svc["group"] == "prefer2" and svc["max_restart"] == 2 and svc["crm_state"] == "started"
+    # read_and_check_resources_config fills in defaults; PVE 8 has no failback
+    assert svc["max_relocate"] == 1 and "failback" not in svc
+    plain = services(lab)["vm:101"]
+    assert (plain["request_state"], plain["max_restart"], plain["max_relocate"]) == ("started", 1, 1)
     vm = {r["vmid"]: r for r in lab.get("/cluster/resources", type="vm")}
     assert vm[100]["node"] == "pve02" and vm[100]["hastate"] == "started" and "hastate" not in vm[200]
     ms = lab.get("/cluster/ha/status/manager_status")

@@ -86,6 +86,8 @@ def test_placement_follows_rules(lab: LabHandle) -> None:
                          for s, n in {"vm:100": "pve02", "vm:102": "pve03"}.items()), what="rule placement")
     # vm:101 has failback 0: it is on an allowed node (pve02) already and stays.
     assert services(lab)["vm:101"]["node"] == "pve02" and services(lab)["vm:101"]["failback"] == 0
+    svc = services(lab)["vm:100"]  # defaults filled in, failback 1 on PVE 9
+    assert (svc["failback"], svc["max_restart"], svc["max_relocate"], svc["request_state"]) == (1, 1, 1, "started")
     lab.lab("fail", "pve02")
     # the next priority class of its rule is pve03 (pve01 is only a priority -1 fallback)
     lab.wait(lambda: (services(lab)["vm:100"]["node"], services(lab)["vm:100"]["state"]) == ("pve03", "started"),

@@ -47,15 +47,16 @@ def _guest(ctx: Ctx, node: str, vmid: str, gtype: str) -> Any:
 
 
 def _ha(ctx: Ctx, gtype: str, vmid: str) -> dict[str, Any]:
-    from provision.lab.ops.ha import service_states
+    from provision.lab.ops.ha import crm_state
 
+    # HA::Config::get_service_status: managed unless ignored; state = the CRM's service state
     sid = f"{'vm' if gtype == 'qemu' else 'ct'}:{vmid}"
-    states = service_states(ctx)
     for s in parse_sections(ctx.store.get_file(HA_RESOURCES), "resources"):
-        if s.id == sid:
-            d: dict[str, Any] = {"managed": 1, "state": states.get(sid, "queued")}
-            if "group" in s.props:
-                d["group"] = s.props["group"]
+        if s.id == sid and s.props.get("state") != "ignored":
+            d: dict[str, Any] = {"managed": 1}
+            state = crm_state(ctx, sid)
+            if state is not None:
+                d["state"] = state
             return d
     return {"managed": 0}
 

@@ -492,26 +492,51 @@ def rules_delete(ctx: Ctx, params: dict[str, Any]) -> None:
 # --- status -----------------------------------------------------------------------------------
 
 
-def verbose_state(request: str | None, crm: str | None) -> str:
+def verbose_state(request: str | None, crm: str | None, has_node: bool = True) -> str:
+    """pve-ha-manager ``Tools::get_verbose_service_state`` (``request`` None = not configured)."""
     if request is None:
         return "deleting"
+    if request == "enabled":
+        request = "started"
+    if request == "ignored":
+        return "ignored"
+    if not has_node:
+        return "not found"
     if crm is None:
-        return "ignored" if request == "ignored" else "queued"
-    if crm == "started" and request == "stopped":
-        return "request_stop"
-    if crm == "stopped" and request == "disabled":
-        return "disabled"
+        return "queued"
+    if crm == "stopped":
+        if request == "started":
+            return "starting"
+        if request == "disabled":
+            return "disabled"
+    elif crm == "started":
+        if request in ("stopped", "disabled"):
+            return "stopping"
+    elif crm == "error" and request == "disabled":
+        return "clearing error flag"
     return crm
 
 
 def service_states(ctx: Ctx) -> dict[str, str]:
-    """sid -> verbose HA state (``/cluster/resources`` ``hastate``)."""
+    """sid -> HA state as ``/cluster/resources`` ``hastate`` shows it.
+
+    pve-manager takes the CRM's raw service state, or the configured ``state`` for a
+    service the CRM has not seen yet (nothing when that is unset).
+    """
     crm = {r["sid"]: r["state"] for r in ctx.store.query("SELECT sid, state FROM ha_services")}
     out = {}
     for s in read_resources(ctx):
         sid = sid_of(s)
-        out[sid] = verbose_state(s.props.get("state", "started"), crm.get(sid))
+        state = crm.get(sid, s.props.get("state"))
+        if state is not None:
+            out[sid] = state
     return out
+
+
+def crm_state(ctx: Ctx, sid: str) -> str | None:
+    """The CRM's service state (``HA::Config::get_service_status``), None when not seen yet."""
+    row = ctx.store.one("SELECT state FROM ha_services WHERE sid = ?", (sid,))
+    return str(row["state"]) if row is not None else None
 
 
 def _ctime(ts: float) -> str:
@@ -557,21 +582,32 @@ def status_current(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
 
     def add(sid: str, sc: Section | None, ss: Any) -> None:
         d: dict[str, Any] = {"id": f"service:{sid}", "type": "service", "sid": sid}
+        guest_node = None
+        if sc is not None:
+            g = ctx.store.one("SELECT node FROM guests WHERE vmid = ?", (int(sc.id.split(":")[1]),))
+            guest_node = g["node"] if g is not None else None
         if ss is not None:
             d["node"] = ss["node"]
             d["crm_state"] = ss["state"]
-        elif sc is not None:
-            g = ctx.store.one("SELECT node FROM guests WHERE vmid = ?", (int(sc.id.split(":")[1]),))
-            if g is not None:
-                d["node"] = g["node"]
-        request = sc.props.get("state", "started") if sc is not None else None
-        d["state"] = verbose_state(request, ss["state"] if ss is not None else None)
+        elif guest_node is not None:
+            d["node"] = guest_node
+        # read_and_check_resources_config fills in the defaults before the API sees them
+        conf: dict[str, str] = {}
+        if sc is not None:
+            conf = {"state": "started", "max_restart": "1", "max_relocate": "1"}
+            if ctx.pve_version >= 9:
+                conf["failback"] = "1"
+            conf.update(sc.props)
+            if conf["state"] == "enabled":
+                conf["state"] = "started"
+        d["state"] = verbose_state(conf.get("state"), ss["state"] if ss is not None else None,
+                                   has_node=guest_node is not None)
         d["status"] = f"{sid} ({d.get('node', '---')}, {d['state']})"
         if sc is not None:
-            d["request_state"] = request
+            d["request_state"] = conf["state"]
             for key in ("group", "max_restart", "max_relocate", "failback", "comment"):
-                if key in sc.props:
-                    d[key] = int(sc.props[key]) if key in ("max_restart", "max_relocate", "failback") else sc.props[key]
+                if key in conf:
+                    d[key] = int(conf[key]) if key in ("max_restart", "max_relocate", "failback") else conf[key]
         out.append(d)
 
     for sid in sorted(services):
