@@ -15,6 +15,12 @@ from typing import Any
 from provision.plan.plan import FORMAT_VERSION
 
 REQUIRED = ("format_version", "spec_digest", "observed_fingerprint", "cluster", "actions", "changes", "summary")
+# The JSON type of each top-level field show/apply read (a hand-edited file must
+# fail here with one line, not deep inside a renderer or apply).
+TYPES: dict[str, type] = {
+    "spec_digest": str, "observed_fingerprint": str, "cluster": dict, "actions": list, "changes": list,
+    "summary": dict, "stack": str, "options": dict, "unmanaged": list, "notes": list, "phases": list,
+}
 
 
 class PlanFileError(Exception):
@@ -46,9 +52,16 @@ def load(path: str | Path) -> dict[str, Any]:
         raise PlanFileError(f"{path}: not a plan file (expected a JSON object)")
     version = data.get("format_version")
     if version != FORMAT_VERSION:
-        raise PlanFileError(f"{path}: plan format version {version!r} is not supported (this tool reads "
-                            f"{FORMAT_VERSION!r}); make the plan again with this version")
+        # JSON spelling, so a number 1 and the string "1" do not print alike
+        raise PlanFileError(f"{path}: plan format version {json.dumps(version)} is not supported (this tool "
+                            f"reads {json.dumps(FORMAT_VERSION)}); make the plan again with this version")
     missing = [k for k in REQUIRED if k not in data]
     if missing:
         raise PlanFileError(f"{path}: plan file is missing {', '.join(missing)}")
+    wrong = [k for k, kind in TYPES.items() if k in data and not isinstance(data[k], kind)]
+    if not wrong:
+        wrong = [f"actions[{i}]" for i, a in enumerate(data["actions"])
+                 if not (isinstance(a, dict) and isinstance(a.get("id"), str))]
+    if wrong:
+        raise PlanFileError(f"{path}: not a plan file (wrong type: {', '.join(wrong)})")
     return data

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -76,7 +77,24 @@ def test_planfile_round_trip_and_version_check(lab_stack: Cluster, observe: Obse
     assert planfile.load(path) == doc
     doc["format_version"] = "0"
     (tmp_path / "old.json").write_text(json.dumps(doc))
-    with pytest.raises(PlanFileError, match="format version '0' is not supported"):
+    with pytest.raises(PlanFileError, match='format version "0" is not supported'):
         planfile.load(tmp_path / "old.json")
+    doc["format_version"] = 1
+    (tmp_path / "number.json").write_text(json.dumps(doc))
+    with pytest.raises(PlanFileError, match=r'format version 1 is not supported \(this tool reads "1"\)'):
+        planfile.load(tmp_path / "number.json")
     with pytest.raises(PlanFileError, match="no such plan file"):
         planfile.load(tmp_path / "missing.json")
+
+
+@pytest.mark.parametrize(("field", "value", "wrong"), [
+    ("cluster", 1, "cluster"), ("actions", {"id": "x"}, "actions"), ("actions", [1], "actions[0]"),
+    ("options", [], "options"), ("spec_digest", None, "spec_digest"),
+])
+def test_planfile_with_wrong_field_types_is_one_clear_error(lab_stack: Cluster, observe: Observe, tmp_path: Path,
+                                                           field: str, value: Any, wrong: str) -> None:
+    doc = _doc(lab_stack, observe, "blank-pve8", 1)
+    doc[field] = value
+    (tmp_path / "edited.json").write_text(json.dumps(doc))
+    with pytest.raises(PlanFileError, match=rf"not a plan file \(wrong type: {re.escape(wrong)}\)"):
+        planfile.load(tmp_path / "edited.json")
