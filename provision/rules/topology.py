@@ -11,7 +11,7 @@ import ipaddress
 
 from provision.spec import Bond, Bridge, CorosyncLink, Node, Vlan
 from provision.spec.corosync import Corosync
-from provision.spec.network import DEFAULT_MTU, Nic
+from provision.spec.network import DEFAULT_MTU, Nic, interface_parents
 
 Iface = Nic | Bond | Bridge | Vlan
 
@@ -54,12 +54,7 @@ def stack(node: Node, name: str) -> list[Iface]:
         seen.add(current)
         iface = names[current][1]
         out.append(iface)
-        if isinstance(iface, Bond):
-            todo.extend(iface.slaves)
-        elif isinstance(iface, Bridge):
-            todo.extend(iface.ports)
-        elif isinstance(iface, Vlan) and iface.raw_device:
-            todo.append(iface.raw_device)
+        todo.extend(interface_parents(iface))
     return out
 
 
@@ -71,22 +66,12 @@ def physical_ports(node: Node, name: str) -> frozenset[str]:
     for iface in stack(node, name):
         if isinstance(iface, Nic):
             ports.add(iface.name)
-        for below in _children(iface):
+        for below in interface_parents(iface):
             if below not in names:
                 ports.add(below)
     if name not in names:
         ports.add(name)
     return frozenset(ports)
-
-
-def _children(iface: Iface) -> list[str]:
-    if isinstance(iface, Bond):
-        return list(iface.slaves)
-    if isinstance(iface, Bridge):
-        return list(iface.ports)
-    if isinstance(iface, Vlan) and iface.raw_device:
-        return [iface.raw_device]
-    return []
 
 
 def bonds_under(node: Node, name: str) -> list[tuple[int, Bond]]:
