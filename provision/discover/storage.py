@@ -29,8 +29,7 @@ AnyStorage = (
     RbdStorage | CephFsStorage | NfsStorage | IscsiStorage | PbsStorage | DirStorage | LvmThinStorage | ZfsPoolStorage
 )
 
-# Fields the API never returns; observed models carry None for them.
-SECRET_FIELDS = {"password", "keyring", "secret", "encryption_key"}
+# Secret fields are never returned by the API; observed models carry None for them.
 # A placeholder only used to satisfy validation before the field is set to None.
 _UNREADABLE = {"env": "PVE_PROVISION_SECRET_NOT_READABLE"}
 
