@@ -7,6 +7,9 @@ descriptions become the JSON Schema that editors use for completion.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from pydantic import BaseModel, ConfigDict
 
 
@@ -26,3 +29,10 @@ class SpecModel(BaseModel):
 NODE_NAME = r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
 CONFIG_ID = r"^[a-zA-Z][a-zA-Z0-9_\-.]{0,63}$"
 CLUSTER_NAME = r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$"
+
+
+def check_node_names(names: Iterable[str]) -> None:
+    """For node names used as keys or list items, where `Field(pattern=...)` cannot reach."""
+    for name in names:
+        if not re.match(NODE_NAME, name):
+            raise ValueError(f"{name!r} is not a valid node name")

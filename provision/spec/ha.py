@@ -6,18 +6,15 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from provision.spec.base import CONFIG_ID, NODE_NAME, SpecModel
+from provision.spec.base import CONFIG_ID, SpecModel, check_node_names
 
 SID = r"^(vm|ct):[1-9][0-9]{2,8}$"
 ResourceState = Literal["started", "stopped", "disabled", "ignored"]
 
 
 def _check_priorities(value: dict[str, int]) -> dict[str, int]:
-    import re
-
+    check_node_names(value)
     for node, prio in value.items():
-        if not re.match(NODE_NAME, node):
-            raise ValueError(f"{node!r} is not a valid node name")
         if prio < 0 or prio > 1000:
             raise ValueError(f"priority {prio} of {node} is outside 0..1000")
     if not value:

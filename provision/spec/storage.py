@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from provision.spec.base import CONFIG_ID, NODE_NAME, SpecModel
+from provision.spec.base import CONFIG_ID, SpecModel, check_node_names
 from provision.spec.secrets import SecretRef
 
 Content = Literal["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"]
@@ -39,11 +39,7 @@ class _Storage(SpecModel):
     def _node_names(cls, value: list[str] | None) -> list[str] | None:
         if value is None:
             return None
-        import re
-
-        for node in value:
-            if not re.match(NODE_NAME, node):
-                raise ValueError(f"{node!r} is not a valid node name")
+        check_node_names(value)
         return sorted(set(value))
 
     @property
