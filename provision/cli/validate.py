@@ -37,6 +37,7 @@ from rich.markup import escape
 
 from provision.crm import Member, expected_votes, quorum_threshold
 from provision.crm import QDevice as CrmQDevice
+from provision.plan.plan import tool_version
 from provision.rules import Finding, Rule, Severity, all_rules, get_rule, run
 from provision.rules.catalogue import markdown
 from provision.rules.storage import is_shared
@@ -409,15 +410,6 @@ def to_github(results: Sequence[StackResult]) -> list[str]:
     return lines
 
 
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pve-provision")
-    except PackageNotFoundError:  # pragma: no cover - running from a bare checkout
-        return "0.0.0"
-
-
 # -- JSON Schema ---------------------------------------------------------------------
 def stack_schema() -> dict[str, Any]:
     """The JSON Schema of a stack file, for editors (YAML language server) and CI.
@@ -488,7 +480,7 @@ def validate(
     elif output is OutputFormat.json:
         sys.stdout.write(json.dumps(to_json(results), indent=2) + "\n")
     elif output is OutputFormat.sarif:
-        sys.stdout.write(json.dumps(to_sarif(results, _version()), indent=2) + "\n")
+        sys.stdout.write(json.dumps(to_sarif(results, tool_version()), indent=2) + "\n")
     else:
         for line in to_github(results):
             sys.stdout.write(line + "\n")
