@@ -12,9 +12,13 @@ live panel, `--quiet` (one line per phase and the summary) or `--output json` (e
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import json
+import signal
 import sys
+import threading
 from collections.abc import Callable, Mapping
 from enum import StrEnum
 from pathlib import Path
@@ -168,7 +172,22 @@ def _lock_for(endpoint: Endpoint, desired: Cluster) -> ApplyLock:
     return ApplyLock(ProxmoxerPools(transport.api), desired.name, STATE_DIR)
 
 
+def _interruptible(fn: Callable[..., None]) -> Callable[..., None]:
+    """Ctrl-C outside the Ansible run (discovery, prompt, verify) ends with one line, not a
+    traceback; `finally` blocks have already released the lock by then."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> None:
+        try:
+            fn(*args, **kwargs)
+        except KeyboardInterrupt:
+            raise _fail("error: interrupted (Ctrl-C); the cluster lock, if taken, was released") from None
+
+    return wrapper
+
+
 @_errors
+@_interruptible
 def apply_cmd(
     target: Path = typer.Argument(..., help="Stack file (YAML) or plan file from `provision plan --out`."),
     lab: str | None = typer.Option(None, "--lab", help="Use this local lab instead of the stack's connection."),
@@ -264,25 +283,32 @@ def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, cli
 
     def body() -> int:
         events = record.EventLog(run_dir.root / "events.jsonl")
-        handlers: list[Callable[[dict[str, Any]], None]] = [events]
+        view: Any
+        if output is Output.json:
+            view = JsonLines()
+        elif quiet:
+            view = PhaseLines()
+        elif sys.stderr.isatty():
+            view = LivePanel(total_actions=len(run_dir.actions))
+        else:
+            view = None
+        # Ctrl-C cancels the run through ansible-runner (which stops ansible-playbook: it
+        # runs on its own pty, so the terminal's SIGINT never reaches it), then the
+        # failure report lists what was done and the lock is released.
+        interrupted = threading.Event()
+        main = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, lambda *_: interrupted.set()) if main else None
         try:
-            if output is Output.json:
-                with JsonLines() as view:
-                    result = runner.run(run_dir, secrets=secrets, blank_env=env_names, check=check,
-                                        on_event=_fan_out([*handlers, view]))
-            elif quiet:
-                with PhaseLines() as lines:
-                    result = runner.run(run_dir, secrets=secrets, blank_env=env_names, check=check,
-                                        on_event=_fan_out([*handlers, lines]))
-            elif sys.stderr.isatty():
-                with LivePanel(total_actions=len(run_dir.actions)) as panel:
-                    result = runner.run(run_dir, secrets=secrets, blank_env=env_names, check=check,
-                                        on_event=_fan_out([*handlers, panel]))
-            else:
+            with view if view is not None else contextlib.nullcontext():
                 result = runner.run(run_dir, secrets=secrets, blank_env=env_names, check=check,
-                                    on_event=_fan_out(handlers))
+                                    on_event=_fan_out([events] if view is None else [events, view]),
+                                    cancel=interrupted.is_set)
         finally:
+            if main:
+                signal.signal(signal.SIGINT, previous)
             events.close()
+        if interrupted.is_set():
+            result.failure_messages.insert(0, "interrupted (Ctrl-C): ansible-playbook was stopped")
         record.write_summary(run_dir.root, result, {"plan_id": run_dir.plan_id, "check": check})
         try:
             record.assert_no_secrets(run_dir.root, secrets.values())
@@ -292,7 +318,7 @@ def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, cli
         tally = result.tally
         stats = {"wall_seconds": round(result.wall_seconds, 2), "tasks": tally.tasks, "changed": tally.changed,
                  "run_dir": str(run_dir.root)}
-        if not result.ok:
+        if not result.ok or interrupted.is_set():
             _report_failure(document, result, output)
             return 1
         if check:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
+from provision.apply import runner
+from provision.apply.lock import POOL_ID, ApplyLock
 from provision.apply.progress import PhaseLines
+from provision.cli import apply as cli_apply
 from provision.cli.apply import physical_nics
 from provision.spec import load_stack
 
@@ -86,3 +90,50 @@ def test_quiet_and_json_output_are_exclusive(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert "--quiet and --output json cannot be combined" in proc.stderr
     assert proc.stdout == ""
+
+
+class _Pools:
+    def __init__(self) -> None:
+        self.pools: dict[str, str] = {}
+
+    def create(self, poolid: str, comment: str) -> None:
+        if poolid in self.pools:
+            raise RuntimeError("exists")
+        self.pools[poolid] = comment
+
+    def comment(self, poolid: str) -> str | None:
+        return self.pools.get(poolid)
+
+    def delete(self, poolid: str) -> None:
+        del self.pools[poolid]
+
+
+def test_ctrl_c_cancels_the_run_reports_it_and_releases_the_lock(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    desired = load_stack(STACK).cluster
+    pools = _Pools()
+    monkeypatch.setattr(cli_apply, "_lock_for", lambda _e, d: ApplyLock(pools, d.name, cli_apply.STATE_DIR))
+    seen: dict[str, Any] = {}
+
+    def fake_run(run_dir: Any, **kw: Any) -> runner.RunResult:
+        seen["held"] = POOL_ID in pools.pools
+        os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C while Ansible runs
+        seen["cancel"] = kw["cancel"]()
+        return runner.RunResult(status="canceled", rc=1, wall_seconds=0.1, tally=runner.Tally(), events=0,
+                                not_done=["a001"], canceled=True)
+
+    monkeypatch.setattr(cli_apply.runner, "run", fake_run)
+    document = {"id": "p-int", "actions": [{
+        "id": "a001", "phase": "ha_resources", "kind": "ha_resource_add", "node": None,
+        "address": 'ha.resource["vm:100"]', "params": {"sid": "vm:100", "state": "started"},
+    }]}
+    code = cli_apply._execute(document, desired, cast(Any, None), cast(Any, None), None, False,
+                              cli_apply.Output.text, False, {}, True)
+    assert code == 1
+    assert seen == {"held": True, "cancel": True}
+    assert pools.pools == {}
+    assert not list((tmp_path / ".provision" / "locks").iterdir())
+    out = capsys.readouterr().out
+    assert "interrupted (Ctrl-C)" in out and "Not done (1)" in out
