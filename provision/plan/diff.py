@@ -349,17 +349,19 @@ class _Differ:
             destructive=lambda _: True,
         )
         fs_pools = {f"{f.name}_{s}" for f in [*want.filesystems, *(have_fs.values())] for s in ("data", "metadata")}
+        present_pools = {k: v for k, v in have_pools.items() if k not in fs_pools}
         self.collection(
             lambda k: Address.of("ceph", ("pool", k)),
-            {p.name: p for p in want.pools},
-            {k: v for k, v in have_pools.items() if k not in fs_pools},
+            # The autoscaler owns an existing pool's pg_num when it is on: compare it as `auto`
+            # (a stack's pg_num then only seeds the pool at creation).
+            {p.name: p.model_copy(update={"pg_num": None})
+             if p.name in present_pools and p.pg_autoscale_mode == "on" else p for p in want.pools},
+            present_pools,
             lambda p: view(p), "pool",
             auto={"pg_num"},
             ignore={"add_storage"},  # creation-only: the RBD storage it makes is compared as a storage
             destructive=lambda _: True,
         )
-        # The autoscaler owns pg_num when it is on: do not fight it.
-        self.changes = [c for c in self.changes if not _only_autoscaled_pg_num(c)]
         self.collection(
             lambda k: Address.of("ceph", ("fs", k)), {f.name: f for f in want.filesystems}, have_fs,
             lambda f: view(f), "CephFS", ignore={"pg_num", "add_storage"},  # creation-only
@@ -439,13 +441,6 @@ def _rule_view(rule: Any) -> dict[str, Any]:
     out = view(rule, exclude=("name",))
     out["resources"] = sorted(out["resources"])
     return out
-
-
-def _only_autoscaled_pg_num(change: Change) -> bool:
-    if change.action != "update" or change.address.segments[-1][0] != "pool":
-        return False
-    autoscale = (change.after or {}).get("pg_autoscale_mode") == "on"
-    return autoscale and all(d.path == "pg_num" for d in change.field_diffs)
 
 
 def _as_migrated(

@@ -170,3 +170,16 @@ def test_totem_token_is_compared_not_mistaken_for_a_secret(lab_text: str, observ
     (change,) = diff(desired, d.cluster, facts=d.observed)
     assert (str(change.address), change.action) == ("corosync.totem", "update")
     assert [(f.path, f.old, f.new) for f in change.field_diffs] == [("token", None, 3000)]
+
+
+def test_autoscaled_pg_num_is_not_set_alongside_another_pool_change(lab_text: str, observe: Observe) -> None:
+    """With the autoscaler on, pg_num is its business even when another field changes."""
+    text = lab_text.replace('{name: vm-pool, size: 3, min_size: 2, pg_autoscale_mode: "on", application: rbd}',
+                            '{name: vm-pool, size: 3, min_size: 2, pg_autoscale_mode: "on", application: rbd, '
+                            'pg_num: 64}')
+    d = observe("built-pve8", _set("/nodes/pve01/ceph/pool", 1, "size", 2))
+    (change,) = diff(stack_from(text), d.cluster, facts=d.observed)
+    assert [(f.path, f.old, f.new) for f in change.field_diffs] == [("size", 2, 3)]
+    plan = make_plan(stack_from(text), d.cluster, d.observed)
+    (action,) = plan.actions
+    assert "pg_num" not in action.params
