@@ -502,8 +502,10 @@ def _render_into(
             context["interfaces_file"] = file_name
             context["interfaces"] = [{"name": i["name"], "type": ifaces.pve_type(str(i["type"]))} for i in wanted]
         text = env.get_template(f"actions/{action.kind}.yml.j2").render(**context)
+        tasks = _yaml_load(text) or []
+        _require_no_log(action, tasks)
         (root / "project" / rel).write_text(text, encoding="utf-8")
-        ra.task_names = _task_names(text)
+        ra.task_names = [str(t.get("name", "")) for t in tasks if isinstance(t, dict)]
         rendered.append(ra)
 
     plays = _plays(rendered, host_order)
@@ -526,9 +528,15 @@ def _yaml_load(text: str) -> Any:
     return YAML(typ="safe", pure=True).load(text)
 
 
-def _task_names(text: str) -> list[str]:
-    data = _yaml_load(text) or []
-    return [str(t.get("name", "")) for t in data if isinstance(t, dict)]
+def _require_no_log(action: Action, tasks: Sequence[Any]) -> None:
+    """Every task that reads a secret must be `no_log: true`, or Ansible would print and
+    record its value (the command line in the result). A template that does not mark
+    such a task is a bug: refuse to render rather than leak."""
+    for task in tasks:
+        if isinstance(task, dict) and "PVE_PROVISION_SECRET_" in json.dumps(task, default=str) \
+                and task.get("no_log") is not True:
+            raise RenderError(f"{action.address}: task {task.get('name')!r} of {action.kind} would carry a "
+                              "secret without no_log; secrets are not supported in this action kind")
 
 
 # -- inventories ------------------------------------------------------------------------

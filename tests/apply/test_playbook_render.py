@@ -321,3 +321,13 @@ def test_unmentioned_physical_nics_are_written_as_manual(tmp_path: Path) -> None
     assert formats.write(formats.parse(text, physical=physical)) == text
     task = (rd.project / rd.actions[0].file).read_text(encoding="utf-8")
     assert '{name: "eno3", type: "eth"}' in task
+
+
+def test_secret_in_a_template_without_no_log_is_refused(tmp_path: Path) -> None:
+    plan = {"id": "p-leak", "actions": [{
+        "id": "a001", "phase": "qdevice", "kind": "qdevice_setup", "node": "pve01", "address": "quorum.qdevice",
+        "params": {"host": "10.0.0.5", "network": {"secret": "env:QNETD_NET"}}, "serial": True,
+    }]}
+    with pytest.raises(RenderError, match="secret without no_log"):
+        render_run(plan, runs_root=tmp_path, inventory=_inventory())
+    assert list(tmp_path.iterdir()) == []  # nothing half-rendered is left behind
