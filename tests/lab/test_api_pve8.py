@@ -137,6 +137,25 @@ def test_storage_crud(lab: LabHandle) -> None:
     assert "backup" not in {s["storage"] for s in lab.get("/storage")}
 
 
+def test_local_storage_is_always_there(lab: LabHandle) -> None:
+    # pve-storage's parse_config synthesises its default 'local' (first) when it is missing
+    before = lab.get("/storage/local")
+    lab.ok("DELETE", "/storage/local")
+    try:
+        listed = lab.get("/storage")
+        assert listed[0]["storage"] == "local"
+        local = lab.get("/storage/local")
+        assert local["type"] == "dir" and local["path"] == "/var/lib/vz" and "shared" not in local
+        assert local["content"] == "backup,images,iso,rootdir,snippets,vztmpl"
+        assert local["prune-backups"] == "keep-all=1"
+        assert "storage/pve02/local" in {r["id"] for r in lab.get("/cluster/resources", type="storage")}
+        again = lab.request("POST", "/storage", storage="local", type="dir", path="/var/lib/vz")
+        assert again.status_code == 500 and "already defined" in again.json()["message"]
+    finally:
+        lab.ok("PUT", "/storage/local", content=before["content"], delete="prune-backups")
+    assert lab.get("/storage/local")["content"] == before["content"]
+
+
 def test_network_stage_apply_revert(lab: LabHandle) -> None:
     base = lab.get("/nodes/pve02/network")
     by = {i["iface"]: i for i in base}

@@ -5,13 +5,13 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from provision.lab.files import STORAGE, parse_sections
+from provision.lab.formats.sectionconfig import SHARED_STORAGE_TYPES
 from provision.lab.hardware import PVE_RELEASES, PVE_REPOIDS
 from provision.lab.ops.cluster import read_conf
 from provision.lab.ops.common import require_node, topo
 from provision.lab.registry import ApiError, Ctx, p_enum, p_req, p_str, route
 
-SHARED_TYPES = {"rbd", "cephfs", "nfs", "cifs", "pbs", "iscsi", "iscsidirect", "glusterfs"}
+SHARED_TYPES = SHARED_STORAGE_TYPES  # pve-storage @SHARED_STORAGE
 
 
 @route("GET", "/version")
@@ -125,7 +125,9 @@ def node_status(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def storage_sections(ctx: Ctx) -> list[Any]:
-    return parse_sections(ctx.store.get_file(STORAGE), "storage")
+    from provision.lab.ops.storage import read
+
+    return read(ctx)
 
 
 @route("GET", "/cluster/resources")

@@ -40,9 +40,20 @@ META = {"storage", "type", "delete", "digest"}
 
 
 def read(ctx: Ctx) -> list[Section]:
+    """storage.cfg as pve-storage's ``parse_config`` returns it.
+
+    A missing ``local`` (or one that is not a dir at ``/var/lib/vz``) is replaced by PVE's
+    built-in default and put first; ``local`` never has a ``nodes`` restriction.
+    """
     sections = parse_sections(ctx.store.get_file(STORAGE), "storage")
-    if not any(s.id == "local" for s in sections):
-        sections.insert(0, Section("dir", "local", {"path": "/var/lib/vz", "content": "iso,vztmpl,backup"}))
+    local = next((s for s in sections if s.id == "local"), None)
+    if local is None or local.type != "dir" or local.props.get("path", "/var/lib/vz") != "/var/lib/vz":
+        sections = [s for s in sections if s.id != "local"]
+        local = Section("dir", "local", {"path": "/var/lib/vz", "content": "backup,images,iso,rootdir,snippets,vztmpl",
+                                         "prune-backups": "keep-all=1"})
+        sections.insert(0, local)
+    local.props.setdefault("path", "/var/lib/vz")
+    local.props.pop("nodes", None)
     return sections
 
 
@@ -93,7 +104,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             raise param_error(key, "property is missing and it is not optional")
     with ctx.store.tx():
         require_quorum(ctx)
-        sections = parse_sections(ctx.store.get_file(STORAGE), "storage")
+        sections = read(ctx)
         if any(s.id == sid for s in sections):
             raise ApiError(500, f"create storage failed: storage ID '{sid}' already defined")
         s = Section(stype, sid)
@@ -116,7 +127,7 @@ def update(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         digest = p_str(params, "digest")
         if digest and digest != hashlib.sha1((text or "").encode()).hexdigest():
             raise ApiError(500, "detected modified configuration - file changed by other user? Try again.")
-        sections = parse_sections(text, "storage")
+        sections = read(ctx)
         s = next((x for x in sections if x.id == sid), None)
         if s is None:
             raise ApiError(500, f"update storage failed: error with cfs lock 'file-storage_cfg': storage '{sid}' "
@@ -137,7 +148,7 @@ def delete(ctx: Ctx, params: dict[str, Any]) -> None:
     sid = p_req(params, "storage")
     with ctx.store.tx():
         require_quorum(ctx)
-        sections = parse_sections(ctx.store.get_file(STORAGE), "storage")
+        sections = read(ctx)
         if not any(s.id == sid for s in sections):
             raise ApiError(500, f"delete storage failed: error with cfs lock 'file-storage_cfg': storage '{sid}' "
                            "does not exist")
