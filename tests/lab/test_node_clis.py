@@ -28,7 +28,8 @@ def test_pvecm_create_add_status_and_errors(lab: LabHandle) -> None:
     assert again.returncode == 255 and "already in a cluster" in again.stderr
     status = lab.node("pve02", "pvecm", "status").stdout
     assert "Name:             prod" in status and "Config Version:   3" in status
-    assert "Expected votes:   3" in status and "Quorum:           2" in status and "Flags:            Quorate" in status
+    assert "Expected votes:   3" in status and "\nQuorum:           2  \n" in status
+    assert "\nFlags:            Quorate \n" in status and "\n    Nodeid      Votes Name\n" in status
     assert "0x00000002          1 192.168.10.12 (local)" in status
     nodes = lab.node("pve01", "pvecm", "nodes").stdout
     assert "         1          1 pve01 (local)" in nodes
@@ -116,7 +117,14 @@ def test_qdevice_lms_keeps_last_node_quorate(lab: LabHandle) -> None:
     qd = lab.get("/cluster/config/qdevice")
     assert qd["Model"] == "Net" and qd["QNetd host"] == "10.0.0.99:5403" and qd["Algorithm"] == "LMS"
     status = lab.node("pve01", "pvecm", "status").stdout
-    assert "Flags:            Quorate Qdevice" in status and "0x00000000          2 Qdevice" in status
+    # corosync-quorumtool -siH: flags end in a space; Qdevice column and node-id-0 row
+    assert "\nFlags:            Quorate Qdevice \n" in status
+    assert "\n    Nodeid      Votes    Qdevice Name\n" in status
+    assert "\n0x00000001          1    A,V,NMW 192.168.10.11 (local)\n" in status
+    assert status.endswith("\n0x00000000          2            Qdevice\n")
+    nodes = lab.node("pve01", "pvecm", "nodes").stdout
+    assert "\n         1          1    A,V,NMW pve01 (local)\n" in nodes
+    assert nodes.endswith("\n         0          2            Qdevice\n")
     assert "Expected votes:   5" in status
     lab.lab("fail", "pve02")
     lab.lab("fail", "pve03")

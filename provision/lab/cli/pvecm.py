@@ -8,6 +8,7 @@ import time
 
 from provision.lab import topology
 from provision.lab.cli.common import fail, node_context, options_as_params, parse_args, print_task_log
+from provision.lab.formats.corosync import ClusterConf
 from provision.lab.ops import cluster
 from provision.lab.registry import Ctx, call
 
@@ -103,9 +104,8 @@ def _status(ctx: Ctx) -> int:
     me = conf.node(ctx.node)
     assert part is not None and me is not None
     ips = {r["name"]: r["ip"] for r in ctx.store.query("SELECT name, ip FROM nodes")}
-    flags = "Quorate" if part.quorate else ""
-    if conf.qdevice is not None:
-        flags = (flags + " Qdevice").strip()
+    # corosync-quorumtool prints every flag followed by a space
+    flags = ("Quorate " if part.quorate else "") + ("Qdevice " if conf.qdevice is not None else "")
     lines = [
         "Cluster information", "-------------------",
         f"{'Name:':<17} {conf.cluster_name}",
@@ -114,7 +114,7 @@ def _status(ctx: Ctx) -> int:
         f"{'Secure auth:':<17} {conf.secauth or 'on'}",
         "",
         "Quorum information", "------------------",
-        f"{'Date:':<17} {time.strftime('%a %b %d %H:%M:%S %Y')}",
+        f"{'Date:':<17} {time.asctime()}",  # ctime(3): day of month space-padded
         f"{'Quorum provider:':<17} corosync_votequorum",
         f"{'Nodes:':<17} {len(part.nodes)}",
         f"{'Node ID:':<17} 0x{me.nodeid:08x}",
@@ -125,21 +125,45 @@ def _status(ctx: Ctx) -> int:
         f"{'Expected votes:':<17} {part.expected}",
         f"{'Highest expected:':<17} {part.expected}",
         f"{'Total votes:':<17} {part.votes}",
-        f"{'Quorum:':<17} {part.quorum}{'' if part.quorate else ' Activity blocked'}",
+        f"{'Quorum:':<17} {part.quorum} {' ' if part.quorate else 'Activity blocked'}",
         f"{'Flags:':<17} {flags}",
-        "",
-        "Membership information", "----------------------",
-        "    Nodeid      Votes Name",
     ]
+    print("\n".join(lines))
+    names = {n.name: n.addrs.get(0, ips.get(n.name, n.name)) for n in conf.nodes}
+    _membership(ctx, conf, part, names, hex_ids=True)
+    return 0
+
+
+def _membership(ctx: Ctx, conf: ClusterConf, part: topology.Partition, names: dict[str, str],
+                *, hex_ids: bool) -> None:
+    """corosync-quorumtool's node table (``-siH`` for status, ``-l`` for nodes).
+
+    Columns are right-aligned to 10 characters plus a space; with a registered QDevice a
+    ``Qdevice`` column (``A|NA,V|NV,NMW``) and a node-id-0 ``Qdevice`` row are added.
+    """
+
+    def col(value: object) -> str:
+        return f"{value!s:>10} "
+
+    def nodeid(n: int) -> str:
+        return f"0x{n:08x} " if hex_ids else col(n)
+
+    qdev = conf.qdevice is not None
+    alive = bool(ctx.store.get_meta("qnetd_up", True))
+    casts = part.qdevice_votes > 0
+    print("\nMembership information\n----------------------")
+    print(col("Nodeid") + col("Votes") + (col("Qdevice") if qdev else "") + "Name")
     for n in sorted(conf.nodes, key=lambda n: n.nodeid):
         if n.name not in part.nodes:
             continue
-        local = " (local)" if n.name == ctx.node else ""
-        lines.append(f"0x{n.nodeid:08x} {n.votes:>10} {n.addrs.get(0, ips.get(n.name, n.name))}{local}")
-    if part.qdevice_votes:
-        lines.append(f"0x00000000 {part.qdevice_votes:>10} Qdevice")
-    print("\n".join(lines))
-    return 0
+        row = nodeid(n.nodeid) + col(n.votes)
+        if qdev:
+            row += col(f"{'A' if alive else 'NA'},{'V' if casts else 'NV'},NMW")
+        print(row + names[n.name] + (" (local)" if n.name == ctx.node else ""))
+    if qdev and conf.qdevice is not None:
+        total = 1 if conf.qdevice.votes is not None else max(len(conf.nodes) - 1, 1)
+        print(nodeid(0) + col(part.qdevice_votes if casts else 0) + "           Qdevice"
+              + ("" if casts else f" (votes {total})"))
 
 
 def _nodes(ctx: Ctx) -> int:
@@ -148,9 +172,7 @@ def _nodes(ctx: Ctx) -> int:
         fail("Error: Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?", 2)
     t = topology.load(ctx.store)
     part = t.partition_of(ctx.node)
-    members = part.nodes if part else [ctx.node]
-    print("\nMembership information\n----------------------\n    Nodeid      Votes Name")
-    for n in sorted(conf.nodes, key=lambda n: n.nodeid):
-        if n.name in members:
-            print(f"{n.nodeid:>10} {n.votes:>10} {n.name}{' (local)' if n.name == ctx.node else ''}")
+    if part is None:
+        fail("Cannot initialize CMAP service", 1)
+    _membership(ctx, conf, part, {n.name: n.name for n in conf.nodes}, hex_ids=False)
     return 0
