@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 
 from provision.discover import ApiClient, DiscoveryError, Endpoint, discover, from_connection, from_lab, from_url
 from provision.discover.export import to_stack
@@ -199,22 +200,17 @@ def import_cmd(
         lab = "default"  # the quickstart's lab, as a stack's `connection: {lab: default}`
     if out.exists() and not force:
         raise _fail(f"error: {out} exists (use --force to overwrite)")
-    if url is not None:
-        if not token_env:
-            raise _fail("error: --url needs --token-env VAR (the token is never passed on the command line)")
-        token = SecretRef(env=token_env)
-        endpoint = from_url(url, token, ca_file=str(ca_file) if ca_file else None, fingerprint=fingerprint,
-                            insecure=insecure)
-        connection = Connection.model_validate({"api": {
-            "url": url, "token": {"env": token_env},
-            **({"ca_file": str(ca_file)} if ca_file else {}),
-            **({"fingerprint": fingerprint} if fingerprint else {}),
-        }})
+    if url is not None and not token_env:
+        raise _fail("error: --url needs --token-env VAR (the token is never passed on the command line)")
+    connection = _import_connection(lab, url, token_env, ca_file, fingerprint)
+    if connection.api is not None:
+        assert url is not None and token_env is not None
+        endpoint = from_url(url, SecretRef(env=token_env), ca_file=str(ca_file) if ca_file else None,
+                            fingerprint=fingerprint, insecure=insecure)
         source = endpoint.describe()
     else:
         assert lab is not None
         endpoint = from_lab(lab, insecure=insecure)
-        connection = Connection(lab=lab)
         source = f"lab {lab!r}"
     _warn_insecure(endpoint)
     found = discover(ApiClient.for_endpoint(endpoint), workers=_workers())
@@ -227,6 +223,29 @@ def import_cmd(
     typer.echo(f"Wrote {out} ({len(found.cluster.nodes)} nodes, {found.requests} API requests).")
     for note in found.observed.notes:
         typer.echo(f"note: {note}")
+
+
+_IMPORT_OPTIONS = {"url": "--url", "fingerprint": "--fingerprint", "ca_file": "--ca-file", "token": "--token-env",
+                   "lab": "--lab"}
+
+
+def _import_connection(lab: str | None, url: str | None, token_env: str | None, ca_file: Path | None,
+                       fingerprint: str | None) -> Connection:
+    """The `connection` the imported stack will carry, checked before any request:
+    a malformed option is one line naming it, not a pydantic report."""
+    given: dict[str, Any] = {"lab": lab} if url is None else {"api": {
+        "url": url, "token": {"env": token_env},
+        **({"ca_file": str(ca_file)} if ca_file else {}),
+        **({"fingerprint": fingerprint} if fingerprint else {}),
+    }}
+    try:
+        return Connection.model_validate(given)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        option = next((_IMPORT_OPTIONS[str(p)] for p in reversed(err["loc"]) if str(p) in _IMPORT_OPTIONS), None)
+        value = {"--url": url, "--fingerprint": fingerprint, "--ca-file": ca_file, "--token-env": token_env,
+                 "--lab": lab}.get(option or "")
+        raise _fail(f"error: {option} {value}: {err['msg']}" if option else f"error: {err['msg']}") from None
 
 
 def register(app: typer.Typer) -> None:

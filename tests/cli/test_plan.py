@@ -208,3 +208,20 @@ def test_target_typo_fails_before_reading_the_cluster(tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith('error: --target ceph.pools["vm-pool"]: not an object address')
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize(("extra", "expected"), [
+    (["--url", "notaurl"], "error: --url notaurl: "),
+    (["--url", "https://10.0.0.11:8006", "--fingerprint", "abc"], "error: --fingerprint abc: "),
+    (["--lab", "no such lab"], "error: --lab no such lab: "),
+])
+def test_import_with_a_malformed_option_is_one_line(tmp_path: Path, extra: list[str], expected: str) -> None:
+    lab = Lab(tmp_path / "home")
+    lab.env["IMPORT_TOKEN"] = "root@pam!t=s3cret"
+    if "--url" in extra:
+        extra = [*extra, "--token-env", "IMPORT_TOKEN"]
+    proc = lab.run("import", "--out", str(tmp_path / "out.yaml"), *extra)
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(expected) and proc.stderr.count("\n") == 1, proc.stderr
+    assert "s3cret" not in proc.stderr + proc.stdout
+    assert not (tmp_path / "out.yaml").exists()
