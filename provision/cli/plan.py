@@ -120,7 +120,10 @@ def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: bool,
     if desired.connection is None and lab is None:
         raise _fail(f"error: {stack}: the stack has no `connection` (add `connection: {{lab: default}}` "
                     "or pass --lab NAME)")
-    endpoint = from_connection(desired.connection or Connection(lab=lab), lab_override=lab, insecure=insecure)
+    override = _connection_from_options(lab, None, None, None, None) if lab is not None else None
+    connection = override or desired.connection
+    assert connection is not None
+    endpoint = from_connection(connection, insecure=insecure)
     _warn_insecure(endpoint)
     found = discover(ApiClient.for_endpoint(endpoint), hint_nodes=desired.node_names, workers=_workers())
     plan = make_plan(desired, found.cluster, found.observed, stack=str(stack), prune=prune, targets=parsed)
@@ -202,7 +205,7 @@ def import_cmd(
         raise _fail(f"error: {out} exists (use --force to overwrite)")
     if url is not None and not token_env:
         raise _fail("error: --url needs --token-env VAR (the token is never passed on the command line)")
-    connection = _import_connection(lab, url, token_env, ca_file, fingerprint)
+    connection = _connection_from_options(lab, url, token_env, ca_file, fingerprint)
     if connection.api is not None:
         assert url is not None and token_env is not None
         endpoint = from_url(url, SecretRef(env=token_env), ca_file=str(ca_file) if ca_file else None,
@@ -225,14 +228,15 @@ def import_cmd(
         typer.echo(f"note: {note}")
 
 
-_IMPORT_OPTIONS = {"url": "--url", "fingerprint": "--fingerprint", "ca_file": "--ca-file", "token": "--token-env",
+_CONNECTION_OPTIONS = {"url": "--url", "fingerprint": "--fingerprint", "ca_file": "--ca-file", "token": "--token-env",
                    "lab": "--lab"}
 
 
-def _import_connection(lab: str | None, url: str | None, token_env: str | None, ca_file: Path | None,
+def _connection_from_options(lab: str | None, url: str | None, token_env: str | None, ca_file: Path | None,
                        fingerprint: str | None) -> Connection:
-    """The `connection` the imported stack will carry, checked before any request:
-    a malformed option is one line naming it, not a pydantic report."""
+    """A `connection` from command-line options (what `import` writes; `--lab` of
+    plan/drift), checked before any request: a malformed option is one line naming
+    it, not a pydantic report."""
     given: dict[str, Any] = {"lab": lab} if url is None else {"api": {
         "url": url, "token": {"env": token_env},
         **({"ca_file": str(ca_file)} if ca_file else {}),
@@ -242,7 +246,8 @@ def _import_connection(lab: str | None, url: str | None, token_env: str | None, 
         return Connection.model_validate(given)
     except ValidationError as exc:
         err = exc.errors()[0]
-        option = next((_IMPORT_OPTIONS[str(p)] for p in reversed(err["loc"]) if str(p) in _IMPORT_OPTIONS), None)
+        option = next((_CONNECTION_OPTIONS[str(p)] for p in reversed(err["loc"])
+                       if str(p) in _CONNECTION_OPTIONS), None)
         value = {"--url": url, "--fingerprint": fingerprint, "--ca-file": ca_file, "--token-env": token_env,
                  "--lab": lab}.get(option or "")
         raise _fail(f"error: {option} {value}: {err['msg']}" if option else f"error: {err['msg']}") from None

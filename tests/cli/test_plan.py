@@ -225,3 +225,10 @@ def test_import_with_a_malformed_option_is_one_line(tmp_path: Path, extra: list[
     assert proc.stderr.startswith(expected) and proc.stderr.count("\n") == 1, proc.stderr
     assert "s3cret" not in proc.stderr + proc.stdout
     assert not (tmp_path / "out.yaml").exists()
+
+
+@pytest.mark.parametrize("command", ["plan", "drift"])
+def test_malformed_lab_name_is_one_line(tmp_path: Path, command: str) -> None:
+    proc = Lab(tmp_path / "home").run(command, "stacks/lab.yaml", "--lab", "../etc")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("error: --lab ../etc: ") and proc.stderr.count("\n") == 1, proc.stderr
