@@ -14,7 +14,7 @@ from plan_helpers import Observe
 from provision.plan import make_plan, planfile
 from provision.plan.planfile import PlanFileError
 from provision.plan.render import render_json, render_markdown, render_text, summary_line
-from provision.spec import Cluster
+from provision.spec import Address, Cluster
 
 
 def _doc(lab_stack: Cluster, observe: Observe, name: str, when: int, mutate: Any = None) -> dict[str, Any]:
@@ -98,3 +98,12 @@ def test_planfile_with_wrong_field_types_is_one_clear_error(lab_stack: Cluster, 
     (tmp_path / "edited.json").write_text(json.dumps(doc))
     with pytest.raises(PlanFileError, match=rf"not a plan file \(wrong type: {re.escape(wrong)}\)"):
         planfile.load(tmp_path / "edited.json")
+
+
+def test_no_changes_to_targets_does_not_claim_the_whole_cluster_matches(lab_stack: Cluster,
+                                                                      observe: Observe) -> None:
+    d = observe("built-pve8", lambda data: data["/nodes/pve01/ceph/pool"][1].update(size=2))
+    doc = make_plan(lab_stack, d.cluster, d.observed, targets=[Address.parse('storage["nfs-iso"]')]).to_document()
+    text = render_text(doc)
+    assert 'No changes to the targeted objects (storage["nfs-iso"]); others were left out (--target).' in text
+    assert "The cluster matches the stack" not in text

@@ -103,7 +103,11 @@ def render_text(document: dict[str, Any], *, color: bool = False, width: int = 1
                 console.print(line)
     console.print()
     if not changes and not actions:
-        if unmanaged:
+        targets = (document.get("options") or {}).get("targets") or []
+        if targets:
+            console.print(Text(f"No changes to the targeted objects ({', '.join(targets)}); others were left out "
+                               "(--target).", style="green"))
+        elif unmanaged:
             console.print(Text(f"No changes to what the stack manages; {len(unmanaged)} unmanaged object(s) "
                                "listed above.", style="green"))
         else:
