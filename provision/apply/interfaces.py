@@ -121,11 +121,3 @@ def _stanza(raw: Mapping[str, Any], position: int) -> Stanza:
         st.other = sorted(other.items())
     return st
 
-
-def source_lines(current_text: str) -> list[str]:
-    """`source`/`source-directory` lines of the current file, which PVE preserves."""
-    return [
-        line.strip()
-        for line in current_text.splitlines()
-        if line.strip().startswith(("source ", "source-directory "))
-    ]

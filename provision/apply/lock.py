@@ -18,7 +18,6 @@ import os
 import re
 import socket
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -195,10 +194,3 @@ class ApplyLock:
         if local is None or local.id == lock_id:
             self.file.unlink(missing_ok=True)
 
-
-def with_lock(lock: ApplyLock, plan_id: str, body: Callable[[LockInfo], int]) -> int:
-    info = lock.acquire(plan_id)
-    try:
-        return body(info)
-    finally:
-        lock.release()
