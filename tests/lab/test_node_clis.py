@@ -56,8 +56,13 @@ def test_pvesh_json_payload_only(lab: LabHandle) -> None:
 def test_ha_manager_pvesm_qm(lab: LabHandle) -> None:
     lab.node("pve01", "ha-manager", "groupadd", "g1", "--nodes", "pve01:2,pve02")
     lab.node("pve01", "ha-manager", "add", "vm:100", "--group", "g1", "--state", "started")
+    lab.node("pve01", "ha-manager", "add", "ct:200", "--state", "stopped", "--comment", "dns")
+    # the API records sorted by sid, their keys sorted (pve-ha-manager CLI/ha_manager.pm)
     cfg = lab.node("pve01", "ha-manager", "config").stdout
-    assert "vm:100\n\tgroup g1\n\tstate started\n" in cfg
+    assert cfg == "ct:200\n\tcomment dns\n\tstate stopped\n\nvm:100\n\tgroup g1\n\tstate started\n\n"
+    assert lab.node("pve01", "ha-manager", "config", "--type", "vm").stdout.startswith("vm:100\n")
+    assert lab.node("pve01", "ha-manager", "groupconfig").stdout == "group: g1\n\tnodes pve01:2,pve02\n\n"
+    lab.node("pve01", "ha-manager", "remove", "ct:200")
     lab.wait(lambda: "service vm:100 (pve01, started)" in lab.node("pve01", "ha-manager", "status").stdout,
              what="vm:100 started")
     status = lab.node("pve02", "ha-manager", "status").stdout.splitlines()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from provision.lab.cli.common import fail, node_context, options_as_params, parse_args, print_json
-from provision.lab.files import HA_GROUPS, HA_RESOURCES, HA_RULES
+from provision.lab.files import HA_RULES
 from provision.lab.registry import Ctx, call
 
 FLAGS = frozenset({"restricted", "nofailback", "strict", "disable", "failback", "verbose", "purge"})
@@ -34,7 +35,7 @@ def _dispatch(ctx: Ctx, sub: str, rest: list[str]) -> int:
         call(ctx, "DELETE", f"/cluster/ha/resources/{args.pos(0, 'sid')}", params)
         return 0
     if sub == "config":
-        _config_blocks(ctx, HA_RESOURCES, params.get("type"))
+        _print_records(call(ctx, "GET", "/cluster/ha/resources", params), "sid", ("digest", "sid", "type", "errors"))
         return 0
     if sub == "status":
         for e in call(ctx, "GET", "/cluster/ha/status/current", {}):
@@ -63,12 +64,27 @@ def _dispatch(ctx: Ctx, sub: str, rest: list[str]) -> int:
         call(ctx, "DELETE", f"/cluster/ha/groups/{args.pos(0, 'group')}", {})
         return 0
     if sub == "groupconfig":
-        call(ctx, "GET", "/cluster/ha/groups", {})  # dies on PVE 9 like the real command
-        _config_blocks(ctx, HA_GROUPS, None)
+        _print_records(call(ctx, "GET", "/cluster/ha/groups", {}), "group", ("digest", "group", "type"))
         return 0
     if sub == "rules":
         return _rules(ctx, args.positional, params)
     fail(f"unknown command 'ha-manager {sub}'")
+
+
+def _print_records(records: list[dict[str, Any]], key: str, skip: tuple[str, ...]) -> None:
+    """``ha-manager config``/``groupconfig``: API records sorted by id, their keys sorted."""
+    for rec in sorted(records, key=lambda r: str(r[key])):
+        if key == "sid":
+            kind, _, name = str(rec["sid"]).partition(":")
+            print(f"{kind}:{name}")
+        else:
+            print(f"group: {rec['group']}")
+        for k in sorted(rec):
+            if k not in skip:
+                print(f"\t{k} {rec[k]}")
+        for prop, msg in (rec.get("errors") or {}).items() if key == "sid" else ():
+            print(f"error: property '{prop}' - {msg}", file=sys.stderr)
+        print()
 
 
 def _config_blocks(ctx: Ctx, path: str, only_type: Any) -> None:
@@ -80,8 +96,7 @@ def _config_blocks(ctx: Ctx, path: str, only_type: Any) -> None:
         if only_type and head != only_type:
             continue
         first, *props = b.strip("\n").split("\n")
-        kind, _, name = first.partition(": ")
-        print(f"{kind}:{name}" if path == HA_RESOURCES else first)
+        print(first)
         for p in props:
             print(p)
         print()
