@@ -137,3 +137,22 @@ def unequal_votes(c: Cluster) -> Iterator[Hit]:
                 f"{node.name} has {node.votes} votes; every other failure scenario now depends on this node",
                 "remove 'votes' (default 1); use a QDevice to break ties",
             )
+
+
+@rule("PVE-Q007", "warning", "QDevice tie_breaker that pvecm does not set up")
+def qdevice_tie_breaker(c: Cluster) -> Iterator[Hit]:
+    """`pvecm qdevice setup` has no tie-breaker option: the QDevice it configures
+    always breaks ties towards the lowest node id. Apply cannot create any other
+    tie_breaker, so the plan would replace the QDevice on every run (each time
+    dropping its vote for a moment) and never converge.
+
+    Fix: leave `quorum.qdevice.tie_breaker` unset (lowest), or set it by hand in
+    corosync.conf and keep the stack in step with that edit.
+    """
+    qd = c.quorum.qdevice
+    if qd is not None and qd.tie_breaker != "lowest":
+        yield Hit(
+            ("quorum", "qdevice", "tie_breaker"),
+            f"QDevice tie_breaker {qd.tie_breaker}; pvecm qdevice setup always configures lowest",
+            "remove tie_breaker (default lowest)",
+        )

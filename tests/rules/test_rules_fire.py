@@ -114,6 +114,8 @@ CASES = [
     Case("PVE-Q005", "pve9", _all(_drop("pve05"), _qdevice(host="PVE03")), "quorum.qdevice.host", "pve03",
          id="by-name"),
     Case("PVE-Q006", "lab", _set(lambda t: sv.node(t, "pve01"), "votes", 2), 'nodes["pve01"].votes'),
+    Case("PVE-Q007", "pve9", _all(_drop("pve05"), _qdevice(host="192.168.20.5", tie_breaker=2)),
+         "quorum.qdevice.tie_breaker", "lowest"),
     # -- network
     Case("PVE-N001", "lab", _set(lambda t: sv.iface(t, "pve02", "bond1.20"), "mtu", 1500),
          'nodes["pve02"].interfaces["bond1.20"].mtu', "9000"),
