@@ -16,6 +16,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import shutil
 import signal
 import sys
 import threading
@@ -279,7 +280,11 @@ def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, cli
         run_dir = render_run(document, runs_root=runs_root, inventory=inventory, physical_nics=nics)
     except RenderError as exc:
         raise _fail(f"error: cannot render the playbooks: {exc}") from None
-    secrets, env_names = _resolve_secrets(run_dir)
+    try:
+        secrets, env_names = _resolve_secrets(run_dir)
+    except BaseException:
+        shutil.rmtree(run_dir.root, ignore_errors=True)  # nothing ran: no record of a run
+        raise
 
     def body() -> int:
         events = record.EventLog(run_dir.root / "events.jsonl")
@@ -341,6 +346,7 @@ def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, cli
     try:
         info = lock.acquire(run_dir.plan_id)
     except LockError as exc:
+        shutil.rmtree(run_dir.root, ignore_errors=True)  # nothing ran: no record of a run
         raise _fail(f"error: {exc}") from None
     if output is Output.text and not quiet:
         typer.echo(f"Lock {info.id} taken on cluster {desired.name!r}.", err=True)

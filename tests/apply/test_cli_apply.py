@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, cast
 
 import pytest
+import typer
 
 from provision.apply import runner
 from provision.apply.lock import POOL_ID, ApplyLock
@@ -137,3 +138,34 @@ def test_ctrl_c_cancels_the_run_reports_it_and_releases_the_lock(
     assert not list((tmp_path / ".provision" / "locks").iterdir())
     out = capsys.readouterr().out
     assert "interrupted (Ctrl-C)" in out and "Not done (1)" in out
+
+
+def _one_action_document() -> dict[str, Any]:
+    return {"id": "p-held", "actions": [{
+        "id": "a001", "phase": "storage", "kind": "storage_add", "node": None, "address": 'storage["pbs"]',
+        "params": {"storage": "pbs", "type": "pbs", "server": "10.0.0.6",
+                   "password": {"secret": "env:PVE_PROVISION_TEST_UNSET"}},
+    }]}
+
+
+def test_refusals_after_rendering_leave_no_run_directory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A held lock or an unreadable secret stops the apply before Ansible: no run record."""
+    monkeypatch.chdir(tmp_path)
+    desired = load_stack(STACK).cluster
+    pools = _Pools()
+    pools.create(POOL_ID, "pve-provision lock {}")  # someone else holds the cluster lock
+    monkeypatch.setattr(cli_apply, "_lock_for", lambda _e, d: ApplyLock(pools, d.name, cli_apply.STATE_DIR))
+    monkeypatch.setattr(cli_apply.runner, "run", lambda *a, **k: pytest.fail("Ansible must not run"))
+    runs = tmp_path / ".provision" / "runs"
+
+    monkeypatch.delenv("PVE_PROVISION_TEST_UNSET", raising=False)
+    with pytest.raises(typer.Exit):
+        cli_apply._execute(_one_action_document(), desired, cast(Any, None), cast(Any, None), None, False,
+                           cli_apply.Output.text, False, {}, False)
+    assert list(runs.iterdir()) == []
+
+    monkeypatch.setenv("PVE_PROVISION_TEST_UNSET", "long-enough-secret")
+    with pytest.raises(typer.Exit):
+        cli_apply._execute(_one_action_document(), desired, cast(Any, None), cast(Any, None), None, False,
+                           cli_apply.Output.text, False, {}, False)
+    assert list(runs.iterdir()) == []
