@@ -48,6 +48,10 @@ def test_groups_and_resources_shapes(lab: LabHandle) -> None:
                              "digest": res["vm:100"]["digest"]}
     assert "state" not in res["vm:101"] and res["vm:102"]["comment"] == "db"
     assert lab.get("/cluster/ha/resources", type="ct") == []
+    gone = lab.request("DELETE", "/cluster/ha/resources/ct:200")
+    assert gone.status_code == 500 and gone.json()["message"] == "cannot delete service 'ct:200', not HA managed!\n"
+    stray = lab.request("POST", "/cluster/ha/resources/ct:200/migrate", node="pve02")
+    assert stray.status_code == 500 and stray.json()["message"] == "resource 'ct:200' is not HA managed\n"
     used = lab.request("DELETE", "/cluster/ha/groups/only3")
     assert used.status_code == 500 and "vm:102" in used.json()["message"]
     rules = lab.request("GET", "/cluster/ha/rules")

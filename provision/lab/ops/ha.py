@@ -190,7 +190,7 @@ def resources_delete(ctx: Ctx, params: dict[str, Any]) -> None:
         sid, _, _ = parse_sid(ctx, p_req(params, "sid"))
         res = read_resources(ctx)
         if not any(sid_of(s) == sid for s in res):
-            raise ApiError(500, f"service '{sid}' is not HA managed")
+            raise ApiError(500, f"cannot delete service '{sid}', not HA managed!")
         _write(ctx, HA_RESOURCES, [s for s in res if sid_of(s) != sid], "resources")
         if ctx.pve_version >= 9 and p_bool(params, "purge", True):
             rules = read_rules(ctx)
@@ -211,8 +211,12 @@ def _crm_command(ctx: Ctx, params: dict[str, Any], kind: str) -> Any:
         require_quorum(ctx)
         sid, _, _ = parse_sid(ctx, p_req(params, "sid"))
         node = p_req(params, "node")
-        if not any(sid_of(s) == sid for s in read_resources(ctx)):
-            raise ApiError(500, f"service '{sid}' is not HA managed")
+        # HA::Config::service_is_ha_managed: an ignored resource counts as unmanaged
+        if not any(sid_of(s) == sid and s.props.get("state") != "ignored" for s in read_resources(ctx)):
+            raise ApiError(500, f"resource '{sid}' is not HA managed")
+        row = ctx.store.one("SELECT state FROM ha_services WHERE sid = ?", (sid,))
+        if row is not None and row["state"] == "error":
+            raise ApiError(500, f"service '{sid}' in error state, must be disabled and fixed first")
         if ctx.store.one("SELECT 1 FROM nodes WHERE name = ?", (node,)) is None:
             raise param_error("node", f"no such cluster node '{node}'")
         cmds: list[list[str]] = ctx.store.get_meta("crm_commands", []) or []
