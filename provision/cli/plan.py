@@ -221,8 +221,11 @@ def import_cmd(
         raise _fail(f"error: nothing to import: the nodes of {source} are not a cluster yet "
                     "(write the stack by hand, e.g. from stacks/lab.yaml)")
     text = to_stack(found.cluster, connection, source=source)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(text, encoding="utf-8")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise _fail(f"error: cannot write {out}: {exc.strerror or exc}") from None
     typer.echo(f"Wrote {out} ({len(found.cluster.nodes)} nodes, {found.requests} API requests).")
     for note in found.observed.notes:
         typer.echo(f"note: {note}")

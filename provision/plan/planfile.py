@@ -7,6 +7,7 @@ secret (only references such as `{"secret": "env:PBS_PASSWORD"}`).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 from pathlib import Path
@@ -24,7 +25,7 @@ TYPES: dict[str, type] = {
 
 
 class PlanFileError(Exception):
-    """A plan file that cannot be used (missing, not JSON, wrong format version)."""
+    """A plan file that cannot be used (missing, not JSON, wrong format version) or written."""
 
 
 def dumps(document: dict[str, Any]) -> str:
@@ -35,8 +36,13 @@ def save(document: dict[str, Any], path: str | Path) -> Path:
     """Write atomically (a half-written plan must never be applied)."""
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(dumps(document), encoding="utf-8")
-    os.replace(tmp, path)
+    try:
+        tmp.write_text(dumps(document), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise PlanFileError(f"{path}: cannot write the plan file: {exc.strerror or exc}") from None
     return path
 
 

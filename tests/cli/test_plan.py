@@ -232,3 +232,16 @@ def test_malformed_lab_name_is_one_line(tmp_path: Path, command: str) -> None:
     proc = Lab(tmp_path / "home").run(command, "stacks/lab.yaml", "--lab", "../etc")
     assert proc.returncode == 1
     assert proc.stderr.startswith("error: --lab ../etc: ") and proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_unwritable_outputs_are_one_line(lab: Lab, tmp_path: Path) -> None:
+    lab.form_cluster()
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    proc = lab.run("import", "--out", str(blocker / "stack.yaml"))
+    assert proc.returncode == 1 and proc.stderr.startswith(f"error: cannot write {blocker / 'stack.yaml'}: ")
+    assert proc.stderr.count("\n") == 1, proc.stderr
+    proc = lab.run("plan", "stacks/lab.yaml", "--out", str(blocker / "plan.json"))
+    assert proc.returncode == 1
+    assert proc.stderr.startswith(f"error: {blocker / 'plan.json'}: cannot write the plan file"), proc.stderr
+    assert proc.stderr.count("\n") == 1, proc.stderr

@@ -107,3 +107,14 @@ def test_no_changes_to_targets_does_not_claim_the_whole_cluster_matches(lab_stac
     text = render_text(doc)
     assert 'No changes to the targeted objects (storage["nfs-iso"]); others were left out (--target).' in text
     assert "The cluster matches the stack" not in text
+
+
+def test_planfile_that_cannot_be_written_is_a_plan_file_error(lab_stack: Cluster, observe: Observe,
+                                                              tmp_path: Path) -> None:
+    doc = _doc(lab_stack, observe, "blank-pve8", 1)
+    with pytest.raises(PlanFileError, match="cannot write the plan file"):
+        planfile.save(doc, tmp_path / "missing-dir" / "plan.json")
+    (tmp_path / "plan.json").mkdir()
+    with pytest.raises(PlanFileError, match="cannot write the plan file"):
+        planfile.save(doc, tmp_path / "plan.json")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]  # no temporary file left behind
