@@ -17,6 +17,7 @@ from provision.discover.errors import (
     RetryableError,
     TlsError,
     UnavailableError,
+    UnmodelledError,
 )
 from provision.discover.observed import MemberState, MonState, Observed, OsdState
 
@@ -39,6 +40,7 @@ __all__ = [
     "RetryableError",
     "TlsError",
     "UnavailableError",
+    "UnmodelledError",
     "assemble",
     "discover",
     "fetch",

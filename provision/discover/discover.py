@@ -17,6 +17,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
+from pydantic import ValidationError
+
 from provision.discover.ceph import normalise_ceph
 from provision.discover.client import ApiClient
 from provision.discover.cluster import normalise_status, normalise_version
@@ -27,7 +29,7 @@ from provision.discover.corosync import (
     normalise_nodes,
     normalise_qdevice,
 )
-from provision.discover.errors import DiscoveryError, PermanentError
+from provision.discover.errors import DiscoveryError, PermanentError, UnmodelledError
 from provision.discover.guests import normalise_guests
 from provision.discover.ha import migrated_group_rules, normalise_groups, normalise_resources, normalise_rules
 from provision.discover.network import AnyInterface, normalise_network
@@ -262,7 +264,17 @@ def discover(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8
     start = time.monotonic()
     before = client.requests
     resp = fetch(client, hint_nodes, workers)
-    cluster, observed = assemble(resp)
+    try:
+        cluster, observed = assemble(resp)
+    except ValidationError as exc:
+        # Parsers skip what they cannot model item by item (with a note); what is left
+        # is a whole-cluster value outside the spec's range, e.g. a totem token < 1000.
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        value = repr(err["input"])
+        value = value if len(value) <= 60 else value[:57] + "..."
+        raise UnmodelledError(f"{exc.title.lower()}.{where}: {err['msg']} (the cluster has {value}); "
+                              "pve-provision cannot describe this configuration") from None
     return Discovery(cluster, observed, client.requests - before, time.monotonic() - start)
 
 

@@ -48,3 +48,7 @@ class ApiError(PermanentError):
 
 class ConfigError(PermanentError):
     """The connection settings are unusable (missing lab, unreadable token...)."""
+
+
+class UnmodelledError(PermanentError):
+    """The cluster holds a value a stack cannot describe (outside the spec's range)."""

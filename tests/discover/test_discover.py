@@ -16,6 +16,7 @@ from provision.discover import (
     ConfigError,
     RetryableError,
     UnavailableError,
+    UnmodelledError,
     discover,
     from_lab,
 )
@@ -164,3 +165,13 @@ def test_lab_connection_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) ->
     ep = from_lab("x")
     assert (ep.host, ep.port, ep.token_id, ep.ca_file) == ("127.0.0.1", 8443, "root@pam!provision", "/ca.pem")
     assert ep.secret == "TOPSECRET" and "TOPSECRET" not in repr(ep)
+
+
+def test_configuration_a_stack_cannot_describe_is_one_line_discovery_error() -> None:
+    """A real corosync.conf may hold values outside the spec's ranges: a clear
+    DiscoveryError naming the field, never a pydantic report."""
+    data = answers("built-pve8")
+    data["/cluster/config/totem"]["token"] = "500"
+    with pytest.raises(UnmodelledError, match=r"^corosync\.token: .*1000.* \(the cluster has 500\)") as info:
+        run(data)
+    assert "\n" not in str(info.value)
