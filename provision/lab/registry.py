@@ -108,7 +108,70 @@ def call(ctx: Ctx, method: str, path: str, params: dict[str, Any] | None = None)
     r, path_params = resolve(method, path, ctx.pve_version)
     merged: dict[str, Any] = dict(params or {})
     merged.update(path_params)
+    check_params(r, merged, ctx.pve_version)
     return r.handler(ctx, merged)
+
+
+#: Parameter names of write endpoints whose option spellings automation depends on
+#: (pve-docs ``api-viewer/apidata.js``, PVE 9). ``link[n]`` stands for ``link0``..``link7``.
+#: PVE's schemas do not allow additional properties, so a misspelt option is an error.
+SCHEMA_PARAMS: dict[tuple[str, str], frozenset[str]] = {
+    (m, t): frozenset(names.split()) for m, t, names in (
+        ("POST", "/cluster/config", "clustername link[n] nodeid token-coefficient votes"),
+        ("POST", "/cluster/config/nodes/{node}", "apiversion force link[n] new_node_ip node nodeid votes"),
+        ("DELETE", "/cluster/config/nodes/{node}", "node"),
+        ("POST", "/cluster/config/join", "fingerprint force hostname link[n] nodeid password votes"),
+        ("POST", "/cluster/ha/resources", "comment failback group max_relocate max_restart sid state type"),
+        ("PUT", "/cluster/ha/resources/{sid}",
+         "comment delete digest failback group max_relocate max_restart sid state"),
+        ("DELETE", "/cluster/ha/resources/{sid}", "purge sid"),
+        ("POST", "/cluster/ha/resources/{sid}/migrate", "node sid"),
+        ("POST", "/cluster/ha/resources/{sid}/relocate", "node sid"),
+        ("POST", "/cluster/ha/groups", "comment group nodes nofailback restricted type"),
+        ("PUT", "/cluster/ha/groups/{group}", "comment delete digest group nodes nofailback restricted"),
+        ("DELETE", "/cluster/ha/groups/{group}", "group"),
+        ("POST", "/cluster/ha/rules", "affinity comment disable nodes resources rule strict type"),
+        ("PUT", "/cluster/ha/rules/{rule}",
+         "affinity comment delete digest disable nodes resources rule strict type"),
+        ("DELETE", "/cluster/ha/rules/{rule}", "rule"),
+        ("POST", "/nodes/{node}/ceph/init", "cluster-network disable_cephx min_size network node pg_bits size"),
+        ("POST", "/nodes/{node}/ceph/mon/{monid}", "mon-address monid node"),
+        ("DELETE", "/nodes/{node}/ceph/mon/{monid}", "monid node"),
+        ("POST", "/nodes/{node}/ceph/mgr/{id}", "id node"),
+        ("DELETE", "/nodes/{node}/ceph/mgr/{id}", "id node"),
+        ("POST", "/nodes/{node}/ceph/mds/{name}", "hotstandby name node"),
+        ("DELETE", "/nodes/{node}/ceph/mds/{name}", "name node"),
+        ("POST", "/nodes/{node}/ceph/osd",
+         "crush-device-class db_dev db_dev_size dev encrypted node osds-per-device wal_dev wal_dev_size"),
+        ("DELETE", "/nodes/{node}/ceph/osd/{osdid}", "cleanup node osdid"),
+        ("POST", "/nodes/{node}/ceph/osd/{osdid}/in", "node osdid"),
+        ("POST", "/nodes/{node}/ceph/osd/{osdid}/out", "node osdid"),
+        ("POST", "/nodes/{node}/ceph/pool",
+         "add_storages application crush_rule erasure-coding min_size name node pg_autoscale_mode pg_num "
+         "pg_num_min size target_size target_size_ratio"),
+        ("PUT", "/nodes/{node}/ceph/pool/{name}",
+         "application crush_rule min_size name node pg_autoscale_mode pg_num pg_num_min size target_size "
+         "target_size_ratio"),
+        ("DELETE", "/nodes/{node}/ceph/pool/{name}", "force name node remove_ecprofile remove_storages"),
+        ("POST", "/nodes/{node}/ceph/fs/{name}", "add-storage name node pg_num"),
+    )
+}
+#: PVE 8 (ha-manager 4.x) has neither resource ``failback`` nor delete ``purge``.
+_PVE8_ABSENT = frozenset({"failback", "purge"})
+
+
+def check_params(r: Route, params: dict[str, Any], pve: int) -> None:
+    """Reject parameters the endpoint's schema does not define (400, like PVE)."""
+    allowed = SCHEMA_PARAMS.get((r.method, r.template))
+    if allowed is None:
+        return
+    if pve < 9 and r.template.startswith("/cluster/ha/resources"):
+        allowed = allowed - _PVE8_ABSENT
+    for name in sorted(params):
+        if name in allowed or ("link[n]" in allowed and re.fullmatch(r"link[0-7]", name)):
+            continue
+        raise param_error(name, "property is not defined in schema and the schema does not allow additional "
+                          "properties")
 
 
 def routes() -> list[Route]:

@@ -32,7 +32,7 @@ from starlette.routing import Route
 
 from provision.lab import hamanager, pmxcfs, topology
 from provision.lab.paths import LabPaths
-from provision.lab.registry import ApiError, Ctx, resolve, unwrap
+from provision.lab.registry import ApiError, Ctx, check_params, resolve, unwrap
 from provision.lab.store import Store
 
 _local = threading.local()
@@ -116,6 +116,7 @@ class Api:
                 raise ApiError(595, "Connection refused")
             merged = dict(params)
             merged.update(path_params)
+            check_params(route, merged, pve)
             result = route.handler(Ctx(st, self.paths, node, user), merged)
             if route.write:
                 _sync_mirrors(st, self.paths)

@@ -62,8 +62,10 @@ def test_osds(lab: LabHandle) -> None:
     assert used.returncode == 255 and "device '/dev/sda' is already in use" in used.stderr
     ghost = lab.request("POST", "/nodes/pve01/ceph/osd", dev="/dev/sdz")
     assert ghost.status_code == 500 and "unable to get device info for '/dev/sdz'" in ghost.json()["message"]
+    typo = lab.node("pve01", "pveceph", "osd", "create", "/dev/sdb", "--crush_device_class", "ssd", check=False)
+    assert typo.returncode == 255 and "crush_device_class: property is not defined in schema" in typo.stderr
     for n in ("pve01", "pve02", "pve03"):
-        lab.node(n, "pveceph", "osd", "create", "/dev/sdb", "--crush-device-class", "ssd")
+        lab.node(n, "pveceph", "osd", "create", "/dev/sdb", "-crush-device-class", "ssd")
     upid = lab.ok("POST", "/nodes/pve03/ceph/osd", dev="/dev/sdc")
     assert upid.split(":")[5] == "cephcreateosd"
     again = lab.request("POST", "/nodes/pve03/ceph/osd", dev="/dev/sdc")
@@ -103,6 +105,17 @@ def test_pools_and_storage(lab: LabHandle) -> None:
     assert big.status_code == 400 and "size" in big.json()["errors"]
     inverted = lab.request("POST", "/nodes/pve01/ceph/pool", name="p", size="2", min_size="3")
     assert inverted.status_code == 500
+    # PVE's schemas allow no extra properties: the upstream spelling is the only one accepted
+    for wrong in (("--add-storages", "1"), ("--pg-autoscale-mode", "on"), ("--min-size", "2"),
+                  ("--crush-rule", "replicated_rule")):
+        bad = lab.node("pve01", "pveceph", "pool", "create", "typo", *wrong, check=False)
+        name = wrong[0].lstrip("-")
+        assert bad.returncode == 255 and bad.stderr.startswith("400 Parameter verification failed.\n"), wrong
+        assert f"{name}: property is not defined in schema and the schema does not allow additional properties" \
+            in bad.stderr
+    api = lab.request("POST", "/nodes/pve01/ceph/pool", name="typo", **{"add-storages": "1"})
+    assert api.status_code == 400 and "add-storages" in api.json()["errors"]
+    assert "typo" not in {x["pool_name"] for x in lab.get("/nodes/pve01/ceph/pool")}
     lab.node("pve01", "pveceph", "pool", "create", "vm-pool", "--add_storages", "1", "--pg_num", "64")
     pools = {p["pool_name"]: p for p in lab.get("/nodes/pve02/ceph/pool")}
     p = pools["vm-pool"]
@@ -126,6 +139,8 @@ def test_cephfs_needs_mds(lab: LabHandle) -> None:
     no_mds = lab.request("POST", "/nodes/pve01/ceph/fs/cephfs")
     assert no_mds.status_code == 500 and "MDS" in no_mds.json()["message"]
     lab.node("pve01", "pveceph", "mds", "create")
+    bad = lab.node("pve01", "pveceph", "fs", "create", "--name", "cephfs", "--add_storage", "1", check=False)
+    assert bad.returncode == 255 and "add_storage: property is not defined in schema" in bad.stderr
     lab.node("pve01", "pveceph", "fs", "create", "--name", "cephfs", "--add-storage", "1", "--pg_num", "32")
     assert lab.get("/nodes/pve01/ceph/fs") == [{"name": "cephfs", "metadata_pool": "cephfs_metadata",
                                                 "data_pool": "cephfs_data"}]

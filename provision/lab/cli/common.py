@@ -144,7 +144,8 @@ def run(main: Callable[[list[str]], int | None], argv: list[str]) -> int:
     except ApiError as exc:
         msg = exc.message
         if exc.errors:
-            msg += "\n" + "\n".join(f"{k}: {v}" for k, v in exc.errors.items())
+            # a PVE::Exception with a code (parameter errors) stringifies as "<code> <msg>"
+            msg = f"{exc.status} {msg}\n" + "\n".join(f"{k}: {v}" for k, v in exc.errors.items())
         print(msg, file=sys.stderr)
         return EXIT_ERROR
 
