@@ -323,7 +323,7 @@ class _Differ:
                 self.add(Change(root, "noop-note", reason="ceph.conf could not be read: public_network and "
                                                           "cluster_network are not compared"))
             for net in nets if known else ():
-                old, new = _plain(getattr(have, net)), _plain(getattr(want, net))
+                old, new = _ceph_network(have, net), _ceph_network(want, net)
                 if old != new:
                     self.errors.append(f"ceph: {net} cannot change ({old} -> {new}): Ceph daemons bind to it; "
                                        "migrate by hand")
@@ -408,6 +408,15 @@ class _Differ:
 _FIXED_STORAGE_KEYS = frozenset({"server", "export", "path", "vgname", "thinpool", "datastore", "portal",
                                  "target", "fs_name"})
 _PATH_DEFAULT_TYPES = frozenset({"nfs", "cephfs", "cifs"})
+
+
+def _ceph_network(ceph: Any, net: str) -> Any:
+    """The network daemons bind to: an unset cluster network is the public one
+    (what `pveceph init` writes), so stating it equal is no change."""
+    value = getattr(ceph, net)
+    if net == "cluster_network" and value is None:
+        value = ceph.public_network
+    return _plain(value)
 
 
 def _unconfigured_nic(iface: Any) -> bool:

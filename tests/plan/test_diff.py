@@ -183,3 +183,18 @@ def test_autoscaled_pg_num_is_not_set_alongside_another_pool_change(lab_text: st
     plan = make_plan(stack_from(text), d.cluster, d.observed)
     (action,) = plan.actions
     assert "pg_num" not in action.params
+
+
+def test_cluster_network_equal_to_public_network_means_unset(lab_text: str, observe: Observe) -> None:
+    """pveceph init writes cluster_network = public network when none is given;
+    a stack saying so explicitly describes the same cluster."""
+    same = lab_text.replace("cluster_network: 10.30.30.0/24", "cluster_network: 10.20.20.0/24")
+
+    def one_network(data: dict[str, Any]) -> None:
+        key = "/nodes/pve01/ceph/cfg/raw"
+        data[key] = data[key].replace("cluster_network = 10.30.30.0/24", "cluster_network = 10.20.20.0/24")
+
+    d = observe("built-pve8", one_network)
+    assert diff(stack_from(same), d.cluster, facts=d.observed) == []
+    assert diff(stack_from(same.replace("  cluster_network: 10.20.20.0/24\n", "")), d.cluster,
+                facts=d.observed) == []
