@@ -301,12 +301,16 @@ class _Builder:
             ))
         if want is not None and (removed_for_membership or (ch is not None and ch.action in ("create", "replace"))):
             count = len(self.desired.nodes)
+            # Node removals run last (destroy_cluster); the QDevice may only come back
+            # once the member list is final, so its setup then runs after them.
+            removals = sorted(a.id for a in self.actions.values() if a.kind == "node_remove")
             self.add(Action(
-                id="quorum.qdevice#setup", phase="qdevice", kind="qdevice_setup", address="quorum.qdevice",
+                id="quorum.qdevice#setup", phase="destroy_cluster" if removals else "qdevice", kind="qdevice_setup",
+                address="quorum.qdevice",
                 params={"host": want.host, "algorithm": want.algorithm, "tie_breaker": want.tie_breaker,
                         "force": want.algorithm == "lms" or count % 2 == 1},
                 serial=True, depends_on=self.deps(*self.membership_ids(), *self._corosync_ids(),
-                                                  "quorum.qdevice#remove"),
+                                                  "quorum.qdevice#remove", *removals),
                 changes=["quorum.qdevice"] if ch is not None else [],
                 reason="pvecm qdevice setup (needs every node online)",
             ))

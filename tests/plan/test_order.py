@@ -165,3 +165,27 @@ def test_target_that_names_no_kind_of_object_is_an_error(lab_stack: Cluster, obs
     d = observe("built-pve8")
     with pytest.raises(PlanError, match=r"--target .*: not an object address"):
         make_plan(lab_stack, d.cluster, d.observed, targets=[Address.parse(target)])
+
+
+def test_qdevice_is_set_up_again_only_after_a_node_removal(lab_text: str, observe: Observe) -> None:
+    """PVE needs the QDevice gone while the member list changes: set it up again
+    after the node is removed, not in the qdevice phase before it."""
+    def fourth_node_and_qdevice(data: dict[str, Any]) -> None:
+        data["/cluster/config/nodes"].append({"name": "pve04", "node": "pve04", "nodeid": "4", "quorum_votes": "1",
+                                              "ring0_addr": "10.10.10.14", "ring1_addr": "10.10.11.14"})
+        data["/cluster/status"][0]["nodes"] = 4
+        data["/cluster/status"].append({"id": "node/pve04", "ip": "192.168.10.14", "level": "", "local": 0,
+                                        "name": "pve04", "nodeid": 4, "online": 1, "type": "node"})
+        data["/nodes/pve04/network"] = []
+        data["/nodes/pve04/disks/list"] = []
+        data["/cluster/config/qdevice"] = {"Algorithm": "LMS", "QNetd host": "192.168.10.9:5403",
+                                           "State": "Connected", "Tie-breaker": "Node with lowest node ID"}
+
+    desired = stack_from(lab_text.replace("\nceph:\n", "\nquorum:\n  qdevice: {host: 192.168.10.9, algorithm: lms}\n"
+                                                     "\nceph:\n", 1))
+    d = observe("built-pve8", fourth_node_and_qdevice, hints=("pve01", "pve02", "pve03", "pve04"))
+    plan = make_plan(desired, d.cluster, d.observed, prune=True)
+    steps = {a.kind: a for a in plan.actions}
+    assert [a.kind for a in plan.actions] == ["qdevice_remove", "node_remove", "qdevice_setup"]
+    assert steps["qdevice_setup"].depends_on == [steps["node_remove"].id]
+    assert steps["qdevice_setup"].params["force"] is True  # 3 nodes once pve04 is gone
