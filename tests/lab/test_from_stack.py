@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -45,6 +46,11 @@ def test_lab_matches_the_stack(lab: LabHandle) -> None:
     pools = {p["pool_name"] for p in lab.get(f"/nodes/{node.name}/ceph/pool")}
     assert {p.name for p in spec.ceph.pools} <= pools
     osds = lab.get(f"/nodes/{node.name}/ceph/osd")["root"]["children"][0]["children"]
+    # MGR and MDS daemons bind in Ceph's public network, like the MONs
+    public = ipaddress.ip_network(str(spec.ceph.public_network))
+    for kind in ("mon", "mgr", "mds"):
+        for d in lab.get(f"/nodes/{node.name}/ceph/{kind}"):
+            assert ipaddress.ip_address(d["addr"].split(":")[0]) in public, (kind, d)
     assert sum(len(h["children"]) for h in osds) == len(spec.ceph.osds)
     assert {s.name for s in spec.storage} <= {s["storage"] for s in lab.get("/storage")}
     assert {r.sid for r in spec.ha.resources} == {r["sid"] for r in lab.get("/cluster/ha/resources")}

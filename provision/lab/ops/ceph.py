@@ -344,7 +344,11 @@ def _daemon_create(ctx: Ctx, params: dict[str, Any], table: str, key: str, kind:
         if ctx.store.one(f"SELECT 1 FROM {table} WHERE name = ?", (name,)):
             raise ApiError(500, f"ceph {'manager' if kind == 'mgr' else 'MDS'} directory "
                            f"'/var/lib/ceph/{kind}/ceph-{name}' already exists")
-        addr = ctx.store.one("SELECT ip FROM nodes WHERE name = ?", (node,))["ip"]  # type: ignore[index]
+        # the daemon binds to the node's address in Ceph's public network (as the MON does)
+        try:
+            addr = _node_public_ip(ctx, node, _conf(ctx).get("global", {}).get("public_network"))
+        except ApiError:
+            addr = _node_public_ip(ctx, node, None)
         if table == "ceph_mds":
             ctx.store.exec("INSERT INTO ceph_mds(name, host, addr, running, standby_replay, created) "
                            "VALUES(?,?,?,1,?,?)", (name, node, addr, int(bool(p_bool(params, "hotstandby"))),
