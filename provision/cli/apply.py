@@ -240,6 +240,8 @@ def apply_cmd(
         if reason is not None:
             raise _fail(f"error: {reason}")
         prune = bool((document.get("options") or {}).get("prune", prune))
+        if output is Output.text and not auto_approve and document.get("actions"):
+            typer.echo(_render(document, PlanFormat.text), nl=False)  # what the prompt asks about
     else:
         plan = make_plan(desired, found.cluster, found.observed, stack=str(stack_path), prune=prune)
         document = plan.to_document()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import os
 import signal
 import subprocess
@@ -169,3 +170,37 @@ def test_refusals_after_rendering_leave_no_run_directory(tmp_path: Path, monkeyp
         cli_apply._execute(_one_action_document(), desired, cast(Any, None), cast(Any, None), None, False,
                            cli_apply.Output.text, False, {}, False)
     assert list(runs.iterdir()) == []
+
+
+def test_plan_file_is_shown_before_the_prompt(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Applying a stored plan asks 'yes?' only after showing what it will do."""
+    from types import SimpleNamespace
+
+    from typer.testing import CliRunner
+
+    stack = tmp_path / "lab.yaml"
+    stack.write_text(STACK.read_text())
+    document = {"format_version": "1", "stack": str(stack), "spec_digest": "sha256:x", "observed_fingerprint": "fp",
+                "cluster": {"name": "lab"}, "changes": [], "summary": {"add": 1, "change": 0, "destroy": 0},
+                "actions": _one_action_document()["actions"], "phases": []}
+    planfile = tmp_path / "plan.json"
+    planfile.write_text(json.dumps(document))
+    observed = SimpleNamespace(identity=lambda: {"name": "lab"}, fingerprint="fp", pve_version=8)
+    monkeypatch.setattr(cli_apply, "from_connection", lambda *a, **k: SimpleNamespace(insecure=False))
+    monkeypatch.setattr(cli_apply.ApiClient, "for_endpoint", staticmethod(lambda e: None))
+    monkeypatch.setattr(cli_apply, "discover", lambda *a, **k: SimpleNamespace(observed=observed, cluster=None))
+    monkeypatch.setattr(cli_apply, "spec_digest", lambda d: "sha256:x")
+    monkeypatch.setattr(cli_apply, "_render", lambda doc, fmt: "PLAN TEXT: pvesm add pbs\n")
+
+    def confirm(count: int, auto_approve: bool) -> None:
+        typer.echo(f"Apply {count} action(s)? no")
+        raise typer.Exit(1)
+
+    monkeypatch.setattr(cli_apply, "_confirm", confirm)
+    monkeypatch.setattr(cli_apply, "_execute", lambda *a: pytest.fail("declined: nothing may run"))
+    app = typer.Typer()
+    app.command()(cli_apply.apply_cmd)
+    result = CliRunner().invoke(app, [str(planfile)])
+    assert result.exit_code == 1, result.output
+    assert "PLAN TEXT: pvesm add pbs" in result.output, result.output
+    assert result.output.index("PLAN TEXT") < result.output.index("Apply 1 action(s)"), result.output
