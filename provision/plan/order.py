@@ -34,17 +34,6 @@ from provision.spec.secrets import SecretRef
 _MUTATING = frozenset({"create", "update", "replace", "delete"})
 
 
-def secret_params(value: Any) -> Any:
-    """Params are plain JSON; a secret appears only as its reference."""
-    if isinstance(value, SecretRef):
-        return {"secret": value.describe()}
-    if isinstance(value, dict):
-        return {k: secret_params(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [secret_params(v) for v in value]
-    return value
-
-
 def _model_params(model: Any, exclude: Iterable[str] = ()) -> dict[str, Any]:
     skip = set(exclude)
     out: dict[str, Any] = {}
@@ -52,11 +41,12 @@ def _model_params(model: Any, exclude: Iterable[str] = ()) -> dict[str, Any]:
         if name in skip:
             continue
         value = getattr(model, name)
-        out[name] = secret_params(value) if isinstance(value, SecretRef) else _json(value)
+        out[name] = _json(value)
     return out
 
 
 def _json(value: Any) -> Any:
+    """Params are plain JSON; a secret appears only as its reference."""
     if isinstance(value, SecretRef):
         return {"secret": value.describe()}
     if hasattr(value, "model_dump"):
