@@ -355,7 +355,11 @@ def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, cli
     try:
         return body()
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except Exception as exc:  # never hide the run's own outcome behind a release failure
+            typer.echo(f"warning: could not release the cluster lock {info.id}: {exc}; release it with "
+                       f"`provision apply ... --force-unlock {info.id}`", err=True)
 
 
 def _fan_out(handlers: list[Callable[[dict[str, Any]], None]]) -> Callable[[dict[str, Any]], None]:

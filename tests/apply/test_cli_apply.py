@@ -204,3 +204,29 @@ def test_plan_file_is_shown_before_the_prompt(tmp_path: Path, monkeypatch: pytes
     assert result.exit_code == 1, result.output
     assert "PLAN TEXT: pvesm add pbs" in result.output, result.output
     assert result.output.index("PLAN TEXT") < result.output.index("Apply 1 action(s)"), result.output
+
+
+def test_a_lock_that_cannot_be_released_is_a_warning_not_the_outcome(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    desired = load_stack(STACK).cluster
+
+    class Unreachable(_Pools):
+        def comment(self, poolid: str) -> str | None:
+            if self.pools:
+                raise ConnectionError("API went away")
+            return None
+
+    pools = Unreachable()
+    monkeypatch.setattr(cli_apply, "_lock_for", lambda _e, d: ApplyLock(pools, d.name, cli_apply.STATE_DIR))
+    monkeypatch.setattr(cli_apply.runner, "run", lambda *a, **k: runner.RunResult(
+        status="failed", rc=2, wall_seconds=0.1, tally=runner.Tally(), events=0, failed=["a001"],
+        failure_messages=["pve01: boom"]))
+    monkeypatch.setenv("PVE_PROVISION_TEST_UNSET", "long-enough-secret")
+    code = cli_apply._execute(_one_action_document(), desired, cast(Any, None), cast(Any, None), None, False,
+                              cli_apply.Output.text, False, {}, False)
+    assert code == 1  # the run's failure, reported as such
+    captured = capsys.readouterr()
+    assert "pve01: boom" in captured.out
+    assert "could not release the cluster lock" in captured.err and "--force-unlock" in captured.err
