@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from provision.rules.registry import Hit, rule
-from provision.spec import Cluster, DirStorage, RbdStorage
+from provision.spec import Cluster, RbdStorage
 from provision.spec.storage import Content
 
 #: Content types each storage type accepts, and what it holds when `content` is
@@ -46,9 +46,7 @@ def effective_content(st: object) -> frozenset[str]:
 
 
 def is_shared(st: object) -> bool:
-    if isinstance(st, DirStorage):
-        return st.is_shared
-    return _type(st) in SHARED_GUEST_TYPES or _type(st) == "pbs"
+    return bool(getattr(st, "shared", False))
 
 
 def _active_ha(c: Cluster) -> bool:

@@ -44,6 +44,7 @@ class _Storage(SpecModel):
 
     @property
     def shared(self) -> bool:
+        """The same storage on every node (what HA and migration need)."""
         return self.type in SHARED_TYPES  # type: ignore[attr-defined]
 
 
@@ -120,6 +121,10 @@ class DirStorage(_Storage):
     type: Literal["dir"] = Field(description="Storage type.")
     path: str = Field(pattern=r"^/", description="Directory.")
     is_shared: bool = Field(default=False, description="The directory is the same on every node.")
+
+    @property
+    def shared(self) -> bool:
+        return self.is_shared
 
 
 class LvmThinStorage(_Storage):
