@@ -31,8 +31,6 @@ DEFAULT_CONTENT: dict[str, frozenset[str]] = {
     "lvmthin": frozenset({"images", "rootdir"}),
     "zfspool": frozenset({"images", "rootdir"}),
 }
-#: Types whose volumes every node reaches (a `dir` counts when marked `is_shared`).
-SHARED_GUEST_TYPES = frozenset({"rbd", "cephfs", "nfs", "iscsi"})
 GUEST_CONTENT = frozenset({"images", "rootdir"})
 
 
