@@ -33,16 +33,17 @@ class Address:
         segs: list[tuple[str, str | int | None]] = []
         pos = 0
         text = text.strip()
+        bad = ValueError(f"not an address: {text!r} (expected e.g. ceph.pool[\"vm-pool\"])")
         while pos < len(text):
             match = _SEGMENT.match(text, pos)
             if not match or match.end() == pos:
-                raise ValueError(f"not an address: {text!r} (expected e.g. ceph.pool[\"vm-pool\"])")
+                raise bad
             kind, skey, ikey = match.groups()
             segs.append((kind, skey if skey is not None else (int(ikey) if ikey is not None else None)))
             pos = match.end()
             if pos < len(text):
                 if text[pos] != ".":
-                    raise ValueError(f"not an address: {text!r}")
+                    raise bad
                 pos += 1
         if not segs:
             raise ValueError("empty address")

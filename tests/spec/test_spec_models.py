@@ -10,6 +10,7 @@ import pytest
 from pydantic import TypeAdapter, ValidationError
 
 from provision.spec import (
+    Address,
     ApiEndpoint,
     Bond,
     Bridge,
@@ -415,3 +416,9 @@ def test_cluster_normalises_link_addresses_and_implied_storage() -> None:
 )
 def test_cluster_rejects(extra: dict[str, Any], needle: str) -> None:
     assert needle in _error(Cluster.model_validate, {**MINIMAL, **extra})
+
+
+@pytest.mark.parametrize("text", ["ceph.pool[vm-pool]", "ceph..pool", 'ceph.pool["x"]x', "Ceph"])
+def test_bad_address_errors_show_the_expected_shape(text: str) -> None:
+    with pytest.raises(ValueError, match=r'not an address: .* \(expected e\.g\. ceph\.pool\["vm-pool"\]\)'):
+        Address.parse(text)
