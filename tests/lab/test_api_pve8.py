@@ -191,6 +191,13 @@ def test_network_stage_apply_revert(lab: LabHandle) -> None:
     lab.ok("DELETE", "/nodes/pve02/network")
     assert not (root / "interfaces.new").exists()
     assert "vmbr1" in {i["iface"] for i in lab.get("/nodes/pve02/network", type="bridge")}
+    # raise_param_exc in PVE's Network.pm: 400 with the message under errors.iface
+    for method in ("GET", "PUT", "DELETE"):
+        missing = lab.request(method, "/nodes/pve02/network/vmbr77")
+        assert missing.status_code == 400, method
+        assert missing.json()["errors"] == {"iface": "interface does not exist"}
+    dup = lab.request("POST", "/nodes/pve02/network", iface="vmbr1", type="bridge")
+    assert dup.status_code == 400 and dup.json()["errors"] == {"iface": "interface already exists"}
 
 
 def test_guest_stop_start_via_api(lab: LabHandle) -> None:

@@ -96,7 +96,7 @@ def get(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     cfg = load(ctx, node)
     d = cfg.get(name)
     if d is None or name == "lo":
-        raise ApiError(500, "interface does not exist")
+        raise param_error("iface", "interface does not exist")
     phys, _ = _nics(ctx, node)
     return ifs.to_api(d, phys, _active(ctx, node), ifaces=cfg.ifaces)
 
@@ -201,7 +201,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> None:
     with ctx.store.tx():
         cfg = load(ctx, node)
         if name in cfg:
-            raise param_error("iface", "Interface already exists")
+            raise param_error("iface", "interface already exists")
         d = ifs.Iface(name=name, type=kind, families=["inet"], method="manual", method6="manual")
         _apply_params(d, params)
         if kind == "bond":
@@ -226,7 +226,7 @@ def update(ctx: Ctx, params: dict[str, Any]) -> None:
         cfg = load(ctx, node)
         d = cfg.get(name)
         if d is None:
-            raise ApiError(500, "interface does not exist")
+            raise param_error("iface", "interface does not exist")
         _delete(d, params)
         _apply_params(d, params)
         _save_staged(ctx, node, cfg, d)
@@ -240,7 +240,7 @@ def delete(ctx: Ctx, params: dict[str, Any]) -> None:
     with ctx.store.tx():
         cfg = load(ctx, node)
         if name not in cfg:
-            raise ApiError(500, "interface does not exist")
+            raise param_error("iface", "interface does not exist")
         phys, _ = _nics(ctx, node)
         cfg.remove(name)
         if name in phys:  # a NIC's stanza goes, the NIC stays (as inet manual)
