@@ -70,4 +70,11 @@ def load(path: str | Path) -> dict[str, Any]:
                  if not (isinstance(a, dict) and isinstance(a.get("id"), str))]
     if wrong:
         raise PlanFileError(f"{path}: not a plan file (wrong type: {', '.join(wrong)})")
+    ids = {a["id"] for a in data["actions"]}
+    phases = data.get("phases", [])
+    if not all(isinstance(p, dict) and isinstance(p.get("actions"), list) for p in phases):
+        raise PlanFileError(f"{path}: not a plan file (wrong type: phases)")
+    unknown = sorted({str(i) for p in phases for i in p["actions"] if not isinstance(i, str) or i not in ids})
+    if unknown:
+        raise PlanFileError(f"{path}: not a plan file (phases name unknown actions: {', '.join(unknown)})")
     return data

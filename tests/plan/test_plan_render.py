@@ -118,3 +118,12 @@ def test_planfile_that_cannot_be_written_is_a_plan_file_error(lab_stack: Cluster
     with pytest.raises(PlanFileError, match="cannot write the plan file"):
         planfile.save(doc, tmp_path / "plan.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]  # no temporary file left behind
+
+
+def test_planfile_whose_phases_name_unknown_actions_is_one_clear_error(lab_stack: Cluster, observe: Observe,
+                                                                       tmp_path: Path) -> None:
+    doc = _doc(lab_stack, observe, "blank-pve8", 1)
+    doc["phases"][0]["actions"].append("no-such-action")
+    (tmp_path / "edited.json").write_text(json.dumps(doc))
+    with pytest.raises(PlanFileError, match=r"not a plan file \(phases name unknown actions: no-such-action\)"):
+        planfile.load(tmp_path / "edited.json")
