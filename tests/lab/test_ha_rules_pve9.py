@@ -37,6 +37,23 @@ def test_groups_have_been_migrated(lab: LabHandle) -> None:
     assert grp.status_code == 500 and "migrated to rules" in grp.json()["message"]
 
 
+def test_rules_wait_for_group_migration(lab: LabHandle) -> None:
+    # a PVE 9 cluster whose groups.cfg still holds groups refuses rule changes
+    groups = lab.root / "nodes/pve01/root/etc/pve/ha/groups.cfg"
+    groups.parent.mkdir(parents=True, exist_ok=True)
+    groups.write_text("group: old\n\tnodes pve01\n")
+    try:
+        r = lab.request("POST", "/cluster/ha/rules", type="node-affinity", rule="r0", resources="vm:100",
+                        nodes="pve01")
+        assert r.status_code == 500
+        assert r.json()["message"] == "cannot create ha rule: ha groups have not been migrated yet\n"
+        u = lab.request("PUT", "/cluster/ha/rules/r0", type="node-affinity", nodes="pve02")
+        assert u.json()["message"] == "cannot update ha rule: ha groups have not been migrated yet\n"
+    finally:
+        groups.write_text("")
+    assert lab.request("GET", "/cluster/ha/groups").json()["message"] == "ha groups have been migrated to rules\n"
+
+
 def test_rule_preconditions_and_shapes(lab: LabHandle) -> None:
     unmanaged = lab.request("POST", "/cluster/ha/rules", type="node-affinity", rule="r1",
                             resources="vm:100,vm:101", nodes="pve02:2,pve03")

@@ -444,6 +444,8 @@ def _assert_feasible(ctx: Ctx, rules: list[Section], rid: str) -> None:
 def rules_create(ctx: Ctx, params: dict[str, Any]) -> None:
     with ctx.store.tx():
         require_quorum(ctx)
+        if read_groups(ctx):  # checked before the parameters, as in ha-manager 5.0
+            raise ApiError(500, "cannot create ha rule: ha groups have not been migrated yet")
         rtype = p_enum(params, "type", RULE_TYPES)
         if rtype is None:
             raise param_error("type", "property is missing and it is not optional")
@@ -453,8 +455,6 @@ def rules_create(ctx: Ctx, params: dict[str, Any]) -> None:
             p_req(params, "nodes")
         else:
             p_req(params, "affinity")
-        if read_groups(ctx):
-            raise ApiError(500, "ha groups have not been migrated yet")
         rules = read_rules(ctx)
         if any(r.id == rid for r in rules):
             raise ApiError(500, f"create ha rule failed: HA rule '{rid}' already defined")
@@ -469,6 +469,8 @@ def rules_create(ctx: Ctx, params: dict[str, Any]) -> None:
 def rules_update(ctx: Ctx, params: dict[str, Any]) -> None:
     with ctx.store.tx():
         require_quorum(ctx)
+        if read_groups(ctx):
+            raise ApiError(500, "cannot update ha rule: ha groups have not been migrated yet")
         rid = p_req(params, "rule")
         p_req(params, "type")
         rules = read_rules(ctx)
