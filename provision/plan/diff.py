@@ -137,6 +137,16 @@ def compare(desired: Mapping[str, Any], observed: Mapping[str, Any], *, auto: It
     return out
 
 
+def is_clustered(observed: Cluster) -> bool:
+    """Discovery gives a cluster that is not formed yet no name and no links."""
+    return bool(observed.corosync.links) and bool(observed.name)
+
+
+def cluster_members(observed: Cluster) -> set[str]:
+    """Member node names (a standalone node carries node id 0)."""
+    return {n.name for n in observed.nodes if n.nodeid >= 1} if is_clustered(observed) else set()
+
+
 @dataclass
 class _Differ:
     desired: Cluster
@@ -148,11 +158,11 @@ class _Differ:
 
     @property
     def clustered(self) -> bool:
-        return bool(self.observed.corosync.links) and bool(self.observed.name)
+        return is_clustered(self.observed)
 
     @property
     def members(self) -> set[str]:
-        return {n.name for n in self.observed.nodes if n.nodeid >= 1} if self.clustered else set()
+        return cluster_members(self.observed)
 
     def add(self, change: Change) -> None:
         self.changes.append(change)

@@ -24,7 +24,7 @@ from typing import Any
 from provision.crm.quorum import Member, QDevice, partition_quorum
 from provision.discover.observed import Observed
 from provision.plan.actions import PHASES, Action
-from provision.plan.diff import Change, _iface_view
+from provision.plan.diff import Change, _iface_view, cluster_members
 from provision.plan.errors import PlanError
 from provision.spec.addresses import Address
 from provision.spec.cluster import Cluster
@@ -106,14 +106,8 @@ class _Builder:
         return sorted(out, key=lambda c: c.address)
 
     @property
-    def clustered(self) -> bool:
-        return bool(self.observed.corosync.links) and bool(self.observed.name)
-
-    @property
     def members(self) -> list[str]:
-        if not self.clustered:
-            return []
-        return sorted(n.name for n in self.observed.nodes if n.nodeid >= 1)
+        return sorted(cluster_members(self.observed))
 
     def deps(self, *ids: str | None) -> list[str]:
         return sorted({i for i in ids if i and i in self.actions})
