@@ -42,7 +42,9 @@ def test_groups_and_resources_shapes(lab: LabHandle) -> None:
     dup = lab.request("POST", "/cluster/ha/resources", sid="vm:100")
     assert dup.status_code == 500 and "resource ID 'vm:100' already defined" in dup.json()["message"]
     nog = lab.request("POST", "/cluster/ha/resources", sid="vm:999")
-    assert nog.status_code == 500
+    assert nog.status_code == 500 and nog.json()["message"] == "resource 'vm:999' does not exist in cluster\n"
+    bare = lab.request("POST", "/cluster/ha/resources", sid="999")
+    assert bare.json()["message"] == "unable do detect SID from VMID - VM/CT 999 does not exist\n"
     res = {r["sid"]: r for r in lab.get("/cluster/ha/resources")}
     assert res["vm:100"] == {"sid": "vm:100", "type": "vm", "group": "prefer2", "max_restart": 2,
                              "digest": res["vm:100"]["digest"]}

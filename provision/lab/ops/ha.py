@@ -59,7 +59,7 @@ def parse_sid(ctx: Ctx, raw: str) -> tuple[str, str, str]:
     if kind is None:
         row = ctx.store.one("SELECT type FROM guests WHERE vmid = ?", (int(vmid),))
         if row is None:
-            raise ApiError(500, f"unable to find VM '{vmid}' on any cluster node")
+            raise ApiError(500, f"unable do detect SID from VMID - VM/CT {vmid} does not exist")  # sic (ha-manager)
         kind = "vm" if row["type"] == "qemu" else "ct"
     return f"{kind}:{vmid}", kind, vmid
 
@@ -84,7 +84,7 @@ def _resource_props(ctx: Ctx, params: dict[str, Any], create: bool) -> dict[str,
     group = p_str(params, "group")
     if group is not None:
         if ctx.pve_version >= 9 and not read_groups(ctx):
-            raise ApiError(500, MIGRATED)
+            raise ApiError(500, f"invalid parameter 'group': {MIGRATED}")
         if not any(g.id == group for g in read_groups(ctx)):
             raise ApiError(500, f"HA group '{group}' does not exist")
         props["group"] = group
@@ -143,7 +143,7 @@ def resources_create(ctx: Ctx, params: dict[str, Any]) -> None:
         if ptype and ptype != kind:
             raise ApiError(500, "types does not match")
         if not _guest_exists(ctx, kind, vmid):
-            raise ApiError(500, f"no such {'VM' if kind == 'vm' else 'CT'} '{vmid}'")
+            raise ApiError(500, f"resource '{kind}:{vmid}' does not exist in cluster")
         props = _resource_props(ctx, params, True)
         res = read_resources(ctx)
         if any(sid_of(s) == sid for s in res):
