@@ -56,6 +56,7 @@ def test_groups_and_resources_shapes(lab: LabHandle) -> None:
     assert stray.status_code == 500 and stray.json()["message"] == "resource 'ct:200' is not HA managed\n"
     used = lab.request("DELETE", "/cluster/ha/groups/only3")
     assert used.status_code == 500 and "vm:102" in used.json()["message"]
+    assert [x["id"] for x in lab.get("/cluster/ha")] == ["status", "resources", "groups"]
     rules = lab.request("GET", "/cluster/ha/rules")
     assert rules.status_code == 501
 

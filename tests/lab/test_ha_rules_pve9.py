@@ -39,6 +39,7 @@ def test_groups_have_been_migrated(lab: LabHandle) -> None:
 
 
 def test_rules_wait_for_group_migration(lab: LabHandle) -> None:
+    assert [x["id"] for x in lab.get("/cluster/ha")] == ["status", "resources", "groups", "rules"]
     # a PVE 9 cluster whose groups.cfg still holds groups refuses rule changes
     groups = lab.root / "nodes/pve01/root/etc/pve/ha/groups.cfg"
     groups.parent.mkdir(parents=True, exist_ok=True)

@@ -99,7 +99,8 @@ def _resource_props(ctx: Ctx, params: dict[str, Any], create: bool) -> dict[str,
 
 @route("GET", "/cluster/ha")
 def ha_index(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, str]]:
-    names = ["resources", "status"] + (["rules"] if ctx.pve_version >= 9 else ["groups"])
+    # pve-manager API2/HAConfig.pm: PVE 9 still lists groups (the endpoint then errors)
+    names = ["status", "resources", "groups"] + (["rules"] if ctx.pve_version >= 9 else [])
     return [{"id": n} for n in names]
 
 
