@@ -65,6 +65,8 @@ def test_ha_manager_pvesm_qm(lab: LabHandle) -> None:
     lab.node("pve01", "ha-manager", "remove", "ct:200")
     lab.wait(lambda: "service vm:100 (pve01, started)" in lab.node("pve01", "ha-manager", "status").stdout,
              what="vm:100 started")
+    notimeout = lab.node("pve01", "ha-manager", "crm-command", "stop", "vm:100", check=False)
+    assert notimeout.returncode == 255 and "timeout: property is missing" in notimeout.stderr
     status = lab.node("pve02", "ha-manager", "status").stdout.splitlines()
     assert status[0] == "quorum OK" and status[1].startswith("master pve01 (")
     lab.node("pve03", "pvesm", "add", "nfs", "bk", "--server", "10.0.0.5", "--export", "/bk", "--content",

@@ -50,7 +50,11 @@ def _dispatch(ctx: Ctx, sub: str, rest: list[str]) -> int:
             call(ctx, "POST", f"/cluster/ha/resources/{args.pos(1, 'sid')}/{cmd}", {"node": args.pos(2, "node")})
             return 0
         if cmd == "stop":
-            call(ctx, "PUT", f"/cluster/ha/resources/{args.pos(1, 'sid')}", {"state": "stopped"})
+            # ha-manager crm-command stop <sid> <timeout>: both required; the CRM then sets state stopped
+            sid, timeout = args.pos(1, "sid"), args.pos(2, "timeout")
+            if not timeout.isdigit():
+                fail(f"400 Parameter verification failed.\ntimeout: type check ('integer') failed - got '{timeout}'")
+            call(ctx, "PUT", f"/cluster/ha/resources/{sid}", {"state": "stopped"})
             return 0
         fail(f"unknown command 'ha-manager crm-command {cmd}'")
     if sub == "groupadd":
