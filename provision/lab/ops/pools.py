@@ -9,6 +9,8 @@ apply lock. Only the pool lines are modelled; other user.cfg lines are kept as t
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import quote, unquote
 
@@ -90,29 +92,32 @@ def create(ctx: Ctx, params: dict[str, Any]) -> None:
         _write(ctx, other, pools)
 
 
-@route("PUT", "/pools/{poolid}")
-def update(ctx: Ctx, params: dict[str, Any]) -> None:
-    poolid = p_req(params, "poolid")
+@contextmanager
+def _editing(ctx: Ctx, poolid: str) -> Iterator[tuple[list[str], dict[str, dict[str, Any]]]]:
+    """One write transaction on an existing pool: quorum first, as pmxcfs demands;
+    the caller changes `pools` and it is written back."""
     with ctx.store.tx():
         require_quorum(ctx)
         other, pools = _read(ctx)
         if poolid not in pools:
             raise ApiError(500, f"pool '{poolid}' does not exist")
+        yield other, pools
+        _write(ctx, other, pools)
+
+
+@route("PUT", "/pools/{poolid}")
+def update(ctx: Ctx, params: dict[str, Any]) -> None:
+    poolid = p_req(params, "poolid")
+    with _editing(ctx, poolid) as (_other, pools):
         comment = p_str(params, "comment")
         if comment is not None:
             pools[poolid]["comment"] = comment
-        _write(ctx, other, pools)
 
 
 @route("DELETE", "/pools/{poolid}")
 def delete(ctx: Ctx, params: dict[str, Any]) -> None:
     poolid = p_req(params, "poolid")
-    with ctx.store.tx():
-        require_quorum(ctx)
-        other, pools = _read(ctx)
-        if poolid not in pools:
-            raise ApiError(500, f"pool '{poolid}' does not exist")
+    with _editing(ctx, poolid) as (_other, pools):
         if pools[poolid]["vms"] or pools[poolid]["storage"]:
             raise ApiError(500, f"pool '{poolid}' is not empty")
         del pools[poolid]
-        _write(ctx, other, pools)
