@@ -5,7 +5,7 @@ PVE's writer (pve-common ``__write_etc_network_interfaces``) would print for the
 interfaces, or every later read-modify-write through the GUI/API would reorder it and
 discovery would see churn. The ordering rules (type class + position, name as the tie
 breaker) and the per-type line order are encoded here and in
-``playbooks/templates/interfaces.j2``; this module only builds sorted stanza records.
+``provision/playbooks/templates/interfaces.j2``; this module only builds sorted stanza records.
 """
 
 from __future__ import annotations

@@ -14,6 +14,7 @@ comment such as "{{ x }}" in a stack can never be evaluated by Ansible.
 
 from __future__ import annotations
 
+import importlib.resources
 import json
 import re
 import shutil
@@ -27,7 +28,9 @@ import jinja2
 
 from provision.apply import interfaces as ifaces
 
-PLAYBOOKS_DIR = Path(__file__).resolve().parents[2] / "playbooks"
+# Shipped inside the package so that an installed wheel can apply (importlib.resources,
+# not a path relative to a source checkout).
+PLAYBOOKS_DIR = Path(str(importlib.resources.files("provision") / "playbooks"))
 
 ACTION_KINDS = (
     "network_apply",
