@@ -44,7 +44,7 @@ def _params(spec: KindSpec) -> str:
         note = " (replay)" if name in spec.params.replay_only else (
             " (data file)" if name in spec.params.data_file else "")
         parts.append(f"`{name}`{optional}: {kind}{note}")
-    return "; ".join(parts) or "–"
+    return "; ".join(parts) or "(none)"
 
 
 def kinds_table() -> str:

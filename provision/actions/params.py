@@ -11,9 +11,9 @@ or the destructive flag, and the catalogue test allows exactly these to go unrea
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, StringConstraints, TypeAdapter, field_validator, model_validator
 
 from provision.actions.values import (
     Arg,
@@ -29,9 +29,25 @@ from provision.actions.values import (
     SecretParam,
     Sid,
     Text,
+    no_control,
 )
+from provision.spec.network import IFACE_NAME, Interface
 
 Vote = Field(ge=0, le=255)
+IfaceName = Annotated[str, StringConstraints(pattern=IFACE_NAME)]
+_INTERFACE: TypeAdapter[Any] = TypeAdapter(Interface)
+
+
+def _no_control_anywhere(value: Any) -> None:
+    if isinstance(value, str):
+        no_control(value)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            _no_control_anywhere(k)
+            _no_control_anywhere(v)
+    elif isinstance(value, list):
+        for v in value:
+            _no_control_anywhere(v)
 
 
 class Params(ParamModel):
@@ -57,13 +73,25 @@ class _Update(Params):
 
 # -- network --------------------------------------------------------------------------
 class NetworkApply(Params):
+    """Interfaces are spec interface views (the file apply writes is rendered from them):
+    each must be a valid spec interface, and no text in it may carry a control character
+    (a newline in a comment or option would add lines to /etc/network/interfaces)."""
+
     replay_only = frozenset({"changed", "affects_corosync", "affects_ceph"})
     data_file = frozenset({"interfaces", "keep"})
     interfaces: list[dict[str, Any]]
     keep: list[dict[str, Any]] = Field(default_factory=list)
-    changed: list[ConfigId | str] = Field(default_factory=list)
+    changed: list[IfaceName] = Field(default_factory=list)
     affects_corosync: bool = False
     affects_ceph: bool = False
+
+    @field_validator("interfaces", "keep")
+    @classmethod
+    def _valid_interfaces(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for item in value:
+            _INTERFACE.validate_python(item)
+            _no_control_anywhere(item)
+        return value
 
 
 # -- cluster --------------------------------------------------------------------------

@@ -19,7 +19,7 @@ from provision.spec.base import CLUSTER_NAME, CONFIG_ID, NODE_NAME
 from provision.spec.ha import SID
 
 
-def _no_control(value: str) -> str:
+def no_control(value: str) -> str:
     if any(ord(c) < 32 or c == "\x7f" for c in value):
         raise ValueError("control characters (newline, tab, NUL...) are not allowed in a PVE value")
     return value
@@ -40,9 +40,9 @@ def _network(value: str) -> str:
     return str(ipaddress.ip_network(value, strict=False))
 
 
-Text = Annotated[str, StringConstraints(max_length=4096), AfterValidator(_no_control)]
+Text = Annotated[str, StringConstraints(max_length=4096), AfterValidator(no_control)]
 """Free text (comments) and option values: one line, no control characters."""
-Arg = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(_no_control),
+Arg = Annotated[str, StringConstraints(min_length=1, max_length=4096), AfterValidator(no_control),
                 AfterValidator(_no_flag)]
 """A positional CLI argument or option value."""
 NodeName = Annotated[str, StringConstraints(pattern=NODE_NAME)]

@@ -497,7 +497,7 @@ def _require_no_log(action: Action, tasks: Sequence[Any]) -> None:
     record its value (the command line in the result). A template that does not mark
     such a task is a bug: refuse to render rather than leak."""
     for task in tasks:
-        if isinstance(task, dict) and "lookup('ansible.builtin.env'" in json.dumps(task, default=str) \
+        if isinstance(task, dict) and "'ansible.builtin.env'" in json.dumps(task, default=str) \
                 and task.get("no_log") is not True:
             raise RenderError(f"{action.address}: task {task.get('name')!r} of {action.kind.value} would carry a "
                               "secret without no_log; secrets are not supported in this action kind")
