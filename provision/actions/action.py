@@ -73,7 +73,7 @@ class Action:
             "kind": self.kind.value,
             "node": self.node,
             "address": str(self.address),
-            "params": self.params.model_dump(mode="json", exclude_none=True),
+            "params": _plain_params(self.params),
             "serial": self.serial,
             "destructive": self.destructive,
             "depends_on": sorted(str(d) for d in self.depends_on),
@@ -124,6 +124,11 @@ class Action:
                 raise ActionError(f"{where}: says {flag}={str(bool(data[flag])).lower()}, but a {kind.value} with "
                                   f"these parameters is {flag}={str(getattr(action, flag)).lower()}")
         return action
+
+
+def _plain_params(params: Params) -> dict[str, Any]:
+    """Params as JSON without what only restates a default of nothing (None, [] or {})."""
+    return {k: v for k, v in params.model_dump(mode="json", exclude_none=True).items() if v not in ([], {})}
 
 
 def _first_error(exc: ValidationError) -> str:

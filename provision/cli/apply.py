@@ -152,7 +152,7 @@ def _secret_fields(params: Any) -> list[tuple[str, str]]:
         if isinstance(value, SecretParam):
             out.append((name, value.secret))
         elif isinstance(value, dict):
-            out += [(f"{name}.{k}", v.secret) for k, v in value.items() if isinstance(v, SecretParam)]
+            out += [(k, v.secret) for k, v in value.items() if isinstance(v, SecretParam)]
     return out
 
 

@@ -124,11 +124,11 @@ def test_ctrl_c_cancels_the_run_reports_it_and_releases_the_lock(
         os.kill(os.getpid(), signal.SIGINT)  # the user presses Ctrl-C while Ansible runs
         seen["cancel"] = kw["cancel"]()
         return runner.RunResult(status="canceled", rc=1, wall_seconds=0.1, tally=runner.Tally(), events=0,
-                                not_done=["a001"], canceled=True)
+                                not_done=['ha.resource["vm:100"]#add'], canceled=True)
 
     monkeypatch.setattr(cli_apply.runner, "run", fake_run)
     document = {"id": "p-int", "actions": [{
-        "id": "a001", "phase": "ha_resources", "kind": "ha_resource_add", "node": None,
+        "id": 'ha.resource["vm:100"]#add', "phase": "ha_resources", "kind": "ha_resource_add", "node": None,
         "address": 'ha.resource["vm:100"]', "params": {"sid": "vm:100", "state": "started"},
     }]}
     code = cli_apply._execute(document, desired, cast(Any, None), cast(Any, None), None, False,
@@ -182,7 +182,8 @@ def test_plan_file_is_shown_before_the_prompt(tmp_path: Path, monkeypatch: pytes
     stack.write_text(STACK.read_text())
     document = {"format_version": "2", "stack": str(stack), "spec_digest": "sha256:x", "observed_fingerprint": "fp",
                 "cluster": {"name": "lab"}, "changes": [], "summary": {"add": 1, "change": 0, "destroy": 0},
-                "actions": _one_action_document()["actions"], "phases": []}
+                "actions": _one_action_document()["actions"],
+                "phases": [{"name": "storage", "actions": ['storage["pbs"]#add']}]}
     planfile = tmp_path / "plan.json"
     planfiles.save(document, planfile)
     observed = SimpleNamespace(identity=lambda: {"name": "lab"}, fingerprint="fp", pve_version=8)

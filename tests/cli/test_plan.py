@@ -120,7 +120,7 @@ def test_import_round_trips_then_one_edit_is_one_update(lab: Lab, tmp_path: Path
                                          "new": ["backup", "iso", "snippets", "vztmpl"]}])]
     (action,) = doc["actions"]
     assert (action["kind"], action["params"]) == (
-        "storage_set", {"storage": "local", "type": "dir", "content": ["backup", "iso", "snippets", "vztmpl"]})
+        "storage_set", {"storage": "local", "options": {"content": "backup,iso,snippets,vztmpl"}})
 
 
 def test_unmanaged_ha_resource_is_reported_and_only_pruned_on_request(lab: Lab, tmp_path: Path) -> None:
