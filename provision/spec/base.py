@@ -9,8 +9,33 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+# Control characters end up as line breaks in storage.cfg, corosync.conf or
+# /etc/network/interfaces, where they would start a new option; no value needs one.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _no_bool(value: Any) -> Any:
+    # pydantic's lax mode turns YAML `true` into 1; for a node id or a size that is a typo.
+    if value.__class__ is bool:
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be one line of text without control characters (newline, carriage return, NUL, ...)")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_no_bool)]
+"""An integer spec field: YAML booleans are refused, not read as 0/1."""
+
+Text = Annotated[str, AfterValidator(_one_line)]
+"""A string spec field: one line, because every value ends up in a line-based PVE file."""
 
 
 class SpecModel(BaseModel):
@@ -23,6 +48,9 @@ class SpecModel(BaseModel):
         use_attribute_docstrings=False,
     )
 
+
+INT32_MAX = 2**31 - 1
+"""Upper bound of counts and timings that PVE and the kernel keep as 32-bit integers."""
 
 # Name patterns shared by several models. Proxmox node names are hostnames;
 # configids (HA groups/rules, storage ids, pools) follow PVE's `pve-configid`.
