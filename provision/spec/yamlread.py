@@ -132,8 +132,11 @@ class BoundedComposer(Composer):
     def compose_scalar_node(self, anchor: Any) -> Any:
         event = self.parser.peek_event()
         tag = event.ctag
+        explicit = tag is not None and str(tag) != "!"
+        if not explicit and len(event.value) <= MAX_NUMBER_DIGITS:
+            return super().compose_scalar_node(anchor)  # the common case: nothing to check
         implicit = self.resolver.resolve(ScalarNode, event.value, (True, False))
-        if tag is not None and str(tag) != "!":
+        if explicit:
             name = str(tag)
             if name not in _SCALAR_TAGS:
                 raise ComposerError(None, None, f"YAML tag {tag} is not allowed in a stack "
