@@ -345,8 +345,9 @@ def _validation_diagnostics(exc: ValidationError, tree: Any, name: str) -> list[
         elif kind == "union_tag_not_found":
             msg = f"missing key {str(err.get('ctx', {}).get('discriminator', 'type')).strip(chr(39))!r}"
             hint = "every entry needs a type"
-        elif _inside_secret(loc):
-            # Whatever was typed into a secret reference may be the secret itself.
+        elif _inside_secret(loc) and kind != "value_error":
+            # Whatever was typed into a secret reference may be the secret itself (our own
+            # value errors name only the reference: a variable name or a path).
             msg = f"{msg.split(',')[0].rstrip('.')} (value not shown)"
         elif kind in ("int_parsing", "int_type", "bool_parsing", "bool_type", "string_type", "list_type",
                       "dict_type", "model_type", "float_parsing"):
