@@ -7,6 +7,7 @@ descriptions become the JSON Schema that editors use for completion.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
 from typing import Annotated, Any
@@ -30,6 +31,19 @@ def _one_line(value: str) -> str:
         raise ValueError("must be one line of text without control characters (newline, carriage return, NUL, ...)")
     return value
 
+
+def _address_text(value: Any) -> Any:
+    # pydantic reads an integer as an address (`true` would become 0.0.0.1); a stack
+    # always writes addresses and networks as text.
+    if isinstance(value, (bool, int, float)):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        raise ValueError(f"expected an address written as text, like 10.0.0.11, got {shown}")
+    return value
+
+
+IPv4Address = Annotated[ipaddress.IPv4Address, BeforeValidator(_address_text)]
+IPv4Interface = Annotated[ipaddress.IPv4Interface, BeforeValidator(_address_text)]
+IPv4Network = Annotated[ipaddress.IPv4Network, BeforeValidator(_address_text)]
 
 Int = Annotated[int, BeforeValidator(_no_bool)]
 """An integer spec field: YAML booleans are refused, not read as 0/1."""

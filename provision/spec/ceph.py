@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from provision.spec.base import CONFIG_ID, INT32_MAX, NODE_NAME, Int, SpecModel, Text
+from provision.spec.base import CONFIG_ID, INT32_MAX, NODE_NAME, Int, IPv4Network, SpecModel, Text
 
 
 class Osd(SpecModel):
@@ -75,8 +74,8 @@ class CephFs(SpecModel):
 class Ceph(SpecModel):
     """The cluster's Ceph layout."""
 
-    public_network: ipaddress.IPv4Network = Field(description="Ceph public network (MONs, clients).")
-    cluster_network: ipaddress.IPv4Network | None = Field(
+    public_network: IPv4Network = Field(description="Ceph public network (MONs, clients).")
+    cluster_network: IPv4Network | None = Field(
         default=None, description="Separate OSD replication network; the public network if unset."
     )
     mons: list[Text] = Field(default_factory=list, description="Nodes running a monitor.")

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
 from pydantic import Field
 
-from provision.spec.base import INT32_MAX, Int, SpecModel, Text
+from provision.spec.base import INT32_MAX, Int, IPv4Address, IPv4Network, SpecModel, Text
 
 
 class CorosyncLink(SpecModel):
     """A knet link (`linkN`, `ringN_addr` in corosync.conf)."""
 
     number: Int = Field(ge=0, le=7, description="Link number 0..7.")
-    network: ipaddress.IPv4Network = Field(description="Subnet the link runs on, e.g. 10.10.10.0/24.")
+    network: IPv4Network = Field(description="Subnet the link runs on, e.g. 10.10.10.0/24.")
     priority: Int | None = Field(
         default=None, ge=0, le=255, description="knet link priority; higher is preferred (passive mode)."
     )
-    addresses: dict[Text, ipaddress.IPv4Address] = Field(
+    addresses: dict[Text, IPv4Address] = Field(
         default_factory=dict,
         description="Per-node link address. A node left out uses its interface address inside `network`.",
     )

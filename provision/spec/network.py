@@ -8,13 +8,12 @@ node are the same model. Defaults are Proxmox's defaults (e.g. `miimon` 100,
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from provision.spec.base import INT32_MAX, Int, SpecModel, Text
+from provision.spec.base import INT32_MAX, Int, IPv4Address, IPv4Interface, SpecModel, Text
 
 BondMode = Literal[
     "balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"
@@ -28,10 +27,10 @@ class _Addressed(SpecModel):
     """Fields every interface kind shares: name, IP configuration, MTU, comment."""
 
     name: Text = Field(pattern=IFACE_NAME, description="Interface name as the kernel knows it (max 15 chars).")
-    address: ipaddress.IPv4Interface | None = Field(
+    address: IPv4Interface | None = Field(
         default=None, description="IPv4 address in CIDR form, e.g. 10.10.10.11/24."
     )
-    gateway: ipaddress.IPv4Address | None = Field(
+    gateway: IPv4Address | None = Field(
         default=None, description="Default gateway reached through this interface (one per node)."
     )
     mtu: Int | None = Field(

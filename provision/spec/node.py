@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 from pathlib import Path
 
 from pydantic import Field
 
-from provision.spec.base import INT32_MAX, NODE_NAME, Int, SpecModel, Text
+from provision.spec.base import INT32_MAX, NODE_NAME, Int, IPv4Address, SpecModel, Text
 from provision.spec.network import Interface
 
 
@@ -35,7 +34,7 @@ class Node(SpecModel):
         ge=1, le=2**32 - 1, description="Corosync node id (32-bit, 0 is reserved), unique in the cluster."
     )
     votes: Int = Field(default=1, ge=0, le=INT32_MAX, description="Corosync quorum votes (Proxmox default 1).")
-    address: ipaddress.IPv4Address = Field(description="Management address (API, SSH, migration).")
+    address: IPv4Address = Field(description="Management address (API, SSH, migration).")
     ssh: Ssh = Field(default_factory=Ssh, description="SSH access for Ansible on a real cluster.")
     interfaces: list[Interface] = Field(
         default_factory=list, description="Network interfaces managed in /etc/network/interfaces."
