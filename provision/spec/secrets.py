@@ -75,8 +75,9 @@ class SecretRef(SpecModel):
     )
     file: Path | None = Field(
         default=None,
-        description="Path of a file whose first line is the secret (relative paths are "
-        "relative to the working directory).",
+        description="Path of a file whose first line is the secret. Relative paths start at the stack "
+        "file's directory; the file must lie inside that directory tree, or inside $PROVISION_SECRETS_DIR "
+        "when set (symlinks resolved).",
     )
 
     @model_validator(mode="before")
