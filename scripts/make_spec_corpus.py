@@ -86,6 +86,7 @@ TEXT_FIELDS = [
     ("      comment: frontend", "resource-comment"), ("    options: vers=4.2", "nfs-options"),
     ("    server: 10.0.0.5", "nfs-server"), ("    server: 10.0.0.6", "pbs-server"),
     ("    datastore: main", "pbs-datastore"), ("    pool: vm-pool", "rbd-pool"), ("    export: /srv/iso", "nfs-export"),
+    ("      key_file: /root/.ssh/id_ed25519", "ssh-key-file"),
 ]
 CONTROL = [("\\n", "newline"), ("\\r", "cr"), ("\\0", "nul"), ("\\e", "escape")]
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
@@ -50,6 +51,15 @@ Int = Annotated[int, BeforeValidator(_no_bool)]
 
 Text = Annotated[str, AfterValidator(_one_line)]
 """A string spec field: one line, because every value ends up in a line-based PVE file."""
+
+
+def _one_line_path(value: Path) -> Path:
+    _one_line(str(value))
+    return value
+
+
+FilePath = Annotated[Path, AfterValidator(_one_line_path)]
+"""A path spec field (CA file, SSH key): one line, as it reaches Ansible variables and argv."""
 
 
 class SpecModel(BaseModel):

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field, HttpUrl, model_validator
 
-from provision.spec.base import SpecModel, Text
+from provision.spec.base import FilePath, SpecModel, Text
 from provision.spec.secrets import SecretRef
 
 FINGERPRINT = r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$"
@@ -21,7 +19,7 @@ class ApiEndpoint(SpecModel):
         description="API token as `USER@REALM!TOKENID=SECRET`, read from an environment "
         "variable or a file. Never inline."
     )
-    ca_file: Path | None = Field(
+    ca_file: FilePath | None = Field(
         default=None, description="PEM file of the CA that signed the node certificates."
     )
     fingerprint: Text | None = Field(

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field
 
-from provision.spec.base import INT32_MAX, NODE_NAME, Int, IPv4Address, SpecModel, Text
+from provision.spec.base import INT32_MAX, NODE_NAME, FilePath, Int, IPv4Address, SpecModel, Text
 from provision.spec.network import Interface
 
 
@@ -16,7 +14,7 @@ class Ssh(SpecModel):
     host: Text | None = Field(default=None, description="Host name or IP; defaults to the node's address.")
     user: Text = Field(default="root", description="SSH user (Proxmox node commands need root).")
     port: Int = Field(default=22, ge=1, le=65535, description="SSH port.")
-    key_file: Path | None = Field(default=None, description="Private key file; the SSH agent is used if unset.")
+    key_file: FilePath | None = Field(default=None, description="Private key file; the SSH agent is used if unset.")
 
 
 class Capacity(SpecModel):
