@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Time every broken or hostile stack through `load_stack`; count tracebacks and hangs.
 
-Inputs: the committed corpus (tests/spec/corpus, 418 files), the large hostile
+Inputs: the committed corpus (tests/spec/corpus, over 400 files), the large hostile
 inputs that are too big to commit (generated here into a temp dir: 200,000 nodes,
 a 3-million-item list, alias bombs, 10,000-deep nesting, an 8 MiB+ file, a FIFO, a
 symlink to /dev/zero) and the largest realistic stack (32 nodes, 400 OSDs, 2,000 HA
