@@ -22,7 +22,7 @@ from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 from provision.spec.cluster import Cluster
 from provision.spec.connection import Connection
 from provision.spec.network import Bond, Nic, Vlan
-from provision.spec.secrets import SecretRef
+from provision.spec.secrets import SecretRef, own_credential
 
 
 def _worth_naming(default: Any) -> bool:
@@ -161,6 +161,8 @@ def to_stack(cluster: Cluster, connection: Connection, *, source: str = "") -> s
             for field in ("password", "keyring", "secret", "encryption_key"):
                 if field in type(storage).model_fields and type(storage).model_fields[field].is_required():
                     var = f"{storage.name.upper().replace('-', '_').replace('.', '_')}_{field.upper()}"
+                    if own_credential(var):  # a storage named `provision-...` must still validate
+                        var = f"STORAGE_{var}"
                     entry[field] = CommentedMap({"env": var})
                     entry.yaml_add_eol_comment(f"set {var}: the API never returns secrets", field)
             storages.append(entry)

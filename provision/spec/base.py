@@ -7,10 +7,59 @@ descriptions become the JSON Schema that editors use for completion.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict
+
+# Control characters end up as line breaks in storage.cfg, corosync.conf or
+# /etc/network/interfaces, where they would start a new option; no value needs one.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _no_bool(value: Any) -> Any:
+    # pydantic's lax mode turns YAML `true` into 1; for a node id or a size that is a typo.
+    if value.__class__ is bool:
+        raise ValueError(f"expected a number, got {str(value).lower()}")
+    return value
+
+
+def _one_line(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must be one line of text without control characters (newline, carriage return, NUL, ...)")
+    return value
+
+
+def _address_text(value: Any) -> Any:
+    # pydantic reads an integer as an address (`true` would become 0.0.0.1); a stack
+    # always writes addresses and networks as text.
+    if isinstance(value, (bool, int, float)):
+        shown = str(value).lower() if isinstance(value, bool) else repr(value)
+        raise ValueError(f"expected an address written as text, like 10.0.0.11, got {shown}")
+    return value
+
+
+IPv4Address = Annotated[ipaddress.IPv4Address, BeforeValidator(_address_text)]
+IPv4Interface = Annotated[ipaddress.IPv4Interface, BeforeValidator(_address_text)]
+IPv4Network = Annotated[ipaddress.IPv4Network, BeforeValidator(_address_text)]
+
+Int = Annotated[int, BeforeValidator(_no_bool)]
+"""An integer spec field: YAML booleans are refused, not read as 0/1."""
+
+Text = Annotated[str, AfterValidator(_one_line)]
+"""A string spec field: one line, because every value ends up in a line-based PVE file."""
+
+
+def _one_line_path(value: Path) -> Path:
+    _one_line(str(value))
+    return value
+
+
+FilePath = Annotated[Path, AfterValidator(_one_line_path)]
+"""A path spec field (CA file, SSH key): one line, as it reaches Ansible variables and argv."""
 
 
 class SpecModel(BaseModel):
@@ -23,6 +72,9 @@ class SpecModel(BaseModel):
         use_attribute_docstrings=False,
     )
 
+
+INT32_MAX = 2**31 - 1
+"""Upper bound of counts and timings that PVE and the kernel keep as 32-bit integers."""
 
 # Name patterns shared by several models. Proxmox node names are hostnames;
 # configids (HA groups/rules, storage ids, pools) follow PVE's `pve-configid`.

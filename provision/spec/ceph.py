@@ -2,22 +2,21 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
 from pydantic import Field, model_validator
 
-from provision.spec.base import CONFIG_ID, NODE_NAME, SpecModel
+from provision.spec.base import CONFIG_ID, INT32_MAX, NODE_NAME, Int, IPv4Network, SpecModel, Text
 
 
 class Osd(SpecModel):
     """One OSD on a whole disk (`pveceph osd create DEV`). Identified by node and device."""
 
-    node: str = Field(pattern=NODE_NAME, description="Node holding the disk.")
-    device: str = Field(pattern=r"^/dev/\S+$", description="Whole disk, e.g. /dev/sdb.")
-    db_device: str | None = Field(default=None, pattern=r"^/dev/\S+$", description="Device for the RocksDB.")
-    db_size_gib: int | None = Field(default=None, ge=1, description="DB size on db_device, in GiB.")
-    wal_device: str | None = Field(default=None, pattern=r"^/dev/\S+$", description="Device for the WAL.")
+    node: Text = Field(pattern=NODE_NAME, description="Node holding the disk.")
+    device: Text = Field(pattern=r"^/dev/\S+$", description="Whole disk, e.g. /dev/sdb.")
+    db_device: Text | None = Field(default=None, pattern=r"^/dev/\S+$", description="Device for the RocksDB.")
+    db_size_gib: Int | None = Field(default=None, ge=1, le=INT32_MAX, description="DB size on db_device, in GiB.")
+    wal_device: Text | None = Field(default=None, pattern=r"^/dev/\S+$", description="Device for the WAL.")
     device_class: Literal["hdd", "ssd", "nvme"] | None = Field(
         default=None, description="CRUSH device class; Ceph detects it if unset."
     )
@@ -40,15 +39,18 @@ class Osd(SpecModel):
 class Pool(SpecModel):
     """A replicated RADOS pool (`pveceph pool create`)."""
 
-    name: str = Field(pattern=CONFIG_ID, description="Pool name.")
-    size: int = Field(default=3, ge=1, le=7, description="Replicas (Proxmox default 3).")
-    min_size: int = Field(default=2, ge=1, le=7, description="Replicas needed for I/O (default 2).")
-    pg_num: int | None = Field(default=None, ge=1, description="Placement groups; the autoscaler decides if unset.")
+    name: Text = Field(pattern=CONFIG_ID, description="Pool name.")
+    size: Int = Field(default=3, ge=1, le=7, description="Replicas (Proxmox default 3).")
+    min_size: Int = Field(default=2, ge=1, le=7, description="Replicas needed for I/O (default 2).")
+    pg_num: Int | None = Field(
+        default=None, ge=1, le=32768,
+        description="Placement groups (pveceph allows up to 32768); the autoscaler decides if unset.",
+    )
     pg_autoscale_mode: Literal["on", "off", "warn"] = Field(
         default="warn", description="PG autoscaler mode (pveceph's default is warn)."
     )
     application: Literal["rbd", "cephfs", "rgw"] = Field(default="rbd", description="Pool application.")
-    crush_rule: str = Field(default="replicated_rule", description="CRUSH rule name.")
+    crush_rule: Text = Field(default="replicated_rule", description="CRUSH rule name.")
     add_storage: bool = Field(
         default=False,
         description="Also add an RBD storage named like the pool (only at creation, as pveceph does).",
@@ -64,21 +66,21 @@ class Pool(SpecModel):
 class CephFs(SpecModel):
     """A CephFS file system (`pveceph fs create`): pools `<name>_data` and `<name>_metadata`."""
 
-    name: str = Field(default="cephfs", pattern=CONFIG_ID, description="File system name.")
-    pg_num: int = Field(default=128, ge=1, description="PGs of the data pool (metadata gets a quarter).")
+    name: Text = Field(default="cephfs", pattern=CONFIG_ID, description="File system name.")
+    pg_num: Int = Field(default=128, ge=1, le=32768, description="PGs of the data pool (metadata gets a quarter).")
     add_storage: bool = Field(default=False, description="Also add a CephFS storage with this name.")
 
 
 class Ceph(SpecModel):
     """The cluster's Ceph layout."""
 
-    public_network: ipaddress.IPv4Network = Field(description="Ceph public network (MONs, clients).")
-    cluster_network: ipaddress.IPv4Network | None = Field(
+    public_network: IPv4Network = Field(description="Ceph public network (MONs, clients).")
+    cluster_network: IPv4Network | None = Field(
         default=None, description="Separate OSD replication network; the public network if unset."
     )
-    mons: list[str] = Field(default_factory=list, description="Nodes running a monitor.")
-    mgrs: list[str] = Field(default_factory=list, description="Nodes running a manager.")
-    mdss: list[str] = Field(default_factory=list, description="Nodes running a metadata server (CephFS).")
+    mons: list[Text] = Field(default_factory=list, description="Nodes running a monitor.")
+    mgrs: list[Text] = Field(default_factory=list, description="Nodes running a manager.")
+    mdss: list[Text] = Field(default_factory=list, description="Nodes running a metadata server (CephFS).")
     osds: list[Osd] = Field(default_factory=list, description="OSDs, one per whole disk.")
     pools: list[Pool] = Field(default_factory=list, description="Replicated pools.")
     filesystems: list[CephFs] = Field(default_factory=list, description="CephFS file systems.")

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field, model_validator
 
-from provision.spec.base import CLUSTER_NAME, SpecModel
+from provision.spec.base import CLUSTER_NAME, SpecModel, Text
 from provision.spec.ceph import Ceph
 from provision.spec.connection import Connection
 from provision.spec.corosync import Corosync, Quorum
@@ -22,7 +22,7 @@ from provision.spec.storage import RbdStorage, Storage
 class Cluster(SpecModel):
     """A Proxmox VE cluster."""
 
-    name: str = Field(pattern=CLUSTER_NAME, description="Cluster name (corosync cluster_name, max 15 chars).")
+    name: Text = Field(pattern=CLUSTER_NAME, description="Cluster name (corosync cluster_name, max 15 chars).")
     pve_version: Literal[8, 9] = Field(
         description="Proxmox VE major version; decides HA groups (8) versus HA rules (9)."
     )

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from pydantic import Field, HttpUrl, model_validator
 
-from provision.spec.base import SpecModel
+from provision.spec.base import FilePath, SpecModel, Text
 from provision.spec.secrets import SecretRef
 
 FINGERPRINT = r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$"
@@ -21,10 +19,10 @@ class ApiEndpoint(SpecModel):
         description="API token as `USER@REALM!TOKENID=SECRET`, read from an environment "
         "variable or a file. Never inline."
     )
-    ca_file: Path | None = Field(
+    ca_file: FilePath | None = Field(
         default=None, description="PEM file of the CA that signed the node certificates."
     )
-    fingerprint: str | None = Field(
+    fingerprint: Text | None = Field(
         default=None,
         pattern=FINGERPRINT,
         description="SHA-256 fingerprint (AA:BB:...) of the node certificate to pin instead of a CA.",
@@ -35,7 +33,7 @@ class Connection(SpecModel):
     """Exactly one of `api` (a real cluster) or `lab` (a local lab started with
     `provision lab up`, which resolves to its URL, CA and token)."""
 
-    lab: str | None = Field(
+    lab: Text | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$",
         description="Name of a local lab (`provision lab up --name NAME`); `default` for the quickstart.",

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from provision.spec.cluster import Cluster
 from provision.spec.ha import HaGroup, NodeAffinityRule
 from provision.spec.network import Bond, Bridge, Nic, Vlan, interface_parents
+from provision.spec.secrets import SecretRef, own_credential
 from provision.spec.storage import CephFsStorage, RbdStorage
 
 Loc = tuple[str | int, ...]
@@ -51,10 +52,15 @@ class _Checker:
         self.add(loc, f"{what} names unknown node {name!r}", hint)
 
     def unique(self, items: Sequence[object], key: str, where: Loc, what: str) -> None:
-        values = [getattr(i, key) for i in items]
-        for dupe in _dupes(values):
-            idx = [i for i, v in enumerate(values) if v == dupe][1]
-            self.add((*where, idx, key), f"duplicate {what} {dupe}", f"each {what} must be unique")
+        """Report the second occurrence of each repeated value (one pass: stacks can be long)."""
+        seen: set[object] = set()
+        reported: set[object] = set()
+        for idx, item in enumerate(items):
+            value = getattr(item, key)
+            if value in seen and value not in reported:
+                reported.add(value)
+                self.add((*where, idx, key), f"duplicate {what} {value}", f"each {what} must be unique")
+            seen.add(value)
 
     # -- nodes and network ----------------------------------------------------
     def nodes_and_network(self) -> None:
@@ -63,10 +69,17 @@ class _Checker:
         self.unique(c.nodes, "nodeid", ("nodes",), "nodeid")
         self.unique(c.nodes, "address", ("nodes",), "management address")
         seen_ips: dict[ipaddress.IPv4Address, tuple[int, int]] = {}
+        if c.nodes and c.total_votes == 0:
+            self.add(("nodes", 0, "votes"), "no node has a vote: the cluster can never be quorate",
+                     "give at least one node (usually every node) votes: 1")
         for ni, node in enumerate(c.nodes):
             base: Loc = ("nodes", ni, "interfaces")
             self.unique(node.interfaces, "name", base, f"interface name on {node.name}:")
             names = {i.name: i for i in node.interfaces}
+            # Bond membership first, so a NIC that is also a bridge port is caught
+            # whichever of the two is listed first.
+            owner = {s: i.name for i in reversed(node.interfaces) if isinstance(i, Bond) for s in i.slaves}
+            vlans: dict[tuple[str | None, int | None], str] = {}
             enslaved: dict[str, str] = {}
             gateways = [ii for ii, i in enumerate(node.interfaces) if i.gateway is not None]
             for extra in gateways[1:]:
@@ -104,12 +117,18 @@ class _Checker:
                         elif target.address is not None:
                             self.add((*base, ii, "ports", pi), f"bridge port {port!r} carries an address",
                                      "put the address on the bridge")
-                        if port in enslaved:
-                            self.add((*base, ii, "ports", pi), f"{port} is a slave of {enslaved[port]}",
-                                     f"use {enslaved[port]} as the bridge port")
-                elif isinstance(iface, Vlan) and iface.raw_device not in names:
-                    self.add((*base, ii, "name"), f"VLAN {iface.name} sits on {iface.raw_device!r}, "
-                             f"which is not a declared interface of {node.name}")
+                        if port in owner:
+                            self.add((*base, ii, "ports", pi), f"{port} is a slave of {owner[port]}",
+                                     f"use {owner[port]} as the bridge port")
+                elif isinstance(iface, Vlan):
+                    if iface.raw_device not in names:
+                        self.add((*base, ii, "name"), f"VLAN {iface.name} sits on {iface.raw_device!r}, "
+                                 f"which is not a declared interface of {node.name}")
+                    key = (iface.raw_device, iface.tag)
+                    if key in vlans:
+                        self.add((*base, ii, "name"), f"VLAN {iface.tag} on {iface.raw_device} is declared "
+                                 f"twice ({vlans[key]} and {iface.name})", "keep one interface per VLAN")
+                    vlans.setdefault(key, iface.name)
             for ii, iface in enumerate(node.interfaces):
                 if isinstance(iface, Bond):
                     continue  # the kernel gives slaves the bond's MTU
@@ -189,6 +208,25 @@ class _Checker:
                 self.add(("storage", si, "fs_name"), f"CephFS storage {st.name} names unknown file "
                          f"system {st.fs_name!r}", "declare it under ceph.filesystems")
 
+    # -- secrets --------------------------------------------------------------
+    def secrets(self) -> None:
+        """Storage secrets travel to other servers (PBS, CIFS, external Ceph): they must
+        never name pve-provision's own credentials, or apply would hand them over."""
+        api = self.c.connection.api if self.c.connection is not None else None
+        token = api.token if api is not None else None
+        for si, st in enumerate(self.c.storage):
+            for field in type(st).model_fields:
+                ref = getattr(st, field)
+                if not isinstance(ref, SecretRef):
+                    continue
+                loc: Loc = ("storage", si, field, "env" if ref.env is not None else "file")
+                if ref.env is not None and own_credential(ref.env):
+                    self.add(loc, f"{ref.env} is one of pve-provision's own variables, not a storage secret",
+                             "use a variable of its own, e.g. PBS_PASSWORD")
+                elif token is not None and ref == token:
+                    self.add(loc, f"{st.name} {field} is the cluster's API token ({token.describe()})",
+                             "the API token must never be sent to a storage server")
+
     # -- HA -------------------------------------------------------------------
     def ha(self) -> None:
         c = self.c
@@ -256,5 +294,6 @@ def check(cluster: Cluster) -> list[SpecIssue]:
     checker.corosync()
     checker.ceph()
     checker.storage()
+    checker.secrets()
     checker.ha()
     return checker.issues

@@ -2,23 +2,22 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Literal
 
 from pydantic import Field
 
-from provision.spec.base import SpecModel
+from provision.spec.base import INT32_MAX, Int, IPv4Address, IPv4Network, SpecModel, Text
 
 
 class CorosyncLink(SpecModel):
     """A knet link (`linkN`, `ringN_addr` in corosync.conf)."""
 
-    number: int = Field(ge=0, le=7, description="Link number 0..7.")
-    network: ipaddress.IPv4Network = Field(description="Subnet the link runs on, e.g. 10.10.10.0/24.")
-    priority: int | None = Field(
+    number: Int = Field(ge=0, le=7, description="Link number 0..7.")
+    network: IPv4Network = Field(description="Subnet the link runs on, e.g. 10.10.10.0/24.")
+    priority: Int | None = Field(
         default=None, ge=0, le=255, description="knet link priority; higher is preferred (passive mode)."
     )
-    addresses: dict[str, ipaddress.IPv4Address] = Field(
+    addresses: dict[Text, IPv4Address] = Field(
         default_factory=dict,
         description="Per-node link address. A node left out uses its interface address inside `network`.",
     )
@@ -35,11 +34,11 @@ class Corosync(SpecModel):
     crypto_hash: Literal["sha256", "sha384", "sha512", "sha1", "md5", "none"] = Field(
         default="sha256", description="knet authentication hash."
     )
-    token: int | None = Field(
-        default=None, ge=1000, description="Totem token timeout in ms (corosync computes one if unset)."
+    token: Int | None = Field(
+        default=None, ge=1000, le=INT32_MAX, description="Totem token timeout in ms (corosync computes one if unset)."
     )
-    token_coefficient: int | None = Field(
-        default=None, ge=0, description="Extra token time per node beyond two, in ms (default 650)."
+    token_coefficient: Int | None = Field(
+        default=None, ge=0, le=INT32_MAX, description="Extra token time per node beyond two, in ms (default 650)."
     )
 
     def link(self, number: int) -> CorosyncLink | None:
@@ -49,11 +48,11 @@ class Corosync(SpecModel):
 class QDevice(SpecModel):
     """An external vote arbiter (corosync-qnetd) for even node counts."""
 
-    host: str = Field(description="Address of the host running corosync-qnetd.")
+    host: Text = Field(description="Address of the host running corosync-qnetd.")
     algorithm: Literal["ffsplit", "lms"] = Field(
         default="ffsplit", description="ffsplit (1 vote, 50/50 splits) or lms (last man standing)."
     )
-    tie_breaker: Literal["lowest", "highest"] | int = Field(
+    tie_breaker: Literal["lowest", "highest"] | Int = Field(
         default="lowest", description="Which half wins a tie: lowest/highest node id, or a node id."
     )
 

@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from provision.spec.base import CONFIG_ID, SpecModel, check_node_names
+from provision.spec.base import CONFIG_ID, INT32_MAX, Int, SpecModel, Text, check_node_names
 
 SID = r"^(vm|ct):[1-9][0-9]{2,8}$"
 ResourceState = Literal["started", "stopped", "disabled", "ignored"]
@@ -25,11 +25,11 @@ def _check_priorities(value: dict[str, int]) -> dict[str, int]:
 class HaGroup(SpecModel):
     """PVE 8 HA group: where resources may run, with priorities (higher wins)."""
 
-    name: str = Field(pattern=CONFIG_ID, description="Group id.")
-    nodes: dict[str, int] = Field(description="Member nodes and their priority (default 0; higher wins).")
+    name: Text = Field(pattern=CONFIG_ID, description="Group id.")
+    nodes: dict[Text, Int] = Field(description="Member nodes and their priority (default 0; higher wins).")
     restricted: bool = Field(default=False, description="Resources may only run on members.")
     nofailback: bool = Field(default=False, description="Do not move back when a higher-priority node returns.")
-    comment: str | None = Field(default=None, description="Free text.")
+    comment: Text | None = Field(default=None, description="Free text.")
 
     @field_validator("nodes")
     @classmethod
@@ -41,12 +41,12 @@ class NodeAffinityRule(SpecModel):
     """PVE 9 node-affinity rule: preferred (or, with strict, required) nodes."""
 
     type: Literal["node-affinity"] = Field(description="Rule type.")
-    name: str = Field(pattern=CONFIG_ID, description="Rule id.")
-    resources: list[str] = Field(min_length=1, description="HA resources (sids) the rule applies to.")
-    nodes: dict[str, int] = Field(description="Nodes and their priority (higher wins).")
+    name: Text = Field(pattern=CONFIG_ID, description="Rule id.")
+    resources: list[Text] = Field(min_length=1, description="HA resources (sids) the rule applies to.")
+    nodes: dict[Text, Int] = Field(description="Nodes and their priority (higher wins).")
     strict: bool = Field(default=False, description="Only the listed nodes may run the resources.")
     disable: bool = Field(default=False, description="Keep the rule but do not apply it.")
-    comment: str | None = Field(default=None, description="Free text.")
+    comment: Text | None = Field(default=None, description="Free text.")
 
     @field_validator("nodes")
     @classmethod
@@ -63,11 +63,11 @@ class ResourceAffinityRule(SpecModel):
     """PVE 9 resource-affinity rule: keep resources together or apart."""
 
     type: Literal["resource-affinity"] = Field(description="Rule type.")
-    name: str = Field(pattern=CONFIG_ID, description="Rule id.")
-    resources: list[str] = Field(min_length=2, description="At least two HA resources (sids).")
+    name: Text = Field(pattern=CONFIG_ID, description="Rule id.")
+    resources: list[Text] = Field(min_length=2, description="At least two HA resources (sids).")
     affinity: Literal["positive", "negative"] = Field(description="positive: together; negative: apart.")
     disable: bool = Field(default=False, description="Keep the rule but do not apply it.")
-    comment: str | None = Field(default=None, description="Free text.")
+    comment: Text | None = Field(default=None, description="Free text.")
 
     @field_validator("resources")
     @classmethod
@@ -90,15 +90,17 @@ HaRule = Annotated[NodeAffinityRule | ResourceAffinityRule, Field(discriminator=
 class HaResource(SpecModel):
     """A guest under HA management."""
 
-    sid: str = Field(pattern=SID, description="Resource id: vm:<vmid> or ct:<vmid>.")
+    sid: Text = Field(pattern=SID, description="Resource id: vm:<vmid> or ct:<vmid>.")
     state: ResourceState = Field(default="started", description="Requested state.")
-    group: str | None = Field(default=None, description="HA group (PVE 8 only).")
-    max_restart: int = Field(default=1, ge=0, description="Restarts on the same node after a failed start.")
-    max_relocate: int = Field(default=1, ge=0, description="Relocations after restarts are exhausted.")
+    group: Text | None = Field(default=None, description="HA group (PVE 8 only).")
+    max_restart: Int = Field(
+        default=1, ge=0, le=INT32_MAX, description="Restarts on the same node after a failed start."
+    )
+    max_relocate: Int = Field(default=1, ge=0, le=INT32_MAX, description="Relocations after restarts are exhausted.")
     failback: bool = Field(
         default=True, description="PVE 9: move back to a higher-priority node when it returns."
     )
-    comment: str | None = Field(default=None, description="Free text.")
+    comment: Text | None = Field(default=None, description="Free text.")
 
     @property
     def vmid(self) -> int:

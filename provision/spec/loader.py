@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from provision.spec.cluster import Cluster
 from provision.spec.consistency import Loc, check
+from provision.spec.limits import MAX_DIAGNOSTICS, MAX_FILE_BYTES
+from provision.spec.secrets import secret_context
+from provision.spec.yamlread import StackReadError, read_stack_file, stack_yaml
 
 Position = tuple[int, int]
 
@@ -65,29 +67,66 @@ class LoadedStack:
         return readable_address(self.tree, loc)
 
 
-def _yaml() -> YAML:
-    yaml = YAML(typ="rt")
-    yaml.allow_duplicate_keys = False
-    return yaml
+def load_stack(path: str | Path, *, secrets_dir: Path | None = None) -> LoadedStack:
+    """Parse, validate and cross-check one stack file. Raises SpecError.
 
-
-def load_stack(path: str | Path) -> LoadedStack:
-    """Parse, validate and cross-check one stack file. Raises SpecError."""
+    `secrets_dir` confines `file:` secret references (see `provision.spec.secrets`);
+    by default it is `$PROVISION_SECRETS_DIR`, else the stack file's directory."""
     path = Path(path)
     name = str(path)
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError([Diagnostic(name, 1, 1, "stack", "file not found")]) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError([Diagnostic(name, 1, 1, "stack", f"cannot read file: {exc}")]) from None
-    return load_text(text, name, path)
+        text = read_stack_file(path)
+    except StackReadError as exc:
+        line, col, message = _position_prefix(str(exc))
+        raise SpecError([Diagnostic(name, line, col, "stack", message)]) from None
+    return load_text(text, name, path, secrets_dir=secrets_dir)
 
 
-def load_text(text: str, name: str = "<string>", path: Path | None = None) -> LoadedStack:
-    """Like `load_stack`, for text already in memory (`name` is used in messages)."""
+def _position_prefix(message: str) -> tuple[int, int, str]:
+    """Split an optional `LINE:COL: ` prefix off a read error."""
+    head, sep, rest = message.partition(": ")
+    line, colon, col = head.partition(":")
+    if sep and colon and line.isdigit() and col.isdigit():
+        return int(line), int(col), rest
+    return 1, 1, message
+
+
+def load_text(text: str, name: str = "<string>", path: Path | None = None, *,
+              secrets_dir: Path | None = None) -> LoadedStack:
+    """Like `load_stack`, for text already in memory (`name` is used in messages).
+
+    Relative `file:` secrets resolve against `path`'s directory, or the working
+    directory when there is no path."""
+    if len(text) > MAX_FILE_BYTES:
+        raise SpecError([Diagnostic(name, 1, 1, "stack", f"text is larger than "
+                                    f"{MAX_FILE_BYTES // (1024 * 1024)} MiB; no cluster needs that")])
+    tree = _parse(text, name)
+    if tree is None:
+        raise SpecError([Diagnostic(name, 1, 1, "stack", "file is empty",
+                                    "a stack starts with name, pve_version, nodes and corosync")])
+    if not isinstance(tree, CommentedMap):
+        raise SpecError([Diagnostic(name, 1, 1, "stack", f"expected a mapping at the top, found "
+                                    f"{_yaml_kind(tree)}", "a stack is a mapping: name: ..., nodes: [...]")])
+    data = _plain(tree)
+    base = (path.parent if path is not None else Path.cwd()).absolute()
+    context = secret_context(base, secrets_dir)
     try:
-        tree = _yaml().load(text)
+        cluster = Cluster.model_validate(data, context=context)
+    except ValidationError as exc:
+        raise SpecError(_capped(_validation_diagnostics(exc, tree, name))) from None
+    issues = check(cluster)
+    if issues:
+        raise SpecError(_capped([
+            Diagnostic(name, *locate(tree, i.loc), readable_address(tree, i.loc), i.message, i.hint)
+            for i in issues[:MAX_DIAGNOSTICS + 1]
+        ]))
+    return LoadedStack(path or Path(name), cluster, tree)
+
+
+def _parse(text: str, name: str) -> Any:
+    """The round-trip YAML tree of `text`; every parser failure becomes a Diagnostic."""
+    try:
+        return stack_yaml().load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line, col = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -100,29 +139,28 @@ def load_text(text: str, name: str = "<string>", path: Path | None = None) -> Lo
             # Where the unfinished construct began is usually where the typo is.
             cm = exc.context_mark
             hint = f"{exc.context.strip()} that starts at line {cm.line + 1}, column {cm.column + 1}"
-        raise SpecError([Diagnostic(name, line, col, "yaml", problem, hint)]) from None
+        raise SpecError([Diagnostic(name, line, col, "yaml", _one_line(problem), hint)]) from None
     except YAMLError as exc:
-        raise SpecError([Diagnostic(name, 1, 1, "yaml", str(exc))]) from None
-    if tree is None:
-        raise SpecError([Diagnostic(name, 1, 1, "stack", "file is empty",
-                                    "a stack starts with name, pve_version, nodes and corosync")])
-    if not isinstance(tree, CommentedMap):
-        raise SpecError([Diagnostic(name, 1, 1, "stack", f"expected a mapping at the top, found "
-                                    f"{_yaml_kind(tree)}", "a stack is a mapping: name: ..., nodes: [...]")])
-    data = _plain(tree)
-    try:
-        cluster = Cluster.model_validate(data)
-    except ValidationError as exc:
-        raise SpecError(_validation_diagnostics(exc, tree, name)) from None
-    issues = check(cluster)
-    if issues:
-        raise SpecError(
-            [
-                Diagnostic(name, *locate(tree, i.loc), readable_address(tree, i.loc), i.message, i.hint)
-                for i in issues
-            ]
-        )
-    return LoadedStack(path or Path(name), cluster, tree)
+        raise SpecError([Diagnostic(name, 1, 1, "yaml", _one_line(str(exc)))]) from None
+    except (ValueError, TypeError, KeyError, AttributeError, IndexError, RecursionError) as exc:
+        # The composer's limits should leave nothing to reach here; if ruamel still
+        # trips over an input, the user gets one line, not a traceback.
+        raise SpecError([Diagnostic(name, 1, 1, "yaml", f"cannot parse YAML: {type(exc).__name__}: "
+                                    f"{_one_line(str(exc))[:200]}")]) from None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _capped(diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """At most MAX_DIAGNOSTICS problems, then one line that says how many were left out."""
+    if len(diagnostics) <= MAX_DIAGNOSTICS:
+        return diagnostics
+    last = diagnostics[MAX_DIAGNOSTICS]
+    return [*diagnostics[:MAX_DIAGNOSTICS],
+            Diagnostic(last.file, last.line, last.col, "stack", "too many problems; the rest are not listed",
+                       "fix these first")]
 
 
 # -- YAML tree helpers ---------------------------------------------------------
@@ -307,8 +345,9 @@ def _validation_diagnostics(exc: ValidationError, tree: Any, name: str) -> list[
         elif kind == "union_tag_not_found":
             msg = f"missing key {str(err.get('ctx', {}).get('discriminator', 'type')).strip(chr(39))!r}"
             hint = "every entry needs a type"
-        elif _inside_secret(loc):
-            # Whatever was typed into a secret reference may be the secret itself.
+        elif _inside_secret(loc) and kind != "value_error":
+            # Whatever was typed into a secret reference may be the secret itself (our own
+            # value errors name only the reference: a variable name or a path).
             msg = f"{msg.split(',')[0].rstrip('.')} (value not shown)"
         elif kind in ("int_parsing", "int_type", "bool_parsing", "bool_type", "string_type", "list_type",
                       "dict_type", "model_type", "float_parsing"):

@@ -8,13 +8,12 @@ node are the same model. Defaults are Proxmox's defaults (e.g. `miimon` 100,
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from provision.spec.base import SpecModel
+from provision.spec.base import INT32_MAX, Int, IPv4Address, IPv4Interface, SpecModel, Text
 
 BondMode = Literal[
     "balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"
@@ -27,14 +26,14 @@ DEFAULT_MTU = 1500
 class _Addressed(SpecModel):
     """Fields every interface kind shares: name, IP configuration, MTU, comment."""
 
-    name: str = Field(pattern=IFACE_NAME, description="Interface name as the kernel knows it (max 15 chars).")
-    address: ipaddress.IPv4Interface | None = Field(
+    name: Text = Field(pattern=IFACE_NAME, description="Interface name as the kernel knows it (max 15 chars).")
+    address: IPv4Interface | None = Field(
         default=None, description="IPv4 address in CIDR form, e.g. 10.10.10.11/24."
     )
-    gateway: ipaddress.IPv4Address | None = Field(
+    gateway: IPv4Address | None = Field(
         default=None, description="Default gateway reached through this interface (one per node)."
     )
-    mtu: int | None = Field(
+    mtu: Int | None = Field(
         default=None, ge=1280, le=65520, description="MTU; unset means the kernel default (1500)."
     )
     autostart: bool | None = Field(
@@ -42,7 +41,7 @@ class _Addressed(SpecModel):
         description="Bring the interface up at boot (`auto` line). Default as Proxmox writes it: yes for "
         "bonds, bridges, VLANs, bond slaves and NICs with an address; no for other NICs.",
     )
-    comment: str | None = Field(default=None, description="Free text written as the stanza comment.")
+    comment: Text | None = Field(default=None, description="Free text written as the stanza comment.")
 
     @property
     def effective_mtu(self) -> int:
@@ -72,11 +71,11 @@ class Bond(_Addressed):
     """A Linux bond. Proxmox only recognises bonds named `bondN`."""
 
     type: Literal["bond"] = Field(description="Interface kind.")
-    name: str = Field(pattern=r"^bond\d+$", description="Bond name; Proxmox requires `bondN`.")
-    slaves: list[str] = Field(min_length=1, description="NICs enslaved to the bond.")
+    name: Text = Field(pattern=r"^bond\d+$", description="Bond name; Proxmox requires `bondN`.")
+    slaves: list[Text] = Field(min_length=1, description="NICs enslaved to the bond.")
     mode: BondMode = Field(default="balance-rr", description="Bonding mode (Proxmox's default: balance-rr).")
-    miimon: int = Field(default=100, ge=0, description="Link monitoring interval in ms.")
-    primary: str | None = Field(default=None, description="Preferred slave (active-backup only).")
+    miimon: Int = Field(default=100, ge=0, le=INT32_MAX, description="Link monitoring interval in ms.")
+    primary: Text | None = Field(default=None, description="Preferred slave (active-backup only).")
     xmit_hash_policy: XmitHashPolicy | None = Field(
         default=None, description="Transmit hash policy (balance-xor and 802.3ad only)."
     )
@@ -110,15 +109,28 @@ class Bridge(_Addressed):
     """A Linux bridge (`vmbrN`), the attachment point of guest NICs."""
 
     type: Literal["bridge"] = Field(description="Interface kind.")
-    ports: list[str] = Field(default_factory=list, description="Bridge ports (NICs, bonds, VLANs).")
+    ports: list[Text] = Field(default_factory=list, description="Bridge ports (NICs, bonds, VLANs).")
     vlan_aware: bool = Field(default=False, description="VLAN-aware bridge (`bridge-vlan-aware yes`).")
-    vids: str = Field(
+    vids: Text = Field(
         default="2-4094",
         pattern=r"^\d+(-\d+)?( \d+(-\d+)?)*$",
         description="VLAN ids allowed on a VLAN-aware bridge (`bridge-vids`).",
     )
     stp: bool = Field(default=False, description="Spanning tree (Proxmox writes `bridge-stp off`).")
-    forward_delay: int = Field(default=0, ge=0, description="`bridge-fd` in seconds.")
+    forward_delay: Int = Field(default=0, ge=0, le=INT32_MAX, description="`bridge-fd` in seconds.")
+
+    @field_validator("vids")
+    @classmethod
+    def _vid_ranges(cls, value: str) -> str:
+        # pve-common JSONSchema.pm pve_verify_vlan_id_or_range: ids 2..4094, ranges low-high.
+        for part in value.split():
+            low, _, high = part.partition("-")
+            for tag in (low, high) if high else (low,):
+                if len(tag) > 4 or not 2 <= int(tag) <= 4094:
+                    raise ValueError(f"VLAN id {tag} in {part!r} is outside 2-4094")
+            if high and int(low) >= int(high):
+                raise ValueError(f"VLAN range {part!r} must go from lower to higher id")
+        return value
 
 
 class Vlan(_Addressed):
@@ -126,16 +138,29 @@ class Vlan(_Addressed):
     raw device and tag."""
 
     type: Literal["vlan"] = Field(description="Interface kind.")
-    raw_device: str | None = Field(
+    raw_device: Text | None = Field(
         default=None, description="Parent interface; derived from a `parent.TAG` name if omitted."
     )
-    tag: int | None = Field(
+    tag: Int | None = Field(
         default=None, ge=1, le=4094, description="VLAN id; derived from a `parent.TAG` name if omitted."
     )
 
     @model_validator(mode="after")
     def _derive_parent_and_tag(self) -> Vlan:
+        # PVE reads the tag from a `parent.TAG` or `vlanTAG` name (pve-common
+        # Network/Interfaces.pm ~L401/L419); the kernel allows only ids 1-4094, and
+        # `bond1.020` would be a second name for VLAN 20.
+        named = re.fullmatch(r"(?:.+\.|vlan)(\d+)", self.name)
+        if named:
+            digits = named.group(1)
+            if len(digits) > 1 and digits.startswith("0"):
+                raise ValueError(f"VLAN id {digits!r} in the name has a leading zero; "
+                                 f"write {self.name[:len(self.name) - len(digits)]}{int(digits)}")
+            if not 1 <= int(digits) <= 4094:
+                raise ValueError(f"VLAN id {int(digits)} in the name {self.name!r} is outside 1-4094")
         match = re.fullmatch(r"(.+)\.(\d+)", self.name)
+        if named and not match and self.tag is not None and self.tag != int(named.group(1)):
+            raise ValueError(f"name says tag {int(named.group(1))} but tag is {self.tag}")
         if match:
             parent, tag = match.group(1), int(match.group(2))
             if self.raw_device is not None and self.raw_device != parent:

@@ -11,7 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from provision.spec.base import CONFIG_ID, SpecModel, check_node_names
+from provision.spec.base import CONFIG_ID, SpecModel, Text, check_node_names
 from provision.spec.secrets import SecretRef
 
 Content = Literal["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"]
@@ -21,9 +21,9 @@ SHARED_TYPES = frozenset({"rbd", "cephfs", "nfs", "iscsi", "pbs"})
 
 
 class _Storage(SpecModel):
-    name: str = Field(pattern=CONFIG_ID, description="Storage id.")
+    name: Text = Field(pattern=CONFIG_ID, description="Storage id.")
     content: list[Content] = Field(default_factory=list, description="Content types stored here.")
-    nodes: list[str] | None = Field(
+    nodes: list[Text] | None = Field(
         default=None, description="Restrict the storage to these nodes; all nodes if unset."
     )
     disable: bool = Field(default=False, description="Disable the storage.")
@@ -52,23 +52,23 @@ class RbdStorage(_Storage):
     """Ceph RBD block storage; hyper-converged when `monhost` is unset."""
 
     type: Literal["rbd"] = Field(description="Storage type.")
-    pool: str = Field(description="RADOS pool.")
+    pool: Text = Field(description="RADOS pool.")
     krbd: bool = Field(default=False, description="Use the kernel RBD client.")
-    monhost: list[str] | None = Field(default=None, description="External Ceph monitors.")
-    username: str | None = Field(default=None, description="Ceph user for an external cluster.")
+    monhost: list[Text] | None = Field(default=None, description="External Ceph monitors.")
+    username: Text | None = Field(default=None, description="Ceph user for an external cluster.")
     keyring: SecretRef | None = Field(default=None, description="Keyring of an external cluster.")
-    data_pool: str | None = Field(default=None, description="Separate data pool (erasure coded).")
-    namespace: str | None = Field(default=None, description="RADOS namespace.")
+    data_pool: Text | None = Field(default=None, description="Separate data pool (erasure coded).")
+    namespace: Text | None = Field(default=None, description="RADOS namespace.")
 
 
 class CephFsStorage(_Storage):
     """A CephFS mount for files (ISO, templates, backups)."""
 
     type: Literal["cephfs"] = Field(description="Storage type.")
-    fs_name: str = Field(default="cephfs", description="CephFS file system name.")
-    path: str | None = Field(default=None, description="Mount point; /mnt/pve/<name> if unset.")
-    monhost: list[str] | None = Field(default=None, description="External Ceph monitors.")
-    username: str | None = Field(default=None, description="Ceph user for an external cluster.")
+    fs_name: Text = Field(default="cephfs", description="CephFS file system name.")
+    path: Text | None = Field(default=None, description="Mount point; /mnt/pve/<name> if unset.")
+    monhost: list[Text] | None = Field(default=None, description="External Ceph monitors.")
+    username: Text | None = Field(default=None, description="Ceph user for an external cluster.")
     secret: SecretRef | None = Field(default=None, description="Ceph secret of an external cluster.")
 
 
@@ -76,36 +76,36 @@ class NfsStorage(_Storage):
     """An NFS export."""
 
     type: Literal["nfs"] = Field(description="Storage type.")
-    server: str = Field(description="NFS server address.")
-    export: str = Field(pattern=r"^/", description="Exported path.")
-    path: str | None = Field(default=None, description="Mount point; /mnt/pve/<name> if unset.")
-    options: str | None = Field(default=None, description="Mount options, e.g. vers=4.2.")
+    server: Text = Field(description="NFS server address.")
+    export: Text = Field(pattern=r"^/", description="Exported path.")
+    path: Text | None = Field(default=None, description="Mount point; /mnt/pve/<name> if unset.")
+    options: Text | None = Field(default=None, description="Mount options, e.g. vers=4.2.")
 
 
 class IscsiStorage(_Storage):
     """An iSCSI target (usually with LVM on top)."""
 
     type: Literal["iscsi"] = Field(description="Storage type.")
-    portal: str = Field(description="iSCSI portal (address[:port]).")
-    target: str = Field(pattern=r"^iqn\.", description="Target IQN.")
+    portal: Text = Field(description="iSCSI portal (address[:port]).")
+    target: Text = Field(pattern=r"^iqn\.", description="Target IQN.")
 
 
 class PbsStorage(_Storage):
     """A Proxmox Backup Server datastore."""
 
     type: Literal["pbs"] = Field(description="Storage type.")
-    server: str = Field(description="PBS host.")
-    datastore: str = Field(description="Datastore name on the server.")
-    username: str = Field(pattern=r"^\S+@\S+$", description="PBS user, e.g. backup@pbs.")
+    server: Text = Field(description="PBS host.")
+    datastore: Text = Field(description="Datastore name on the server.")
+    username: Text = Field(pattern=r"^\S+@\S+$", description="PBS user, e.g. backup@pbs.")
     password: SecretRef = Field(description="PBS password or API token secret (a reference).")
-    fingerprint: str | None = Field(
+    fingerprint: Text | None = Field(
         default=None,
         pattern=r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$",
         description="PBS certificate fingerprint (needed for self-signed certificates).",
     )
-    namespace: str | None = Field(default=None, description="PBS namespace.")
+    namespace: Text | None = Field(default=None, description="PBS namespace.")
     encryption_key: SecretRef | None = Field(default=None, description="Client-side encryption key.")
-    prune_backups: str | None = Field(default=None, description="Retention, e.g. keep-daily=7,keep-weekly=4.")
+    prune_backups: Text | None = Field(default=None, description="Retention, e.g. keep-daily=7,keep-weekly=4.")
 
     @field_validator("content")
     @classmethod
@@ -119,7 +119,7 @@ class DirStorage(_Storage):
     """A local (or shared-mounted) directory."""
 
     type: Literal["dir"] = Field(description="Storage type.")
-    path: str = Field(pattern=r"^/", description="Directory.")
+    path: Text = Field(pattern=r"^/", description="Directory.")
     is_shared: bool = Field(default=False, description="The directory is the same on every node.")
 
     @property
@@ -131,15 +131,15 @@ class LvmThinStorage(_Storage):
     """A local LVM thin pool."""
 
     type: Literal["lvmthin"] = Field(description="Storage type.")
-    vgname: str = Field(description="Volume group.")
-    thinpool: str = Field(description="Thin pool LV.")
+    vgname: Text = Field(description="Volume group.")
+    thinpool: Text = Field(description="Thin pool LV.")
 
 
 class ZfsPoolStorage(_Storage):
     """A local ZFS pool/dataset."""
 
     type: Literal["zfspool"] = Field(description="Storage type.")
-    pool: str = Field(description="ZFS pool or dataset.")
+    pool: Text = Field(description="ZFS pool or dataset.")
     sparse: bool = Field(default=False, description="Thin-provision zvols.")
 
 

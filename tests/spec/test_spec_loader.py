@@ -252,9 +252,11 @@ def test_missing_and_unreadable_files(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as exc:
         load_stack(tmp_path / "nope.yaml")
     assert str(exc.value) == f"{tmp_path / 'nope.yaml'}:1:1: stack: file not found"
-    with pytest.raises(SpecError, match="cannot read file"):
+    with pytest.raises(SpecError) as exc:
         load_stack(tmp_path)
+    assert str(exc.value) == f"{tmp_path}:1:1: stack: not a regular file (a directory); a stack is a YAML file"
     binary = tmp_path / "bin.yaml"
-    binary.write_bytes(b"\xff\xfe\x00name")
-    with pytest.raises(SpecError, match="cannot read file"):
+    binary.write_bytes(b"name: t\nx: \xff\xfe\x00name")
+    with pytest.raises(SpecError) as exc:
         load_stack(binary)
+    assert str(exc.value) == f"{binary}:2:4: stack: not UTF-8 text (byte 0xff)"

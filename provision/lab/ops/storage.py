@@ -1,4 +1,8 @@
-"""``/etc/pve/storage.cfg`` through ``/storage`` (pve-storage ``API2/Storage/Config.pm``)."""
+"""``/etc/pve/storage.cfg`` through ``/storage`` (pve-storage ``API2/Storage/Config.pm``).
+
+Secrets (PBS/CIFS passwords, encryption keys, Ceph keyrings) never reach
+storage.cfg: `storage_secrets` moves them to ``/etc/pve/priv/`` as pve-storage does.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from typing import Any
 
 from provision.lab.files import STORAGE, parse_sections, write_sections
 from provision.lab.formats.sectionconfig import Section, storage_to_api
+from provision.lab.ops import storage_secrets
 from provision.lab.ops.common import require_quorum
 from provision.lab.registry import ApiError, Ctx, p_enum, p_req, p_str, param_error, route
 
@@ -102,6 +107,8 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     for key in REQUIRED.get(stype, ()):
         if p_str(params, key) is None:
             raise param_error(key, "property is missing and it is not optional")
+    params = dict(params)
+    hidden = storage_secrets.extract(stype, params, [])
     with ctx.store.tx():
         require_quorum(ctx)
         sections = read(ctx)
@@ -109,13 +116,14 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             raise ApiError(500, f"create storage failed: storage ID '{sid}' already defined")
         s = Section(stype, sid)
         _apply(s, params)
+        returned = storage_secrets.store(ctx, stype, sid, s.props, hidden, adding=True)
         if stype in ("nfs", "cifs", "cephfs") and "path" not in s.props:
             s.props["path"] = f"/mnt/pve/{sid}"
         if stype == "rbd" and "pool" not in s.props:
             s.props["pool"] = "rbd"
         sections.append(s)
         ctx.store.put_file(STORAGE, write_sections(sections, "storage"))
-    return {"storage": sid, "type": stype}
+    return {"storage": sid, "type": stype, **({"config": returned} if returned else {})}
 
 
 @route("PUT", "/storage/{storage}")
@@ -135,12 +143,15 @@ def update(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         for fixed in ("path", "pool", "vgname", "thinpool", "server", "export", "datastore"):
             if fixed in params and s.props.get(fixed) not in (None, str(params[fixed])):
                 raise ApiError(500, f"update storage failed: can't change value of fixed parameter '{fixed}'")
+        params = dict(params)
+        delete = [k.strip() for k in (p_str(params, "delete") or "").split(",") if k.strip()]
+        hidden = storage_secrets.extract(s.type, params, delete)
         _apply(s, params)
-        for k in (p_str(params, "delete") or "").split(","):
-            if k.strip():
-                s.props.pop(k.strip(), None)
+        returned = storage_secrets.store(ctx, s.type, sid, s.props, hidden, adding=False)
+        for k in delete:
+            s.props.pop(k, None)
         ctx.store.put_file(STORAGE, write_sections(sections, "storage"))
-    return {"storage": sid, "type": s.type}
+    return {"storage": sid, "type": s.type, **({"config": returned} if returned else {})}
 
 
 @route("DELETE", "/storage/{storage}")
@@ -149,7 +160,9 @@ def delete(ctx: Ctx, params: dict[str, Any]) -> None:
     with ctx.store.tx():
         require_quorum(ctx)
         sections = read(ctx)
-        if not any(s.id == sid for s in sections):
+        gone = next((s for s in sections if s.id == sid), None)
+        if gone is None:
             raise ApiError(500, f"delete storage failed: error with cfs lock 'file-storage_cfg': storage '{sid}' "
                            "does not exist")
+        storage_secrets.remove_all(ctx, gone.type, sid)
         ctx.store.put_file(STORAGE, write_sections([s for s in sections if s.id != sid], "storage"))
