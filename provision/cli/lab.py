@@ -172,10 +172,12 @@ def faults(
     seed: int | None = typer.Option(None, "--seed", help="Seed of the error-rate random generator."),
     fail_once: list[str] = typer.Option([], "--fail-once", help="Fail the next node CLI call with this prefix."),
     clear: bool = typer.Option(False, "--clear", help="Remove all API faults and pending fail-once entries."),
+    ceph_recovery_s: float | None = typer.Option(
+        None, "--ceph-recovery-s", help="Seconds Ceph takes to re-replicate an OSD's data (default 2)."),
 ) -> None:
-    """Inject API errors, latency, and one-shot node CLI failures."""
+    """Inject API errors, latency, one-shot node CLI failures, and slow Ceph recovery."""
     current = lifecycle.faults(name, error_rate=api_error_rate, latency_ms=latency_ms, seed=seed,
-                               fail_once=fail_once, clear=clear)
+                               fail_once=fail_once, clear=clear, ceph_recovery_s=ceph_recovery_s)
     typer.echo("faults: " + json.dumps(current, sort_keys=True))
 
 

@@ -323,13 +323,15 @@ def link(name: str, node: str, link_no: int, up_: bool) -> None:
 
 
 def faults(name: str, *, error_rate: float | None, latency_ms: float | None, seed: int | None,
-           fail_once: list[str], clear: bool) -> dict[str, Any]:
+           fail_once: list[str], clear: bool, ceph_recovery_s: float | None = None) -> dict[str, Any]:
     lab = Lab.named(name)
     lab.require_running()
     if error_rate is not None and not 0.0 <= error_rate <= 1.0:
         raise LabError(f"--api-error-rate must be between 0 and 1, got {error_rate}")
     if latency_ms is not None and latency_ms < 0:
         raise LabError(f"--latency-ms must not be negative, got {latency_ms}")
+    if ceph_recovery_s is not None and not 0 <= ceph_recovery_s <= 86400:
+        raise LabError(f"--ceph-recovery-s must be between 0 and 86400, got {ceph_recovery_s}")
     with lab.store() as st, st.tx() as c:
         current: dict[str, Any] = {} if clear else (st.get_meta("api_faults", {}) or {})
         if clear:
@@ -345,8 +347,11 @@ def faults(name: str, *, error_rate: float | None, latency_ms: float | None, see
         st.set_meta("api_faults", current or None)
         for cmd in fail_once:
             c.execute("INSERT INTO fail_once(prefix) VALUES(?)", (" ".join(cmd.split()),))
+        if ceph_recovery_s is not None:
+            st.set_meta("ceph_recovery_s", ceph_recovery_s)
         pending = [r["prefix"] for r in st.query("SELECT prefix FROM fail_once ORDER BY id")]
-    return {**current, "fail_once": pending}
+        recovery = st.get_meta("ceph_recovery_s")
+    return {**current, "fail_once": pending, **({"ceph_recovery_s": recovery} if recovery is not None else {})}
 
 
 # --- status ---------------------------------------------------------------------------------------

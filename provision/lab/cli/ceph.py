@@ -1,5 +1,5 @@
-"""The ``ceph`` client commands Ansible roles use: ``-s``, ``health``, ``osd in/out``, ``osd pool ls``,
-``fs ls``. Errors exit like the real client (librados errno codes)."""
+"""The ``ceph`` client commands Ansible roles use: ``-s``, ``health``, ``osd in/out``, ``osd ok-to-stop``,
+``osd safe-to-destroy``, ``osd pool ls``, ``fs ls``. Errors exit like the real client (librados errno codes)."""
 
 from __future__ import annotations
 
@@ -71,6 +71,15 @@ def _run(ctx: Ctx, words: list[str], as_json: bool) -> int:
             fail(f"Error ENOENT: osd.{osd} does not exist", 2)
         ceph.set_osd(ctx, osd, in_=words[1] == "in")
         print(f"marked {words[1]} osd.{osd}. ", file=__import__("sys").stderr)
+        return 0
+    if len(words) == 3 and words[:2] in (["osd", "ok-to-stop"], ["osd", "safe-to-destroy"]):
+        ident = words[2].removeprefix("osd.")
+        if not ident.isdigit():
+            fail(f"Error EINVAL: invalid osd id '{words[2]}'", EINVAL)
+        rc, message = ceph.osd_safety(ctx, int(ident), "stop" if words[1] == "ok-to-stop" else "destroy")
+        if rc:
+            fail(f"Error {'EBUSY' if rc == 16 else 'ENOENT'}: {message}", rc)
+        print(message, file=__import__("sys").stderr)
         return 0
     if words[:3] == ["osd", "pool", "ls"]:
         names = [r["name"] for r in ctx.store.query("SELECT name FROM ceph_pools ORDER BY id")]

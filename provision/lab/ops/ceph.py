@@ -17,6 +17,7 @@ from typing import Any
 from provision.lab.files import CEPH_CONF, STORAGE, parse_ceph_conf, parse_sections, write_ceph_conf, write_sections
 from provision.lab.formats import ceph_conf
 from provision.lab.formats.sectionconfig import Section
+from provision.lab.ops import ceph_pgs
 from provision.lab.ops.common import require_node, require_quorum, task
 from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_int, p_req, p_str, param_error, route
 from provision.lab.store import Store
@@ -174,6 +175,9 @@ def health(store: Store) -> dict[str, Any]:
     if inactive:
         stuck = sum(p["pg_num"] for p in inactive)
         check("PG_AVAILABILITY", "HEALTH_WARN", f"Reduced data availability: {stuck} pgs inactive", stuck)
+    for name, (severity, message, count) in ceph_pgs.checks(store).items():
+        if name not in checks or checks[name]["summary"]["count"] < count:
+            check(name, severity, message, count)
     norepl = [p for p in pools if p["size"] == 1]
     if norepl:
         check("POOL_NO_REDUNDANCY", "HEALTH_WARN", f"{len(norepl)} pool(s) have no replicas configured", len(norepl))
@@ -224,7 +228,7 @@ def ceph_status(ctx: Ctx) -> dict[str, Any]:
                    "num_up_osds": sum(1 for o in osds if o["running"] and o["host"] in up),
                    "osd_up_since": int(time.time()) - 600, "num_in_osds": sum(1 for o in osds if o["in_"]),
                    "osd_in_since": int(time.time()) - 600, "num_remapped_pgs": 0},
-        "pgmap": {"pgs_by_state": [{"state_name": "active+clean", "count": pgs}] if pgs else [],
+        "pgmap": {"pgs_by_state": [{"state_name": k, "count": v} for k, v in ceph_pgs.pg_states(st).items()],
                   "num_pgs": pgs, "num_pools": len(pools), "num_objects": 0, "data_bytes": 0,
                   "bytes_used": used, "bytes_avail": total - used, "bytes_total": total},
         "fsmap": {"epoch": 1 + len(fss), "by_rank": [
@@ -520,6 +524,7 @@ def osd_destroy(ctx: Ctx, params: dict[str, Any]) -> str:
             raise ApiError(500, "osd is in use (in == 1)")
         if up:
             raise ApiError(500, "osd is still running (up == 1)")
+        ceph_pgs.on_destroy(ctx.store, o)
         ctx.store.exec("DELETE FROM ceph_osds WHERE id = ?", (osdid,))
         remaining = [str(r["id"]) for r in ctx.store.query("SELECT id FROM ceph_osds WHERE host = ? AND dev = ?",
                                                            (node, o["dev"]))]
@@ -554,6 +559,7 @@ def set_osd(ctx: Ctx, osdid: int, *, in_: bool | None = None, running: bool | No
             raise ApiError(500, f"Unit ceph-osd@{osdid}.service not found.")
         if in_ is not None:
             ctx.store.exec("UPDATE ceph_osds SET in_ = ? WHERE id = ?", (int(in_), osdid))
+            ceph_pgs.mark_out(ctx.store, osdid, not in_)
         if running is not None:
             ctx.store.exec("UPDATE ceph_osds SET running = ? WHERE id = ?", (int(running), osdid))
 
@@ -568,6 +574,36 @@ def osd_in(ctx: Ctx, params: dict[str, Any]) -> None:
 def osd_out(ctx: Ctx, params: dict[str, Any]) -> None:
     require_node(ctx, params["node"])
     set_osd(ctx, p_int(params, "osdid", lo=0) or 0, in_=False)
+
+
+def osd_safety(ctx: Ctx, osdid: int, action: str) -> tuple[int, str]:
+    """`ceph osd ok-to-stop` / `safe-to-destroy`: (return code, status message) from the PG model."""
+    _require_rados(ctx)
+    o = ctx.store.one("SELECT * FROM ceph_osds WHERE id = ?", (osdid,))
+    if o is None:
+        return 2, f"osd.{osdid} does not exist"
+    if action == "destroy":
+        return ceph_pgs.safe_to_destroy(ctx.store, o)
+    return ceph_pgs.ok_to_stop(ctx.store, o, _up_nodes(ctx.store))
+
+
+@route("GET", "/nodes/{node}/ceph/cmd-safety")
+def cmd_safety(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
+    """pve-manager asks the monitors `osd ok-to-stop` / `osd safe-to-destroy` and returns safe + status."""
+    require_node(ctx, params["node"])
+    p_req(params, "service")
+    p_req(params, "action")
+    service = p_enum(params, "service", ("osd", "mon", "mds"))
+    action = p_enum(params, "action", ("stop", "destroy"))
+    ident = p_req(params, "id")
+    _conf(ctx)
+    if service != "osd":
+        raise ApiError(500, f"Service does not support this action: {service}: {action}")
+    if not ident.isdigit():
+        raise ApiError(500, f"invalid osd id '{ident}'")
+    rc, message = osd_safety(ctx, int(ident), str(action))
+    # PVE 8 answers safe as 1/0, PVE 9 as a JSON boolean
+    return {"safe": rc == 0 if ctx.pve_version >= 9 else int(rc == 0), "status": message}
 
 
 # --- pools ------------------------------------------------------------------------------------
