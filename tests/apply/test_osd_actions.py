@@ -38,6 +38,10 @@ if cmd == "pvesh" and args[0] == "get":
         host = {{"id": -2, "name": "pve01", "type": "host", "leaf": 0, "children": leaves}}
         print(json.dumps({{"root": {{"leaf": 0, "children": [
             {{"id": -1, "name": "default", "type": "root", "leaf": 0, "children": [host]}}]}}, "flags": ""}}))
+    elif path == "/nodes/pve01/ceph/cmd-safety":
+        # drained as soon as it is out (no other OSDs hold copies in this fake)
+        osd = osds[args[args.index("--id") + 1]]
+        print(json.dumps({{"safe": int(not osd["in"]), "status": ""}}))
     else:
         sys.exit(2)
 elif cmd == "pvecm" and args[0] == "status":
