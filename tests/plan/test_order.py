@@ -220,3 +220,20 @@ def test_qdevice_is_set_up_again_only_after_a_node_removal(lab_text: str, observ
     assert [a.kind for a in plan.actions] == ["qdevice_remove", "node_remove", "qdevice_setup"]
     assert steps["qdevice_setup"].depends_on == [steps["node_remove"].id]
     assert getattr(steps["qdevice_setup"].params, "force", None) is True  # 3 nodes once pve04 is gone
+
+
+def test_osd_removals_that_leave_too_few_hosts_for_a_pool_are_refused(lab_text: str, observe: Observe) -> None:
+    healthy = observe("built-pve8")
+    sdg = "      - {node: %s, device: /dev/sdg, device_class: ssd}\n"
+    one_per_host = lab_text
+    for node in ("pve01", "pve02", "pve03"):
+        assert sdg % node in one_per_host
+        one_per_host = one_per_host.replace(sdg % node, "")
+    plan = make_plan(stack_from(one_per_host), healthy.cluster, healthy.observed, prune=True)
+    destroys = [a for a in plan.actions if a.kind == Kind.CEPH_OSD_DESTROY]
+    assert sorted(a.node for a in destroys) == ["pve01", "pve02", "pve03"]
+    assert all(a.serial and a.destructive for a in destroys)
+    pve03_gone = "".join(line for line in lab_text.splitlines(keepends=True)
+                         if not line.startswith("      - {node: pve03, device: /dev/sd"))
+    with pytest.raises(PlanError, match=r"only 2 host\(s\) hold OSDs, but a pool keeps 3 copies"):
+        make_plan(stack_from(pve03_gone), healthy.cluster, healthy.observed, prune=True)
