@@ -30,6 +30,7 @@ class Kind(StrEnum):
     COROSYNC_TOTEM_SET = "corosync_totem_set"
     QDEVICE_SETUP = "qdevice_setup"
     QDEVICE_REMOVE = "qdevice_remove"
+    CEPH_INSTALL = "ceph_install"
     CEPH_INIT = "ceph_init"
     CEPH_MON_CREATE = "ceph_mon_create"
     CEPH_MON_DESTROY = "ceph_mon_destroy"
@@ -81,7 +82,7 @@ class KindSpec:
     params: type[P.Params]
     phases: frozenset[Phase]
     rank: int = 50
-    """Tie-break inside a phase (the Ceph sub-order: init, MONs, MGRs, OSDs, pools, MDS, CephFS)."""
+    """Tie-break inside a phase (the Ceph sub-order: install, init, MONs, MGRs, OSDs, pools, MDS, CephFS)."""
     serial: bool = False
     """Runs one node at a time, alone in its play."""
     destructive: Destructive = _never
@@ -116,6 +117,8 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
           effect=S.qdevice_setup),
     _spec(K.QDEVICE_REMOVE, "pvecm qdevice remove", P.QdeviceRemove, Ph.CLUSTER, Ph.QDEVICE, Ph.DESTROY_QDEVICE,
           rank=0, serial=True, effect=S.qdevice_remove),
+    _spec(K.CEPH_INSTALL, "pveceph install (Ceph repository and packages) on a node without Ceph",
+          P.CephInstall, Ph.CEPH, rank=2),
     _spec(K.CEPH_INIT, "pveceph init (writes ceph.conf)", P.CephInit, Ph.CEPH, rank=3),
     _spec(K.CEPH_MON_CREATE, "pveceph mon create", P.CephMon, Ph.CEPH, rank=4, serial=True, effect=S.mon_create),
     _spec(K.CEPH_MON_DESTROY, "pveceph mon destroy", P.CephMon, Ph.DESTROY_CEPH, rank=17, serial=True,

@@ -26,6 +26,7 @@ class Verb(StrEnum):
     SET = "set"
     JOIN = "join"
     SETUP = "setup"
+    INSTALL_CEPH = "install-ceph"
     REMOVE_FOR_MEMBERSHIP = "remove-for-membership"
 
 

@@ -150,6 +150,11 @@ class QdeviceRemove(Params):
 
 
 # -- ceph -----------------------------------------------------------------------------
+class CephInstall(Params):
+    release: Literal["quincy", "reef", "squid", "tentacle"] | None = None
+    repository: Literal["enterprise", "no-subscription", "test"] = "enterprise"
+
+
 class CephInit(Params):
     public_network: Network
     cluster_network: Network | None = None

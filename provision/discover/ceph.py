@@ -15,7 +15,7 @@ from typing import Any
 
 from provision.discover._values import as_bool, as_int
 from provision.discover.observed import MonState, OsdState
-from provision.spec.ceph import Ceph, CephFs, Osd, Pool
+from provision.spec.ceph import CEPH_MAJOR, Ceph, CephFs, Osd, Pool
 
 INTERNAL_POOLS = frozenset({".mgr", "device_health_metrics"})
 _PART = re.compile(r"^(/dev/(?:nvme\d+n\d+|mmcblk\d+))p\d+$|^(/dev/[a-z]+)\d+$")
@@ -29,6 +29,17 @@ def whole_disk(dev: str | None) -> str | None:
     if match:
         return match.group(1) or match.group(2)
     return dev
+
+
+def installed_ceph(packages: list[dict[str, Any]] | None) -> str:
+    """`GET /nodes/{node}/apt/versions` -> the installed Ceph release codename, or "".
+    pve-manager lists `ceph` (an optional package) only when it is installed."""
+    for pkg in packages or []:
+        if pkg.get("Package") == "ceph" and pkg.get("CurrentState", "Installed") == "Installed":
+            version = str(pkg.get("OldVersion") or pkg.get("Version") or "")
+            major = as_int(version.split(".", 1)[0]) if version[:1].isdigit() else None
+            return CEPH_MAJOR.get(major or 0, version or "unknown")
+    return ""
 
 
 def parse_ceph_conf(text: str | None) -> dict[str, str]:

@@ -19,7 +19,7 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
-from provision.discover.ceph import normalise_ceph
+from provision.discover.ceph import installed_ceph, normalise_ceph
 from provision.discover.client import ApiClient
 from provision.discover.cluster import normalise_status, normalise_version
 from provision.discover.corosync import (
@@ -57,6 +57,7 @@ CLUSTER_ENDPOINTS: dict[str, tuple[str, dict[str, Any], bool]] = {
 NODE_ENDPOINTS: dict[str, str] = {
     "network": "/nodes/{node}/network",
     "disks": "/nodes/{node}/disks/list",
+    "packages": "/nodes/{node}/apt/versions",
 }
 # Cluster-wide Ceph answers, asked once through one node; all optional (Ceph may
 # not be initialised).
@@ -78,6 +79,7 @@ class Responses:
     cluster: dict[str, Any] = field(default_factory=dict)
     networks: dict[str, Any] = field(default_factory=dict)
     disks: dict[str, Any] = field(default_factory=dict)
+    packages: dict[str, Any] = field(default_factory=dict)
     ceph: dict[str, Any] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
 
@@ -150,6 +152,8 @@ def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8) -
                 resp.networks[node] = value
         elif kind == "disks" and value is not None:
             resp.disks[node] = value
+        elif kind == "packages" and value is not None:
+            resp.packages[node] = value
     return resp
 
 
@@ -222,6 +226,7 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
         ceph_raw.get("pool"), ceph_raw.get("fs"), {n: d or [] for n, d in resp.disks.items()}, addresses,
     )
     obs.ceph_initialised = ceph is not None
+    obs.ceph_installed = {n: installed_ceph(p) for n, p in sorted(resp.packages.items())}
     obs.ceph_networks_known = bool(ceph_raw.get("conf"))
     obs.notes.extend(ceph_notes)
     storages, storage_notes = normalise_storages(c.get("storage") or [])

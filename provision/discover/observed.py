@@ -66,6 +66,9 @@ class Observed:
     """Node -> why its node-local state (network, disks) could not be read."""
     qdevice_state: str | None = None
     ceph_initialised: bool = False
+    ceph_installed: dict[str, str] = field(default_factory=dict)
+    """Node -> installed Ceph release codename, "" when Ceph is not installed; nodes
+    whose package list could not be read are left out (unknown)."""
     ceph_networks_known: bool = True
     """False when ceph.conf could not be read: the Ceph networks are then guessed
     from MON addresses and not compared."""

@@ -16,7 +16,7 @@ from provision.lab import hardware
 from provision.lab.formats import interfaces as ifs
 from provision.lab.hardware import GuestHW, NodeHW
 from provision.lab.ops import cluster as cluster_ops
-from provision.lab.ops import network
+from provision.lab.ops import network, packages
 from provision.lab.paths import LabPaths
 from provision.lab.registry import ApiError, Ctx, call
 from provision.lab.store import Store
@@ -162,6 +162,9 @@ def _ceph(store: Store, paths: LabPaths, spec: Cluster) -> None:
     if c is None:
         return
     first = spec.nodes[0].name
+    for n in spec.nodes:  # `pveceph install` on every node, as an admin does first
+        packages.install(store, n.name, packages.ceph_packages(
+            spec.pve_version, c.release or packages.DEFAULT_RELEASE[spec.pve_version]))
     init: dict[str, Any] = {"network": str(c.public_network)}
     if c.cluster_network is not None:
         init["cluster-network"] = str(c.cluster_network)

@@ -322,9 +322,29 @@ class _Builder:
     def _corosync_ids(self) -> list[ActionId]:
         return [a.id for a in self.actions.values() if a.phase == Phase.COROSYNC]
 
+    def ceph_install(self) -> dict[str, ActionId]:
+        """`pveceph install` on every stack node whose package list says Ceph is missing
+        (an unreadable list plans nothing: the node is then unknown, not bare)."""
+        want = self.desired.ceph
+        installed = self.facts.ceph_installed if self.facts else {}
+        out: dict[str, ActionId] = {}
+        if want is None:
+            return out
+        for node in self.desired.nodes:
+            if installed.get(node.name) != "":
+                continue
+            out[node.name] = self.add(
+                Kind.CEPH_INSTALL, Address.of(("node", node.name)), Verb.INSTALL_CEPH, Phase.CEPH,
+                _params(P.CephInstall, {"release": want.release, "repository": want.repository}),
+                node=node.name, depends_on=self.planned(self.network_of(node.name)), changes=[],
+                reason=f"Ceph is not installed on {node.name} (pveceph init and the daemons need it)",
+            )
+        return out
+
     def ceph(self) -> None:
         want = self.desired.ceph
         init = self.by_addr.get("ceph")
+        installs = self.ceph_install()
         base: list[ActionId] = []
         if init is not None and init.action == "create" and want is not None:
             runner = want.mons[0] if want.mons else self.desired.nodes[0].name
@@ -332,7 +352,8 @@ class _Builder:
                 Kind.CEPH_INIT, "ceph", Verb.INIT, Phase.CEPH,
                 _params(P.CephInit, {"public_network": str(want.public_network),
                                      "cluster_network": str(want.cluster_network) if want.cluster_network else None}),
-                node=runner, depends_on=self.membership_ids(), reason="pveceph init writes /etc/pve/ceph.conf",
+                node=runner, depends_on=[*self.membership_ids(), *installs.values()],
+                reason="pveceph init writes /etc/pve/ceph.conf",
             )]
         facts = self.facts
         had_mons = bool(self.observed.ceph and self.observed.ceph.mons)
@@ -350,7 +371,8 @@ class _Builder:
                 covers.append(f'ceph.mgr["{node}"]')
             prev = self.add(
                 Kind.CEPH_MON_CREATE, ch.address, Verb.CREATE, Phase.CEPH, _params(P.CephMon, {"monid": node}),
-                node=node, depends_on=self.planned(*base, prev, self.member_action(node), self.network_of(node)),
+                node=node, depends_on=self.planned(*base, prev, self.member_action(node), self.network_of(node),
+                                                   installs.get(node)),
                 changes=covers, reason="one monitor per step",
             )
             first_mon = first_mon or node
@@ -364,7 +386,8 @@ class _Builder:
                 node = str(ch.address.segments[1][1])
                 if ch.action == "create" and str(ch.address) not in covered:
                     self.add(create_kind, ch.address, Verb.CREATE, Phase.CEPH, _params(P.CephDaemon, {"id": node}),
-                             node=node, depends_on=self.planned(first_mon_dep, self.member_action(node)))
+                             node=node, depends_on=self.planned(first_mon_dep, self.member_action(node),
+                                                                installs.get(node)))
                 elif ch.action == "delete":
                     self.add(destroy_kind, ch.address, Verb.DESTROY, Phase.DESTROY_CEPH,
                              _params(P.CephDaemon, {"id": node}), node=node, reason=ch.reason)
@@ -390,7 +413,8 @@ class _Builder:
                     Kind.CEPH_OSD_CREATE, ch.address, Verb.CREATE, Phase.CEPH,
                     _params(P.CephOsdCreate, {k: getattr(osd, k) for k in P.CephOsdCreate.model_fields}),
                     node=node, depends_on=self.planned(mon_dep, destroy_id, self.member_action(node),
-                                                       self.network_of(node), last_on_node.get(node)),
+                                                       self.network_of(node), last_on_node.get(node),
+                                                       installs.get(node)),
                 )
                 osd_creates.append(created)
                 last_on_node[node] = created

@@ -71,8 +71,23 @@ class CephFs(SpecModel):
     add_storage: bool = Field(default=False, description="Also add a CephFS storage with this name.")
 
 
+CephRelease = Literal["quincy", "reef", "squid", "tentacle"]
+CephRepository = Literal["enterprise", "no-subscription", "test"]
+# Releases `pveceph install` offers per PVE major (pve-manager PVE/Ceph/Releases.pm).
+CEPH_RELEASES: dict[int, tuple[str, ...]] = {8: ("quincy", "reef", "squid"), 9: ("squid", "tentacle")}
+CEPH_MAJOR: dict[int, str] = {17: "quincy", 18: "reef", 19: "squid", 20: "tentacle"}
+"""Ceph's major version -> release codename (what `apt/versions` reports -> what the stack names)."""
+
+
 class Ceph(SpecModel):
     """The cluster's Ceph layout."""
+
+    release: CephRelease | None = Field(
+        default=None, description="Ceph release `pveceph install` installs on nodes without Ceph "
+        "(PVE 8: quincy, reef, squid; PVE 9: squid, tentacle); unset: pveceph's default.")
+    repository: CephRepository = Field(
+        default="enterprise", description="Ceph repository `pveceph install` configures (needs a subscription "
+        "for enterprise).")
 
     public_network: IPv4Network = Field(description="Ceph public network (MONs, clients).")
     cluster_network: IPv4Network | None = Field(

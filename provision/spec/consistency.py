@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from provision.spec.ceph import CEPH_RELEASES
 from provision.spec.cluster import Cluster
 from provision.spec.ha import HaGroup, NodeAffinityRule
 from provision.spec.network import Bond, Bridge, Nic, Vlan, interface_parents
@@ -163,6 +164,9 @@ class _Checker:
         ceph = self.c.ceph
         if ceph is None:
             return
+        if ceph.release is not None and ceph.release not in CEPH_RELEASES[self.c.pve_version]:
+            self.add(("ceph", "release"), f"Ceph {ceph.release} is not offered for PVE {self.c.pve_version}",
+                     f"use one of {', '.join(CEPH_RELEASES[self.c.pve_version])}")
         for field in ("mons", "mgrs", "mdss"):
             values: list[str] = getattr(ceph, field)
             for i, name in enumerate(values):

@@ -80,6 +80,7 @@ def _add_node(data: dict[str, Any], name: str, i: int) -> None:
                                           "ring0_addr": f"10.10.10.{10 + i}", "ring1_addr": f"10.10.11.{10 + i}"})
     data[f"/nodes/{name}/network"] = copy.deepcopy(data["/nodes/pve03/network"])
     data[f"/nodes/{name}/disks/list"] = []
+    data[f"/nodes/{name}/apt/versions"] = copy.deepcopy(data["/nodes/pve03/apt/versions"])
 
 
 def test_request_count_depends_on_nodes_only() -> None:
@@ -92,9 +93,9 @@ def test_request_count_depends_on_nodes_only() -> None:
     bigger = answers("built-pve8")
     _add_node(bigger, "pve04", 4)
     _add_node(bigger, "pve05", 5)
-    assert base == 10 + 2 * 3 + 7
+    assert base == 10 + 3 * 3 + 7
     assert run(more_objects).requests == base
-    assert run(bigger).requests == base + 2 * 2
+    assert run(bigger).requests == base + 2 * 3
 
 
 class Flaky:

@@ -20,6 +20,25 @@ def health(lab: LabHandle) -> tuple[str, set[str]]:
     return h["status"], set(h["checks"])
 
 
+def test_ceph_must_be_installed_first(lab: LabHandle) -> None:
+    """A fresh node has no Ceph: init and the daemons refuse until `pveceph install`."""
+    p = lab.node("pve01", "pveceph", "init", "--network", "192.168.10.0/24", check=False)
+    assert p.returncode != 0 and "please run 'pveceph install'" in p.stderr
+    r = lab.request("POST", "/nodes/pve01/ceph/init", network="192.168.10.0/24")
+    assert r.status_code == 500 and "please run 'pveceph install'" in r.json()["message"]
+    r = lab.request("POST", "/nodes/pve01/ceph/mon/pve01")
+    assert r.status_code == 500 and r.json()["message"].strip() == "binary not installed: /usr/bin/ceph-mon"
+    assert "ceph" not in {p["Package"] for p in lab.get("/nodes/pve01/apt/versions")}
+    bad = lab.node("pve01", "pveceph", "install", "--version", "reef", check=False)  # PVE 8 only
+    assert bad.returncode != 0 and "version: value 'reef' does not have a value in the enumeration" in bad.stderr
+    for node in lab.conn["nodes"]:
+        lab.node(node, "pveceph", "install", "--version", "squid", "--repository", "no-subscription")
+    sources = (lab.root / "nodes" / "pve02" / "root" / "etc" / "apt" / "sources.list.d" / "ceph.sources").read_text()
+    assert "URIs: http://download.proxmox.com/debian/ceph-squid" in sources and "Components: no-subscription" in sources
+    ceph = next(p for p in lab.get("/nodes/pve03/apt/versions") if p["Package"] == "ceph")
+    assert ceph["CurrentState"] == "Installed" and ceph["OldVersion"].startswith("19.2.")
+
+
 def test_preconditions_before_init(lab: LabHandle) -> None:
     r = lab.request("POST", "/nodes/pve01/ceph/mon/pve01")
     assert r.status_code == 500 and "not initialized" in r.json()["message"]

@@ -28,7 +28,7 @@ def test_full_build_phase_order(lab_stack: Cluster, observe: Observe) -> None:
     assert [p["name"] for p in doc["phases"]] == [
         "network", "cluster", "ceph", "storage", "ha_groups", "ha_resources"]
     assert kinds_in_order(plan.actions, "ceph_") == [
-        "ceph_init", "ceph_mon_create", "ceph_mgr_create", "ceph_osd_create", "ceph_pool_create",
+        "ceph_install", "ceph_init", "ceph_mon_create", "ceph_mgr_create", "ceph_osd_create", "ceph_pool_create",
         "ceph_mds_create", "ceph_fs_create"]
     assert [a.step for a in plan.actions] == list(range(1, len(plan.actions) + 1))
     by_id = {str(a.id): a for a in plan.actions}
@@ -41,6 +41,13 @@ def test_full_build_phase_order(lab_stack: Cluster, observe: Observe) -> None:
 
     def deps(aid: str) -> set[str]:
         return {str(d) for d in by_id[aid].depends_on}
+
+    # blank nodes get Ceph installed (the stack's release and repository) before pveceph init
+    installs = [a for a in plan.actions if a.kind == "ceph_install"]
+    assert sorted(a.node or "" for a in installs) == ["pve01", "pve02", "pve03"]
+    assert {(a.params.release, a.params.repository) for a in installs  # type: ignore[attr-defined]
+            } == {("reef", "no-subscription")}
+    assert {str(a.id) for a in installs} <= deps("ceph#init")
 
     # an RBD storage waits for its pool, a CephFS storage for its file system
     assert 'ceph.pool["vm-pool"]#create' in deps('storage["ceph-vm"]#add')
@@ -209,6 +216,7 @@ def test_qdevice_is_set_up_again_only_after_a_node_removal(lab_text: str, observ
                                         "name": "pve04", "nodeid": 4, "online": 1, "type": "node"})
         data["/nodes/pve04/network"] = []
         data["/nodes/pve04/disks/list"] = []
+        data["/nodes/pve04/apt/versions"] = data["/nodes/pve01/apt/versions"]
         data["/cluster/config/qdevice"] = {"Algorithm": "LMS", "QNetd host": "192.168.10.9:5403",
                                            "State": "Connected", "Tie-breaker": "Node with lowest node ID"}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from provision.lab.cli.common import Args, fail, node_context, options_as_params, parse_args, print_json, print_task_log
 from provision.lab.cli.pvesh import _print
-from provision.lab.ops import ceph
+from provision.lab.ops import ceph, packages
 from provision.lab.registry import Ctx, call
 
 FLAGS = frozenset({"disable_cephx", "hotstandby", "encrypted", "cleanup", "add_storages", "add-storage", "force",
@@ -42,15 +42,9 @@ def _dispatch(ctx: Ctx, argv: list[str]) -> int:
     group, rest = argv[0], argv[1:]
     base = _base(ctx)
     if group == "install":
-        args = parse_args(rest, FLAGS)
-        version = args.pop("version") or ("squid" if ctx.pve_version >= 9 else "quincy")
-        allowed = ("squid", "tentacle") if ctx.pve_version >= 9 else ("quincy", "reef", "squid")
-        if version not in allowed:
-            fail(f"400 Parameter verification failed.\nversion: value '{version}' does not have a value in the "
-                 f"enumeration '{', '.join(allowed)}'")
-        print(f"\ninstalled ceph {version} successfully!")
-        return 0
+        return _install(ctx, parse_args(rest, FLAGS))
     if group == "init":
+        packages.require_ceph(ctx, ctx.node, "init")
         call(ctx, "POST", f"{base}/init", options_as_params(parse_args(rest, FLAGS)))
         return 0
     if group == "status":
@@ -102,6 +96,34 @@ def _dispatch(ctx: Ctx, argv: list[str]) -> int:
         if action == "destroy":
             return _task(ctx, "DELETE", f"{base}/fs/{args.pos(0, 'name')}", params)
     fail(f"unknown command 'pveceph {group} {action}'")
+
+
+def _install(ctx: Ctx, args: Args) -> int:
+    """`pveceph install`: the repository file, then the packages (pve-manager PVE/CLI/pveceph.pm)."""
+    releases = packages.CEPH_RELEASES[ctx.pve_version]
+    version = args.pop("version") or packages.DEFAULT_RELEASE[ctx.pve_version]
+    repos = packages.REPOSITORIES + (("manual",) if ctx.pve_version >= 9 else ())
+    repo = args.pop("repository") or "enterprise"
+    for name, value, allowed in (("version", version, tuple(sorted(releases))), ("repository", repo, repos)):
+        if value not in allowed:
+            fail(f"400 Parameter verification failed.\n{name}: value '{value}' does not have a value in the "
+                 f"enumeration '{', '.join(allowed)}'")
+    cdn = "https://enterprise.proxmox.com" if repo == "enterprise" else "http://download.proxmox.com"
+    apt = ctx.paths.node_root(ctx.node) / "etc" / "apt" / "sources.list.d"
+    if repo != "manual":
+        apt.mkdir(parents=True, exist_ok=True)
+        if ctx.pve_version >= 9:
+            (apt / "ceph.sources").write_text(
+                f"Types: deb\nURIs: {cdn}/debian/ceph-{version}\nSuites: trixie\nComponents: {repo}\n"
+                "Signed-By: /usr/share/keyrings/proxmox-archive-keyring.gpg\n")
+        else:
+            (apt / "ceph.list").write_text(f"deb {cdn}/debian/ceph-{version} bookworm {repo}\n")
+    with ctx.store.tx():
+        packages.install(ctx.store, ctx.node, packages.ceph_packages(ctx.pve_version, version))
+    release = releases[version].split("-")[0].rsplit(".", 1)[0]
+    print(f"update available package list\nstart installation\n\ninstalled Ceph {release} {version.title()} "
+          "successfully!\n\nreloading API to load new Ceph RADOS library...")
+    return 0
 
 
 def _pool(ctx: Ctx, action: str, args: Args, params: dict[str, Any]) -> int:

@@ -17,7 +17,7 @@ from typing import Any
 from provision.lab.files import CEPH_CONF, STORAGE, parse_ceph_conf, parse_sections, write_ceph_conf, write_sections
 from provision.lab.formats import ceph_conf
 from provision.lab.formats.sectionconfig import Section
-from provision.lab.ops import ceph_pgs
+from provision.lab.ops import ceph_pgs, packages
 from provision.lab.ops.common import require_node, require_quorum, task
 from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_int, p_req, p_str, param_error, route
 from provision.lab.store import Store
@@ -118,6 +118,7 @@ def init(ctx: Ctx, params: dict[str, Any]) -> None:
     min_size = p_int(params, "min_size", 2, lo=1, hi=7)
     p_int(params, "pg_bits", lo=6, hi=14)
     cephx = not p_bool(params, "disable_cephx", False)
+    packages.require_ceph(ctx, node, "init")
     with ctx.store.tx():
         require_quorum(ctx)
         text = ctx.store.get_file(CEPH_CONF)
@@ -276,6 +277,7 @@ def mon_create(ctx: Ctx, params: dict[str, Any]) -> str:
     node = params["node"]
     require_node(ctx, node)
     monid = p_str(params, "monid", node) or node
+    packages.require_ceph(ctx, node, "ceph-mon")
     with ctx.store.tx():
         require_quorum(ctx)
         conf = _conf(ctx)
@@ -342,6 +344,7 @@ def _daemon_create(ctx: Ctx, params: dict[str, Any], table: str, key: str, kind:
     node = params["node"]
     require_node(ctx, node)
     name = p_str(params, key, node) or node
+    packages.require_ceph(ctx, node, f"ceph-{kind}")
     with ctx.store.tx():
         require_quorum(ctx)
         _require_rados(ctx)
@@ -465,6 +468,7 @@ def osd_create(ctx: Ctx, params: dict[str, Any]) -> str:
     dclass = p_str(params, "crush-device-class")
     p_bool(params, "encrypted")
     per_device = p_int(params, "osds-per-device", 1, lo=1) or 1
+    packages.require_ceph(ctx, node, "ceph-osd")
     with ctx.store.tx():
         require_quorum(ctx)
         _require_rados(ctx)
