@@ -23,6 +23,7 @@ from provision.actions.phases import Phase
 class Kind(StrEnum):
     NETWORK_APPLY = "network_apply"
     CLUSTER_CREATE = "cluster_create"
+    SSH_TRUST = "ssh_trust"
     CLUSTER_JOIN = "cluster_join"
     NODE_REMOVE = "node_remove"
     COROSYNC_LINK_SET = "corosync_link_set"
@@ -104,6 +105,8 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
           Ph.NETWORK, serial=True, effect=S.network_apply),
     _spec(K.CLUSTER_CREATE, "pvecm create on the first node", P.ClusterCreate, Ph.CLUSTER, rank=1, serial=True,
           effect=S.join),
+    _spec(K.SSH_TRUST, "root SSH trust for pvecm add --use_ssh: authorize the node's key on its peer, pin the "
+          "peer's host key", P.SshTrust, Ph.CLUSTER, rank=2),
     _spec(K.CLUSTER_JOIN, "pvecm add (one node at a time)", P.ClusterJoin, Ph.CLUSTER, rank=2, serial=True,
           effect=S.join),
     _spec(K.NODE_REMOVE, "pvecm delnode", P.NodeRemove, Ph.DESTROY_CLUSTER, serial=True, destructive=_always,

@@ -27,6 +27,7 @@ class Verb(StrEnum):
     JOIN = "join"
     SETUP = "setup"
     INSTALL_CEPH = "install-ceph"
+    TRUST_SSH = "trust-ssh"
     REMOVE_FOR_MEMBERSHIP = "remove-for-membership"
 
 

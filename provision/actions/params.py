@@ -109,6 +109,11 @@ class ClusterCreate(Params):
     token_coefficient: int | None = Field(default=None, ge=0)
 
 
+class SshTrust(Params):
+    peer: NodeName
+    peer_address: Ip
+
+
 class ClusterJoin(Params):
     cluster_address: Ip
     nodeid: int = Field(ge=1)

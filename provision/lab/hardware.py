@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from provision.lab import ssh
 from provision.lab.files import STORAGE, write_sections
 from provision.lab.formats.sectionconfig import Section
 from provision.lab.paths import LabPaths
@@ -132,6 +133,7 @@ def seed_nodes(store: Store, paths: LabPaths, nodes: list[NodeHW], guests: list[
         iface = paths.interfaces(hw.name)
         iface.parent.mkdir(parents=True, exist_ok=True)
         _write_atomic(iface, hw.interfaces or installer_interfaces(i, hw.ip, hw.nics[0]))
+        ssh.install_keys(paths, hw.name)
 
 
 def _write_atomic(path: Path, text: str) -> None:

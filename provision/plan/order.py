@@ -241,12 +241,18 @@ class _Builder:
             assert node is not None
             if anchor_node is None:
                 raise PlanError(f"{ch.address}: no cluster member to join {name} to")
+            trust = self.add(
+                Kind.SSH_TRUST, ch.address, Verb.TRUST_SSH, Phase.CLUSTER,
+                _params(P.SshTrust, {"peer": anchor, "peer_address": str(anchor_node.address)}),
+                node=name, depends_on=self.planned(self.network_of(name), self.network_of(anchor)), changes=[],
+                reason=f"pvecm add --use_ssh needs root SSH from {name} to {anchor}",
+            )
             prev = self.add(
                 Kind.CLUSTER_JOIN, ch.address, Verb.JOIN, Phase.CLUSTER,
                 _params(P.ClusterJoin, {"cluster_address": str(anchor_node.address), "nodeid": node.nodeid,
                                         "votes": node.votes, "links": self._links(name)}),
                 node=name,
-                depends_on=self.planned(prev, qdev_remove, self.network_of(name), self.network_of(anchor)),
+                depends_on=self.planned(prev, trust, qdev_remove, self.network_of(name), self.network_of(anchor)),
                 changes=[f'node["{name}"]'], reason=f"join {name} to the cluster (one node at a time)",
             )
         for ch in node_deletes:

@@ -47,6 +47,13 @@ def render_case(case: Mapping[str, Any], files_dir: Path) -> tuple[Action, list[
     return action, tasks, data
 
 
+class _HostVars(dict[str, Any]):
+    """`hostvars[<any node>]`: a real node, where files live under `/` (pve_root empty)."""
+
+    def __missing__(self, key: str) -> dict[str, Any]:
+        return {"pve_root": ""}
+
+
 class Run:
     def __init__(self, case: Mapping[str, Any], data: Mapping[str, Any], files_dir: Path) -> None:
         self.case = case
@@ -55,7 +62,7 @@ class Run:
         host = data["host"]
         self.vars: dict[str, Any] = {
             "t": data["t"], "x": data["x"], "inventory_hostname": host, "ansible_check_mode": False,
-            "pve_root": "", "omit": "__omit__",
+            "pve_root": "", "omit": "__omit__", "hostvars": _HostVars(),
         }
         self.loader = loader
         self.records: list[dict[str, Any]] = []
@@ -140,6 +147,13 @@ class Run:
             if runs:
                 args = self.value(task["ansible.builtin.copy"], extra)
                 self.records.append({"task": step, "copy": args["dest"], "content": args.get("content")})
+        elif "ansible.builtin.lineinfile" in task:
+            if runs:
+                args = self.value(task["ansible.builtin.lineinfile"], extra)
+                record = {"task": step, "lineinfile": args["path"], "line": args["line"]}
+                if "delegate_to" in task:
+                    record["on"] = self.value(task["delegate_to"], extra)
+                self.records.append(record)
         elif "ansible.builtin.file" in task:
             if runs:
                 self.records.append({"task": step, "file": self.value(task["ansible.builtin.file"], extra)})

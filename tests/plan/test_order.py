@@ -59,7 +59,14 @@ def test_full_build_phase_order(lab_stack: Cluster, observe: Observe) -> None:
 def test_cluster_created_on_first_node_and_joins_are_serial(lab_stack: Cluster, observe: Observe) -> None:
     d = observe("blank-pve8")
     actions = make_plan(lab_stack, d.cluster, d.observed).actions
-    cluster = [a for a in actions if a.phase == "cluster"]
+    trust = [a for a in actions if a.kind == "ssh_trust"]
+    # each join over SSH first gets root SSH trust to the node it joins through
+    assert [(a.node, a.params.peer, a.params.peer_address) for a in trust] == [  # type: ignore[attr-defined]
+        ("pve02", "pve01", "192.168.10.11"), ("pve03", "pve01", "192.168.10.11")]
+    for t in trust:
+        join = next(a for a in actions if a.kind == "cluster_join" and a.node == t.node)
+        assert t.id in join.depends_on and t.step < join.step
+    cluster = [a for a in actions if a.phase == "cluster" and a.kind != "ssh_trust"]
     assert [(a.kind, a.node) for a in cluster] == [
         ("cluster_create", "pve01"), ("cluster_join", "pve02"), ("cluster_join", "pve03")]
     assert isinstance(cluster[0].params, P.ClusterCreate) and isinstance(cluster[2].params, P.ClusterJoin)

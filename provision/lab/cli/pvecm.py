@@ -6,7 +6,7 @@ import getpass
 import sys
 import time
 
-from provision.lab import topology
+from provision.lab import ssh, topology
 from provision.lab.cli.common import fail, node_context, options_as_params, parse_args, print_task_log
 from provision.lab.formats.corosync import ClusterConf
 from provision.lab.ops import cluster
@@ -71,6 +71,15 @@ def main(argv: list[str]) -> int:
         fail(f"unknown command 'pvecm {sub}'")
 
 
+def _require_ssh_trust(ctx: Ctx, host: str) -> None:
+    """`--use_ssh` runs ssh-copy-id and `ssh -o BatchMode=yes` to the peer, without a terminal."""
+    row = ctx.store.one("SELECT name FROM nodes WHERE ip = ?", (host,))
+    why = ssh.trust_error(ctx.paths, ctx.node, str(row["name"]), host) if row else f"ssh: connect to host {host}"
+    if why:
+        fail(f"{why}\nunable to copy ssh ID: command 'ssh-copy-id -i /root/.ssh/id_rsa root@{host}' failed: "
+             "exit code 1")
+
+
 def _add(ctx: Ctx, rest: list[str]) -> int:
     """``pvecm add <host>``: join this node; without ``--use_ssh`` PVE asks for the peer's password."""
     args = parse_args(rest, FLAGS)
@@ -79,7 +88,9 @@ def _add(ctx: Ctx, rest: list[str]) -> int:
     params = options_as_params(args)
     params["hostname"] = host
     check_fp = False
-    if not use_ssh:
+    if use_ssh:
+        _require_ssh_trust(ctx, host)
+    else:
         if sys.stdin.isatty():
             password = getpass.getpass(f"Please enter superuser (root) password for '{host}': ")
         else:
