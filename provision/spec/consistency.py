@@ -291,11 +291,24 @@ class _Checker:
                 self.unknown_node((*base, "nodes", name), name, f"{obj.name}")
 
 
+def _qdevice(checker: _Checker) -> None:
+    """`pvecm qdevice setup` takes the qnetd host as an IP address (format 'ip'), never a name."""
+    qd = checker.c.quorum.qdevice
+    if qd is None:
+        return
+    try:
+        ipaddress.ip_address(qd.host.strip())
+    except ValueError:
+        checker.add(("quorum", "qdevice", "host"), f"QDevice host {qd.host!r} is not an IP address",
+                    "pvecm qdevice setup only takes the qnetd host's IP address")
+
+
 def check(cluster: Cluster) -> list[SpecIssue]:
     """All cross-check failures of `cluster`, in a stable order."""
     checker = _Checker(cluster)
     checker.nodes_and_network()
     checker.corosync()
+    _qdevice(checker)
     checker.ceph()
     checker.storage()
     checker.secrets()

@@ -111,8 +111,6 @@ CASES = [
     Case("PVE-Q004", "pve9", _all(_drop("pve05"), _qdevice(host="192.168.20.5", algorithm="lms")),
          "quorum.qdevice.algorithm", "ffsplit"),
     Case("PVE-Q005", "pve9", _all(_drop("pve05"), _qdevice(host="10.40.0.12")), "quorum.qdevice.host", "pve02"),
-    Case("PVE-Q005", "pve9", _all(_drop("pve05"), _qdevice(host="PVE03")), "quorum.qdevice.host", "pve03",
-         id="by-name"),
     Case("PVE-Q006", "lab", _set(lambda t: sv.node(t, "pve01"), "votes", 2), 'nodes["pve01"].votes'),
     Case("PVE-Q007", "pve9", _all(_drop("pve05"), _qdevice(host="192.168.20.5", tie_breaker=2)),
          "quorum.qdevice.tie_breaker", "lowest"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import ipaddress
 import sys
 import time
 
@@ -57,7 +58,13 @@ def main(argv: list[str]) -> int:
             args = parse_args(rest, FLAGS)
             action = args.pos(0, "subcommand")
             if action == "setup":
-                cluster.qdevice_setup(ctx, args.pos(1, "address"), args.pop("force") == "1")
+                address = args.pos(1, "address")
+                try:
+                    ipaddress.ip_address(address)
+                except ValueError:
+                    fail(f"400 Parameter verification failed.\naddress: value '{address}' does not look like a "
+                         "valid IP address")
+                cluster.qdevice_setup(ctx, address, args.pop("force") == "1")
                 return 0
             if action == "remove":
                 cluster.qdevice_remove(ctx)
