@@ -40,3 +40,8 @@ def test_join_over_ssh_needs_authorized_key_and_pinned_host_key(lab: LabHandle) 
     (_root(lab, "pve01") / "root/.ssh/authorized_keys").write_text(pub)
     lab.node("pve02", *join)
     assert {n["name"] for n in lab.get("/cluster/status") if n["type"] == "node"} == {"pve01", "pve02"}
+
+
+def test_qdevice_setup_takes_an_ip_address_only(lab: LabHandle) -> None:
+    p = lab.node("pve01", "pvecm", "qdevice", "setup", "qnetd.example.com", check=False)
+    assert p.returncode != 0 and "does not look like a valid IP address" in p.stderr
