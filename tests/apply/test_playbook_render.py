@@ -108,10 +108,14 @@ def test_stack_values_are_data_never_playbook_source(rendered: render.RunDir) ->
 
 def test_plays_follow_serial_and_dependencies(rendered: render.RunDir) -> None:
     plays = rendered.plays
-    assert [p.phase for p in plays][:3] == ["network", "cluster", "corosync"]
+    phases = [p.phase for p in plays]
+    assert [x for i, x in enumerate(phases) if i == 0 or phases[i - 1] != x][:3] == ["network", "cluster", "corosync"]
     join = next(p for p in plays if any(ra.action.kind == "cluster_join" for ra in p.actions))
-    assert join.serial and join.quorum_optional and join.hosts == ["pve01", "pve02"]
-    assert [ra.action.kind for ra in join.actions] == ["cluster_create", "cluster_join"]
+    # create, then root SSH trust for the joiner, then the join: three plays
+    assert join.serial and join.quorum_optional and join.hosts == ["pve02"]
+    assert [ra.action.kind for ra in join.actions] == ["cluster_join"]
+    trust = plays[plays.index(join) - 1]
+    assert [ra.action.kind for ra in trust.actions] == ["ssh_trust"] and trust.hosts == ["pve02"]
     mon = next(p for p in plays if any(ra.action.kind == "ceph_mon_create" for ra in p.actions))
     assert mon.serial and not mon.quorum_optional
     site = (rendered.project / "site.yml").read_text()

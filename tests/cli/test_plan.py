@@ -47,6 +47,15 @@ class Lab:
 
     def form_cluster(self) -> None:
         self.node_cli("pve01", "pvecm", "create", "lab", "--link0", "192.168.10.11")
+        first = self.dir / "nodes" / "pve01" / "root"
+        kind, key = (first / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
+        for i in (2, 3):  # root SSH trust to pve01, as `pvecm add --use_ssh` needs
+            root = self.dir / "nodes" / f"pve0{i}" / "root"
+            (root / "root/.ssh").mkdir(parents=True, exist_ok=True)
+            (root / "root/.ssh/known_hosts").write_text(f"192.168.10.11 {kind} {key}\n")
+            (first / "root/.ssh").mkdir(parents=True, exist_ok=True)
+            with (first / "root/.ssh/authorized_keys").open("a") as f:
+                f.write((root / "root/.ssh/id_rsa.pub").read_text())
         for i in (2, 3):
             self.node_cli(f"pve0{i}", "pvecm", "add", "192.168.10.11", "--use_ssh", "--link0", f"192.168.10.1{i}")
 
@@ -93,7 +102,11 @@ def test_blank_lab_plans_the_full_build_in_phase_order(lab: Lab, tmp_path: Path)
     assert rc == 2, err
     assert [p["name"] for p in doc["phases"]] == PHASES
     kinds = [a["kind"] for a in doc["actions"]]
-    assert kinds[:6] == ["network_apply"] * 3 + ["cluster_create", "cluster_join", "cluster_join"]
+    assert [k for k in kinds if k != "ssh_trust"][:6] == ["network_apply"] * 3 + [
+        "cluster_create", "cluster_join", "cluster_join"]
+    # root SSH trust comes right before what needs it: each join over SSH
+    assert kinds.count("ssh_trust") == 2 and kinds.index("ssh_trust") < kinds.index("cluster_join")
+    assert kinds.count("ceph_install") == 3 and kinds.index("ceph_install") < kinds.index("ceph_init")
     assert kinds.count("ceph_osd_create") == 18 and kinds.count("ceph_mon_create") == 3
     assert doc["summary"] == {"add": 53, "change": 18, "destroy": 0, "unmanaged": 0}
     shown = lab.run("show", str(tmp_path / "plan.json"), check=True).stdout
@@ -158,7 +171,7 @@ def test_request_count_depends_on_nodes_only(lab: Lab) -> None:
         lab.post("/cluster/ha/resources", sid=f"vm:{vmid}")
     after = discover(ApiClient.for_endpoint(lab.endpoint()))
     assert len(after.cluster.ha.resources) == 3 and not before.cluster.ha.resources
-    assert before.requests == after.requests == 10 + 2 * 3 + 7
+    assert before.requests == after.requests == 10 + 3 * 3 + 7
 
 
 def test_tls_pinning_and_auth_errors(lab: Lab, tmp_path: Path) -> None:

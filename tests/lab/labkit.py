@@ -85,6 +85,18 @@ class LabHandle:
 
     # --- scenarios ----------------------------------------------------------------------------
 
+    def trust_ssh(self, src: str, dst: str, dst_addr: str) -> None:
+        """What an admin does before `pvecm add --use_ssh`: authorize src's root key on dst
+        and pin dst's host key in src's known_hosts."""
+        src_root, dst_root = self.root / "nodes" / src / "root", self.root / "nodes" / dst / "root"
+        kind, key = (dst_root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
+        (src_root / "root/.ssh").mkdir(parents=True, exist_ok=True)
+        (dst_root / "root/.ssh").mkdir(parents=True, exist_ok=True)
+        with (src_root / "root/.ssh/known_hosts").open("a") as f:
+            f.write(f"{dst_addr} {kind} {key}\n")
+        with (dst_root / "root/.ssh/authorized_keys").open("a") as f:
+            f.write((src_root / "root/.ssh/id_rsa.pub").read_text())
+
     def make_cluster(self, name: str = "prod") -> None:
         """Create a cluster on pve01 and join every other node over the API."""
         self.ok("POST", "/cluster/config", as_node="pve01", clustername=name)

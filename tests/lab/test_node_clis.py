@@ -18,7 +18,9 @@ def test_pvecm_create_add_status_and_errors(lab: LabHandle) -> None:
     assert no.returncode != 0 and "does not exist" in no.stderr
     out = lab.node("pve01", "pvecm", "create", "prod", "-link0", "192.168.10.11").stdout
     assert "Writing corosync config to /etc/pve/corosync.conf" in out
-    # lae's role: pvecm add <first-node-addr> -use_ssh -link0 <addr>
+    # lae's role: pvecm add <first-node-addr> -use_ssh -link0 <addr> (after root SSH trust)
+    lab.trust_ssh("pve02", "pve01", "192.168.10.11")
+    lab.trust_ssh("pve03", "pve01", "192.168.10.11")
     lab.node("pve02", "pvecm", "add", "192.168.10.11", "-use_ssh", "-link0", "192.168.10.12")
     dup = lab.node("pve03", "pvecm", "add", "192.168.10.11", "--use_ssh", "--link0", "192.168.10.12", check=False)
     assert dup.returncode == 255
