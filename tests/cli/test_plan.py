@@ -20,6 +20,8 @@ import pytest
 from provision.discover import ApiClient, AuthError, TlsError, discover, from_lab
 from provision.discover.endpoint import Endpoint
 
+FOOTER_53 = "Plan: 53 to add, 18 to change, 0 to destroy. 42 action(s) carry these object changes out."
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[2]
@@ -97,9 +99,9 @@ def test_blank_lab_plans_the_full_build_in_phase_order(lab: Lab, tmp_path: Path)
     assert kinds.count("ceph_osd_create") == 18 and kinds.count("ceph_mon_create") == 3
     assert doc["summary"] == {"add": 53, "change": 18, "destroy": 0, "unmanaged": 0}
     shown = lab.run("show", str(tmp_path / "plan.json"), check=True).stdout
-    assert shown.rstrip().splitlines()[-1] == "Plan: 53 to add, 18 to change, 0 to destroy."
+    assert shown.rstrip().splitlines()[-1] == FOOTER_53
     text = lab.run("plan", "stacks/lab.yaml").stdout
-    assert text.rstrip().splitlines()[-1] == "Plan: 53 to add, 18 to change, 0 to destroy."
+    assert text.rstrip().splitlines()[-1] == FOOTER_53
 
 
 def test_import_round_trips_then_one_edit_is_one_update(lab: Lab, tmp_path: Path) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provision.plan.render.text import SYMBOL, fmt_value, summary_line
+from provision.plan.render.text import SYMBOL, attribute_rows, fmt_value, summary_line
 
 
 def _cell(text: str) -> str:
@@ -60,6 +60,7 @@ def render_markdown(document: dict[str, Any]) -> str:
                     continue
                 sym = SYMBOL[ch["action"]][0]
                 details.append(f"- `{sym}` `{addr}`" + (f" — {ch['reason']}" if ch.get("reason") else ""))
+                details += [f"  - `{key}` = `{fmt_value(value)}`" for key, value in attribute_rows(ch)]
                 for fd in ch.get("field_diffs", []):
                     details.append(f"  - `{fd['path']}`: `{fmt_value(fd['old'])}` → `{fmt_value(fd['new'])}`")
         if details:
