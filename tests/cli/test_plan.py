@@ -20,7 +20,7 @@ import pytest
 from provision.discover import ApiClient, AuthError, TlsError, discover, from_lab
 from provision.discover.endpoint import Endpoint
 
-FOOTER_53 = "Plan: 53 to add, 18 to change, 0 to destroy. 42 action(s) carry these object changes out."
+FOOTER_54 = "Plan: 54 to add, 18 to change, 0 to destroy. 43 action(s) carry these object changes out."
 
 pytestmark = pytest.mark.e2e
 
@@ -97,11 +97,11 @@ def test_blank_lab_plans_the_full_build_in_phase_order(lab: Lab, tmp_path: Path)
     kinds = [a["kind"] for a in doc["actions"]]
     assert kinds[:6] == ["network_apply"] * 3 + ["cluster_create", "cluster_join", "cluster_join"]
     assert kinds.count("ceph_osd_create") == 18 and kinds.count("ceph_mon_create") == 3
-    assert doc["summary"] == {"add": 53, "change": 18, "destroy": 0, "unmanaged": 0}
+    assert doc["summary"] == {"add": 54, "change": 18, "destroy": 0, "unmanaged": 0}
     shown = lab.run("show", str(tmp_path / "plan.json"), check=True).stdout
-    assert shown.rstrip().splitlines()[-1] == FOOTER_53
+    assert shown.rstrip().splitlines()[-1] == FOOTER_54
     text = lab.run("plan", "stacks/lab.yaml").stdout
-    assert text.rstrip().splitlines()[-1] == FOOTER_53
+    assert text.rstrip().splitlines()[-1] == FOOTER_54
 
 
 def test_import_round_trips_then_one_edit_is_one_update(lab: Lab, tmp_path: Path) -> None:

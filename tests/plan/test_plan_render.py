@@ -16,7 +16,7 @@ from provision.plan.planfile import PlanFileError
 from provision.plan.render import render_json, render_markdown, render_text, summary_line
 from provision.spec import Address, Cluster
 
-FOOTER_53 = "Plan: 53 to add, 18 to change, 0 to destroy. 42 action(s) carry these object changes out."
+FOOTER_54 = "Plan: 54 to add, 18 to change, 0 to destroy. 43 action(s) carry these object changes out."
 
 
 def _doc(lab_stack: Cluster, observe: Observe, name: str, when: int, mutate: Any = None) -> dict[str, Any]:
@@ -30,7 +30,7 @@ def test_markdown_is_byte_identical_across_runs(lab_stack: Cluster, observe: Obs
     second = render_markdown(_doc(lab_stack, observe, "blank-pve8", 59))
     assert first.encode() == second.encode()
     assert first.count("<details>") == 6  # one per phase
-    assert first.rstrip().endswith(f"**{FOOTER_53}**")
+    assert first.rstrip().endswith(f"**{FOOTER_54}**")
 
 
 def test_summary_line_and_text(lab_stack: Cluster, observe: Observe) -> None:
