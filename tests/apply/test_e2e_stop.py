@@ -12,9 +12,11 @@ one stopped part-way says how far it got.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import pty
+import shutil
 import signal
 import subprocess
 import time
@@ -198,3 +200,57 @@ def test_sighup_mid_apply_releases_locks_and_leaves_no_secret(lab: Lab, stack: P
 def test_ctrl_c_mid_apply_is_reported_the_same_way(lab: Lab, stack: Path) -> None:
     proc = _apply_then_signal(lab, stack, signal.SIGINT, after_changes=3)
     _check_stopped_run(lab, stack, proc, "Ctrl-C")
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _runner_dirs(run: Path) -> list[Path]:
+    """ansible-runner's private artifact directories of this run (`<tmp>/<plan id>/`)."""
+    plan_id = run.name.split("-", 1)[1]
+    return [p for p in Path("/dev/shm").glob("pve-provision-*") if (p / plan_id).exists()]
+
+
+def test_even_sigkill_leaves_no_secret_in_ansible_runners_files(lab: Lab, stack: Path) -> None:
+    """SIGKILL cannot be handled: the locks stay (and --force-unlock releases them), but
+    ansible-runner's `command` file, which holds the whole environment, is gone before
+    ansible-playbook starts, and nothing else it or Ansible writes holds a secret."""
+    before = set(lab.runs())
+    proc = subprocess.Popen([*PROVISION, "apply", str(stack), "--auto-approve", "--quiet"], cwd=lab.work,
+                            env=lab.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    orphans: list[int] = []
+    try:
+        deadline = time.monotonic() + 600
+        while proc.poll() is None and time.monotonic() < deadline:
+            new = [r for r in lab.runs() if r not in before]
+            if new and _changed_action_events(new[-1]) >= 1:
+                break
+            time.sleep(0.2)
+        assert proc.poll() is None, "the apply ended before it could be killed"
+        orphans = _children(proc.pid)  # ansible-playbook, in its own session
+        proc.kill()
+        proc.wait()
+        shm = _runner_dirs(lab.runs()[-1])
+        assert shm, "ansible-runner's private directory is expected to be left behind by SIGKILL"
+        assert _secret_files([*shm, lab.home, lab.work]) == []
+    finally:
+        for pid in orphans:
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+        for leftover in _runner_dirs(lab.runs()[-1]) if lab.runs() else []:
+            shutil.rmtree(leftover, ignore_errors=True)
+    held = lab.home / "locks" / "lab.lock"
+    assert held.exists()  # SIGKILL: nothing could release it
+    lock_id = json.loads(held.read_text().split(" ", 2)[2])["id"]
+    unlock = lab.cli("apply", str(stack), "--force-unlock", lock_id)
+    assert unlock.returncode == 0, unlock.stderr
+    assert _pools_json(lab) == [] and not held.exists()
