@@ -30,6 +30,11 @@ _COMMAND_MODULES = (
 )
 
 
+# Packages of the `lab` extra (pyproject.toml). Without them every command but
+# `provision lab` works, and that one says how to get them.
+_LAB_EXTRA = frozenset({"starlette", "uvicorn", "cryptography"})
+
+
 def _register_all() -> None:
     for name in _COMMAND_MODULES:
         try:
@@ -37,8 +42,20 @@ def _register_all() -> None:
         except ModuleNotFoundError as exc:
             if exc.name == name:
                 continue
+            if name == "provision.cli.lab" and (exc.name or "").split(".")[0] in _LAB_EXTRA:
+                _register_lab_missing(str(exc.name).split(".")[0])
+                continue
             raise
         module.register(app)
+
+
+def _register_lab_missing(package: str) -> None:
+    @app.command("lab", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                 help="The embedded PVE lab (needs the `lab` extra: pip install 'pve-provision[lab]').")
+    def lab_missing(ctx: typer.Context) -> None:
+        typer.echo(f"error: `provision lab` needs the lab extra ({package} is not installed): "
+                   "pip install 'pve-provision[lab]'", err=True)
+        raise typer.Exit(1)
 
 
 _register_all()
