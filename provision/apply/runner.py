@@ -182,6 +182,12 @@ def _child_env(blank: tuple[str, ...]) -> dict[str, str]:
     return env
 
 
+def _env_name(var: str) -> str:
+    """The environment variable of a run's secret: render's key is either that name
+    already or a short key that `secret_env_name` turns into it."""
+    return var if var.startswith("PVE_PROVISION_SECRET_") else secret_env_name(var)
+
+
 def _artifact_parent() -> str | None:
     shm = Path("/dev/shm")
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
@@ -231,7 +237,7 @@ def run(
     hosts = {ra.host for ra in run_dir.actions}
     envvars = _child_env(blank_env)
     envvars.update({"ANSIBLE_LOCAL_TEMP": str(Path(artifacts, "ansible-tmp")), "ANSIBLE_PIPELINING": "True"})
-    envvars.update({secret_env_name(var): value for var, value in secrets.items()})
+    envvars.update({_env_name(var): value for var, value in secrets.items()})
     start = time.monotonic()
     try:
         runner = ansible_runner.run(

@@ -9,12 +9,17 @@ is enough).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 from provision.apply.errors import ApplyError
 from provision.apply.render import RunDir
 from provision.spec import SecretRef, SecretUnavailableError
+
+# The action index and parameter in a run's secret key (`a001_password`, or the
+# environment variable made of it, `PVE_PROVISION_SECRET_A001_PASSWORD`).
+_USED_BY = re.compile(r"(?:^|_)a(\d+)_(\w+)$", re.I)
 
 
 @dataclass(frozen=True)
@@ -37,9 +42,9 @@ def resolve(run_dir: RunDir) -> Secrets:
         try:
             values[var] = ref.resolve()
         except SecretUnavailableError as exc:
-            index, _, field = var[1:].partition("_")
-            action = by_index.get(int(index)) if index.isdigit() else None
-            where_used = f"{action.address} {field}" if action is not None else var
+            used = _USED_BY.search(var)
+            action = by_index.get(int(used.group(1))) if used else None
+            where_used = f"{action.address} {used.group(2).lower()}" if action is not None and used else var
             missing.append(f"  - {where_used}: {exc}")
         if kind == "env":
             env_names.add(where)
