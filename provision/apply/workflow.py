@@ -186,10 +186,6 @@ def unlock_command(target: Path) -> str:
     return f"provision apply {shlex.quote(str(target))}"
 
 
-def _lock(live: Live, target: Path, options: ApplyOptions) -> ApplyLock:
-    return _lock_at(live.endpoint, live.desired, target, options)
-
-
 def _lock_at(endpoint: Endpoint, desired: Cluster, target: Path, options: ApplyOptions) -> ApplyLock:
     pools = ProxmoxerPools(ProxmoxerTransport(endpoint).api)
     return ApplyLock(pools, desired.name, state_dir(options), unlock=unlock_command(target))
@@ -258,7 +254,7 @@ def _apply(target: Path, options: ApplyOptions, reporter: Reporter, stop: StopSi
         if options.check:
             ran()
             return _run(document, run_dir, values, live, options, reporter, stop, prune)
-        lock = _lock(live, target, options)
+        lock = _lock_at(live.endpoint, desired, target, options)
         try:
             with stop.deferred():
                 try:
