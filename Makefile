@@ -8,13 +8,14 @@ DEV := $(VENV)/.installed-dev
 
 .PHONY: venv test lint typecheck unit demo bench clean
 
+# The runtime install includes the `lab` extra: the demo and the tests run the embedded lab.
 $(RUNTIME): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[lab]'
 	touch $(RUNTIME)
 
 $(DEV): $(RUNTIME)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,lab]'
 	touch $(DEV)
 
 venv: $(DEV)
@@ -25,6 +26,8 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy --strict provision
 
+# Includes tests/packaging: the wheel is built, installed into a fresh virtualenv
+# outside the repository and used from there (lab up, apply, re-plan to zero).
 unit: $(DEV)
 	$(BIN)/pytest -q
 
@@ -39,4 +42,4 @@ bench: $(DEV)
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/apply_full_build.py
 
 clean:
-	rm -rf $(VENV) .provision .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .provision .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info
