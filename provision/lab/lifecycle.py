@@ -418,7 +418,7 @@ def status(name: str) -> dict[str, Any]:
             "ceph": ceph,
             "partitions": st.get_meta("partitions"),
             "faults": {**faults_, "fail_once": fail_once},
-            "real": parts.summary(lab.paths.root) if real.enabled(lab.paths.root) else None,
+            "real": parts.summary(lab.paths.root, t.conf) if real.enabled(lab.paths.root) else None,
         }
 
 

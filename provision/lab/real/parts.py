@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+from provision.lab.formats.corosync import ClusterConf
 from provision.lab.real import corosync, host, membership, network, state
 from provision.lab.real.state import RealState
 
@@ -62,10 +63,27 @@ def heal(root: Path) -> None:
     membership.forget(root)
 
 
-def summary(root: Path) -> dict[str, object]:
-    """What ``lab status --json`` shows of the real parts."""
+def knet_links(st: RealState, node: str, names: dict[int, str]) -> dict[str, dict[str, str]]:
+    """``corosync-cfgtool -s`` on ``node``: per link, each peer's knet state (connected, ...)."""
+    out: dict[str, dict[str, str]] = {}
+    link: dict[str, str] | None = None
+    for line in corosync.tool(st, node, ["corosync-cfgtool", "-s"]).stdout.splitlines():
+        words = line.split()
+        if line.startswith("LINK ID") and len(words) >= 3:
+            link = out.setdefault(words[2], {})
+        elif link is not None and words[:1] == ["nodeid:"] and len(words) >= 3:
+            peer = int(words[1].rstrip(":"))
+            if peer in names and words[2] != "localhost":
+                link[names[peer]] = words[2]
+    return out
+
+
+def summary(root: Path, conf: ClusterConf | None) -> dict[str, object]:
+    """What ``lab status --json`` shows of the real parts (knet's own view of every link)."""
     st = state.load(root)
+    names = {n.nodeid: n.name for n in conf.nodes} if conf else {}
     return {
+        "knet": {n: knet_links(st, n, names) for n in sorted(st.node_ns) if corosync.pid_of(st, n) is not None},
         "namespaces": st.namespaces(),
         "daemons": {k: v for k, v in sorted(st.procs.items())
                     if corosync.pid_of(st, k.split("/", 1)[1], k.split("/", 1)[0]) is not None},

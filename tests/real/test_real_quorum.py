@@ -1,0 +1,89 @@
+"""stacks/lab.yaml applied to a real lab (real corosync per node): converges, and each
+failure ends in the quorum that ``provision simulate`` predicts for it.
+
+One real lab for the whole build and fault matrix (bring-up plus apply take about a
+minute on 2 cores), so everything runs in one test, in order; every fault is undone and
+the full membership awaited before the next. Timing lives in bench/real_lab.py.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from real_lab import RealLab, observed, predicted, stack_copy, up, wait_for, wait_knet
+
+pytestmark = pytest.mark.e2e
+
+ALL = ("pve01", "pve02", "pve03")
+
+
+def _whole(lab: RealLab) -> None:
+    full = tuple(sorted(ALL))
+    wait_for(lab, {n: (full, 3, True) for n in ALL}, "healthy cluster")
+
+
+def test_apply_then_failures_match_simulate(tmp_path: Path) -> None:
+    lab = up(tmp_path / "home", tmp_path, "--blank")
+    try:
+        stack = stack_copy(tmp_path / "lab.yaml")
+        proc = lab.cli("apply", str(stack), "--auto-approve", "--output", "json")
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        assert json.loads(proc.stdout.strip().splitlines()[-1])["status"] == "converged"
+        replan = lab.cli("plan", str(stack), "--detailed-exitcode")
+        assert replan.returncode == 0, replan.stdout + replan.stderr
+
+        status = lab.node_cli("pve02", "pvecm", "status")
+        assert status.returncode == 0, status.stderr
+        assert "Quorate:          Yes" in status.stdout and "Total votes:      3" in status.stdout
+        _whole(lab)
+
+        for node in ALL:  # power off one node: corosync dies with it
+            want = predicted(lab, stack, "--fail", node)
+            lab.ok("lab", "fail", node)
+            wait_for(lab, want, f"fail {node}")
+            lab.ok("lab", "recover", node)
+            _whole(lab)
+
+        # one of two links down: knet fails over, everyone stays in one quorate membership
+        want = predicted(lab, stack, "--link-down", "pve01:0")
+        lab.ok("lab", "link-down", "pve01", "0")
+        wait_knet(lab, "pve02", "pve01", "0", "disconnected")
+        assert observed(lab.status()) == want
+        assert lab.status()["real"]["knet"]["pve02"]["1"]["pve01"] == "connected"
+
+        # both links of pve01 down: it is cut off alone
+        want = predicted(lab, stack, "--link-down", "pve01:0", "--link-down", "pve01:1")
+        lab.ok("lab", "link-down", "pve01", "1")
+        wait_for(lab, want, "pve01 links 0 and 1 down")
+        assert not want["pve01"][2] and want["pve02"][2]
+        lab.ok("lab", "heal")
+        _whole(lab)
+
+        want = predicted(lab, stack, "--partition", "pve01,pve02/pve03")
+        lab.ok("lab", "partition", "pve01,pve02", "pve03")
+        wait_for(lab, want, "partition pve01,pve02 | pve03")
+        lab.ok("lab", "heal")
+        _whole(lab)
+    finally:
+        lab.cli("lab", "down", timeout=120)
+
+
+def test_single_link_failure_splits_the_node_off(tmp_path: Path) -> None:
+    def one_link(text: str) -> str:
+        line = "    - {number: 1, network: 10.10.11.0/24, priority: 10}\n"
+        assert line in text
+        return text.replace(line, "")
+
+    stack = stack_copy(tmp_path / "one-link.yaml", one_link)
+    lab = up(tmp_path / "home", tmp_path, "--from", str(stack))
+    try:
+        assert set(lab.status()["real"]["links"]) == {f"{n}/0" for n in ALL}
+        _whole(lab)
+        want = predicted(lab, stack, "--link-down", "pve03:0")
+        assert not want["pve03"][2]
+        lab.ok("lab", "link-down", "pve03", "0")
+        wait_for(lab, want, "pve03 link 0 down, no second link")
+    finally:
+        lab.cli("lab", "down", timeout=120)
