@@ -10,7 +10,10 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +55,17 @@ class RealLab:
                "PATH": f"{self.lab_dir / 'bin'}:{os.environ['PATH']}"}
         return subprocess.run(list(argv), env=env, capture_output=True, text=True, check=False, timeout=120,
                               stdin=subprocess.DEVNULL)
+
+
+@contextmanager
+def workdir() -> Iterator[Path]:
+    """A private temp dir for one real lab, outside pytest's tmp_path rotation.
+
+    pytest keeps only its last three base temp dirs per user; on a machine where other
+    sessions run pytest at the same time a long test's tmp_path can vanish under it, and
+    with it the state ``lab down`` needs to find the lab's namespaces and daemons."""
+    with tempfile.TemporaryDirectory(prefix="pvp-real-") as d:
+        yield Path(d)
 
 
 def up(home: Path, work: Path, *args: str) -> RealLab:

@@ -24,14 +24,15 @@ from pathlib import Path
 
 from provision.lab.formats.corosync import ClusterConf
 from provision.lab.paths import LabPaths
-from provision.lab.real import network, state
+from provision.lab.real import network, qdevice, state
 from provision.lab.real.host import RealLabError, alive, comm, netns_inode, process_netns_inode, run
 from provision.lab.real.state import RealState
 from provision.lab.store import Store
 
-# Constant text: the node's etc dir arrives as "$1", never spliced into the script.
-_START = ('mount --bind "$1" /etc/corosync && mount -t tmpfs lab-run /run && '
-          'mount -t tmpfs lab-var /var/lib/corosync && mkdir -p /run/corosync && exec corosync -f')
+# Constant text: the etc dir arrives as "$1" and the program as "$@", never spliced in.
+_PRIVATE = ('etc="$1"; shift; mount --bind "$etc" /etc/corosync && mount -t tmpfs lab-run /run && '
+            'mount -t tmpfs lab-var /var/lib/corosync && '
+            'mkdir -p /run/corosync /run/corosync-qnetd /run/corosync-qdevice && exec "$@"')
 JOIN_TIMEOUT = 45.0
 STOP_TIMEOUT = 10.0
 
@@ -41,8 +42,8 @@ def etc_dir(root: Path, node: str) -> Path:
     return LabPaths(root).node_root(node) / "etc" / "corosync"
 
 
-def log_file(root: Path, node: str) -> Path:
-    return state.real_dir(root) / "log" / f"corosync-{node}.log"
+def log_file(root: Path, name: str) -> Path:
+    return state.real_dir(root) / "log" / f"corosync-{name}.log"
 
 
 def authkey(root: Path) -> Path:
@@ -82,23 +83,33 @@ def _install_conf(root: Path, node: str, text: str) -> None:
     _write_private(etc / "corosync.conf", text.encode(), 0o644)
 
 
-def start(root: Path, st: RealState, node: str) -> int:
-    log = log_file(root, node)
+def private_argv(ns: str, etc: Path, program: list[str]) -> list[str]:
+    """``program`` in namespace ``ns`` with ``etc`` as /etc/corosync and its own /run."""
+    return ["ip", "netns", "exec", ns, "unshare", "-m", "--propagation", "private",
+            "sh", "-c", _PRIVATE, "sh", str(etc), *program]
+
+
+def spawn(root: Path, st: RealState, who: str, daemon: str, argv: list[str]) -> int:
+    """Start a daemon detached, record its PID under ``daemon/who``, wait until it is exec'd.
+
+    ``ip netns exec``, unshare, nsenter and sh all exec, so the PID is the daemon's."""
+    log = log_file(root, f"{daemon}-{who}".removeprefix("corosync-"))
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(
-            ["ip", "netns", "exec", st.node_ns[node], "unshare", "-m", "--propagation", "private",
-             "sh", "-c", _START, "sh", str(etc_dir(root, node))],
-            stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
-        )
-    st.procs[f"corosync/{node}"] = proc.pid  # `ip netns exec`, unshare and sh all exec: same PID
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+    st.procs[f"{daemon}/{who}"] = proc.pid
     deadline = time.monotonic() + STOP_TIMEOUT
-    while comm(proc.pid) != "corosync":  # still ip/unshare/sh on the way to corosync
+    while comm(proc.pid) != daemon[:15]:
         if proc.poll() is not None or time.monotonic() > deadline:
             tail = log.read_text(errors="replace").strip().splitlines()[-1:]
-            raise RealLabError(f"{node}: corosync did not start: {tail[0] if tail else 'no output'}")
+            raise RealLabError(f"{who}: {daemon} did not start: {tail[0] if tail else 'no output'}")
         time.sleep(0.01)
     return proc.pid
+
+
+def start(root: Path, st: RealState, node: str) -> int:
+    argv = private_argv(st.node_ns[node], etc_dir(root, node), ["corosync", "-f"])
+    return spawn(root, st, node, "corosync", argv)
 
 
 def stop(st: RealState, node: str, daemon: str = "corosync", sig: int = signal.SIGKILL) -> bool:
@@ -136,7 +147,8 @@ def _link_addresses(conf: ClusterConf) -> dict[str, dict[str, str]]:
     return {n.name: {str(link): f"{addr}/{prefix[link]}" for link, addr in n.addrs.items()} for n in conf.nodes}
 
 
-def sync(root: Path, text: str | None, conf: ClusterConf | None, power: dict[str, bool]) -> list[str]:
+def sync(root: Path, text: str | None, conf: ClusterConf | None, power: dict[str, bool],
+         mgmt: dict[str, str]) -> list[str]:
     """Bring NICs and daemons in line with corosync.conf and node power; returns log lines.
 
     Cheap when nothing changed (one state read). New members are waited for until they are
@@ -144,15 +156,20 @@ def sync(root: Path, text: str | None, conf: ClusterConf | None, power: dict[str
     digest = state.conf_digest(text or "")
     st0 = state.load(root)
     if st0.applied_conf == digest and all(
-        (pid_of(st0, n) is not None) == bool(power.get(n)) for n in _members(conf)
+        (pid_of(st0, n) is not None) == bool(power.get(n))
+        and (conf is None or conf.qdevice is None or (pid_of(st0, n, qdevice.DAEMON) is not None) == bool(power.get(n)))
+        for n in _members(conf)
     ):
         return []
     log: list[str] = []
     started: list[str] = []
     with state.locked(root) as st:
         members = _members(conf)
-        network.set_links(st, _link_addresses(conf) if conf else {})
-        for node in sorted(st.node_ns):
+        links = _link_addresses(conf) if conf else {}
+        if conf is not None and conf.qdevice is not None:
+            qdevice.add_management(links, conf, mgmt)
+        network.set_links(st, links)
+        for node in sorted(n for n in st.node_ns if n != qdevice.QNETD):
             running = pid_of(st, node) is not None
             if node not in members or not power.get(node):
                 if running and stop(st, node):
@@ -171,6 +188,7 @@ def sync(root: Path, text: str | None, conf: ClusterConf | None, power: dict[str
             if reloader is not None:
                 tool(st, reloader, ["corosync-cfgtool", "-R"])
                 log.append(f"{reloader}: corosync-cfgtool -R")
+        log += qdevice.sync(root, st, conf, {n for n in members if power.get(n)})
         for node in started if changed else []:
             wait_quorate(st, node)
     return log
@@ -212,8 +230,9 @@ def sync_store(store: Store, root: Path) -> list[str]:
 
     text = store.get_file(COROSYNC)
     conf = parse_corosync(text) if text else None
-    power = {str(r["name"]): bool(r["power"]) for r in store.query("SELECT name, power FROM nodes")}
-    log = sync(root, text, conf, power)
+    rows = store.query("SELECT name, power, ip FROM nodes")
+    power = {str(r["name"]): bool(r["power"]) for r in rows}
+    log = sync(root, text, conf, power, {str(r["name"]): str(r["ip"]) for r in rows})
     if log:
         membership.forget(root)
     return log

@@ -36,7 +36,7 @@ def bridge_name(link: str, group: int | None = None) -> str:
     return f"br{link}" if group is None else f"br{link}g{group}"
 
 
-def _ns_add(name: str) -> None:
+def ensure_namespace(name: str) -> None:
     if netns_inode(name) is None:
         run(["ip", "netns", "add", name])
     run(["ip", "-n", name, "link", "set", "lo", "up"])
@@ -44,11 +44,11 @@ def _ns_add(name: str) -> None:
 
 def create(st: RealState, nodes: list[str]) -> None:
     """The switch namespace and one empty namespace per lab node (names recorded first)."""
-    _ns_add(st.switch_ns)
+    ensure_namespace(st.switch_ns)
     for i, node in enumerate(nodes, start=1):
         st.node_index[node] = i
         st.node_ns[node] = f"{st.prefix}-n{i}"
-        _ns_add(st.node_ns[node])
+        ensure_namespace(st.node_ns[node])
 
 
 def _ensure_bridge(st: RealState, name: str) -> None:
