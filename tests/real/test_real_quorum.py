@@ -11,16 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from real_lab import RealLab, observed, predicted, stack_copy, up, wait_for, wait_knet, workdir
+from real_lab import REPO, RealLab, observed, predicted, stack_copy, up, wait_for, wait_knet, workdir
 
 pytestmark = pytest.mark.e2e
 
 ALL = ("pve01", "pve02", "pve03")
 
 
-def _whole(lab: RealLab) -> None:
-    full = tuple(sorted(ALL))
-    wait_for(lab, {n: (full, 3, True) for n in ALL}, "healthy cluster")
+def _whole(lab: RealLab, nodes: tuple[str, ...] = ALL, votes: int = 3) -> None:
+    wait_for(lab, {n: (nodes, votes, True) for n in nodes}, "healthy cluster")
 
 
 def test_apply_then_failures_match_simulate() -> None:
@@ -93,5 +92,41 @@ def _single_link(tmp_path: Path) -> None:
         assert not want["pve03"][2]
         lab.ok("lab", "link-down", "pve03", "0")
         wait_for(lab, want, "pve03 link 0 down, no second link")
+    finally:
+        lab.cli("lab", "down", timeout=120)
+
+
+def test_two_nodes_with_qdevice_match_simulate() -> None:
+    with workdir() as tmp_path:
+        _qdevice(tmp_path)
+
+
+def _qdevice(tmp_path: Path) -> None:
+    """ffsplit: in a 50:50 split qnetd gives its vote to the half with the lowest node id;
+    when a node dies, the survivor gets it."""
+    stack = REPO / "tests" / "real" / "stacks" / "two-node-qdevice.yaml"
+    duo = ("pve01", "pve02")
+    lab = up(tmp_path / "home", tmp_path, "--from", str(stack))
+    try:
+        assert set(lab.status()["real"]["daemons"]) == {
+            "corosync/pve01", "corosync/pve02", "corosync-qdevice/pve01", "corosync-qdevice/pve02",
+            "corosync-qnetd/@qnetd"}
+        _whole(lab, duo, 3)  # two node votes + the QDevice's
+        pvecm = lab.node_cli("pve01", "pvecm", "status")
+        assert "Flags:            Quorate Qdevice" in pvecm.stdout, pvecm.stdout + pvecm.stderr
+
+        for what_if, fault in ((("--partition", "pve01/pve02"), ("partition", "pve01", "pve02")),
+                               (("--link-down", "pve02:0"), ("link-down", "pve02", "0"))):
+            want = predicted(lab, stack, *what_if)
+            assert want["pve01"][2] and not want["pve02"][2]
+            lab.ok("lab", *fault)
+            wait_for(lab, want, " ".join(fault))
+            lab.ok("lab", "heal")
+            _whole(lab, duo, 3)
+
+        want = predicted(lab, stack, "--fail", "pve01")
+        assert want == {"pve02": (("pve02",), 2, True)}
+        lab.ok("lab", "fail", "pve01")
+        wait_for(lab, want, "fail pve01")
     finally:
         lab.cli("lab", "down", timeout=120)

@@ -93,7 +93,8 @@ def spawn(root: Path, st: RealState, who: str, daemon: str, argv: list[str]) -> 
     """Start a daemon detached, record its PID under ``daemon/who``, wait until it is exec'd.
 
     ``ip netns exec``, unshare, nsenter and sh all exec, so the PID is the daemon's."""
-    log = log_file(root, f"{daemon}-{who}".removeprefix("corosync-"))
+    log = log_file(root, who.lstrip("@") if daemon == "corosync" else f"{daemon.removeprefix('corosync-')}-"
+                   f"{who.lstrip('@')}")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
@@ -167,7 +168,7 @@ def sync(root: Path, text: str | None, conf: ClusterConf | None, power: dict[str
         members = _members(conf)
         links = _link_addresses(conf) if conf else {}
         if conf is not None and conf.qdevice is not None:
-            qdevice.add_management(links, conf, mgmt)
+            qdevice.add_management(st, links, conf, mgmt)
         network.set_links(st, links)
         for node in sorted(n for n in st.node_ns if n != qdevice.QNETD):
             running = pid_of(st, node) is not None

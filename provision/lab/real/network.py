@@ -101,7 +101,13 @@ def set_links(st: RealState, wanted: dict[str, dict[str, str]]) -> None:
 
 
 def _bridge_of(st: RealState, node: str, link: str) -> str:
-    """The bridge a node's port belongs on under the current partition."""
+    """The bridge a node's port belongs on under the current partition.
+
+    A partition cuts the corosync links only: the management network stays whole, so
+    every group still reaches the QNetd host (as ``simulate --partition`` assumes by
+    default and the simulated lab models)."""
+    if link == MGMT:
+        return bridge_name(link)
     for i, group in enumerate(st.partitions):
         if node in group:
             name = bridge_name(link, i)

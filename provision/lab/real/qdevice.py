@@ -26,9 +26,14 @@ QNETD_DAEMON = "corosync-qnetd"
 NSSDB = Path("qdevice") / "net" / "nssdb"
 
 
-def add_management(links: dict[str, dict[str, str]], conf: ClusterConf, mgmt: dict[str, str]) -> None:
-    """Management NICs for members and the QNetd host, so qdevice can reach qnetd."""
+def add_management(st: RealState, links: dict[str, dict[str, str]], conf: ClusterConf,
+                   mgmt: dict[str, str]) -> None:
+    """The QNetd host's namespace, and management NICs for it and the members."""
     assert conf.qdevice is not None
+    if QNETD not in st.node_ns:
+        st.node_ns[QNETD] = f"{st.prefix}-q"
+        st.node_index[QNETD] = 0
+    network.ensure_namespace(st.node_ns[QNETD])
     addrs = {n.name: mgmt[n.name] for n in conf.nodes if mgmt.get(n.name)}
     addrs[QNETD] = conf.qdevice.host
     try:
@@ -48,10 +53,6 @@ def _qnetd_tool(root: Path, st: RealState, argv: list[str]) -> None:
 
 
 def _ensure_qnetd(root: Path, st: RealState) -> list[str]:
-    if QNETD not in st.node_ns:
-        st.node_ns[QNETD] = f"{st.prefix}-q"
-        st.node_index[QNETD] = 0
-    network.ensure_namespace(st.node_ns[QNETD])
     if corosync.pid_of(st, QNETD, QNETD_DAEMON) is not None:
         return []
     etc = qnetd_etc(root)
