@@ -106,6 +106,9 @@ def status(
         console.print(f"ceph: {ceph['status']}")
         for check, body in sorted(ceph["checks"].items()):
             console.print(f"  {check}: {body['summary']['message']}")
+    if st.get("real"):
+        daemons = ", ".join(sorted(st["real"]["daemons"])) or "none running"
+        console.print(f"real parts: {daemons}")
     if st["partitions"]:
         console.print("partitions: " + " | ".join(",".join(g) for g in st["partitions"]))
     faults = {k: v for k, v in st["faults"].items() if v}

@@ -130,3 +130,21 @@ def wait_knet(lab: RealLab, viewer: str, peer: str, link: str, state: str) -> No
             return
         time.sleep(1.0)
     raise AssertionError(f"knet on {viewer}: link {link} to {peer} is {got}, expected {state}")
+
+
+def predicted_ha(lab: RealLab, stack: Path, *what_if: str) -> dict[str, str]:
+    """Where ``provision simulate`` puts each running HA service after the failure."""
+    doc = json.loads(lab.ok("simulate", str(stack), *what_if, "--format", "json"))
+    return {h["sid"]: h["after"] for h in doc["scenarios"][0]["steps"][-1]["ha"] if h["running_after"]}
+
+
+def wait_ha(lab: RealLab, want: dict[str, str], what: str) -> None:
+    """Poll until the lab's HA manager runs every service where ``want`` says."""
+    deadline = time.monotonic() + SETTLE
+    seen: dict[str, str] = {}
+    while time.monotonic() < deadline:
+        seen = {s["sid"]: s["node"] for s in lab.status()["ha"] if s["state"] == "started"}
+        if seen == want:
+            return
+        time.sleep(1.0)
+    raise AssertionError(f"{what}: HA services run on {seen}, simulate predicted {want}")

@@ -11,7 +11,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from real_lab import REPO, RealLab, observed, predicted, stack_copy, up, wait_for, wait_knet, workdir
+from real_lab import (
+    REPO,
+    RealLab,
+    observed,
+    predicted,
+    predicted_ha,
+    stack_copy,
+    up,
+    wait_for,
+    wait_ha,
+    wait_knet,
+    workdir,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -43,8 +55,12 @@ def _apply_then_failures(tmp_path: Path) -> None:
 
         for node in ALL:  # power off one node: corosync dies with it
             want = predicted(lab, stack, "--fail", node)
+            ha = predicted_ha(lab, stack, "--fail", node) if node == "pve01" else None
             lab.ok("lab", "fail", node)
             wait_for(lab, want, f"fail {node}")
+            if ha is not None:  # the HA manager acts on the real membership change
+                assert "pve01" not in ha.values() and ha
+                wait_ha(lab, ha, f"HA after fail {node}")
             lab.ok("lab", "recover", node)
             _whole(lab)
 
