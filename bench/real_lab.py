@@ -131,17 +131,29 @@ def main() -> int:
         print(f"lab down: {time.perf_counter() - t0:.1f} s", flush=True)
 
         duo = REPO / "tests" / "real" / "stacks" / "two-node-qdevice.yaml"
-        bring_up(env, duo, "two-node-qdevice.yaml (2 nodes + QNetd)")
+        bring_up(env, duo, "two-node-qdevice.yaml (2 nodes + QNetd, 2 links)")
         whole2 = {n: (("pve01", "pve02"), 3, True) for n in ("pve01", "pve02")}
         rows += run_matrix(env, duo, [
             ("QDevice: fail pve01", ["--fail", "pve01"], [["fail", "pve01"]], ["recover", "pve01"]),
             ("QDevice: fail pve02", ["--fail", "pve02"], [["fail", "pve02"]], ["recover", "pve02"]),
-            ("QDevice: link-down pve02:0 (1 link)", ["--link-down", "pve02:0"], [["link-down", "pve02", "0"]],
+            ("QDevice: link-down pve02:0 (2 links)", ["--link-down", "pve02:0"], [["link-down", "pve02", "0"]],
              ["heal"]),
+            ("QDevice: link-down pve02:0+1", ["--link-down", "pve02:0", "--link-down", "pve02:1"],
+             [["link-down", "pve02", "0"], ["link-down", "pve02", "1"]], ["heal"]),
             ("QDevice: partition pve01 | pve02", ["--partition", "pve01/pve02"], [["partition", "pve01", "pve02"]],
              ["heal"]),
         ], whole2)
         cli(env, "lab", "down")
+
+        for src, name, node, whole in ((lab, "lab-one-link.yaml", "pve03", whole3),
+                                       (duo, "qdevice-one-link.yaml", "pve02", whole2)):
+            one = Path(home) / name
+            one.write_text("".join(line for line in src.read_text().splitlines(keepends=True)
+                                   if "{number: 1, network:" not in line))
+            bring_up(env, one, f"{name} (1 link)")
+            rows += run_matrix(env, one, [(f"{name}: link-down {node}:0 (1 link)", ["--link-down", f"{node}:0"],
+                                           [["link-down", node, "0"]], ["heal"])], whole)
+            cli(env, "lab", "down")
         ok = all(r["match"] for r in rows)
     print(f"{sum(r['match'] for r in rows)}/{len(rows)} cases: real corosync agrees with simulate")
     return 0 if ok else 1

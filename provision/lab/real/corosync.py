@@ -199,6 +199,18 @@ def _members(conf: ClusterConf | None) -> set[str]:
     return {n.name for n in conf.nodes} if conf else set()
 
 
+def wait_ipc(st: RealState, node: str, timeout: float = STOP_TIMEOUT) -> bool:
+    """Wait until a freshly started corosync serves its IPC (clients started earlier exit)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pid_of(st, node) is None:
+            return False
+        if tool(st, node, ["corosync-cmapctl", "-g", "totem.cluster_name"]).returncode == 0:
+            return True
+        time.sleep(0.1)
+    return False
+
+
 def wait_quorate(st: RealState, node: str, timeout: float = JOIN_TIMEOUT) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -16,7 +16,7 @@ from provision.lab.procs import alive
 
 __all__ = ["RealLabError", "alive", "comm", "netns_inode", "preflight", "process_netns_inode", "run"]
 
-TOOLS = ("ip", "unshare", "nsenter", "corosync", "corosync-quorumtool", "corosync-cfgtool")
+TOOLS = ("ip", "unshare", "nsenter", "corosync", "corosync-quorumtool", "corosync-cfgtool", "corosync-cmapctl")
 
 
 class RealLabError(Exception):

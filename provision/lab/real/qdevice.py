@@ -98,7 +98,7 @@ def sync(root: Path, st: RealState, conf: ClusterConf | None, running: set[str])
             log.append(f"{node}: corosync-qdevice stopped")
     if not wanted or conf is None:
         return log
-    nodes = sorted(n for n in running if corosync.pid_of(st, n) is not None)
+    nodes = sorted(n for n in running if corosync.wait_ipc(st, n))
     log += _ensure_qnetd(root, st)
     log += _certify(root, st, conf, nodes)
     for node in nodes:
