@@ -148,3 +148,13 @@ def wait_ha(lab: RealLab, want: dict[str, str], what: str) -> None:
             return
         time.sleep(1.0)
     raise AssertionError(f"{what}: HA services run on {seen}, simulate predicted {want}")
+
+
+def fault_matches(lab: RealLab, stack: Path, what_if: list[str], *faults: list[str]) -> Quorum:
+    """Predict ``what_if`` with simulate, inject ``faults`` into the real lab, wait for the
+    prediction; returns it (callers assert what it must say about the scenario)."""
+    want = predicted(lab, stack, *what_if)
+    for f in faults:
+        lab.ok("lab", *f)
+    wait_for(lab, want, " ".join(what_if))
+    return want

@@ -199,27 +199,26 @@ def _members(conf: ClusterConf | None) -> set[str]:
     return {n.name for n in conf.nodes} if conf else set()
 
 
-def wait_ipc(st: RealState, node: str, timeout: float = STOP_TIMEOUT) -> bool:
-    """Wait until a freshly started corosync serves its IPC (clients started earlier exit)."""
+def _wait_ok(st: RealState, node: str, argv: list[str], timeout: float) -> bool:
+    """Poll a corosync tool on ``node`` until it exits 0; False if corosync died or time ran out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if pid_of(st, node) is None:
             return False
-        if tool(st, node, ["corosync-cmapctl", "-g", "totem.cluster_name"]).returncode == 0:
+        if tool(st, node, argv).returncode == 0:
             return True
         time.sleep(0.1)
     return False
 
 
+def wait_ipc(st: RealState, node: str, timeout: float = STOP_TIMEOUT) -> bool:
+    """Wait until a freshly started corosync serves its IPC (clients started earlier exit)."""
+    return _wait_ok(st, node, ["corosync-cmapctl", "-g", "totem.cluster_name"], timeout)
+
+
 def wait_quorate(st: RealState, node: str, timeout: float = JOIN_TIMEOUT) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pid_of(st, node) is None:
-            return False
-        if tool(st, node, ["corosync-quorumtool", "-s", "-p"]).returncode == 0:
-            return True
-        time.sleep(0.25)
-    return False
+    """``corosync-quorumtool -s`` exits 0 only when the node is quorate."""
+    return _wait_ok(st, node, ["corosync-quorumtool", "-s", "-p"], timeout)
 
 
 def stop_all(st: RealState) -> list[str]:
