@@ -6,7 +6,11 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: venv test lint typecheck unit demo bench clean
+# Debian packages of the real-parts lab (`provision lab up --real`, tests/real/): installed only
+# when running as root on a Debian-like host and only when one of them is missing.
+REAL_DEBS := corosync corosync-qnetd corosync-qdevice iproute2 util-linux
+
+.PHONY: venv test lint typecheck unit demo bench clean real-deps
 
 # The runtime install includes the `lab` extra: the demo and the tests run the embedded lab.
 $(RUNTIME): pyproject.toml
@@ -26,9 +30,16 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy --strict provision
 
+real-deps:
+	@if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 && ! dpkg -s $(REAL_DEBS) >/dev/null 2>&1; then \
+		echo "installing Debian packages for the real lab: $(REAL_DEBS)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+			$(REAL_DEBS) >/dev/null; \
+	fi
+
 # Includes tests/packaging: the wheel is built, installed into a fresh virtualenv
 # outside the repository and used from there (lab up, apply, re-plan to zero).
-unit: $(DEV)
+unit: $(DEV) real-deps
 	$(BIN)/pytest -q
 
 test: lint typecheck unit

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from provision.lab import topology
+from provision.lab import real, topology
 from provision.lab.paths import LabPaths
 from provision.lab.store import Store
 
@@ -117,7 +117,18 @@ def _record(store: Store, node: str, rel: str, version: int, stat: Stat) -> None
 def sync(store: Store, paths: LabPaths) -> list[str]:
     """Import node-side changes (quorum permitting), then export the database.
 
+    In a real lab the nodes' corosync daemons then get the current corosync.conf (as
+    pmxcfs's ``dcdb.c`` writes /etc/corosync/corosync.conf and runs ``corosync-cfgtool -R``).
     Returns one line per import or refused write, for logs and tests."""
+    log = _sync_mirrors(store, paths)
+    if real.enabled(paths.root):
+        from provision.lab.real import corosync
+
+        log += corosync.sync_store(store, paths.root)
+    return log
+
+
+def _sync_mirrors(store: Store, paths: LabPaths) -> list[str]:
     store.exec(_SCHEMA)
     if not _pending(store, paths):
         return []

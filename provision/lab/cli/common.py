@@ -17,6 +17,7 @@ from typing import Any, NoReturn
 
 from provision.lab import pmxcfs
 from provision.lab.paths import LabPaths
+from provision.lab.real.host import RealLabError
 from provision.lab.registry import ApiError, Ctx
 from provision.lab.store import Store
 
@@ -147,6 +148,9 @@ def run(main: Callable[[list[str]], int | None], argv: list[str]) -> int:
             # a PVE::Exception with a code (parameter errors) stringifies as "<code> <msg>"
             msg = f"{exc.status} {msg}\n" + "\n".join(f"{k}: {v}" for k, v in exc.errors.items())
         print(msg, file=sys.stderr)
+        return EXIT_ERROR
+    except RealLabError as exc:  # a real part (corosync, a namespace) refused: one line
+        print(str(exc), file=sys.stderr)
         return EXIT_ERROR
 
 
