@@ -48,7 +48,7 @@ def _apply(lab: Lab, path: Path) -> str:
 
 
 def test_an_edited_plan_file_is_refused(lab: Lab, stored: tuple[Path, dict[str, Any]]) -> None:
-    path, document = stored
+    _, document = stored
     edited = json.loads(json.dumps(document))
     edited["actions"][0]["params"]["nodes"]["pve03"] = 1
     bad = lab.work / "edited.json"
@@ -57,7 +57,7 @@ def test_an_edited_plan_file_is_refused(lab: Lab, stored: tuple[Path, dict[str, 
 
 
 def test_a_resealed_injected_destructive_action_is_refused(lab: Lab, stored: tuple[Path, dict[str, Any]]) -> None:
-    path, document = stored
+    _, document = stored
     forged = json.loads(json.dumps(document))
     forged.pop("digest")
     forged["actions"].append({
@@ -75,7 +75,7 @@ def test_a_resealed_injected_destructive_action_is_refused(lab: Lab, stored: tup
 
 
 def test_resealed_retargeted_params_are_refused(lab: Lab, stored: tuple[Path, dict[str, Any]]) -> None:
-    path, document = stored
+    _, document = stored
     forged = json.loads(json.dumps(document))
     forged.pop("digest")
     forged["actions"][0]["params"]["nodes"] = {"pve01": 9}
