@@ -253,7 +253,8 @@ class StorageSet(Params):
 class StorageRemove(Params):
     replay_only = frozenset({"holds"})
     storage: ConfigId
-    holds: list[str] = Field(default_factory=list)
+    holds: list[Literal["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"]] = Field(
+        default_factory=list)
     """Content types the storage holds: removing it strands them (destructive)."""
 
 
