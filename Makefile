@@ -40,7 +40,7 @@ real-deps:
 # Includes tests/packaging: the wheel is built, installed into a fresh virtualenv
 # outside the repository and used from there (lab up, apply, re-plan to zero).
 unit: $(DEV) real-deps
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2
 
 test: lint typecheck unit
 
