@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from provision.lab import hardware, pmxcfs, topology
+from provision.lab import fusemount, hardware, topology
 from provision.lab.files import CEPH_CONF, HA_RESOURCES, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.store import Store
@@ -133,6 +133,7 @@ def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path
         return _create(lab, nodes, pve, time_scale, spec)
     except BaseException:
         _stop_server(lab)
+        fusemount.stop(paths)
         shutil.rmtree(paths.root, ignore_errors=True)
         raise
 
@@ -160,7 +161,11 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
                 raise LabError(str(exc)) from None
         else:
             names = hardware.seed_blank(st, paths, nodes, pve)
-        pmxcfs.sync(st, paths)  # every node's /etc/pve mirror starts out current
+
+    try:
+        fusemount.start(paths, names)  # every node's /etc/pve, with pmxcfs's rules
+    except fusemount.MountError as exc:
+        raise LabError(str(exc)) from None
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -266,6 +271,10 @@ def down(name: str, *, keep: bool = False) -> bool:
     if not lab.paths.root.exists():
         raise LabError(f"lab '{name}' does not exist")
     was_running = _stop_server(lab)
+    try:
+        fusemount.stop(lab.paths)
+    except fusemount.MountError as exc:
+        raise LabError(str(exc)) from None
     lab.paths.pid.unlink(missing_ok=True)
     lab.paths.ready.unlink(missing_ok=True)
     if not keep:

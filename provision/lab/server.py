@@ -30,7 +30,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from provision.lab import hamanager, pmxcfs, topology
+from provision.lab import hamanager, topology
 from provision.lab.paths import LabPaths
 from provision.lab.registry import ApiError, Ctx, check_params, resolve, unwrap
 from provision.lab.store import Store
@@ -45,17 +45,6 @@ def _store(paths: LabPaths) -> Store:
         st = Store(paths.db)
         _local.store = st
     return st
-
-
-def _sync_mirrors(st: Store, paths: LabPaths) -> None:
-    """pmxcfs's mount, emulated: a lab bug here is logged, never turned into an API error."""
-    try:
-        for line in pmxcfs.sync(st, paths):
-            print(f"pmxcfs: {line}", file=sys.stderr)
-    except Exception:  # pragma: no cover - defensive
-        import traceback
-
-        traceback.print_exc(file=sys.stderr)
 
 
 def _json(status: int, body: dict[str, Any]) -> Response:
@@ -109,7 +98,6 @@ class Api:
             route, path_params = resolve(method, path, pve)
             if route.write and role == "readonly":
                 raise ApiError(403, "Permission check failed (/, Sys.Modify)")
-            _sync_mirrors(st, self.paths)  # take in /etc/pve edits made on the nodes
             topo = topology.load(st)
             node = node_hint or topo.local_node()
             if node is None or not topo.power.get(node, False):
@@ -118,8 +106,6 @@ class Api:
             merged.update(path_params)
             check_params(route, merged, pve)
             result = route.handler(Ctx(st, self.paths, node, user), merged)
-            if route.write:
-                _sync_mirrors(st, self.paths)
         except ApiError as exc:
             body: dict[str, Any] = {"data": None, "message": exc.message.rstrip("\n") + "\n"}
             if exc.errors:

@@ -15,7 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from provision.lab import pmxcfs
 from provision.lab.paths import LabPaths
 from provision.lab.registry import ApiError, Ctx
 from provision.lab.store import Store
@@ -110,11 +109,7 @@ def node_context(cmdline: list[str]) -> Iterator[Ctx]:
         if not row["power"]:
             fail(f"ssh: connect to host {node} port 22: No route to host (node is powered off)", EXIT_UNREACHABLE)
         _fail_once(store, cmdline)
-        pmxcfs.sync(store, paths)  # see /etc/pve edits made on any node
-        try:
-            yield Ctx(store, paths, node, "root@pam")
-        finally:
-            pmxcfs.sync(store, paths)  # and show this command's writes on every node
+        yield Ctx(store, paths, node, "root@pam")
     finally:
         store.close()
 
