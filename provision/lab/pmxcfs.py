@@ -214,8 +214,12 @@ class Pmxcfs:
         node, rel = self._split(path)
         if self._kind(rel) != "file":
             raise _oserror(errno.ENOENT)
-        if flags & (os.O_WRONLY | os.O_RDWR) and not self._quorate(node):
+        if flags & (os.O_WRONLY | os.O_RDWR | os.O_TRUNC) and not self._quorate(node):
             raise _oserror(errno.EACCES)
+        if flags & os.O_TRUNC:  # libfuse 3 hands O_TRUNC to open (atomic_o_trunc)
+            st = self._store()
+            with st.tx():
+                st.put_file(rel, "")
         return self._new_handle(node, rel)
 
     def _new_handle(self, node: str, rel: str) -> int:
