@@ -146,9 +146,16 @@ def _cluster(store: Store, paths: LabPaths, spec: Cluster) -> None:
 
     params: dict[str, Any] = {"clustername": spec.name, "nodeid": first.nodeid, "votes": first.votes or 1,
                               **links(first.name)}
-    if spec.corosync.token_coefficient is not None:
-        params["token-coefficient"] = spec.corosync.token_coefficient
     call(_ctx(store, paths, first.name), "POST", "/cluster/config", params)
+    if spec.corosync.token_coefficient is not None:
+        # `pvecm create --token-coefficient` needs pve-cluster 9.1; before that an admin
+        # edits totem in corosync.conf, as the lab does here
+        ctx = _ctx(store, paths, first.name)
+        conf = cluster_ops.read_conf(ctx)
+        assert conf is not None
+        conf.token_coefficient = spec.corosync.token_coefficient
+        conf.config_version += 1
+        cluster_ops.save_conf(ctx, conf)
     for n in others:
         cluster_ops.join(_ctx(store, paths, n.name), {"hostname": str(first.address), "nodeid": n.nodeid,
                                                        "votes": n.votes, **links(n.name)}, check_fingerprint=False)

@@ -95,9 +95,8 @@ def test_no_links_no_cross_filesystem_rename_no_big_files(lab8: LabHandle, tmp_p
     (root / "mine.cfg").write_text("z\n")
     assert _errno(os.rename, root / "mine.cfg", _etc_pve(lab8, "pve02") / "theirs.cfg") == errno.EXDEV
     (root / "mine.cfg").unlink()
-    with pytest.raises(OSError) as big:
-        with (root / "big.cfg").open("wb") as fh:
-            fh.write(b"a" * (1024 * 1024 + 1))
+    with pytest.raises(OSError) as big, (root / "big.cfg").open("wb") as fh:
+        fh.write(b"a" * (1024 * 1024 + 1))
     assert big.value.errno == errno.EFBIG
     (root / "big.cfg").unlink(missing_ok=True)
 
