@@ -83,6 +83,14 @@ def _ctx(store: Store, paths: LabPaths, node: str) -> Ctx:
     return Ctx(store, paths, node, "root@pam")
 
 
+def _worker(ctx: Ctx, method: str, path: str, params: dict[str, Any]) -> None:
+    """A call that starts a worker task: a failed task fails the seed like an API error."""
+    upid = call(ctx, method, path, params)
+    row = ctx.store.one("SELECT exitstatus FROM tasks WHERE upid = ?", (upid,))
+    if row is not None and row["exitstatus"] != "OK":
+        raise ApiError(500, str(row["exitstatus"]))
+
+
 def _iface_params(i: Any) -> dict[str, Any]:
     p: dict[str, Any] = {"autostart": "1" if i.autostart else "0"}
     if i.address is not None:
@@ -181,6 +189,8 @@ def _ceph(store: Store, paths: LabPaths, spec: Cluster) -> None:
             call(_ctx(store, paths, m), "POST", f"/nodes/{m}/ceph/mgr/{m}", {})
     for m in c.mdss:
         call(_ctx(store, paths, m), "POST", f"/nodes/{m}/ceph/mds/{m}", {})
+    # the stack describes a cluster that has been running: its MDSs registered long ago
+    store.exec("UPDATE ceph_mds SET created = created - 86400")
     for o in c.osds:
         p: dict[str, Any] = {"dev": o.device}
         if o.db_device:
@@ -198,10 +208,10 @@ def _ceph(store: Store, paths: LabPaths, spec: Cluster) -> None:
                               "crush_rule": pool.crush_rule, "add_storages": int(pool.add_storage)}
         if pool.pg_num is not None:
             pp["pg_num"] = pool.pg_num
-        call(_ctx(store, paths, first), "POST", f"/nodes/{first}/ceph/pool", pp)
+        _worker(_ctx(store, paths, first), "POST", f"/nodes/{first}/ceph/pool", pp)
     for fs in c.filesystems:
-        call(_ctx(store, paths, first), "POST", f"/nodes/{first}/ceph/fs/{fs.name}",
-             {"pg_num": fs.pg_num, "add-storage": int(fs.add_storage)})
+        _worker(_ctx(store, paths, first), "POST", f"/nodes/{first}/ceph/fs/{fs.name}",
+                {"pg_num": fs.pg_num, "add-storage": int(fs.add_storage)})
 
 
 def _storage(store: Store, paths: LabPaths, spec: Cluster) -> None:

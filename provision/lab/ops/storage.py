@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import re
+import secrets
 from typing import Any
 
 from provision.lab.files import STORAGE, parse_sections, write_sections
@@ -78,10 +81,15 @@ def get(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     raise ApiError(500, f"storage '{sid}' does not exist")
 
 
+#: Options whose value is a secret: pve-storage keeps it in a file under /etc/pve/priv and
+#: never in storage.cfg, and the API never returns it (see ``_store_secrets``).
+SECRETS = frozenset({"password", "encryption-key", "master-pubkey", "keyring"})
+
+
 def _apply(s: Section, params: dict[str, Any]) -> None:
     allowed = COMMON | PER_TYPE.get(s.type, set())
     for k, v in params.items():
-        if k in META or v is None:
+        if k in META or v is None or k in SECRETS:
             continue
         if k not in allowed:
             raise param_error(k, "property is not defined in schema and the schema does not allow additional "
@@ -89,6 +97,49 @@ def _apply(s: Section, params: dict[str, Any]) -> None:
         if k in ("disable", "shared", "krbd", "sparse"):
             v = "1" if str(v).lower() in ("1", "true", "yes", "on") else "0"
         s.props[k] = str(v)
+
+
+def _store_secrets(ctx: Ctx, s: Section, params: dict[str, Any], *, adding: bool) -> None:
+    """The plugins' on_add/on_update hooks: secrets go to files under priv/ (pve-storage
+    ``PBSPlugin.pm`` pbs_set_password/_encryption_key/_master_pubkey, ``CIFSPlugin.pm``,
+    ``CephConfig.pm`` ceph_create_keyfile); storage.cfg keeps only a marker."""
+    allowed = PER_TYPE.get(s.type, set())
+    for name in sorted(SECRETS & set(params)):
+        if name not in allowed:
+            raise param_error(name, "property is not defined in schema and the schema does not allow additional "
+                              "properties")
+    sid = s.id
+    password = p_str(params, "password")
+    if password is not None:
+        ctx.store.put_file(f"priv/storage/{sid}.pw", password + "\n")
+    elif adding and s.type in ("pbs", "cifs", "esxi"):
+        ctx.store.delete_file(f"priv/storage/{sid}.pw")
+    key = p_str(params, "encryption-key")
+    if key is not None:
+        if key == "autogen":
+            fingerprint = ":".join(f"{b:02x}" for b in secrets.token_bytes(32))
+            key = json.dumps({"kdf": None, "data": secrets.token_hex(32), "fingerprint": fingerprint})
+        try:
+            decoded = json.loads(key)
+        except ValueError:
+            decoded = None
+        if not isinstance(decoded, dict) or "data" not in decoded:
+            raise ApiError(500, "Value does not seems like a valid, JSON formatted encryption key!")
+        ctx.store.put_file(f"priv/storage/{sid}.enc", key)
+        s.props["encryption-key"] = str(decoded.get("fingerprint") or 1)
+    master = p_str(params, "master-pubkey")
+    if master is not None:
+        if "encryption-key" not in s.props:
+            raise ApiError(500, "'master-pubkey' can only be used together with 'encryption-key'")
+        ctx.store.put_file(f"priv/storage/{sid}.master.pem", base64.b64decode(master).decode(errors="replace"))
+        s.props["master-pubkey"] = "1"
+    keyring = p_str(params, "keyring")
+    if keyring is not None:
+        ext = "secret" if s.type == "cephfs" else "keyring"
+        if ext == "secret":  # CephConfig.pm: a CephFS secret file holds only the key
+            m = re.search(r"key\s*=\s*(\S+)", keyring)
+            keyring = (m.group(1) if m else keyring.strip()) + "\n"
+        ctx.store.put_file(f"priv/ceph/{sid}.{ext}", keyring)
 
 
 @route("POST", "/storage")
@@ -109,6 +160,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             raise ApiError(500, f"create storage failed: storage ID '{sid}' already defined")
         s = Section(stype, sid)
         _apply(s, params)
+        _store_secrets(ctx, s, params, adding=True)
         if stype in ("nfs", "cifs", "cephfs") and "path" not in s.props:
             s.props["path"] = f"/mnt/pve/{sid}"
         if stype == "rbd" and "pool" not in s.props:
@@ -136,6 +188,7 @@ def update(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
             if fixed in params and s.props.get(fixed) not in (None, str(params[fixed])):
                 raise ApiError(500, f"update storage failed: can't change value of fixed parameter '{fixed}'")
         _apply(s, params)
+        _store_secrets(ctx, s, params, adding=False)
         for k in (p_str(params, "delete") or "").split(","):
             if k.strip():
                 s.props.pop(k.strip(), None)
@@ -153,3 +206,6 @@ def delete(ctx: Ctx, params: dict[str, Any]) -> None:
             raise ApiError(500, f"delete storage failed: error with cfs lock 'file-storage_cfg': storage '{sid}' "
                            "does not exist")
         ctx.store.put_file(STORAGE, write_sections([s for s in sections if s.id != sid], "storage"))
+        for secret in (f"priv/storage/{sid}.pw", f"priv/storage/{sid}.enc", f"priv/storage/{sid}.master.pem",
+                       f"priv/ceph/{sid}.keyring", f"priv/ceph/{sid}.secret"):
+            ctx.store.delete_file(secret)  # the plugins' on_delete_hook
