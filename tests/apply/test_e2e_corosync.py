@@ -1,6 +1,6 @@
 """Corosync link changes through apply: the documented corosync.conf edit protocol
-(edit a copy, bump config_version, move it into place) on a node's /etc/pve, which
-the lab mounts like pmxcfs."""
+(edit a copy, bump config_version, move it into place) on a node's /etc/pve, which the
+lab mounts through FUSE with pmxcfs's rules (tests/lab/test_pmxcfs.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +26,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         stop(lab)
 
 
+@pytest.mark.xfail(strict=True, reason="issue 11 item 1: the playbook writes corosync.conf.new with "
+                   "ansible.builtin.copy, which chmods its temporary file; pmxcfs refuses that (EPERM)")
 def test_link_priority_change_is_applied_and_converges(lab: Lab) -> None:
     stack = lab.work / "lab.yaml"
     text = (REPO / "stacks" / "lab.yaml").read_text()
