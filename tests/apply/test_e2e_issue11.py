@@ -8,6 +8,7 @@ import json
 import re
 import subprocess
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -40,15 +41,20 @@ def _json(lab: Lab, node: str, path: str) -> object:
     return json.loads(p.stdout)
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A lab that already runs stacks/lab.yaml."""
-    lab = start(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work"),
-                "--from", str(REPO / "stacks" / "lab.yaml"))
+@contextmanager
+def _running(factory: pytest.TempPathFactory, *up_args: str, work: Path | None = None) -> Iterator[Lab]:
+    lab = start(factory.mktemp("home"), work or factory.mktemp("work"), *up_args)
     try:
         yield lab
     finally:
         stop(lab)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A lab that already runs stacks/lab.yaml."""
+    with _running(tmp_path_factory, "--from", str(REPO / "stacks" / "lab.yaml")) as lab:
+        yield lab
 
 
 @pytest.mark.xfail(strict=True, reason="issue 11 item 2: corosync_link_set rewrites only existing interface blocks "
@@ -116,11 +122,8 @@ def realtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     seed = re.sub(r"^  - \{name: cephfs, type: cephfs.*\n", "", seed, flags=re.M)
     assert "mdss" not in seed and "filesystems" not in seed and "type: cephfs" not in seed
     (work / "seed.yaml").write_text(seed)
-    lab = start(tmp_path_factory.mktemp("home"), work, "--from", str(work / "seed.yaml"), "--time-scale", "1")
-    try:
+    with _running(tmp_path_factory, "--from", str(work / "seed.yaml"), "--time-scale", "1", work=work) as lab:
         yield lab
-    finally:
-        stop(lab)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 11 item 7: `pveceph fs create` runs right after `pveceph mds create`, "
@@ -133,11 +136,8 @@ def test_cephfs_waits_for_a_standby_mds(realtime: Lab) -> None:
 
 @pytest.fixture(scope="module")
 def blank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = start(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work"))
-    try:
+    with _running(tmp_path_factory) as lab:
         yield lab
-    finally:
-        stop(lab)
 
 
 @pytest.mark.xfail(strict=True, reason="issue 11 item 9: `pvecm create --token-coefficient` exists only from "
