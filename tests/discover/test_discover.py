@@ -79,7 +79,7 @@ def _add_node(data: dict[str, Any], name: str, i: int) -> None:
     data["/cluster/config/nodes"].append({"node": name, "name": name, "nodeid": str(i), "quorum_votes": "1",
                                           "ring0_addr": f"10.10.10.{10 + i}", "ring1_addr": f"10.10.11.{10 + i}"})
     data[f"/nodes/{name}/network"] = copy.deepcopy(data["/nodes/pve03/network"])
-    data[f"/nodes/{name}/disks/list"] = []
+    data[f"/nodes/{name}/disks/list?skipsmart=1"] = []
 
 
 def test_request_count_depends_on_nodes_only() -> None:
