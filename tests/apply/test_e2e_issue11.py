@@ -147,3 +147,24 @@ def test_token_coefficient_on_a_pve8_cluster(blank: Lab) -> None:
     _apply(blank, stack)
     totem = _json(blank, "pve01", "/cluster/config/totem")
     assert isinstance(totem, dict) and totem.get("token_coefficient") == "125"
+
+
+@pytest.fixture(scope="module")
+def with_qdevice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """stacks/lab.yaml plus a QDevice (LMS), already running."""
+    work = tmp_path_factory.mktemp("work")
+    text = (REPO / "stacks" / "lab.yaml").read_text() + "quorum:\n  qdevice: {host: 192.168.10.5, algorithm: lms}\n"
+    (work / "qdevice.yaml").write_text(text)
+    with _running(tmp_path_factory, "--from", str(work / "qdevice.yaml"), work=work) as lab:
+        yield lab
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 item 9: QDevice discovery reads the answering node's live "
+                   "corosync-qdevice daemon, so a stopped daemon reads as 'no QDevice' and the plan re-creates it")
+def test_a_stopped_qdevice_daemon_is_not_a_missing_qdevice(with_qdevice: Lab) -> None:
+    stack = with_qdevice.work / "qdevice.yaml"
+    assert with_qdevice.cli("plan", str(stack), "--detailed-exitcode").returncode == 0
+    for node in ("pve01", "pve02", "pve03"):  # the daemon is down everywhere (say, after an upgrade)
+        assert with_qdevice.node_cli(node, "systemctl", "stop", "corosync-qdevice").returncode == 0
+    plan = with_qdevice.cli("plan", str(stack), "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
