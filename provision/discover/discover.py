@@ -31,7 +31,13 @@ from provision.discover.corosync import (
 )
 from provision.discover.errors import DiscoveryError, PermanentError, UnmodelledError
 from provision.discover.guests import normalise_guests
-from provision.discover.ha import migrated_group_rules, normalise_groups, normalise_resources, normalise_rules
+from provision.discover.ha import (
+    migrated_group_rules,
+    normalise_crs,
+    normalise_groups,
+    normalise_resources,
+    normalise_rules,
+)
 from provision.discover.network import AnyInterface, normalise_network
 from provision.discover.observed import MemberState, Observed, fingerprint_of
 from provision.discover.storage import normalise_storages
@@ -53,6 +59,7 @@ CLUSTER_ENDPOINTS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "ha_rules": ("/cluster/ha/rules", {}, True),  # PVE 8: no such endpoint
     "ha_resources": ("/cluster/ha/resources", {}, False),
     "guests": ("/cluster/resources", {"type": "vm"}, False),
+    "options": ("/cluster/options", {}, True),  # datacenter.cfg: ha.crs
 }
 # key -> (path, params); `skipsmart=1`: without it PVE runs smartctl on every disk
 # (pve-storage Diskmanage.pm get_disks), slow on disk-heavy nodes, and discovery needs
@@ -240,7 +247,8 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
     guests = normalise_guests(c.get("guests"))
 
     version = obs.pve_version if obs.pve_version in (8, 9) else (9 if (obs.pve_version or 0) > 9 else 8)
-    ha = Ha(groups=groups, rules=rules, resources=resources)
+    ha = Ha.model_validate({"crs": normalise_crs(c.get("options")), "groups": groups, "rules": rules,
+                            "resources": resources})
     quorum = Quorum(qdevice=qdevice)
     if status.clustered and coro_nodes:
         corosync = normalise_corosync(coro_nodes, c.get("totem") or {}, addresses)
