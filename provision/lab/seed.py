@@ -249,6 +249,8 @@ def _ha(store: Store, paths: LabPaths, spec: Cluster) -> None:
     def nodes(prios: dict[str, int]) -> str:
         return ",".join(f"{n}:{p}" if p else n for n, p in prios.items())
 
+    if spec.ha.crs != "basic":  # basic is datacenter.cfg's default: nothing to write
+        call(ctx, "PUT", "/cluster/options", {"crs": f"ha={spec.ha.crs}"})
     for g in spec.ha.groups:
         p: dict[str, Any] = {"group": g.name, "nodes": nodes(g.nodes), "restricted": int(g.restricted),
                              "nofailback": int(g.nofailback)}
