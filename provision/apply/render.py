@@ -1,15 +1,18 @@
-"""Plan actions → an ansible-runner private data directory.
+"""Plan actions → an ansible-runner private data directory, with stack values as data.
 
-Why a renderer of our own rather than Ansible variables everywhere: each action's
-parameters are known when the plan is made, so the generated task files carry them as
-literals. A reviewer (or `--check`) then sees the exact `pvecm`/`pveceph`/`ha-manager`
-command lines that will run, and the run directory is a self-contained record.
+Each action kind has a template, `provision/playbooks/actions/<kind>.yml.j2`, rendered
+with `[[ ]]`/`[% %]`/`[# #]` delimiters so Ansible's own `{{ }}` passes through as text.
+The template decides the *shape* of the tasks from the action's typed parameters (which
+options are set, how many links); it never writes a parameter's text into the file.
+Values reach Ansible only as data: every action's PVE texts (`pve_text`) go into
+`project/vars/actions.yml` under one `!unsafe` tag, and each action's tasks see them as
+`t` (e.g. `"{{ t.name }}"`), so Ansible never evaluates a comment such as
+`{{ lookup('pipe', ...) }}` in a stack.
 
-Templates use `[[ ]]`, `[% %]` and `[# #]` so that Ansible's own `{{ }}` expressions
-(run-time facts such as `inventory_hostname` or the probe results) pass through as
-text. Every literal inserted into YAML goes through the `q` filter: a JSON-quoted
-scalar (valid YAML), wrapped in `{% raw %}` when it contains template markers, so a
-comment such as "{{ x }}" in a stack can never be evaluated by Ansible.
+Two mechanical guards keep it so: the template reads parameters through a strict view
+(an unknown name is a RenderError naming the kind and the parameter, and a string
+parameter refuses to become template output), and the inventory host names, the only
+stack-derived words in the playbook source, must be valid node names.
 """
 
 from __future__ import annotations
@@ -18,123 +21,172 @@ import importlib.resources
 import json
 import re
 import shutil
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from pydantic import BaseModel
 
+from provision.actions import PRE_CLUSTER_PHASES, Action, ActionError, Kind, pve_text
+from provision.actions.values import SecretParam
 from provision.apply import interfaces as ifaces
+from provision.spec.base import NODE_NAME
 
 # Shipped inside the package so that an installed wheel can apply (importlib.resources,
 # not a path relative to a source checkout).
 PLAYBOOKS_DIR = Path(str(importlib.resources.files("provision") / "playbooks"))
 
-ACTION_KINDS = (
-    "network_apply",
-    "cluster_create",
-    "cluster_join",
-    "node_remove",
-    "corosync_link_set",
-    "corosync_link_remove",
-    "corosync_totem_set",
-    "qdevice_setup",
-    "qdevice_remove",
-    "ceph_init",
-    "ceph_mon_create",
-    "ceph_mon_destroy",
-    "ceph_mgr_create",
-    "ceph_mgr_destroy",
-    "ceph_osd_create",
-    "ceph_osd_destroy",
-    "ceph_osd_set",
-    "ceph_pool_create",
-    "ceph_pool_set",
-    "ceph_pool_destroy",
-    "ceph_mds_create",
-    "ceph_mds_destroy",
-    "ceph_fs_create",
-    "ceph_fs_destroy",
-    "storage_add",
-    "storage_set",
-    "storage_remove",
-    "ha_group_add",
-    "ha_group_set",
-    "ha_group_remove",
-    "ha_rule_add",
-    "ha_rule_set",
-    "ha_rule_remove",
-    "ha_resource_add",
-    "ha_resource_set",
-    "ha_resource_remove",
-)
-
-# Phases that run before a cluster exists: there, "not clustered yet" is not an error.
-PRE_CLUSTER_PHASES = frozenset({"network", "cluster"})
-
-_TEMPLATE_MARKERS = ("{{", "{%", "{#")
+ACTION_KINDS = tuple(k.value for k in Kind)
 DEFAULT_MTU = 1500
+SECRET_ENV_PREFIX = "PVE_PROVISION_SECRET_"
 
 
 class RenderError(ValueError):
-    """The plan cannot be turned into playbooks (unknown kind, unknown node...)."""
+    """The plan cannot be turned into playbooks (unknown kind, unknown node, template bug...)."""
 
 
-class Params(dict[str, Any]):
-    """Action parameters for templates: an absent optional key reads as None.
-
-    StrictUndefined stays on for everything else, so a typo in a template still fails.
-    """
-
-    def __missing__(self, key: str) -> None:
-        return None
+# -- the strict view templates read parameters through ----------------------------------
 
 
-def _params(value: Any) -> Any:
-    if isinstance(value, Tpl):
-        return value
+class StackText(str):
+    """A string parameter inside a template: usable in tests (`is none`, `in`, `==`),
+    but it refuses to become template output or part of a concatenation."""
+
+    __slots__ = ()
+
+    def __str__(self) -> str:
+        raise RenderError(f"a template tried to write the parameter text {self[:40]!r} into the playbook; "
+                          "reference it as {{ t.<field> }} instead")
+
+    __format__ = None  # type: ignore[assignment]
+
+
+def _view(value: Any, where: str) -> Any:
+    if isinstance(value, SecretParam):
+        return SecretView()
+    if isinstance(value, BaseModel):
+        return ParamsView(value, where)
+    if isinstance(value, str):
+        return StackText(value)
     if isinstance(value, Mapping):
-        return Params({str(k): _params(v) for k, v in value.items()})
+        return MappingView({StackText(k) if isinstance(k, str) else k: _view(v, where) for k, v in value.items()})
     if isinstance(value, list | tuple):
-        return [_params(v) for v in value]
+        return tuple(_view(v, where) for v in value)
     return value
 
 
-class Tpl(str):
-    """A string that *is* an Ansible expression: inserted without `!unsafe`."""
+class SecretView:
+    """A secret parameter: present, with no readable value (templates look it up at run time)."""
 
     __slots__ = ()
 
 
-@dataclass(frozen=True)
-class Action:
-    """One plan action, as the plan document carries it (field names of docs/plan-format.md)."""
+class MappingView(dict[Any, Any]):
+    __slots__ = ()
 
-    id: str
-    phase: str
-    kind: str
-    node: str | None
-    address: str
-    params: Mapping[str, Any]
-    serial: bool = False
-    destructive: bool = False
-    depends_on: tuple[str, ...] = ()
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Action:
-        return cls(
-            id=str(data["id"]),
-            phase=str(data["phase"]),
-            kind=str(data["kind"]),
-            node=data.get("node"),
-            address=str(data.get("address", "")),
-            params=dict(data.get("params") or {}),
-            serial=bool(data.get("serial", False)),
-            destructive=bool(data.get("destructive", False)),
-            depends_on=tuple(str(d) for d in data.get("depends_on") or ()),
-        )
+class ParamsView:
+    """Read-only, strict access to one action's typed parameters."""
+
+    __slots__ = ("_model", "_where", "seen")
+
+    def __init__(self, model: BaseModel, where: str) -> None:
+        self._model = model
+        self._where = where
+        self.seen: set[str] = set()
+        """The fields the template read (the catalogue test checks none is left unread)."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        fields = type(self._model).model_fields
+        if name not in fields:
+            raise RenderError(f"{self._where}: the template reads parameter {name!r}, which "
+                              f"{type(self._model).__name__} does not define (it has: {', '.join(fields) or 'none'})")
+        self.seen.add(name)
+        return _view(getattr(self._model, name), self._where)
+
+    __getitem__ = __getattr__
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(type(self._model).model_fields)
+
+
+def _q(value: Any) -> str:
+    """A YAML scalar for the template's own text (task names, flags, Ansible expressions)."""
+    if isinstance(value, StackText):
+        str(value)  # raises: parameter text never reaches the playbook source
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float):
+        return json.dumps(value)
+    if value is None:
+        return "null"
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def _flow(values: Sequence[Any]) -> str:
+    return "[" + ", ".join(_q(v) for v in values) + "]"
+
+
+def _environment(playbooks: Path) -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(playbooks)),
+        block_start_string="[%",
+        block_end_string="%]",
+        variable_start_string="[[",
+        variable_end_string="]]",
+        comment_start_string="[#",
+        comment_end_string="#]",
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters.update(q=_q, flow=_flow)
+    return env
+
+
+# -- secrets ----------------------------------------------------------------------------
+
+
+def secret_env_name(reference: str) -> str:
+    """The environment variable that carries a secret into ansible-playbook.
+
+    Derived from the reference alone, so it is stable across plans and documented for
+    operators who run the playbooks elsewhere (AWX credential injectors, CI secrets):
+    `env:PBS_PASSWORD` → `PVE_PROVISION_SECRET_PBS_PASSWORD`, `file:secrets/pbs.pw` →
+    `PVE_PROVISION_SECRET_FILE_SECRETS_PBS_PW`."""
+    kind, _, where = reference.partition(":")
+    word = re.sub(r"[^A-Za-z0-9]+", "_", where).strip("_").upper()
+    if kind == "file":
+        word = "FILE_" + word
+    if not word:
+        raise RenderError(f"{reference!r} is not a secret reference")
+    return SECRET_ENV_PREFIX + word
+
+
+def _texts(value: Any, refs: dict[str, str]) -> Any:
+    """The PVE texts of a parameter model for `t`, in the model's shape; a secret becomes
+    the name of the environment variable that will hold it (never its value)."""
+    if isinstance(value, SecretParam):
+        name = secret_env_name(value.secret)
+        refs[name] = value.secret
+        return name
+    if isinstance(value, BaseModel):
+        return {k: _texts(getattr(value, k), refs) for k in type(value).model_fields}
+    if isinstance(value, Mapping):
+        if value and all(isinstance(v, int) and not isinstance(v, bool) for v in value.values()):
+            return pve_text(value)  # node priorities
+        return {str(k): _texts(v, refs) for k, v in value.items()}
+    if isinstance(value, list | tuple) and any(isinstance(v, BaseModel | Mapping) for v in value):
+        return [_texts(v, refs) for v in value]
+    return pve_text(value)
+
+
+# -- plays ------------------------------------------------------------------------------
 
 
 @dataclass
@@ -144,6 +196,15 @@ class RenderedAction:
     host: str
     file: str  # path relative to project/
     task_names: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        """What task names start with (`Action 007: ...`): the runner maps it back."""
+        return f"{self.index:03d}"
+
+    @property
+    def var(self) -> str:
+        return f"a{self.index:03d}"
 
 
 @dataclass
@@ -166,7 +227,7 @@ class RunDir:
     plan_id: str
     plays: list[Play]
     actions: list[RenderedAction]
-    # extravar key → secret reference description ("env:NAME" / "file:PATH"); values never here
+    # environment variable name → secret reference ("env:NAME" / "file:PATH"); values never here
     secret_refs: dict[str, str]
 
     @property
@@ -182,137 +243,12 @@ class RunDir:
         return self.project / "site.yml"
 
 
-# -- Jinja environment ------------------------------------------------------------------
-
-
-def _q(value: Any) -> str:
-    """A YAML scalar for a literal value: JSON form, wrapped in a raw block when it looks like a template."""
-    if isinstance(value, Tpl):
-        return json.dumps(str(value))
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return json.dumps(value)
-    if value is None:
-        return "null"
-    text = str(value)
-    if any(marker in text for marker in _TEMPLATE_MARKERS):
-        # Keep it literal for Ansible (and readable for ansible-lint): a raw block.
-        if "endraw" in text:
-            raise RenderError(f"value {text!r} cannot be passed through Ansible literally")
-        text = "{% raw %}" + text + "{% endraw %}"
-    return json.dumps(text, ensure_ascii=False)
-
-
-def _jl(value: Any) -> str:
-    """A Jinja string literal (inside an Ansible expression such as `when:`)."""
-    return json.dumps(str(value), ensure_ascii=False)
-
-
-def _sq(value: Any) -> str:
-    """A single-quoted Jinja string literal, for expressions inside a YAML "..." scalar."""
-    text = str(value)
-    if any(c in text for c in "'\\\"") or any(m in text for m in _TEMPLATE_MARKERS):
-        raise RenderError(f"value {text!r} cannot be embedded in an expression")
-    return f"'{text}'"
-
-
-def _flow(values: Sequence[Any]) -> str:
-    return "[" + ", ".join(_q(v) for v in values) + "]"
-
-
-def _csv(values: Any) -> str:
-    if isinstance(values, str):
-        return values
-    return ",".join(str(v) for v in values)
-
-
-def _nodes_prio(value: Any) -> str:
-    """`{pve01: 2, pve02: 0}` → `pve01:2,pve02` (PVE prints priority 0 bare)."""
-    if isinstance(value, str):
-        return value
-    return ",".join(f"{n}:{p}" if p else str(n) for n, p in sorted(dict(value).items()))
-
-
-def _optval(value: Any) -> Any:
-    """A CLI option value: booleans as PVE's 1/0, numbers as text, Tpl kept as is."""
-    if isinstance(value, Tpl):
-        return value
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    return str(value)
-
-
-def _b(value: Any) -> str:
-    return "1" if value else "0"
-
-
-def _environment(playbooks: Path) -> jinja2.Environment:
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(playbooks)),
-        block_start_string="[%",
-        block_end_string="%]",
-        variable_start_string="[[",
-        variable_end_string="]]",
-        comment_start_string="[#",
-        comment_end_string="#]",
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        autoescape=False,
-    )
-    env.filters.update(
-        q=_q, flow=_flow, csv=_csv, nodes_prio=_nodes_prio, b=_b, optval=_optval, jl=_jl, sq=_sq, from_json=json.loads
-    )
-    env.globals.update(T=Tpl)
-    return env
-
-
-# -- secrets ----------------------------------------------------------------------------
-
-_SECRET_DESC = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:.+)$")
-
-
-def secret_env_name(var: str) -> str:
-    """The environment variable that carries secret `var` into ansible-playbook."""
-    return "PVE_PROVISION_SECRET_" + var.upper()
-
-
-def _is_secret(value: Any) -> bool:
-    return isinstance(value, Mapping) and set(value) == {"secret"}
-
-
-def _secret_params(action: Action, index: int, refs: dict[str, str]) -> dict[str, Any]:
-    """Replace each `{"secret": "env:NAME"}` by an Ansible lookup of a private variable.
-
-    The value itself is resolved by the runner, in memory, and reaches ansible-playbook
-    only through its process environment (`secret_env_name`): never a file, and never
-    the command line, which every local user can read in /proc. The rendered files
-    carry the lookup expression only.
-    """
-    out: dict[str, Any] = {}
-    for key, value in action.params.items():
-        if _is_secret(value):
-            desc = str(value["secret"])
-            if not _SECRET_DESC.match(desc):
-                raise RenderError(f"{action.address}: {key} is not a secret reference ({desc!r})")
-            var = f"a{index:03d}_{re.sub(r'[^a-z0-9_]', '_', key.lower())}"
-            refs[var] = desc
-            out[key] = Tpl("{{ lookup('ansible.builtin.env', '" + secret_env_name(var) + "') }}")
-        else:
-            out[key] = value
-    return out
-
-
-# -- plays ------------------------------------------------------------------------------
-
-
 def _segment(actions: Sequence[RenderedAction], host_order: Sequence[str]) -> list[list[RenderedAction]]:
     """Cut one phase's actions into runs that one play can execute faithfully.
 
     A serial play (`serial: 1`) visits hosts in inventory order, so a serial run may only
-    continue while hosts keep that order. A parallel play (`strategy: free`) lets each host
-    race through its own tasks, so it may not contain an action that depends on another
-    host's action in the same play.
+    continue while hosts keep that order. A parallel play may not contain an action
+    that depends on another host's action in the same play.
     """
     rank = {h: i for i, h in enumerate(host_order)}
     segments: list[list[RenderedAction]] = []
@@ -363,15 +299,15 @@ def _plays(rendered: Sequence[RenderedAction], host_order: Sequence[str]) -> lis
         for i, seg in enumerate(segments):
             hosts = [h for h in host_order if h in {ra.host for ra in seg}]
             serial = seg[0].action.serial
-            label = f"Phase {phase}" + (f" (part {i + 1} of {len(segments)})" if len(segments) > 1 else "")
-            kinds = sorted({ra.action.kind for ra in seg})
+            label = f"Phase {phase.value}" + (f" (part {i + 1} of {len(segments)})" if len(segments) > 1 else "")
+            kinds = sorted({ra.action.kind.value for ra in seg})
             plays.append(
                 Play(
                     name=_play_name(label, kinds, len(seg), serial),
-                    phase=phase,
+                    phase=phase.value,
                     hosts=hosts,
                     serial=serial,
-                    free=not serial and len(hosts) > 1,
+                    free=False,
                     check_quorum=True,
                     quorum_optional=phase in PRE_CLUSTER_PHASES,
                     actions=list(seg),
@@ -383,7 +319,7 @@ def _plays(rendered: Sequence[RenderedAction], host_order: Sequence[str]) -> lis
 # -- public API -------------------------------------------------------------------------
 
 
-def _network_interfaces(params: Mapping[str, Any], physical: Sequence[str] = ()) -> list[dict[str, Any]]:
+def _network_interfaces(params: Any, physical: Sequence[str] = ()) -> list[dict[str, Any]]:
     """The interfaces the file must hold: the desired set, then what the plan says to keep
     (interfaces found on the node that the stack does not mention, unless --prune), then
     every other physical NIC of the node as a bare `iface X inet manual` stanza, as PVE's
@@ -391,7 +327,7 @@ def _network_interfaces(params: Mapping[str, Any], physical: Sequence[str] = ())
     out: list[dict[str, Any]] = []
     seen: set[str] = set()
     bare = [{"name": n, "type": "nic", "autostart": False} for n in sorted(set(physical))]
-    for iface in [*params.get("interfaces", []), *params.get("keep", []), *bare]:
+    for iface in [*params.interfaces, *params.keep, *bare]:
         if iface["name"] in seen:
             continue
         seen.add(iface["name"])
@@ -411,7 +347,8 @@ def run_dir_name(plan_id: str, now: datetime | None = None) -> str:
 def interfaces_text(interfaces: Sequence[Mapping[str, Any]], playbooks: Path = PLAYBOOKS_DIR) -> str:
     """The `/etc/network/interfaces` body PVE would write for this interface set.
 
-    `source` lines kept from the node's current file are appended at run time.
+    `source` lines kept from the node's current file are appended at run time. The
+    result is a data file that Ansible copies, never a template it evaluates.
     """
     template = _environment(playbooks).get_template("templates/interfaces.j2")
     return template.render(stanzas=ifaces.stanzas(interfaces))
@@ -432,17 +369,20 @@ def render_run(
     that neither the stack nor the plan mention in the file, as PVE itself would.
     """
     plan_id = str(plan.get("id") or plan.get("plan_id") or "plan")
-    actions = [Action.from_json(a) for a in plan.get("actions", [])]
+    try:
+        actions = [Action.from_json(a) for a in plan.get("actions", [])]
+    except ActionError as exc:
+        raise RenderError(str(exc)) from None
     if not actions:
         raise RenderError("the plan has no actions; nothing to render")
     host_order = list(inventory.hosts)
     if not host_order:
         raise RenderError("the inventory has no hosts")
+    bad = [h for h in host_order if not re.match(NODE_NAME, h)]
+    if bad:
+        raise RenderError(f"inventory host {bad[0]!r} is not a valid node name")
     any_host = host_order[0]
-
     for action in actions:
-        if action.kind not in ACTION_KINDS:
-            raise RenderError(f"{action.address}: unknown action kind {action.kind!r}")
         if (action.node or any_host) not in inventory.hosts:
             raise RenderError(f"{action.address}: node {action.node!r} is not in the inventory")
 
@@ -460,6 +400,29 @@ def render_run(
         raise
 
 
+def render_action(action: Action, index: int, host: str, env: jinja2.Environment, pve_version: Any,
+                  refs: dict[str, str], extra: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+    """One action's task file text and its data for `vars/actions.yml` (`t`, `x`)."""
+    where = f"{action.kind.value} ({action.id})"
+    context: dict[str, Any] = {
+        "a": {"kind": action.kind.value, "label": f"{index:03d}", "r": f"pve_a{index:03d}",
+              "no_log": False},
+        "p": ParamsView(action.params, where),
+        "pve_version": pve_version,
+    }
+    texts = _texts(action.params, refs)
+    context["a"]["no_log"] = any(isinstance(getattr(action.params, f), SecretParam)
+                                 or (isinstance(getattr(action.params, f), Mapping)
+                                     and any(isinstance(v, SecretParam) for v in getattr(action.params, f).values()))
+                                 for f in type(action.params).model_fields)
+    try:
+        text = env.get_template(action.spec.template).render(**context)
+    except jinja2.UndefinedError as exc:
+        raise RenderError(f"{where}: template error: {exc}") from None
+    data: dict[str, Any] = {"t": texts, "x": dict(extra or {}), "host": host}
+    return text, data
+
+
 def _render_into(
     root: Path,
     plan: Mapping[str, Any],
@@ -473,38 +436,26 @@ def _render_into(
 ) -> RunDir:
     (root / "project" / "tasks").mkdir(parents=True)
     (root / "project" / "files").mkdir()
+    (root / "project" / "vars").mkdir()
     (root / "inventory").mkdir()
     (root / "env").mkdir()
 
     env = _environment(playbooks)
     refs: dict[str, str] = {}
     rendered: list[RenderedAction] = []
+    data: dict[str, Any] = {}
     for index, action in enumerate(actions, start=1):
         host = action.node or any_host
-        rel = f"tasks/{index:03d}-{action.kind}.yml"
+        rel = f"tasks/{index:03d}-{action.kind.value}.yml"
         ra = RenderedAction(action=action, index=index, host=host, file=rel)
-        params = _secret_params(action, index, refs)
-        context: dict[str, Any] = {
-            "a": {
-                "id": action.id,
-                "kind": action.kind,
-                "address": action.address,
-                "node": action.node,
-                "host": host,
-                "r": f"pve_a{index:03d}",
-                "no_log": any(isinstance(v, Tpl) for v in params.values()),
-            },
-            "p": _params(params),
-            "pve_version": plan.get("pve_version"),
-        }
-        if action.kind == "network_apply":
+        extra: dict[str, Any] = {}
+        if action.kind == Kind.NETWORK_APPLY:
             wanted = _network_interfaces(action.params, physical_nics.get(host, ()))
-            body = interfaces_text(wanted, playbooks)
-            file_name = f"interfaces-{host}"
-            (root / "project" / "files" / file_name).write_text(body, encoding="utf-8")
-            context["interfaces_file"] = file_name
-            context["interfaces"] = [{"name": i["name"], "type": ifaces.pve_type(str(i["type"]))} for i in wanted]
-        text = env.get_template(f"actions/{action.kind}.yml.j2").render(**context)
+            file_name = f"interfaces-{index:03d}"
+            (root / "project" / "files" / file_name).write_text(interfaces_text(wanted, playbooks), encoding="utf-8")
+            extra = {"file": file_name,
+                     "expect": [{"name": i["name"], "type": ifaces.pve_type(str(i["type"]))} for i in wanted]}
+        text, data[ra.var] = render_action(action, index, host, env, plan.get("pve_version"), refs, extra)
         tasks = _yaml_load(text) or []
         _require_no_log(action, tasks)
         (root / "project" / rel).write_text(text, encoding="utf-8")
@@ -512,8 +463,9 @@ def _render_into(
         rendered.append(ra)
 
     plays = _plays(rendered, host_order)
-    site = env.get_template("site.yml.j2").render(plays=plays, plan_id=plan_id, actions_total=len(rendered))
+    site = env.get_template("site.yml.j2").render(plays=plays, actions_total=len(rendered))
     (root / "project" / "site.yml").write_text(site, encoding="utf-8")
+    write_action_vars(root / "project" / "vars" / "actions.yml", data)
     shutil.copy(playbooks / "tasks" / "quorum-check.yml", root / "project" / "tasks" / "quorum-check.yml")
     shutil.copy(playbooks / "ansible.cfg", root / "project" / "ansible.cfg")
     inventory.write(root / "inventory")
@@ -523,6 +475,15 @@ def _render_into(
     )
     (root / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return RunDir(root=root, plan_id=plan_id, plays=plays, actions=rendered, secret_refs=refs)
+
+
+def write_action_vars(path: Path, data: Mapping[str, Any]) -> None:
+    """Every action's values as one `!unsafe` mapping: Ansible reads them as data and
+    never evaluates `{{ }}` or `{% %}` inside them. JSON is YAML, and `ensure_ascii`
+    escapes every control character, so no value can end the mapping early."""
+    path.write_text("---\n# Action values (data, never templated). Generated by pve-provision.\n"
+                    "pve_actions: !unsafe " + json.dumps(data, sort_keys=True, ensure_ascii=True) + "\n",
+                    encoding="utf-8")
 
 
 def _yaml_load(text: str) -> Any:
@@ -536,9 +497,9 @@ def _require_no_log(action: Action, tasks: Sequence[Any]) -> None:
     record its value (the command line in the result). A template that does not mark
     such a task is a bug: refuse to render rather than leak."""
     for task in tasks:
-        if isinstance(task, dict) and "PVE_PROVISION_SECRET_" in json.dumps(task, default=str) \
+        if isinstance(task, dict) and "'ansible.builtin.env'" in json.dumps(task, default=str) \
                 and task.get("no_log") is not True:
-            raise RenderError(f"{action.address}: task {task.get('name')!r} of {action.kind} would carry a "
+            raise RenderError(f"{action.address}: task {task.get('name')!r} of {action.kind.value} would carry a "
                               "secret without no_log; secrets are not supported in this action kind")
 
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provision.apply.render import RunDir, secret_env_name
+from provision.apply.render import RunDir
 
 TASK_ACTION = re.compile(r"^Action (?P<id>\S+?): ")
 Event = dict[str, Any]
@@ -81,13 +81,15 @@ class ActionTracker:
     """Follows events to tell, per plan action, whether it finished, failed or never ran.
 
     An action is done when its last task has finished on its node (ok, changed, or
-    skipped by its guard); task names carry the action id (`Action <id>: ...`).
+    skipped by its guard); task names carry the action's label (`Action 007: ...`),
+    which the run directory maps back to the action id.
     """
 
     def __init__(self, run_dir: RunDir) -> None:
-        self._last_task = {ra.action.id: (ra.task_names[-1] if ra.task_names else "") for ra in run_dir.actions}
-        self._host = {ra.action.id: ra.host for ra in run_dir.actions}
-        self.order = [ra.action.id for ra in run_dir.actions]
+        self._id = {ra.label: str(ra.action.id) for ra in run_dir.actions}
+        self._last_task = {str(ra.action.id): (ra.task_names[-1] if ra.task_names else "") for ra in run_dir.actions}
+        self._host = {str(ra.action.id): ra.host for ra in run_dir.actions}
+        self.order = [str(ra.action.id) for ra in run_dir.actions]
         self.done: set[str] = set()
         self.failed: set[str] = set()
         self.messages: list[str] = []
@@ -117,7 +119,7 @@ class ActionTracker:
             if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
                 self.messages.append(f"{host}: {task}: {_message(data)}")
             return
-        action_id = match.group("id")
+        action_id = self._id.get(match.group("id"), match.group("id"))
         if host and host != self._host.get(action_id):
             return
         if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
@@ -181,7 +183,7 @@ def run(
     os.chmod(artifacts, 0o700)
     hosts = {ra.host for ra in run_dir.actions}
     envvars = _child_env(blank_env)
-    envvars.update({secret_env_name(var): value for var, value in secrets.items()})
+    envvars.update(secrets)  # keys are the stable variable names render chose (secret_env_name)
     start = time.monotonic()
     try:
         runner = ansible_runner.run(

@@ -119,7 +119,10 @@ def _confirm(count: int, auto_approve: bool) -> None:
 def _resolve_secrets(run_dir: RunDir) -> tuple[dict[str, str], tuple[str, ...]]:
     """Read every secret the run needs, before anything runs; a missing one stops the
     apply with the object and field that need it (all of them at once)."""
-    by_index = {ra.index: ra.action for ra in run_dir.actions}
+    users: dict[str, list[str]] = {}
+    for ra in run_dir.actions:
+        for field in _secret_fields(ra.action.params):
+            users.setdefault(field[1], []).append(f"{ra.action.address} {field[0]}")
     values: dict[str, str] = {}
     env_names: list[str] = []
     missing: list[str] = []
@@ -129,9 +132,7 @@ def _resolve_secrets(run_dir: RunDir) -> tuple[dict[str, str], tuple[str, ...]]:
         try:
             values[var] = ref.resolve()
         except SecretUnavailableError as exc:
-            index, _, field = var[1:].partition("_")
-            action = by_index.get(int(index)) if index.isdigit() else None
-            where_used = f"{action.address} {field}" if action is not None else var
+            where_used = ", ".join(users.get(desc, [])) or var
             missing.append(f"  - {where_used}: {exc}")
         if kind == "env":
             env_names.append(where)
@@ -139,6 +140,20 @@ def _resolve_secrets(run_dir: RunDir) -> tuple[dict[str, str], tuple[str, ...]]:
         raise _fail("error: secrets needed by this plan cannot be read (nothing was changed):\n"
                     + "\n".join(missing))
     return values, tuple(sorted(set(env_names)))
+
+
+def _secret_fields(params: Any) -> list[tuple[str, str]]:
+    """(field, reference) of every secret among an action's parameters."""
+    from provision.actions.values import SecretParam
+
+    out: list[tuple[str, str]] = []
+    for name in type(params).model_fields:
+        value = getattr(params, name)
+        if isinstance(value, SecretParam):
+            out.append((name, value.secret))
+        elif isinstance(value, dict):
+            out += [(f"{name}.{k}", v.secret) for k, v in value.items() if isinstance(v, SecretParam)]
+    return out
 
 
 def _emit(output: Output, text: str, data: dict[str, Any] | None = None) -> None:

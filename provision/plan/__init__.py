@@ -1,7 +1,7 @@
 """The planner: diff desired vs observed, order into quorum-safe phases,
 render (text, Markdown, JSON) and store plan files. Public API below."""
 
-from provision.plan.actions import KINDS, PHASES, Action
+from provision.actions import KINDS, PHASES, Action
 from provision.plan.diff import Change, FieldDiff, diff
 from provision.plan.errors import PlanError
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets

@@ -17,64 +17,75 @@ from __future__ import annotations
 
 import graphlib
 import heapq
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from provision.crm.quorum import Member, QDevice, partition_quorum
+from pydantic import ValidationError
+
+from provision.actions import Action, ActionId, Kind, Phase, Replay, UnsafeStep, Verb
+from provision.actions import params as P
+from provision.actions.action import ActionError
+from provision.crm.quorum import QDevice
 from provision.discover.observed import Observed
-from provision.plan.actions import PHASES, Action
 from provision.plan.diff import Change, _iface_view, cluster_members
 from provision.plan.errors import PlanError
+from provision.plan.storage_options import storage_options
 from provision.spec.addresses import Address
 from provision.spec.cluster import Cluster
 from provision.spec.network import interface_parents
-from provision.spec.secrets import SecretRef
 
 _MUTATING = frozenset({"create", "update", "replace", "delete"})
 
 
-def _model_params(model: Any, exclude: Iterable[str] = ()) -> dict[str, Any]:
-    skip = set(exclude)
-    out: dict[str, Any] = {}
-    for name in type(model).model_fields:
-        if name in skip:
-            continue
-        value = getattr(model, name)
-        out[name] = _json(value)
-    return out
+def aid(address: Address | str, verb: Verb) -> ActionId:
+    return ActionId.of(address, verb)
 
 
-def _json(value: Any) -> Any:
-    """Params are plain JSON; a secret appears only as its reference."""
-    if isinstance(value, SecretRef):
-        return {"secret": value.describe()}
+def _changed_fields(change: Change) -> list[str]:
+    return sorted({fd.path.split(".", 1)[0] for fd in change.field_diffs})
+
+
+def _update(model: type[P.Params], change: Change, ident: dict[str, Any], desired: Any,
+            rename: dict[str, str] | None = None) -> P.Params:
+    """Update params: the identity, the new value of each changed field, and `delete`
+    for fields going back to unset (PVE's `delete=` parameter)."""
+    values: dict[str, Any] = dict(ident)
+    deletes: list[str] = []
+    for key in _changed_fields(change):
+        name = (rename or {}).get(key, key)
+        value = getattr(desired, key, None) if desired is not None else None
+        if value is None:
+            deletes.append(name)
+        elif name in model.model_fields:
+            values[name] = _plain(value)
+    if deletes and "delete" in model.model_fields:
+        values["delete"] = sorted(deletes)
+    return _params(model, values)
+
+
+def _plain(value: Any) -> Any:
     if hasattr(value, "model_dump"):
-        return _model_params(value)
+        return value.model_dump(mode="json")
     if isinstance(value, dict):
-        return {str(k): _json(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_json(v) for v in value]
-    if value is None or isinstance(value, (bool, int, float, str)):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
         return value
     return str(value)
 
 
-def _set_params(change: Change, ident: dict[str, Any], desired: Any) -> dict[str, Any]:
-    """Update params: the identity, the new value of each changed field, and
-    `delete` for fields going back to unset (PVE's `delete=` parameter)."""
-    params = dict(ident)
-    deletes: list[str] = []
-    for fd in change.field_diffs:
-        key = fd.path.split(".", 1)[0]
-        value = getattr(desired, key, fd.new) if desired is not None else fd.new
-        if value is None:
-            deletes.append(key)
-        else:
-            params[key] = _json(value)
-    if deletes:
-        params["delete"] = sorted(deletes)
-    return params
+def _params(model: type[P.Params], values: dict[str, Any]) -> P.Params:
+    """Typed params from plain values; a value the kind cannot take is a plan error
+    naming the field (the stack passed validation, so this is a planner bug or a value
+    PVE's CLI could not take)."""
+    try:
+        return model.model_validate({k: _plain(v) for k, v in values.items()}, strict=False)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        loc = ".".join(str(x) for x in err.get("loc", ()))
+        raise PlanError(f"{model.__name__}: {loc}: {err.get('msg')}") from None
 
 
 @dataclass
@@ -84,18 +95,33 @@ class _Builder:
     facts: Observed | None
     changes: list[Change]
     prune: bool
-    actions: dict[str, Action] = field(default_factory=dict)
+    actions: dict[ActionId, Action] = field(default_factory=dict)
     by_addr: dict[str, Change] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.by_addr = {str(c.address): c for c in self.changes if c.action in _MUTATING}
 
     # -- helpers --------------------------------------------------------------------
-    def add(self, action: Action) -> Action:
-        if action.id in self.actions:
-            raise PlanError(f"internal error: duplicate action id {action.id}")
-        self.actions[action.id] = action
-        return action
+    def add(self, kind: Kind, address: Address | str, verb: Verb, phase: Phase, params: P.Params, *,
+            node: str | None = None, depends_on: Sequence[ActionId] = (), changes: Sequence[str] | None = None,
+            reason: str = "") -> ActionId:
+        """Add one action; its id is `address#verb`. Dependencies must be actions of this
+        plan already (use `planned()` for ones that exist only in some plans)."""
+        action_id = aid(address, verb)
+        if action_id in self.actions:
+            raise PlanError(f"internal error: duplicate action id {action_id}")
+        unknown = [str(d) for d in depends_on if d not in self.actions]
+        if unknown:
+            raise PlanError(f"internal error: {action_id} depends on unknown action(s) {', '.join(unknown)}")
+        try:
+            action = Action(id=action_id, phase=phase, kind=kind, params=params, node=node,
+                            depends_on=sorted(set(depends_on)),
+                            changes=list(changes) if changes is not None else [str(action_id.address)],
+                            reason=reason)
+        except ActionError as exc:
+            raise PlanError(f"internal error: {exc}") from None
+        self.actions[action_id] = action
+        return action_id
 
     def changed(self, prefix: str, kind: str | None = None) -> list[Change]:
         out = []
@@ -109,23 +135,28 @@ class _Builder:
     def members(self) -> list[str]:
         return sorted(cluster_members(self.observed))
 
-    def deps(self, *ids: str | None) -> list[str]:
-        return sorted({i for i in ids if i and i in self.actions})
+    def planned(self, *ids: ActionId | None) -> list[ActionId]:
+        """The ids among `ids` that this plan contains: a dependency on an action that
+        only some plans have (a node's network reload, the cluster creation)."""
+        return sorted({i for i in ids if i is not None and i in self.actions})
 
-    def member_action(self, node: str) -> str | None:
+    def member_action(self, node: str) -> ActionId | None:
         """The action that makes `node` a cluster member, if the plan has one."""
-        for aid in (f'node["{node}"]#join', "cluster#create"):
-            action = self.actions.get(aid)
-            if action and (aid.endswith("#join") or action.node == node):
-                return aid
-        return None
+        join = aid(Address.of(("node", node)), Verb.JOIN)
+        if join in self.actions:
+            return join
+        create = self.actions.get(aid("cluster", Verb.CREATE))
+        return create.id if create is not None and create.node == node else None
 
-    def membership_ids(self) -> list[str]:
-        return sorted(a.id for a in self.actions.values() if a.kind in ("cluster_create", "cluster_join"))
+    def membership_ids(self) -> list[ActionId]:
+        return sorted(a.id for a in self.actions.values() if a.kind in (Kind.CLUSTER_CREATE, Kind.CLUSTER_JOIN))
+
+    def network_of(self, node: str | None) -> ActionId | None:
+        return aid(Address.of(("network", node)), Verb.APPLY) if node else None
 
     # -- areas ----------------------------------------------------------------------
     def network(self) -> None:
-        prev: str | None = None
+        prev: ActionId | None = None
         observed_nodes = {n.name: n for n in self.observed.nodes}
         for node in self.desired.nodes:
             mine = [c for c in self.changed("network") if c.address.segments[0][1] == node.name]
@@ -144,20 +175,18 @@ class _Builder:
             links |= {str(link.addresses[node.name]) for link in self.observed.corosync.links
                       if node.name in link.addresses}
             ceph_net = self.desired.ceph.public_network if self.desired.ceph else None
-            action = self.add(Action(
-                id=f'network["{node.name}"]#apply', phase="network", kind="network_apply",
-                address=f'network["{node.name}"]', node=node.name, serial=True,
-                params={
+            prev = self.add(
+                Kind.NETWORK_APPLY, Address.of(("network", node.name)), Verb.APPLY, Phase.NETWORK,
+                _params(P.NetworkApply, {
                     "interfaces": [_iface_view(i) for i in node.interfaces],
                     "keep": keep,
                     "changed": changed,
                     "affects_corosync": bool(affects & links),
                     "affects_ceph": bool(ceph_net and any(_in(a, ceph_net) for a in affects)),
-                },
-                depends_on=self.deps(prev), changes=[str(c.address) for c in mine],
+                }),
+                node=node.name, depends_on=self.planned(prev), changes=[str(c.address) for c in mine],
                 reason=f"stage /etc/network/interfaces on {node.name} and reload once",
-            ))
-            prev = action.id
+            )
 
     def _affected_addresses(self, node: str, changed: Sequence[str]) -> set[str]:
         """IPs carried by changed interfaces or by anything stacked on them (a
@@ -182,69 +211,62 @@ class _Builder:
         d = self.desired
         create = self.by_addr.get("cluster")
         creator: str | None = None
+        create_id: ActionId | None = None
         if create is not None and create.action == "create":
             first = d.nodes[0]
             creator = first.name
-            params: dict[str, Any] = {
-                "clustername": d.name, "nodeid": first.nodeid, "votes": first.votes,
-                "links": self._links(first.name, with_priority=True),
-            }
-            if d.corosync.token_coefficient is not None:
-                params["token_coefficient"] = d.corosync.token_coefficient
-            self.add(Action(
-                id="cluster#create", phase="cluster", kind="cluster_create", address="cluster", node=first.name,
-                params=params, serial=True, depends_on=self.deps(f'network["{first.name}"]#apply'),
+            create_id = self.add(
+                Kind.CLUSTER_CREATE, "cluster", Verb.CREATE, Phase.CLUSTER,
+                _params(P.ClusterCreate, {"clustername": d.name, "nodeid": first.nodeid, "votes": first.votes,
+                                          "links": self._links(first.name, with_priority=True),
+                                          "token_coefficient": d.corosync.token_coefficient}),
+                node=first.name, depends_on=self.planned(self.network_of(first.name)),
                 changes=["cluster", f'node["{first.name}"]'], reason=f"create cluster {d.name} on {first.name}",
-            ))
+            )
         joins = [c for c in self.changed("node") if c.action == "create" and c.address.segments[0][1] != creator]
         anchor = creator or (self.members[0] if self.members else None)
-        qdev_remove: str | None = None
+        qdev_remove: ActionId | None = None
         node_deletes = [c for c in self.changed("node") if c.action == "delete"]
         if self.observed.quorum.qdevice is not None and (joins or node_deletes):
             # corosync needs the QDevice removed while the member list changes.
-            qdev_remove = self.add(Action(
-                id="quorum.qdevice#remove-for-membership", phase="cluster", kind="qdevice_remove",
-                address="quorum.qdevice", serial=True, changes=[],
-                reason="PVE requires removing the QDevice before adding or removing nodes",
-            )).id
-        prev = "cluster#create" if creator else None
+            qdev_remove = self.add(
+                Kind.QDEVICE_REMOVE, "quorum.qdevice", Verb.REMOVE_FOR_MEMBERSHIP, Phase.CLUSTER, P.QdeviceRemove(),
+                changes=[], reason="PVE requires removing the QDevice before adding or removing nodes",
+            )
+        prev = create_id
         anchor_node = d.node(anchor) if anchor else None
         for ch in joins:
             name = str(ch.address.segments[0][1])
             node = d.node(name)
             assert node is not None
-            action = self.add(Action(
-                id=f'node["{name}"]#join', phase="cluster", kind="cluster_join", address=f'node["{name}"]',
-                node=name, serial=True,
-                params={"cluster_node": anchor,
-                        "cluster_address": str(anchor_node.address) if anchor_node else None,
-                        "nodeid": node.nodeid, "votes": node.votes, "links": self._links(name)},
-                depends_on=self.deps(prev, qdev_remove, f'network["{name}"]#apply',
-                                     f'network["{anchor}"]#apply' if anchor else None),
+            if anchor_node is None:
+                raise PlanError(f"{ch.address}: no cluster member to join {name} to")
+            prev = self.add(
+                Kind.CLUSTER_JOIN, ch.address, Verb.JOIN, Phase.CLUSTER,
+                _params(P.ClusterJoin, {"cluster_address": str(anchor_node.address), "nodeid": node.nodeid,
+                                        "votes": node.votes, "links": self._links(name)}),
+                node=name,
+                depends_on=self.planned(prev, qdev_remove, self.network_of(name), self.network_of(anchor)),
                 changes=[f'node["{name}"]'], reason=f"join {name} to the cluster (one node at a time)",
-            ))
-            prev = action.id
+            )
         for ch in node_deletes:
             name = str(ch.address.segments[0][1])
             runner = next((m for m in self.members if m != name and m in d.node_names), None)
-            self.add(Action(
-                id=f'node["{name}"]#remove', phase="destroy_cluster", kind="node_remove", address=f'node["{name}"]',
-                node=runner, params={"node": name}, serial=True, destructive=True,
-                depends_on=self.deps(qdev_remove), changes=[f'node["{name}"]'],
+            self.add(
+                Kind.NODE_REMOVE, ch.address, Verb.REMOVE, Phase.DESTROY_CLUSTER, P.NodeRemove(node=name),
+                node=runner, depends_on=self.planned(qdev_remove),
                 reason=f"remove {name} from the cluster (power it off first; it must never return as is)",
-            ))
+            )
 
-    def _links(self, node: str, with_priority: bool = False) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+    def _links(self, node: str, with_priority: bool = False) -> list[dict[str, Any]]:
+        out: list[dict[str, Any]] = []
         for link in sorted(self.desired.corosync.links, key=lambda k: k.number):
             addr = link.addresses.get(node)
             if addr is None:
                 raise PlanError(f"corosync.link[{link.number}]: no address for {node} (no interface of {node} "
                                 f"is inside {link.network}; set corosync.links[].addresses.{node})")
-            entry: dict[str, Any] = {"address": str(addr)}
-            if with_priority and link.priority is not None:
-                entry["priority"] = link.priority
-            out[str(link.number)] = entry
+            out.append({"number": link.number, "address": str(addr),
+                        "priority": link.priority if with_priority else None})
         return out
 
     def corosync(self) -> None:
@@ -252,277 +274,246 @@ class _Builder:
         for ch in self.changed("corosync", "link"):
             number = int(ch.address.segments[1][1] or 0)
             if ch.action == "delete":
-                self.add(Action(id=f"{ch.address}#remove", phase="destroy_corosync", kind="corosync_link_remove",
-                                address=str(ch.address), params={"link": number}, serial=True,
-                                changes=[str(ch.address)], reason=ch.reason))
+                self.add(Kind.COROSYNC_LINK_REMOVE, ch.address, Verb.REMOVE, Phase.DESTROY_COROSYNC,
+                         P.CorosyncLinkRemove(link=number), reason=ch.reason)
                 continue
             link = self.desired.corosync.link(number)
             assert link is not None
-            self.add(Action(
-                id=f"{ch.address}#set", phase="corosync", kind="corosync_link_set", address=str(ch.address),
-                params={"link": number, "priority": link.priority,
-                        "addresses": {k: str(v) for k, v in sorted(link.addresses.items())}},
-                serial=True, depends_on=members, changes=[str(ch.address)],
-                reason="edit corosync.conf (bump config_version)",
-            ))
+            self.add(
+                Kind.COROSYNC_LINK_SET, ch.address, Verb.SET, Phase.COROSYNC,
+                _params(P.CorosyncLinkSet, {"link": number, "priority": link.priority,
+                                            "addresses": {k: str(v) for k, v in sorted(link.addresses.items())}}),
+                depends_on=members, reason="edit corosync.conf (bump config_version)",
+            )
         totem = self.by_addr.get("corosync.totem")
         if totem is not None:
-            self.add(Action(
-                id="corosync.totem#set", phase="corosync", kind="corosync_totem_set", address="corosync.totem",
-                params=_set_params(totem, {}, self.desired.corosync), serial=True, depends_on=members,
-                changes=["corosync.totem"], reason="edit corosync.conf (bump config_version)",
-            ))
+            self.add(
+                Kind.COROSYNC_TOTEM_SET, "corosync.totem", Verb.SET, Phase.COROSYNC,
+                _update(P.CorosyncTotemSet, totem, {}, self.desired.corosync),
+                depends_on=members, reason="edit corosync.conf (bump config_version)",
+            )
 
     def qdevice(self) -> None:
         ch = self.by_addr.get("quorum.qdevice")
         want = self.desired.quorum.qdevice
-        removed_for_membership = "quorum.qdevice#remove-for-membership" in self.actions
+        removed_for_membership = aid("quorum.qdevice", Verb.REMOVE_FOR_MEMBERSHIP) in self.actions
+        remove_id: ActionId | None = None
         if ch is not None and ch.action in ("replace", "delete") and not removed_for_membership:
-            self.add(Action(
-                id="quorum.qdevice#remove", phase="destroy_qdevice" if ch.action == "delete" else "qdevice",
-                kind="qdevice_remove", address="quorum.qdevice", serial=True, changes=[str(ch.address)],
-                reason=ch.reason or "QDevice not in the stack",
-            ))
+            remove_id = self.add(
+                Kind.QDEVICE_REMOVE, "quorum.qdevice", Verb.REMOVE,
+                Phase.DESTROY_QDEVICE if ch.action == "delete" else Phase.QDEVICE, P.QdeviceRemove(),
+                changes=[str(ch.address)], reason=ch.reason or "QDevice not in the stack",
+            )
         if want is not None and (removed_for_membership or (ch is not None and ch.action in ("create", "replace"))):
             count = len(self.desired.nodes)
             # Node removals run last (destroy_cluster); the QDevice may only come back
             # once the member list is final, so its setup then runs after them.
-            removals = sorted(a.id for a in self.actions.values() if a.kind == "node_remove")
-            self.add(Action(
-                id="quorum.qdevice#setup", phase="destroy_cluster" if removals else "qdevice", kind="qdevice_setup",
-                address="quorum.qdevice",
-                params={"host": want.host, "algorithm": want.algorithm, "tie_breaker": want.tie_breaker,
-                        "force": want.algorithm == "lms" or count % 2 == 1},
-                serial=True, depends_on=self.deps(*self.membership_ids(), *self._corosync_ids(),
-                                                  "quorum.qdevice#remove", *removals),
+            removals = sorted(a.id for a in self.actions.values() if a.kind == Kind.NODE_REMOVE)
+            self.add(
+                Kind.QDEVICE_SETUP, "quorum.qdevice", Verb.SETUP, Phase.DESTROY_CLUSTER if removals else Phase.QDEVICE,
+                _params(P.QdeviceSetup, {"host": want.host, "algorithm": want.algorithm,
+                                         "tie_breaker": want.tie_breaker,
+                                         "force": want.algorithm == "lms" or count % 2 == 1}),
+                depends_on=self.planned(*self.membership_ids(), *self._corosync_ids(), remove_id, *removals),
                 changes=["quorum.qdevice"] if ch is not None else [],
                 reason="pvecm qdevice setup (needs every node online)",
-            ))
+            )
 
-    def _corosync_ids(self) -> list[str]:
-        return [a.id for a in self.actions.values() if a.phase == "corosync"]
+    def _corosync_ids(self) -> list[ActionId]:
+        return [a.id for a in self.actions.values() if a.phase == Phase.COROSYNC]
 
     def ceph(self) -> None:
         want = self.desired.ceph
         init = self.by_addr.get("ceph")
-        base: list[str] = []
+        base: list[ActionId] = []
         if init is not None and init.action == "create" and want is not None:
             runner = want.mons[0] if want.mons else self.desired.nodes[0].name
-            base = [self.add(Action(
-                id="ceph#init", phase="ceph", kind="ceph_init", address="ceph", node=runner,
-                params={"public_network": str(want.public_network),
-                        "cluster_network": str(want.cluster_network) if want.cluster_network else None},
-                depends_on=self.deps(*self.membership_ids()), changes=["ceph"],
-                reason="pveceph init writes /etc/pve/ceph.conf",
-            )).id]
+            base = [self.add(
+                Kind.CEPH_INIT, "ceph", Verb.INIT, Phase.CEPH,
+                _params(P.CephInit, {"public_network": str(want.public_network),
+                                     "cluster_network": str(want.cluster_network) if want.cluster_network else None}),
+                node=runner, depends_on=self.membership_ids(), reason="pveceph init writes /etc/pve/ceph.conf",
+            )]
         facts = self.facts
         had_mons = bool(self.observed.ceph and self.observed.ceph.mons)
         mgr_creates = {str(c.address.segments[1][1]) for c in self.changed("ceph", "mgr") if c.action == "create"}
-        prev = None
+        prev: ActionId | None = None
         first_mon: str | None = None
-        mon_ids: list[str] = []
+        mon_ids: list[ActionId] = []
         for ch in self.changed("ceph", "mon"):
             node = str(ch.address.segments[1][1])
             if ch.action == "delete":
                 continue
             covers = [str(ch.address)]
-            params: dict[str, Any] = {"monid": node}
             if not had_mons and first_mon is None and node in mgr_creates:
                 # The first monitor of a cluster also creates a manager on its node.
                 covers.append(f'ceph.mgr["{node}"]')
-                params["creates_mgr"] = True
-            action = self.add(Action(
-                id=f"{ch.address}#create", phase="ceph", kind="ceph_mon_create", address=str(ch.address), node=node,
-                params=params, serial=True,
-                depends_on=self.deps(*base, prev, self.member_action(node), f'network["{node}"]#apply'),
+            prev = self.add(
+                Kind.CEPH_MON_CREATE, ch.address, Verb.CREATE, Phase.CEPH, _params(P.CephMon, {"monid": node}),
+                node=node, depends_on=self.planned(*base, prev, self.member_action(node), self.network_of(node)),
                 changes=covers, reason="one monitor per step",
-            ))
+            )
             first_mon = first_mon or node
-            prev = action.id
-            mon_ids.append(action.id)
+            mon_ids.append(prev)
         mon_dep = mon_ids[-1] if mon_ids else (base[0] if base else None)
         first_mon_dep = mon_ids[0] if mon_ids else (base[0] if base else None)
         covered = {c for a in self.actions.values() for c in a.changes}
-        for kind in ("mgr", "mds"):
+        for kind, create_kind, destroy_kind in (("mgr", Kind.CEPH_MGR_CREATE, Kind.CEPH_MGR_DESTROY),
+                                                ("mds", Kind.CEPH_MDS_CREATE, Kind.CEPH_MDS_DESTROY)):
             for ch in self.changed("ceph", kind):
                 node = str(ch.address.segments[1][1])
                 if ch.action == "create" and str(ch.address) not in covered:
-                    self.add(Action(
-                        id=f"{ch.address}#create", phase="ceph", kind=f"ceph_{kind}_create", address=str(ch.address),
-                        node=node, params={"id": node}, depends_on=self.deps(first_mon_dep, self.member_action(node)),
-                        changes=[str(ch.address)],
-                    ))
+                    self.add(create_kind, ch.address, Verb.CREATE, Phase.CEPH, _params(P.CephDaemon, {"id": node}),
+                             node=node, depends_on=self.planned(first_mon_dep, self.member_action(node)))
                 elif ch.action == "delete":
-                    self.add(Action(
-                        id=f"{ch.address}#destroy", phase="destroy_ceph", kind=f"ceph_{kind}_destroy",
-                        address=str(ch.address), node=node, params={"id": node}, serial=True,
-                        changes=[str(ch.address)], reason=ch.reason,
-                    ))
-        osd_creates: list[str] = []
-        last_on_node: dict[str, str] = {}
+                    self.add(destroy_kind, ch.address, Verb.DESTROY, Phase.DESTROY_CEPH,
+                             _params(P.CephDaemon, {"id": node}), node=node, reason=ch.reason)
+        osd_creates: list[ActionId] = []
+        last_on_node: dict[str, ActionId] = {}
         for ch in self.changed("ceph", "osd"):
             key = str(ch.address.segments[1][1])
             node, _, device = key.partition(":")
             state = facts.osd_for(node, device) if facts else None
-            destroy_id = None
+            destroy_id: ActionId | None = None
             if ch.action in ("replace", "delete"):
-                destroy_id = self.add(Action(
-                    id=f"{ch.address}#destroy", phase="ceph" if ch.action == "replace" else "destroy_ceph",
-                    kind="ceph_osd_destroy", address=str(ch.address), node=node,
-                    params={"osd_id": state.id if state else None, "device": device, "cleanup": True},
-                    serial=True, destructive=True, changes=[str(ch.address)],
-                    reason="mark out, stop, destroy and wipe (one OSD at a time)",
-                )).id
+                destroy_id = self.add(
+                    Kind.CEPH_OSD_DESTROY, ch.address, Verb.DESTROY,
+                    Phase.CEPH if ch.action == "replace" else Phase.DESTROY_CEPH,
+                    _params(P.CephOsdDestroy, {"osd_id": state.id if state else None, "device": device,
+                                               "cleanup": True}),
+                    node=node, reason="mark out, stop, destroy and wipe (one OSD at a time)",
+                )
             if ch.action in ("create", "replace"):
                 osd = next(o for o in want.osds if o.key == key) if want else None
                 assert osd is not None
-                action = self.add(Action(
-                    id=f"{ch.address}#create", phase="ceph", kind="ceph_osd_create", address=str(ch.address),
-                    node=node, params=_model_params(osd, exclude=("node",)),
-                    depends_on=self.deps(mon_dep, destroy_id, self.member_action(node), f'network["{node}"]#apply',
-                                         last_on_node.get(node)),
-                    destructive=ch.action == "replace", changes=[str(ch.address)],
-                ))
-                osd_creates.append(action.id)
-                last_on_node[node] = action.id
-            elif ch.action == "update":
-                self.add(Action(
-                    id=f"{ch.address}#set", phase="ceph", kind="ceph_osd_set", address=str(ch.address), node=node,
-                    params={"osd_id": state.id if state else None, "device": device,
-                            "device_class": want and next(o for o in want.osds if o.key == key).device_class},
-                    depends_on=self.deps(mon_dep), changes=[str(ch.address)],
-                ))
-        mgr_ids = [a.id for a in self.actions.values() if a.kind == "ceph_mgr_create"] or (
+                created = self.add(
+                    Kind.CEPH_OSD_CREATE, ch.address, Verb.CREATE, Phase.CEPH,
+                    _params(P.CephOsdCreate, {k: getattr(osd, k) for k in P.CephOsdCreate.model_fields}),
+                    node=node, depends_on=self.planned(mon_dep, destroy_id, self.member_action(node),
+                                                       self.network_of(node), last_on_node.get(node)),
+                )
+                osd_creates.append(created)
+                last_on_node[node] = created
+            elif ch.action == "update" and want is not None:
+                osd = next(o for o in want.osds if o.key == key)
+                self.add(
+                    Kind.CEPH_OSD_SET, ch.address, Verb.SET, Phase.CEPH,
+                    _params(P.CephOsdSet, {"osd_id": state.id if state else None, "device": device,
+                                           "device_class": osd.device_class}),
+                    node=node, depends_on=self.planned(mon_dep),
+                )
+        mgr_ids = [a.id for a in self.actions.values() if a.kind == Kind.CEPH_MGR_CREATE] or (
             [first_mon_dep] if first_mon_dep else [])
         for ch in self.changed("ceph", "pool"):
             name = str(ch.address.segments[1][1])
             pool = next((p for p in want.pools if p.name == name), None) if want else None
             if ch.action == "create" and pool is not None:
-                self.add(Action(
-                    id=f"{ch.address}#create", phase="ceph", kind="ceph_pool_create", address=str(ch.address),
-                    params=_model_params(pool), depends_on=self.deps(*osd_creates, *mgr_ids, mon_dep),
-                    changes=[str(ch.address)],
-                ))
+                self.add(Kind.CEPH_POOL_CREATE, ch.address, Verb.CREATE, Phase.CEPH,
+                         _params(P.CephPoolCreate, {k: getattr(pool, k) for k in P.CephPoolCreate.model_fields}),
+                         depends_on=self.planned(*osd_creates, *mgr_ids, mon_dep))
             elif ch.action == "update" and pool is not None:
-                self.add(Action(
-                    id=f"{ch.address}#set", phase="ceph", kind="ceph_pool_set", address=str(ch.address),
-                    params=_set_params(ch, {"name": name}, pool), changes=[str(ch.address)],
-                    depends_on=self.deps(*osd_creates),
-                ))
+                self.add(Kind.CEPH_POOL_SET, ch.address, Verb.SET, Phase.CEPH,
+                         _update(P.CephPoolSet, ch, {"name": name}, pool), depends_on=self.planned(*osd_creates))
             elif ch.action == "delete":
-                self.add(Action(
-                    id=f"{ch.address}#destroy", phase="destroy_ceph", kind="ceph_pool_destroy",
-                    address=str(ch.address), params={"name": name, "remove_storages": False}, serial=True,
-                    destructive=True, changes=[str(ch.address)], reason=ch.reason,
-                ))
-        mds_ids = [a.id for a in self.actions.values() if a.kind == "ceph_mds_create"]
+                self.add(Kind.CEPH_POOL_DESTROY, ch.address, Verb.DESTROY, Phase.DESTROY_CEPH,
+                         _params(P.CephPoolDestroy, {"name": name, "remove_storages": False}), reason=ch.reason)
+        mds_ids = [a.id for a in self.actions.values() if a.kind == Kind.CEPH_MDS_CREATE]
         for ch in self.changed("ceph", "fs"):
             name = str(ch.address.segments[1][1])
             fs = next((f for f in want.filesystems if f.name == name), None) if want else None
             if ch.action == "create" and fs is not None and want is not None:
-                fs_runner = want.mdss[0] if want.mdss else None
-                self.add(Action(
-                    id=f"{ch.address}#create", phase="ceph", kind="ceph_fs_create", address=str(ch.address),
-                    node=fs_runner, params=_model_params(fs), depends_on=self.deps(*mds_ids, *osd_creates, *mgr_ids),
-                    changes=[str(ch.address)], reason="needs a running MDS",
-                ))
+                self.add(Kind.CEPH_FS_CREATE, ch.address, Verb.CREATE, Phase.CEPH,
+                         _params(P.CephFsCreate, {"name": fs.name, "pg_num": fs.pg_num, "add_storage": fs.add_storage}),
+                         node=want.mdss[0] if want.mdss else None,
+                         depends_on=self.planned(*mds_ids, *osd_creates, *mgr_ids), reason="needs a running MDS")
             elif ch.action == "delete":
-                self.add(Action(
-                    id=f"{ch.address}#destroy", phase="destroy_ceph", kind="ceph_fs_destroy",
-                    address=str(ch.address), params={"name": name, "remove_pools": False,
-                                                     "remove_storages": False},
-                    serial=True, destructive=True, changes=[str(ch.address)], reason=ch.reason,
-                ))
+                self.add(Kind.CEPH_FS_DESTROY, ch.address, Verb.DESTROY, Phase.DESTROY_CEPH,
+                         _params(P.CephFsDestroy, {"name": name, "remove_pools": False, "remove_storages": False}),
+                         reason=ch.reason)
         # MON removals last in Ceph teardown, one per step, never the last monitor.
-        prev_destroy = None
+        prev_destroy: ActionId | None = None
         for ch in self.changed("ceph", "mon"):
             if ch.action != "delete":
                 continue
             node = str(ch.address.segments[1][1])
-            prev_destroy = self.add(Action(
-                id=f"{ch.address}#destroy", phase="destroy_ceph", kind="ceph_mon_destroy", address=str(ch.address),
-                node=node, params={"monid": node}, serial=True, destructive=True,
-                depends_on=self.deps(prev_destroy, *[a.id for a in self.actions.values()
-                                                     if a.phase == "destroy_ceph" and a.kind != "ceph_mon_destroy"]),
-                changes=[str(ch.address)], reason="one monitor per step",
-            )).id
+            prev_destroy = self.add(
+                Kind.CEPH_MON_DESTROY, ch.address, Verb.DESTROY, Phase.DESTROY_CEPH,
+                _params(P.CephMon, {"monid": node}), node=node,
+                depends_on=self.planned(prev_destroy, *[a.id for a in self.actions.values()
+                                                        if a.phase == Phase.DESTROY_CEPH
+                                                        and a.kind != Kind.CEPH_MON_DESTROY]),
+                reason="one monitor per step",
+            )
 
     def storage(self) -> None:
         members = self.membership_ids()
         for ch in self.changed("storage"):
             name = str(ch.address.segments[0][1])
             want = self.desired.storage_by_name(name)
-            remove_id = None
+            remove_id: ActionId | None = None
             if ch.action in ("replace", "delete"):
-                remove_id = self.add(Action(
-                    id=f"{ch.address}#remove", phase="storage" if ch.action == "replace" else "destroy_storage",
-                    kind="storage_remove", address=str(ch.address), params={"storage": name},
-                    destructive=ch.destructive, changes=[str(ch.address)],
+                holds = sorted((ch.before or {}).get("content") or []) if ch.destructive else []
+                remove_id = self.add(
+                    Kind.STORAGE_REMOVE, ch.address, Verb.REMOVE,
+                    Phase.STORAGE if ch.action == "replace" else Phase.DESTROY_STORAGE,
+                    _params(P.StorageRemove, {"storage": name, "holds": holds}),
                     reason="storage.cfg entry only; volumes on it are not deleted but become unreachable",
-                )).id
+                )
             if want is None:
                 continue
-            deps = [*members, remove_id]
+            deps: list[ActionId | None] = [*members, remove_id]
             if want.type == "rbd":
-                deps.append(f'ceph.pool["{want.pool}"]#create')
+                deps.append(aid(Address.of(("ceph", None), ("pool", want.pool)), Verb.CREATE))
             if want.type == "cephfs":
-                deps.append(f'ceph.fs["{want.fs_name}"]#create')
+                deps.append(aid(Address.of(("ceph", None), ("fs", want.fs_name)), Verb.CREATE))
             if ch.action in ("create", "replace"):
-                params = {"storage": name, **{k: v for k, v in _model_params(want, exclude=("name",)).items()
-                                              if v is not None}}
-                self.add(Action(
-                    id=f"{ch.address}#add", phase="storage", kind="storage_add", address=str(ch.address),
-                    params=params, depends_on=self.deps(*deps), changes=[str(ch.address)],
-                ))
+                options, secrets = storage_options(want)
+                self.add(Kind.STORAGE_ADD, ch.address, Verb.ADD, Phase.STORAGE,
+                         _params(P.StorageAdd, {"storage": name, "type": want.type, "options": options,
+                                                "secrets": secrets}),
+                         depends_on=self.planned(*deps))
             elif ch.action == "update":
-                self.add(Action(
-                    id=f"{ch.address}#set", phase="storage", kind="storage_set", address=str(ch.address),
-                    params=_set_params(ch, {"storage": name, "type": want.type}, want),
-                    depends_on=self.deps(*deps), changes=[str(ch.address)],
-                ))
+                fields = _changed_fields(ch)
+                options, secrets = storage_options(want, fields)
+                unset = sorted(set(storage_options(want, fields, unset=True)[0]))
+                self.add(Kind.STORAGE_SET, ch.address, Verb.SET, Phase.STORAGE,
+                         _params(P.StorageSet, {"storage": name, "options": options, "secrets": secrets,
+                                                "delete": unset}),
+                         depends_on=self.planned(*deps))
 
     def ha(self) -> None:
         members = self.membership_ids()
-        for kind, noun, key_name in (("group", "group", "group"), ("resource", "resource", "sid"),
-                                     ("rule", "rule", "rule")):
+        for kind, key_name in (("group", "group"), ("resource", "sid"), ("rule", "rule")):
+            add_kind, set_kind, remove_kind, phase, destroy_phase, add_model, set_model, remove_model = _HA[kind]
             for ch in self.changed("ha", kind):
                 key = str(ch.address.segments[1][1])
                 want = self._ha_object(kind, key)
-                phase = {"group": "ha_groups", "resource": "ha_resources", "rule": "ha_rules"}[kind]
-                remove_id = None
+                remove_id: ActionId | None = None
                 if ch.action in ("delete", "replace"):
-                    remove_id = self.add(Action(
-                        id=f"{ch.address}#remove", phase=phase if ch.action == "replace" else f"destroy_{phase}",
-                        kind=f"ha_{noun}_remove", address=str(ch.address),
-                        params={key_name: key, **({"type": ch.before.get("type")} if kind == "rule" and ch.before
-                                                  else {})},
-                        changes=[str(ch.address)], reason=ch.reason,
-                    )).id
+                    remove_id = self.add(
+                        remove_kind, ch.address, Verb.REMOVE, phase if ch.action == "replace" else destroy_phase,
+                        _params(remove_model, {key_name: key}), reason=ch.reason,
+                    )
                 if want is None or ch.action == "delete":
                     continue
-                deps: list[str | None] = [*members, remove_id]
+                deps: list[ActionId | None] = [*members, remove_id]
                 if kind == "resource" and getattr(want, "group", None):
-                    deps.append(f'ha.group["{want.group}"]#add')
+                    deps.append(aid(Address.of(("ha", None), ("group", want.group)), Verb.ADD))
                 if kind == "rule":
-                    deps += [f'ha.resource["{sid}"]#add' for sid in want.resources]
+                    deps += [aid(Address.of(("ha", None), ("resource", sid)), Verb.ADD) for sid in want.resources]
                 if ch.action in ("create", "replace"):
-                    params = {key_name: key, **{k: v for k, v in _model_params(
-                        want, exclude=("name", "sid")).items() if v is not None}}
+                    values = {key_name: key, **{k: getattr(want, k) for k in type(want).model_fields
+                                                if k not in ("name", "sid") and getattr(want, k) is not None}}
                     if kind == "resource" and self.desired.pve_version == 8:
-                        params.pop("failback", None)  # PVE 8 has no failback option
-                    self.add(Action(
-                        id=f"{ch.address}#add", phase=phase, kind=f"ha_{noun}_add", address=str(ch.address),
-                        params=params, depends_on=self.deps(*deps), changes=[str(ch.address)],
-                    ))
+                        values.pop("failback", None)  # PVE 8 has no failback option
+                    self.add(add_kind, ch.address, Verb.ADD, phase, _params(add_model, values),
+                             depends_on=self.planned(*deps))
                 else:
                     ident: dict[str, Any] = {key_name: key}
                     if kind == "rule":
                         ident["type"] = want.type
-                    self.add(Action(
-                        id=f"{ch.address}#set", phase=phase, kind=f"ha_{noun}_set", address=str(ch.address),
-                        params=_set_params(ch, ident, want), depends_on=self.deps(*deps),
-                        changes=[str(ch.address)],
-                    ))
+                    self.add(set_kind, ch.address, Verb.SET, phase, _update(set_model, ch, ident, want),
+                             depends_on=self.planned(*deps))
 
     def _ha_object(self, kind: str, key: str) -> Any:
         ha = self.desired.ha
@@ -536,6 +527,16 @@ class _Builder:
             # diff may have translated the resource (PVE 9 group migration)
             return found.model_copy(update={k: v for k, v in change.after.items() if k in ("group", "failback")})
         return found
+
+
+_HA: dict[str, tuple[Kind, Kind, Kind, Phase, Phase, type[P.Params], type[P.Params], type[P.Params]]] = {
+    "group": (Kind.HA_GROUP_ADD, Kind.HA_GROUP_SET, Kind.HA_GROUP_REMOVE, Phase.HA_GROUPS, Phase.DESTROY_HA_GROUPS,
+              P.HaGroupAdd, P.HaGroupSet, P.HaGroupRemove),
+    "resource": (Kind.HA_RESOURCE_ADD, Kind.HA_RESOURCE_SET, Kind.HA_RESOURCE_REMOVE, Phase.HA_RESOURCES,
+                 Phase.DESTROY_HA_RESOURCES, P.HaResourceAdd, P.HaResourceSet, P.HaResourceRemove),
+    "rule": (Kind.HA_RULE_ADD, Kind.HA_RULE_SET, Kind.HA_RULE_REMOVE, Phase.HA_RULES, Phase.DESTROY_HA_RULES,
+             P.HaRuleAdd, P.HaRuleSet, P.HaRuleRemove),
+}
 
 
 def _from_after(by_addr: dict[str, Change], kind: str, key: str) -> Any:
@@ -577,39 +578,34 @@ def build_actions(
     return list(b.actions.values())
 
 
-# Inside a phase, ties are broken by kind (the sub-order of design.md: Ceph init,
-# MONs, MGRs, OSDs, pools, MDS, CephFS) and then by address.
-_KIND_RANK = {kind: i for i, kind in enumerate((
-    "qdevice_remove", "cluster_create", "cluster_join",
-    "ceph_init", "ceph_mon_create", "ceph_mgr_create", "ceph_osd_destroy", "ceph_osd_create", "ceph_osd_set",
-    "ceph_pool_create", "ceph_pool_set", "ceph_mds_create", "ceph_fs_create",
-    "ceph_fs_destroy", "ceph_pool_destroy", "ceph_mds_destroy", "ceph_mgr_destroy", "ceph_mon_destroy",
-))}
-
-
 def _sort_key(action: Action) -> tuple[Any, ...]:
-    return (_KIND_RANK.get(action.kind, 50), _safe(action.address), action.id)
+    # Inside a phase, ties are broken by the kind's rank (the sub-order of design.md:
+    # Ceph init, MONs, MGRs, OSDs, pools, MDS, CephFS) and then by address.
+    return (action.spec.rank, action.address, str(action.id))
 
 
 def order_actions(actions: Sequence[Action]) -> list[Action]:
     """Cycle check, then a deterministic linear order: phases first, then a
-    topological order inside each phase (ties by address). Dependencies on
-    actions that are not in the list (e.g. filtered out by --target) are dropped."""
+    topological order inside each phase (ties by kind rank and address). A dependency
+    on an action that is not in the list is an error: callers that filter actions
+    (`select_targets`) keep every dependency of what they keep."""
     by_id = {a.id: a for a in actions}
-    graph = {a.id: {d for d in a.depends_on if d in by_id} for a in actions}
+    unknown = sorted({f"{a.id} -> {d}" for a in actions for d in a.depends_on if d not in by_id})
+    if unknown:
+        raise PlanError(f"internal error: dependencies on actions that are not in the plan: {', '.join(unknown)}")
+    graph = {a.id: set(a.depends_on) for a in actions}
     try:
         graphlib.TopologicalSorter(graph).prepare()
     except graphlib.CycleError as exc:
-        cycle = " -> ".join(exc.args[1]) if len(exc.args) > 1 else "?"
+        cycle = " -> ".join(str(i) for i in exc.args[1]) if len(exc.args) > 1 else "?"
         raise PlanError(f"dependency cycle between actions: {cycle}") from None
-    phase_rank = {p: i for i, p in enumerate(PHASES)}
     for a in actions:
         for dep in graph[a.id]:
-            if phase_rank[by_id[dep].phase] > phase_rank[a.phase]:
+            if by_id[dep].phase.rank > a.phase.rank:
                 raise PlanError(f"{a.id} (phase {a.phase}) depends on {dep} which runs later "
                                 f"(phase {by_id[dep].phase})")
     ordered: list[Action] = []
-    for phase in PHASES:
+    for phase in Phase:
         members = {a.id for a in actions if a.phase == phase}
         if not members:
             continue
@@ -635,9 +631,9 @@ def select_targets(actions: Sequence[Action], targets: Sequence[Address]) -> lis
     if not targets:
         return list(actions)
     by_id = {a.id: a for a in actions}
-    wanted = [a for a in actions if any(t.contains(Address.parse(c)) or t.contains(_safe(a.address))
-                                        for t in targets for c in a.changes or [a.address])]
-    keep: set[str] = set()
+    wanted = [a for a in actions if any(t.contains(_safe(c)) or t.contains(a.address)
+                                        for t in targets for c in a.changes or [str(a.address)])]
+    keep: set[ActionId] = set()
     todo = [a.id for a in wanted]
     while todo:
         cur = todo.pop()
@@ -657,8 +653,9 @@ def _safe(text: str) -> Address:
 
 # -- quorum safety --------------------------------------------------------------------
 def check_safety(actions: Sequence[Action], desired: Cluster, observed: Cluster, facts: Observed | None) -> None:
-    """Replay the ordered actions against votes and MONs; raise PlanError at the
-    first step that would lose corosync quorum or the MON majority."""
+    """Replay the ordered actions (each kind's effect from the catalogue) against votes,
+    MONs and OSD hosts; raise PlanError at the first step that would lose corosync
+    quorum, the MON majority or a pool's redundancy."""
     nodeids = {n.name: n.nodeid for n in observed.nodes if n.nodeid >= 1}
     nodeids.update({n.name: n.nodeid for n in desired.nodes})
     votes = {n.name: n.votes for n in observed.nodes if n.nodeid >= 1}
@@ -669,72 +666,26 @@ def check_safety(actions: Sequence[Action], desired: Cluster, observed: Cluster,
         nodeids.update({n: m.nodeid for n, m in facts.members.items()})
     online = {n for n in members if not facts or n not in facts.members or facts.members[n].online}
     qd = observed.quorum.qdevice
-    qdevice = QDevice(qd.algorithm, tie_breaker=qd.tie_breaker) if qd else None
     mons: dict[str, bool] = {}
     if facts and facts.mons:
         mons = {m.node: m.in_quorum for m in facts.mons}
     elif observed.ceph:
         mons = {m: True for m in observed.ceph.mons}
-    desired_votes = {n.name: n.votes for n in desired.nodes}
-
-    def quorate(up: set[str]) -> tuple[bool, str]:
-        if not members:
-            return True, ""
-        ms = [Member(n, nodeids.get(n, i + 1), votes.get(n, 1)) for i, n in enumerate(sorted(members))]
-        verdict = partition_quorum(ms, [sorted(up & members)], qdevice)[0]
-        return verdict.quorate, verdict.reason
-
-    def mon_ok(down: set[str]) -> tuple[bool, str]:
-        if not mons:
-            return True, ""
-        alive = sum(1 for n, ok in mons.items() if ok and n not in down)
-        need = len(mons) // 2 + 1
-        return alive >= need, f"{alive} of {len(mons)} monitors up, need {need}"
-
+    osds: dict[str, int] = {}
+    for osd in observed.ceph.osds if observed.ceph else []:
+        osds[osd.node] = osds.get(osd.node, 0) + 1
+    pools = [p.size for p in observed.ceph.pools] if observed.ceph else []
+    state = Replay(
+        members=members, online=online, votes=votes, nodeids=nodeids,
+        desired_votes={n.name: n.votes for n in desired.nodes},
+        qdevice=QDevice(qd.algorithm, tie_breaker=qd.tie_breaker) if qd else None,
+        mons=mons, osds_per_host=osds, pool_size=max(pools, default=0),
+    )
     for a in actions:
-        where = f"step {a.step} ({a.id})"
-        if a.kind == "cluster_create" and a.node:
-            members = {a.node}
-            votes[a.node] = desired_votes.get(a.node, 1)
-            online.add(a.node)
-        elif a.kind == "cluster_join" and a.node:
-            members.add(a.node)
-            votes[a.node] = desired_votes.get(a.node, 1)
-            online.add(a.node)
-        elif a.kind == "node_remove":
-            gone = str(a.params.get("node"))
-            ok, why = quorate(online - {gone})
-            if not ok:
-                raise PlanError(f"{where} would lose quorum while {gone} is powered off for removal: {why}")
-            members.discard(gone)
-            online.discard(gone)
-        elif a.kind == "network_apply" and a.node in members:
-            if a.params.get("affects_corosync"):
-                ok, why = quorate(online - {a.node})
-                if not ok:
-                    raise PlanError(f"{where}: reloading the network of {a.node} interrupts its corosync links "
-                                    f"and the rest would not be quorate: {why}")
-            if a.params.get("affects_ceph") and a.node in mons:
-                ok, why = mon_ok({a.node})
-                if not ok:
-                    raise PlanError(f"{where}: the monitor on {a.node} would drop out during the reload: {why}")
-        elif a.kind == "qdevice_remove":
-            qdevice = None
-            ok, why = quorate(online)
-            if not ok:
-                raise PlanError(f"{where}: removing the QDevice loses quorum: {why}")
-        elif a.kind == "qdevice_setup":
-            alg = a.params.get("algorithm", "ffsplit")
-            qdevice = QDevice("lms" if alg == "lms" else "ffsplit")
-        elif a.kind == "ceph_mon_create" and a.node:
-            mons[a.node] = True
-        elif a.kind == "ceph_mon_destroy" and a.node:
-            if len(mons) <= 1:
-                raise PlanError(f"{where}: refusing to remove the last monitor")
-            rest = {n: ok for n, ok in mons.items() if n != a.node}
-            alive = sum(1 for ok in rest.values() if ok)
-            need = len(rest) // 2 + 1
-            if alive < need:
-                raise PlanError(f"{where}: removing the monitor on {a.node} leaves {alive} of {len(rest)} "
-                                f"monitors in quorum, need {need}")
-            mons = rest
+        effect = a.spec.effect
+        if effect is None:
+            continue
+        try:
+            effect(state, a, f"step {a.step} ({a.id})")
+        except UnsafeStep as exc:
+            raise PlanError(str(exc)) from None

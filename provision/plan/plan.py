@@ -1,6 +1,6 @@
 """Making a plan: diff + order + safety, serialised as the versioned plan document.
 
-The JSON plan document (`Plan.to_document()`, format_version "1") is the one
+The JSON plan document (`Plan.to_document()`, format_version "2") is the one
 source of truth: the text and Markdown renderers read it, plan files store it,
 apply consumes its `actions`. See docs/plan-format.md.
 """
@@ -14,15 +14,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from provision.actions import PHASES, Action
 from provision.discover.observed import Observed
-from provision.plan.actions import PHASES, Action
 from provision.plan.diff import Change, diff
 from provision.plan.errors import PlanError
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets
 from provision.spec.addresses import Address
 from provision.spec.cluster import Cluster
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"
+"""2: typed action ids and params validated per kind (docs/plan-format.md); 1 is refused."""
 MUTATING = ("create", "update", "replace", "delete")
 # The kinds of object an address can name (design.md "Addresses"): root -> kinds below it.
 TARGET_KINDS: dict[str, frozenset[str]] = {
@@ -83,7 +84,7 @@ class Plan:
     def to_document(self) -> dict[str, Any]:
         phases = []
         for phase in PHASES:
-            ids = [a.id for a in self.actions if a.phase == phase]
+            ids = [str(a.id) for a in self.actions if a.phase == phase]
             if ids:
                 phases.append({"name": phase, "actions": ids})
         return {

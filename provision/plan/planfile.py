@@ -3,16 +3,25 @@
 A plan file stores what apply must re-check before touching anything: the spec
 digest, the observed fingerprint and the cluster identity. It never holds a
 secret (only references such as `{"secret": "env:PBS_PASSWORD"}`).
+
+Loading trusts nothing it can check: every action is validated against its kind in
+the catalogue (params, phase, serial, destructive), phases must list exactly the
+actions, and `digest` (sha256 over the rest of the document) must match, so an edit
+after `plan --out` is refused. The digest catches edits and corruption; apply also
+re-plans from the stack and the live cluster and refuses a plan whose actions differ,
+which no edit of the file can get around.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 from pathlib import Path
 from typing import Any
 
+from provision.actions import Action, ActionError
 from provision.plan.plan import FORMAT_VERSION
 
 REQUIRED = ("format_version", "spec_digest", "observed_fingerprint", "cluster", "actions", "changes", "summary")
@@ -28,8 +37,17 @@ class PlanFileError(Exception):
     """A plan file that cannot be used (missing, not JSON, wrong format version) or written."""
 
 
+def content_digest(document: dict[str, Any]) -> str:
+    """sha256 over the canonical JSON of everything but the digest itself."""
+    body = {k: v for k, v in document.items() if k != "digest"}
+    blob = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(blob.encode()).hexdigest()
+
+
 def dumps(document: dict[str, Any]) -> str:
-    return json.dumps(document, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The file text, with the integrity digest over the document."""
+    sealed = {**document, "digest": content_digest(document)}
+    return json.dumps(sealed, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def save(document: dict[str, Any], path: str | Path) -> Path:
@@ -77,4 +95,31 @@ def load(path: str | Path) -> dict[str, Any]:
     unknown = sorted({str(i) for p in phases for i in p["actions"] if not isinstance(i, str) or i not in ids})
     if unknown:
         raise PlanFileError(f"{path}: not a plan file (phases name unknown actions: {', '.join(unknown)})")
+    if data.get("digest") != content_digest(data):
+        raise PlanFileError(f"{path}: the plan file was modified after it was made (its digest does not match "
+                            "its content); make a new plan")
+    check_actions(data, str(path))
     return data
+
+
+def check_actions(document: dict[str, Any], where: str) -> list[Action]:
+    """Every action valid for its kind, ids unique, dependencies and phases consistent."""
+    try:
+        actions = [Action.from_json(a) for a in document["actions"]]
+    except ActionError as exc:
+        raise PlanFileError(f"{where}: {exc}") from None
+    ids = [a.id for a in actions]
+    if len(set(ids)) != len(ids):
+        raise PlanFileError(f"{where}: an action id appears twice")
+    known = set(ids)
+    for a in actions:
+        missing = [str(d) for d in a.depends_on if d not in known]
+        if missing:
+            raise PlanFileError(f"{where}: action {a.id} depends on unknown action(s) {', '.join(missing)}")
+    listed = [i for p in document.get("phases", []) for i in p["actions"]]
+    expected = {(str(a.id), a.phase.value) for a in actions}
+    if document.get("phases") is not None and (
+            sorted(listed) != sorted(str(i) for i in ids)
+            or {(i, p["name"]) for p in document["phases"] for i in p["actions"]} != expected):
+        raise PlanFileError(f"{where}: the phases do not list exactly the plan's actions in their phases")
+    return actions

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 import signal
 import subprocess
@@ -19,6 +18,7 @@ from provision.apply.lock import POOL_ID, ApplyLock
 from provision.apply.progress import PhaseLines
 from provision.cli import apply as cli_apply
 from provision.cli.apply import physical_nics
+from provision.plan import planfile as planfiles
 from provision.spec import load_stack
 
 STACK = Path(__file__).parents[2] / "stacks" / "lab.yaml"
@@ -46,7 +46,7 @@ def _apply(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (None, "plan.json", "plan.json: no such file"),
         ('{"format_version": "1", "actions": [', "plan.json", "plan.json: not a plan file"),
         ('{"format_version": "1", "actions": [', "saved-plan", "saved-plan: not a plan file"),
-        ('{"format_version": "1", "actions": []}', "plan.json", "plan file is missing spec_digest"),
+        ('{"format_version": "2", "actions": []}', "plan.json", "plan file is missing spec_digest"),
         ("[1, 2]", "plan.json", "not a plan file (expected a JSON object)"),
     ],
 )
@@ -143,9 +143,9 @@ def test_ctrl_c_cancels_the_run_reports_it_and_releases_the_lock(
 
 def _one_action_document() -> dict[str, Any]:
     return {"id": "p-held", "actions": [{
-        "id": "a001", "phase": "storage", "kind": "storage_add", "node": None, "address": 'storage["pbs"]',
-        "params": {"storage": "pbs", "type": "pbs", "server": "10.0.0.6",
-                   "password": {"secret": "env:PVE_PROVISION_TEST_UNSET"}},
+        "id": 'storage["pbs"]#add', "phase": "storage", "kind": "storage_add", "node": None,
+        "address": 'storage["pbs"]', "params": {"storage": "pbs", "type": "pbs", "options": {"server": "10.0.0.6"},
+                                               "secrets": {"password": {"secret": "env:PVE_PROVISION_TEST_UNSET"}}},
     }]}
 
 
@@ -180,11 +180,11 @@ def test_plan_file_is_shown_before_the_prompt(tmp_path: Path, monkeypatch: pytes
 
     stack = tmp_path / "lab.yaml"
     stack.write_text(STACK.read_text())
-    document = {"format_version": "1", "stack": str(stack), "spec_digest": "sha256:x", "observed_fingerprint": "fp",
+    document = {"format_version": "2", "stack": str(stack), "spec_digest": "sha256:x", "observed_fingerprint": "fp",
                 "cluster": {"name": "lab"}, "changes": [], "summary": {"add": 1, "change": 0, "destroy": 0},
                 "actions": _one_action_document()["actions"], "phases": []}
     planfile = tmp_path / "plan.json"
-    planfile.write_text(json.dumps(document))
+    planfiles.save(document, planfile)
     observed = SimpleNamespace(identity=lambda: {"name": "lab"}, fingerprint="fp", pve_version=8)
     monkeypatch.setattr(cli_apply, "from_connection", lambda *a, **k: SimpleNamespace(insecure=False))
     monkeypatch.setattr(cli_apply.ApiClient, "for_endpoint", staticmethod(lambda e: None))

@@ -59,7 +59,8 @@ def node(tmp_path: Path) -> dict[str, Any]:
 def _apply(node: dict[str, Any], reads_back: list[dict[str, str]]) -> runner.RunResult:
     node["network"].write_text(json.dumps(reads_back))
     plan = {"id": "p-net", "actions": [{
-        "id": "n1", "phase": "network", "kind": "network_apply", "node": "pve01", "address": 'network["pve01"]',
+        "id": 'network["pve01"]#apply', "phase": "network", "kind": "network_apply", "node": "pve01",
+        "address": 'network["pve01"]',
         "params": {"interfaces": [{"name": "eno1", "type": "nic"},
                                   {"name": "vmbr0", "type": "bridge", "ports": ["eno1"],
                                    "address": "192.168.10.11/24"}], "keep": [], "changed": ["vmbr0"]},

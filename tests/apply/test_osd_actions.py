@@ -83,8 +83,9 @@ def node(tmp_path: Path) -> dict[str, Any]:
 
 def _run(node: dict[str, Any], kind: str, params: dict[str, Any]) -> tuple[runner.RunResult, list[list[str]]]:
     plan = {"id": f"p-{kind}", "actions": [{
-        "id": "o1", "phase": "ceph", "kind": kind, "node": "pve01", "address": 'ceph.osd["pve01:/dev/sdx"]',
-        "params": params, "serial": True,
+        "id": 'ceph.osd["pve01:/dev/sdx"]#' + ("destroy" if kind.endswith("destroy") else "set"),
+        "phase": "ceph", "kind": kind, "node": "pve01", "address": 'ceph.osd["pve01:/dev/sdx"]',
+        "params": params,
     }]}
     node["log"].unlink(missing_ok=True)
     rd = render_run(plan, runs_root=node["runs"], inventory=node["inventory"])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from samples import FINGERPRINT, LAB_IFACES, NODES, all_kinds_plan
+from samples import NODES, all_kinds_plan, case_action
 
 from provision.apply import render
 from provision.apply.render import Inventory, RenderError, interfaces_text, render_run
@@ -47,7 +47,8 @@ def test_run_dir_layout(rendered: render.RunDir) -> None:
         assert (root / rel).is_file(), rel
     assert json.loads((root / "plan.json").read_text())["id"] == "p-allkinds"
     assert not (root / "env" / "extravars").exists()
-    assert rendered.secret_refs == {"a017_password": "env:PBS_PASSWORD"}
+    assert rendered.secret_refs == {"PVE_PROVISION_SECRET_PBS_PASSWORD": "env:PBS_PASSWORD"}
+    assert (root / "project" / "vars" / "actions.yml").read_text().startswith("---\n")
 
 
 @pytest.mark.ansible
@@ -71,63 +72,6 @@ def test_ansible_lint_production(rendered: render.RunDir) -> None:
     assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
 
 
-def _argv(text: str, first: str) -> list[str]:
-    """The argv list of the task whose command starts with `first` (YAML parsed)."""
-    from ruamel.yaml import YAML
-
-    for task in YAML(typ="safe", pure=True).load(text):
-        argv = (task.get("ansible.builtin.command") or {}).get("argv")
-        if argv and " ".join(map(str, argv)).startswith(first):
-            return [str(x) for x in argv]
-    raise AssertionError(f"no task runs {first!r}")
-
-
-def test_cli_spellings(rendered: render.RunDir) -> None:
-    assert _argv(_task_file(rendered, "cluster_create"), "pvecm create") == [
-        "pvecm", "create", "lab", "--link0", "10.10.10.11,priority=20", "--link1", "10.10.11.11,priority=10",
-        "--nodeid", "1", "--votes", "1",
-    ]
-    join = _argv(_task_file(rendered, "cluster_join"), "pvecm add")
-    assert join[:4] == ["pvecm", "add", "192.168.10.11", "--use_ssh"]
-    assert "--link0" in join and "priority" not in " ".join(join) and "password" not in " ".join(join)
-    assert _argv(_task_file(rendered, "ceph_osd_create"), "pveceph osd create") == [
-        "pveceph", "osd", "create", "/dev/sdb", "--db_dev", "/dev/nvme0n1", "--db_dev_size", "60",
-        "--crush-device-class", "ssd",
-    ]
-    assert _argv(_task_file(rendered, "ceph_init"), "pveceph init") == [
-        "pveceph", "init", "--network", "10.20.20.0/24", "--cluster-network", "10.30.30.0/24",
-    ]
-    pool = _argv(_task_file(rendered, "ceph_pool_create"), "pveceph pool create")
-    assert pool[:4] == ["pveceph", "pool", "create", "vm-pool"]
-    assert {"--min_size", "--pg_autoscale_mode", "--crush_rule"} <= set(pool)
-    assert "--add_storages" not in pool and "--pg_num" not in pool  # only passed when set
-    assert _argv(_task_file(rendered, "ceph_mgr_create"), "pveceph mgr create") == [
-        "pveceph", "mgr", "create", "--id", "pve02"]
-    assert _argv(_task_file(rendered, "ceph_mon_create"), "pveceph mon create") == [
-        "pveceph", "mon", "create", "--monid", "pve01"]
-    fs = _argv(_task_file(rendered, "ceph_fs_create"), "pveceph fs create")
-    assert fs == ["pveceph", "fs", "create", "--name", "cephfs", "--pg_num", "32"]
-    group = _argv(_task_file(rendered, "ha_group_add"), "ha-manager groupadd")
-    assert group == ["ha-manager", "groupadd", "web", "--nodes", "pve01:2,pve02:2,pve03:1"]
-    rule = _argv(_task_file(rendered, "ha_rule_add"), "ha-manager rules add")
-    assert rule == ["ha-manager", "rules", "add", "node-affinity", "prefer-pve01", "--resources", "vm:100",
-                    "--nodes", "pve01:2,pve02", "--strict", "1"]
-    assert _argv(_task_file(rendered, "ha_resource_set"), "ha-manager set") == [
-        "ha-manager", "set", "vm:102", "--max_relocate", "2", "--delete", "comment"]
-    assert _argv(_task_file(rendered, "node_remove"), "pvecm delnode") == ["pvecm", "delnode", "pve04"]
-    res = _argv(_task_file(rendered, "ha_resource_add"), "ha-manager add")
-    assert res == ["ha-manager", "add", "ct:200", "--state", "started", "--group", "web", "--max_restart", "1",
-                   "--max_relocate", "1", "--comment", "internal DNS"]
-    pbs = _argv(_task_file(rendered, "storage_add"), "pvesm add pbs")
-    assert pbs[:4] == ["pvesm", "add", "pbs", "pbs-backup"]
-    lookup = "{{ lookup('ansible.builtin.env', 'PVE_PROVISION_SECRET_A017_PASSWORD') }}"
-    assert pbs[pbs.index("--password") + 1] == lookup
-    assert pbs[pbs.index("--prune-backups") + 1] == "keep-daily=7,keep-weekly=4"
-    assert pbs[pbs.index("--fingerprint") + 1] == FINGERPRINT
-    assert pbs[pbs.index("--disable") + 1] == "0" and "--nodes" not in pbs
-    assert _argv(_task_file(rendered, "ceph_osd_destroy"), "pveceph osd destroy")[-2:] == ["--cleanup", "1"]
-
-
 def test_every_command_task_is_guarded(rendered: render.RunDir) -> None:
     """A write command runs only behind a `when` (or is itself a read with changed_when false)."""
     from ruamel.yaml import YAML
@@ -148,10 +92,18 @@ def test_secret_task_is_no_log_and_names_no_value(rendered: render.RunDir) -> No
     assert "PBS_PASSWORD" not in text
 
 
-def test_template_markers_in_values_stay_literal(rendered: render.RunDir) -> None:
-    nfs = next(ra for ra in rendered.actions if ra.action.address == 'storage["nfs-iso"]')
-    text = (rendered.project / nfs.file).read_text()
-    assert '"{% raw %}{{ not a template }}{% endraw %}"' in text
+def test_stack_values_are_data_never_playbook_source(rendered: render.RunDir) -> None:
+    """Task files and site.yml hold no parameter text at all: every value is in
+    vars/actions.yml, under one !unsafe tag, where Ansible never evaluates it."""
+    values = (rendered.project / "vars" / "actions.yml").read_text()
+    assert values.count("!unsafe") == 1 and "pve_actions: !unsafe {" in values
+    data = json.loads(values.split("!unsafe ", 1)[1])
+    assert any(a["t"].get("options", {}).get("options") == "vers=4.2,{{ 7 * 7 }}" for a in data.values())
+    sources = [(rendered.project / "site.yml").read_text()] + [
+        (rendered.project / ra.file).read_text() for ra in rendered.actions]
+    for text in sources:
+        for needle in ("vers=4.2", "{% raw %}", "pbs-backup", "192.168.10.6", "internal DNS", "vm-pool"):
+            assert needle not in text, needle
 
 
 def test_plays_follow_serial_and_dependencies(rendered: render.RunDir) -> None:
@@ -169,20 +121,21 @@ def test_plays_follow_serial_and_dependencies(rendered: render.RunDir) -> None:
 
 
 def test_parallel_play_splits_on_cross_host_dependency(tmp_path: Path) -> None:
-    def act(i: int, node: str, deps: list[str]) -> dict[str, Any]:
-        return {"id": f"x{i}", "phase": "ceph", "kind": "ceph_mgr_create", "node": node,
-                "address": f'ceph.mgr["{node}"]', "params": {}, "depends_on": deps}
+    def act(node: str, deps: list[str]) -> dict[str, Any]:
+        return {"id": f'ceph.mgr["{node}"]#create', "phase": "ceph", "kind": "ceph_mgr_create", "node": node,
+                "address": f'ceph.mgr["{node}"]', "params": {"id": node}, "depends_on": deps}
 
-    plan = {"id": "p", "actions": [act(1, "pve01", []), act(2, "pve02", []), act(3, "pve03", ["x1"])]}
+    plan = {"id": "p", "actions": [act("pve01", []), act("pve02", []), act("pve03", ['ceph.mgr["pve01"]#create'])]}
     rd = render_run(plan, runs_root=tmp_path, inventory=_inventory())
-    assert [[ra.action.id for ra in p.actions] for p in rd.plays] == [["x1", "x2"], ["x3"]]
-    assert rd.plays[0].free and not rd.plays[1].free
+    assert [[ra.action.node for ra in p.actions] for p in rd.plays] == [["pve01", "pve02"], ["pve03"]]
+    site = (rd.project / "site.yml").read_text()
+    assert "strategy: free" not in site and site.count("any_errors_fatal: true") == len(rd.plays)
 
 
 def test_unknown_kind_and_node_are_refused(tmp_path: Path) -> None:
-    bad = {"id": "p", "actions": [{"id": "a", "phase": "ceph", "kind": "ceph_explode", "node": None,
-                                    "address": "x", "params": {}}]}
-    with pytest.raises(RenderError, match="unknown action kind"):
+    bad = {"id": "p", "actions": [{"id": 'ceph.mgr["pve09"]#create', "phase": "ceph", "kind": "ceph_explode",
+                                    "node": None, "address": 'ceph.mgr["pve09"]', "params": {"id": "pve09"}}]}
+    with pytest.raises(RenderError, match="'ceph_explode' is not a valid Kind"):
         render_run(bad, runs_root=tmp_path, inventory=_inventory())
     bad["actions"][0].update(kind="ceph_mgr_create", node="pve09")
     with pytest.raises(RenderError, match="not in the inventory"):
@@ -266,7 +219,7 @@ def _lab_stack_interfaces() -> dict[str, list[dict[str, Any]]]:
 
 
 def test_interfaces_text_for_lab_pve01_matches_pve_layout() -> None:
-    text = interfaces_text(LAB_IFACES)
+    text = interfaces_text(case_action("network_apply")["params"]["interfaces"])
     assert text.startswith("# network interface settings; autogenerated\n")
     assert text.split("the PVE managed interfaces into external files!\n\n", 1)[1] == EXPECTED_PVE01
 
@@ -307,11 +260,12 @@ def test_unmentioned_physical_nics_are_written_as_manual(tmp_path: Path) -> None
          "gateway": "192.168.10.1"},
     ]
     plan = {"id": "p-nics", "actions": [{
-        "id": "a001", "phase": "network", "kind": "network_apply", "node": "pve01", "address": 'network["pve01"]',
-        "params": {"interfaces": wanted, "keep": [], "changed": ["vmbr0"]}, "serial": True,
+        "id": 'network["pve01"]#apply', "phase": "network", "kind": "network_apply", "node": "pve01",
+        "address": 'network["pve01"]', "params": {"interfaces": wanted, "keep": [], "changed": ["vmbr0"]},
+        "serial": True,
     }]}
     rd = render_run(plan, runs_root=tmp_path, inventory=_inventory(), physical_nics={"pve01": physical})
-    text = (rd.project / "files" / "interfaces-pve01").read_text(encoding="utf-8")
+    text = (rd.project / "files" / "interfaces-001").read_text(encoding="utf-8")
     body = text.split("external files!\n\n", 1)[1]
     for nic in physical[1:]:
         assert f"\niface {nic} inet manual\n\n" in body, nic
@@ -319,15 +273,18 @@ def test_unmentioned_physical_nics_are_written_as_manual(tmp_path: Path) -> None
     assert body.index("iface eno1") < body.index("iface eno2") < body.index("iface enp65s0f1") < body.index("vmbr0")
     formats = pytest.importorskip("provision.lab.formats.interfaces")
     assert formats.write(formats.parse(text, physical=physical)) == text
-    task = (rd.project / rd.actions[0].file).read_text(encoding="utf-8")
-    assert '{name: "eno3", type: "eth"}' in task
+    values = (rd.project / "vars" / "actions.yml").read_text(encoding="utf-8")
+    assert '{"name": "eno3", "type": "eth"}' in values
 
 
 def test_secret_in_a_template_without_no_log_is_refused(tmp_path: Path) -> None:
-    plan = {"id": "p-leak", "actions": [{
-        "id": "a001", "phase": "qdevice", "kind": "qdevice_setup", "node": "pve01", "address": "quorum.qdevice",
-        "params": {"host": "10.0.0.5", "network": {"secret": "env:QNETD_NET"}}, "serial": True,
-    }]}
+    playbooks = tmp_path / "playbooks"
+    shutil.copytree(render.PLAYBOOKS_DIR, playbooks)
+    template = playbooks / "actions" / "storage_add.yml.j2"
+    template.write_text(template.read_text().replace("  no_log: true\n", ""))
+    plan = {"id": "p-leak", "actions": [case_action("storage_add", "pbs-with-password")]}
+    runs = tmp_path / "runs"
+    runs.mkdir()
     with pytest.raises(RenderError, match="secret without no_log"):
-        render_run(plan, runs_root=tmp_path, inventory=_inventory())
-    assert list(tmp_path.iterdir()) == []  # nothing half-rendered is left behind
+        render_run(plan, runs_root=runs, inventory=_inventory(), playbooks=playbooks)
+    assert list(runs.iterdir()) == []  # nothing half-rendered is left behind

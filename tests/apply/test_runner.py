@@ -73,9 +73,11 @@ def _plan(pid: str) -> dict[str, Any]:
     return {
         "id": pid,
         "actions": [{
-            "id": "s1", "phase": "storage", "kind": "storage_add", "node": None, "address": 'storage["pbs"]',
-            "params": {"name": "pbs", "type": "pbs", "server": "10.0.0.6", "datastore": "main",
-                       "username": "backup@pbs", "password": {"secret": "env:PBS_PASSWORD"}, "content": ["backup"]},
+            "id": 'storage["pbs"]#add', "phase": "storage", "kind": "storage_add", "node": None,
+            "address": 'storage["pbs"]',
+            "params": {"storage": "pbs", "type": "pbs", "options": {"server": "10.0.0.6", "datastore": "main",
+                                                                     "username": "backup@pbs", "content": "backup"},
+                       "secrets": {"password": {"secret": "env:PBS_PASSWORD"}}},
         }],
     }
 
@@ -107,13 +109,14 @@ def test_secret_reaches_the_node_but_never_the_run_dir(fake_node: dict[str, Any]
         events(event)
 
     try:
-        result = runner.run(rd, secrets={"a001_password": SECRET}, blank_env=("PBS_PASSWORD",), on_event=on_event)
+        result = runner.run(rd, secrets={"PVE_PROVISION_SECRET_PBS_PASSWORD": SECRET}, blank_env=("PBS_PASSWORD",),
+                            on_event=on_event)
     finally:
         events.close()
     record.write_summary(rd.root, result)
     assert result.ok, result.failure_messages
     assert exposed == set()
-    assert result.done == ["s1"] and result.tally.changed == 1
+    assert result.done == ['storage["pbs"]#add'] and result.tally.changed == 1
     adds = [c for c in _calls(fake_node["log"]) if c[:2] == ["pvesm", "add"]]
     assert adds and adds[0][adds[0].index("--password") + 1] == SECRET  # the node got it
     assert (rd.root / "events.jsonl").stat().st_size > 0
@@ -134,8 +137,8 @@ def test_rerun_is_guarded(fake_node: dict[str, Any], monkeypatch: pytest.MonkeyP
     state["storages"].append("pbs")
     fake_node["state"].write_text(json.dumps(state))
     rd = render_run(_plan("p2"), runs_root=fake_node["runs"], inventory=fake_node["inventory"])
-    result = runner.run(rd, secrets={"a001_password": SECRET})
-    assert result.ok and result.tally.changed == 0 and result.done == ["s1"]
+    result = runner.run(rd, secrets={"PVE_PROVISION_SECRET_PBS_PASSWORD": SECRET})
+    assert result.ok and result.tally.changed == 0 and result.done == ['storage["pbs"]#add']
     assert not [c for c in _calls(fake_node["log"]) if c[:2] == ["pvesm", "add"]]
 
 
@@ -145,9 +148,9 @@ def test_failure_is_reported_not_raised(fake_node: dict[str, Any]) -> None:
     state["fail_add"] = True
     fake_node["state"].write_text(json.dumps(state))
     rd = render_run(_plan("p3"), runs_root=fake_node["runs"], inventory=fake_node["inventory"])
-    result = runner.run(rd, secrets={"a001_password": SECRET})
+    result = runner.run(rd, secrets={"PVE_PROVISION_SECRET_PBS_PASSWORD": SECRET})
     assert not result.ok and result.status == "failed"
-    assert result.failed == ["s1"] and result.done == []
+    assert result.failed == ['storage["pbs"]#add'] and result.done == []
     # no_log hides the output, and says so instead of printing the command line
     assert any("no_log" in m for m in result.failure_messages)
 
@@ -158,7 +161,7 @@ def test_not_quorate_stops_before_any_action(fake_node: dict[str, Any]) -> None:
     state["quorate"] = False
     fake_node["state"].write_text(json.dumps(state))
     rd = render_run(_plan("p4"), runs_root=fake_node["runs"], inventory=fake_node["inventory"])
-    result = runner.run(rd, secrets={"a001_password": SECRET})
-    assert not result.ok and result.not_done == ["s1"]
+    result = runner.run(rd, secrets={"PVE_PROVISION_SECRET_PBS_PASSWORD": SECRET})
+    assert not result.ok and result.not_done == ['storage["pbs"]#add']
     assert any("not quorate" in m for m in result.failure_messages), result.failure_messages
     assert not [c for c in _calls(fake_node["log"]) if c[:2] == ["pvesm", "add"]]

@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from plan_helpers import Observe, stack_from
 
+from provision.actions import ActionId, Kind, Phase
+from provision.actions import params as P
 from provision.plan import Action, PlanError, make_plan, order_actions
 from provision.spec import Address, Cluster
 
@@ -29,18 +31,22 @@ def test_full_build_phase_order(lab_stack: Cluster, observe: Observe) -> None:
         "ceph_init", "ceph_mon_create", "ceph_mgr_create", "ceph_osd_create", "ceph_pool_create",
         "ceph_mds_create", "ceph_fs_create"]
     assert [a.step for a in plan.actions] == list(range(1, len(plan.actions) + 1))
-    by_id = {a.id: a for a in plan.actions}
+    by_id = {str(a.id): a for a in plan.actions}
     for a in plan.actions:  # every dependency runs earlier
-        assert all(by_id[dep].step < a.step for dep in a.depends_on), a.id
+        assert all(by_id[str(dep)].step < a.step for dep in a.depends_on), a.id
     # the first monitor also creates the manager on its node (pveceph does)
     first_mon = by_id['ceph.mon["pve01"]#create']
-    assert first_mon.params["creates_mgr"] and 'ceph.mgr["pve01"]' in first_mon.changes
+    assert 'ceph.mgr["pve01"]' in first_mon.changes
     assert 'ceph.mgr["pve01"]#create' not in by_id
+
+    def deps(aid: str) -> set[str]:
+        return {str(d) for d in by_id[aid].depends_on}
+
     # an RBD storage waits for its pool, a CephFS storage for its file system
-    assert 'ceph.pool["vm-pool"]#create' in by_id['storage["ceph-vm"]#add'].depends_on
-    assert 'ceph.fs["cephfs"]#create' in by_id['storage["cephfs"]#add'].depends_on
+    assert 'ceph.pool["vm-pool"]#create' in deps('storage["ceph-vm"]#add')
+    assert 'ceph.fs["cephfs"]#create' in deps('storage["cephfs"]#add')
     # HA resources wait for their group
-    assert 'ha.group["db"]#add' in by_id['ha.resource["vm:102"]#add'].depends_on
+    assert 'ha.group["db"]#add' in deps('ha.resource["vm:102"]#add')
 
 
 def test_cluster_created_on_first_node_and_joins_are_serial(lab_stack: Cluster, observe: Observe) -> None:
@@ -49,11 +55,14 @@ def test_cluster_created_on_first_node_and_joins_are_serial(lab_stack: Cluster, 
     cluster = [a for a in actions if a.phase == "cluster"]
     assert [(a.kind, a.node) for a in cluster] == [
         ("cluster_create", "pve01"), ("cluster_join", "pve02"), ("cluster_join", "pve03")]
-    assert cluster[0].params["links"] == {"0": {"address": "10.10.10.11", "priority": 20},
-                                          "1": {"address": "10.10.11.11", "priority": 10}}
-    assert cluster[2].params["links"] == {"0": {"address": "10.10.10.13"}, "1": {"address": "10.10.11.13"}}
+    assert isinstance(cluster[0].params, P.ClusterCreate) and isinstance(cluster[2].params, P.ClusterJoin)
+    assert [(k.number, k.address, k.priority) for k in cluster[0].params.links] == [
+        (0, "10.10.10.11", 20), (1, "10.10.11.11", 10)]
+    assert [(k.number, k.address, k.priority) for k in cluster[2].params.links] == [
+        (0, "10.10.10.13", None), (1, "10.10.11.13", None)]
     assert all(a.serial for a in cluster)
-    assert "cluster#create" in cluster[1].depends_on and 'node["pve02"]#join' in cluster[2].depends_on
+    assert ActionId.parse("cluster#create") in cluster[1].depends_on
+    assert ActionId.parse('node["pve02"]#join') in cluster[2].depends_on
 
 
 def test_mons_one_per_step_and_network_one_node_at_a_time(lab_stack: Cluster, observe: Observe) -> None:
@@ -66,7 +75,8 @@ def test_mons_one_per_step_and_network_one_node_at_a_time(lab_stack: Cluster, ob
     assert [a.node for a in nets] == ["pve01", "pve02", "pve03"]
     assert nets[0].id in nets[1].depends_on and nets[1].id in nets[2].depends_on
     # the full desired interface set of the node, so apply can render the file
-    assert [i["name"] for i in nets[0].params["interfaces"]] == [
+    assert isinstance(nets[0].params, P.NetworkApply)
+    assert [i["name"] for i in nets[0].params.interfaces] == [
         "eno1", "eno2", "eno3", "eno4", "enp65s0f0", "enp65s0f1", "vmbr0", "bond0", "bond1", "bond1.20", "bond1.30"]
 
 
@@ -97,7 +107,7 @@ def test_network_reload_that_would_lose_quorum_is_refused(lab_stack: Cluster, ob
 
     ok = observe("built-pve8", drift_bond0)
     plan = make_plan(lab_stack, ok.cluster, ok.observed)
-    assert [(a.kind, a.node, a.params["affects_corosync"]) for a in plan.actions] == [
+    assert [(a.kind, a.node, getattr(a.params, "affects_corosync", None)) for a in plan.actions] == [
         ("network_apply", "pve02", True)]
 
     def and_pve03_down(data: dict[str, Any]) -> None:
@@ -135,18 +145,39 @@ def test_mon_removal_below_majority_is_refused(lab_text: str, observe: Observe) 
         make_plan(desired, degraded.cluster, degraded.observed, prune=True)
 
 
+def _storage(name: str, deps: list[str]) -> Action:
+    return Action(id=ActionId.parse(f'storage["{name}"]#add'), phase=Phase.STORAGE, kind=Kind.STORAGE_ADD,
+                  params=P.StorageAdd(storage=name, type="dir", options={"path": "/x"}),
+                  depends_on=[ActionId.parse(d) for d in deps])
+
+
 def test_cycle_is_detected() -> None:
-    a = Action(id="a#x", phase="storage", kind="storage_add", address='storage["a"]', depends_on=["b#x"])
-    b = Action(id="b#x", phase="storage", kind="storage_add", address='storage["b"]', depends_on=["a#x"])
+    a = _storage("a", ['storage["b"]#add'])
+    b = _storage("b", ['storage["a"]#add'])
     with pytest.raises(PlanError, match="dependency cycle"):
         order_actions([a, b])
 
 
 def test_dependency_on_a_later_phase_is_an_error() -> None:
-    a = Action(id="a#x", phase="network", kind="network_apply", address='network["a"]', depends_on=["b#x"])
-    b = Action(id="b#x", phase="storage", kind="storage_add", address='storage["b"]')
+    a = Action(id=ActionId.parse('network["a"]#apply'), phase=Phase.NETWORK, kind=Kind.NETWORK_APPLY,
+               params=P.NetworkApply(interfaces=[]), node="a", depends_on=[ActionId.parse('storage["b"]#add')])
     with pytest.raises(PlanError, match="runs later"):
-        order_actions([a, b])
+        order_actions([a, _storage("b", [])])
+
+
+def test_dependency_on_an_action_not_in_the_plan_is_an_error() -> None:
+    """A typed id cannot be misspelt, and one that names no action of the plan is not dropped."""
+    with pytest.raises(PlanError, match=r'dependencies on actions that are not in the plan: storage\["a"\]#add -> '
+                                        r'storage\["ghost"\]#add'):
+        order_actions([_storage("a", ['storage["ghost"]#add'])])
+
+
+def test_a_kind_in_a_phase_it_does_not_belong_to_is_refused() -> None:
+    from provision.actions import ActionError
+
+    with pytest.raises(ActionError, match="storage_add cannot run in phase network"):
+        Action(id=ActionId.parse('storage["a"]#add'), phase=Phase.NETWORK, kind=Kind.STORAGE_ADD,
+               params=P.StorageAdd(storage="a", type="dir"))
 
 
 def test_target_keeps_the_object_and_what_it_needs(lab_stack: Cluster, observe: Observe) -> None:
@@ -188,4 +219,4 @@ def test_qdevice_is_set_up_again_only_after_a_node_removal(lab_text: str, observ
     steps = {a.kind: a for a in plan.actions}
     assert [a.kind for a in plan.actions] == ["qdevice_remove", "node_remove", "qdevice_setup"]
     assert steps["qdevice_setup"].depends_on == [steps["node_remove"].id]
-    assert steps["qdevice_setup"].params["force"] is True  # 3 nodes once pve04 is gone
+    assert getattr(steps["qdevice_setup"].params, "force", None) is True  # 3 nodes once pve04 is gone

@@ -62,7 +62,7 @@ def test_no_changes_with_unmanaged_objects_does_not_claim_a_match(lab_stack: Clu
 
 def test_json_document_is_versioned_and_complete(lab_stack: Cluster, observe: Observe) -> None:
     doc = json.loads(render_json(_doc(lab_stack, observe, "blank-pve8", 1)))
-    assert doc["format_version"] == "1"
+    assert doc["format_version"] == "2"
     assert doc["spec_digest"].startswith("sha256:") and doc["observed_fingerprint"].startswith("sha256:")
     assert doc["cluster"]["nodes"] == ["pve01", "pve02", "pve03"] and doc["cluster"]["stack_name"] == "lab"
     action = doc["actions"][0]
@@ -74,14 +74,19 @@ def test_json_document_is_versioned_and_complete(lab_stack: Cluster, observe: Ob
 def test_planfile_round_trip_and_version_check(lab_stack: Cluster, observe: Observe, tmp_path: Path) -> None:
     doc = _doc(lab_stack, observe, "blank-pve8", 1)
     path = planfile.save(doc, tmp_path / "plan.json")
-    assert planfile.load(path) == doc
+    loaded = planfile.load(path)
+    assert loaded.pop("digest") == planfile.content_digest(doc) and loaded == doc
+    doc["format_version"] = "1"
+    (tmp_path / "v1.json").write_text(json.dumps(doc))
+    with pytest.raises(PlanFileError, match=r'format version "1" is not supported .*make the plan again'):
+        planfile.load(tmp_path / "v1.json")
     doc["format_version"] = "0"
     (tmp_path / "old.json").write_text(json.dumps(doc))
     with pytest.raises(PlanFileError, match='format version "0" is not supported'):
         planfile.load(tmp_path / "old.json")
     doc["format_version"] = 1
     (tmp_path / "number.json").write_text(json.dumps(doc))
-    with pytest.raises(PlanFileError, match=r'format version 1 is not supported \(this tool reads "1"\)'):
+    with pytest.raises(PlanFileError, match=r'format version 1 is not supported \(this tool reads "2"\)'):
         planfile.load(tmp_path / "number.json")
     with pytest.raises(PlanFileError, match="no such plan file"):
         planfile.load(tmp_path / "missing.json")

@@ -1,0 +1,185 @@
+"""Run one action's rendered tasks through Ansible's own template engine, without hosts.
+
+This is how the per-kind JSON cases check "params → the exact commands": the action is
+rendered exactly as apply renders it, then each task's `when`, `argv`, `set_fact` and
+`assert` is evaluated by ansible-core's Templar with the same variables a real run has
+(`t`/`x` as untrusted data, as `!unsafe` makes them; probe results from the case). What
+the real modules would do on a node is not simulated: a probe's result comes from the
+case, and a command that changes something is only recorded.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from ansible.parsing.dataloader import DataLoader
+from ansible.plugins.loader import init_plugin_loader
+from ansible.template import Templar, trust_as_template
+from ruamel.yaml import YAML
+
+from provision.actions import Action, Kind
+from provision.apply import render
+
+COMMAND = "ansible.builtin.command"
+init_plugin_loader()  # lookups (file, env) as ansible-playbook loads them
+
+
+def render_case(case: Mapping[str, Any], files_dir: Path) -> tuple[Action, list[dict[str, Any]], dict[str, Any]]:
+    """The action, its rendered task list and its data (`t`, `x`), as apply makes them."""
+    action = Action.from_json(case["action"])
+    env = render._environment(render.PLAYBOOKS_DIR)
+    host = action.node or case.get("host", "pve01")
+    extra: dict[str, Any] = {}
+    if action.kind == Kind.NETWORK_APPLY:
+        wanted = render._network_interfaces(action.params, case.get("physical_nics", []))
+        (files_dir / "files").mkdir(parents=True, exist_ok=True)
+        (files_dir / "files" / "interfaces-001").write_text(render.interfaces_text(wanted), encoding="utf-8")
+        extra = {"file": "interfaces-001",
+                 "expect": [{"name": i["name"], "type": render.ifaces.pve_type(str(i["type"]))} for i in wanted]}
+    text, data = render.render_action(action, 1, host, env, case.get("pve_version", 8), {}, extra)
+    tasks = YAML(typ="safe", pure=True).load(text) or []
+    return action, tasks, data
+
+
+class Run:
+    def __init__(self, case: Mapping[str, Any], data: Mapping[str, Any], files_dir: Path) -> None:
+        self.case = case
+        loader = DataLoader()
+        loader.set_basedir(str(files_dir))
+        host = data["host"]
+        self.vars: dict[str, Any] = {
+            "t": data["t"], "x": data["x"], "inventory_hostname": host, "ansible_check_mode": False,
+            "pve_root": "", "omit": "__omit__",
+        }
+        self.loader = loader
+        self.records: list[dict[str, Any]] = []
+        self.stopped = False
+
+    def templar(self, extra: Mapping[str, Any] | None = None) -> Templar:
+        return Templar(loader=self.loader, variables={**self.vars, **(extra or {})})
+
+    def value(self, expr: Any, extra: Mapping[str, Any] | None = None) -> Any:
+        if isinstance(expr, str):
+            return self.templar(extra).template(trust_as_template(expr))
+        if isinstance(expr, list):
+            return [self.value(e, extra) for e in expr]
+        if isinstance(expr, dict):
+            return {k: self.value(v, extra) for k, v in expr.items()}
+        return expr
+
+    def cond(self, when: Any, extra: Mapping[str, Any] | None = None) -> bool:
+        if when is None:
+            return True
+        items = when if isinstance(when, list) else [when]
+        return all(self.templar(extra).evaluate_conditional(
+            trust_as_template(w) if isinstance(w, str) else w) for w in items)
+
+    def run(self, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        for task in tasks:
+            if self.stopped:
+                break
+            self.task(task)
+        return self.records
+
+    def task(self, task: dict[str, Any]) -> None:
+        if "block" in task:
+            if self.cond(task.get("when")):
+                self.run(task["block"])
+                if self.stopped and "rescue" in task:
+                    self.stopped = False  # a failure in the block runs its rescue tasks
+                    self.run(task["rescue"])
+            return
+        loop = task.get("loop")
+        items = self.value(loop) if loop is not None else [None]
+        for item in items:
+            extra = {"item": item} if loop is not None else {}
+            self.one(task, extra)
+
+    def one(self, task: dict[str, Any], extra: dict[str, Any]) -> None:
+        name = str(task.get("name", ""))
+        step = name.split(": ", 1)[-1]
+        runs = self.cond(task.get("when"), extra)
+        if COMMAND in task:
+            probe = task.get("changed_when") is False
+            argv = [str(a) for a in self.value(task[COMMAND]["argv"], extra)] if runs else None
+            record: dict[str, Any] = {"task": step, "runs": runs}
+            if runs:
+                record["argv"] = argv
+            if task.get("no_log"):
+                record["no_log"] = True
+            if probe:
+                record["probe"] = True
+            self.records.append(record)
+            reg = task.get("register")
+            if reg:
+                self.vars[reg] = self.probe_result(reg) if runs else {"skipped": True}
+        elif "ansible.builtin.set_fact" in task:
+            if runs:
+                for key, expr in task["ansible.builtin.set_fact"].items():
+                    self.vars[key] = self.value(expr, extra)
+        elif "ansible.builtin.assert" in task:
+            if runs:
+                args = task["ansible.builtin.assert"]
+                ok = all(self.cond(c, extra) for c in args["that"])
+                if not ok:
+                    self.records.append({"task": step, "fails": str(self.value(args.get("fail_msg", ""), extra))})
+                    self.stopped = True
+        elif "ansible.builtin.slurp" in task:
+            src = str(self.value(task["ansible.builtin.slurp"]["src"], extra))
+            content = self.case.get("files", {}).get(src)
+            if content is None:
+                raise KeyError(f"case has no content for slurp of {src}")
+            self.vars[task["register"]] = {"content": base64.b64encode(content.encode()).decode()}
+        elif "ansible.builtin.copy" in task:
+            if runs:
+                args = self.value(task["ansible.builtin.copy"], extra)
+                self.records.append({"task": step, "copy": args["dest"], "content": args.get("content")})
+        elif "ansible.builtin.file" in task:
+            if runs:
+                self.records.append({"task": step, "file": self.value(task["ansible.builtin.file"], extra)})
+        elif "ansible.builtin.fail" in task:
+            if runs:
+                msg = " ".join(str(self.value(task["ansible.builtin.fail"].get("msg", ""), extra)).split())
+                self.records.append({"task": step, "fails": msg})
+                self.stopped = True
+        else:
+            raise ValueError(f"taskrun does not know the module of task {name!r}: {sorted(task)}")
+
+    def probe_result(self, reg: str) -> dict[str, Any]:
+        """A probe's registered result from the case, keyed by the register name without
+        its `pve_a001_` prefix; `stdout` may be given as JSON data."""
+        key = reg.split("_", 2)[-1]
+        probes = self.case.get("probes", {})
+        if key not in probes:
+            raise KeyError(f"case has no probe result for {key!r} (register {reg})")
+        result = dict(probes[key])
+        if not isinstance(result.get("stdout", ""), str):
+            result["stdout"] = json.dumps(result["stdout"])
+        result.setdefault("rc", 0)
+        result.setdefault("stdout", "")
+        return result
+
+
+def run_case(case: Mapping[str, Any], files_dir: Path) -> list[dict[str, Any]]:
+    """The case's records: each command with its argv (or that its guard skipped it),
+    each file written, and a failed assertion's message."""
+    try:
+        _, tasks, data = render_case(case, files_dir)
+    except (render.RenderError, jinja2.TemplateError) as exc:
+        return [{"render_error": str(exc)}]
+    saved = {k: os.environ.get(k) for k in case.get("env", {})}
+    os.environ.update(case.get("env", {}))
+    try:
+        return Run(case, data, files_dir).run(tasks)
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
