@@ -26,8 +26,6 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         stop(lab)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 1: the playbook writes corosync.conf.new with "
-                   "ansible.builtin.copy, which chmods its temporary file; pmxcfs refuses that (EPERM)")
 def test_link_priority_change_is_applied_and_converges(lab: Lab) -> None:
     stack = lab.work / "lab.yaml"
     text = (REPO / "stacks" / "lab.yaml").read_text()

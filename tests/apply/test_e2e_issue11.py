@@ -57,8 +57,6 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield lab
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 2: corosync_link_set rewrites only existing interface blocks "
-                   "and ringN_addr lines, so a new link is never added (and item 1: copy into /etc/pve fails)")
 def test_adding_a_corosync_link_converges(built: Lab) -> None:
     stack = _stack(built, "link2.yaml", lambda t: t.replace(LINK1, LINK1 + "    - {number: 2, network: "
                                                               "192.168.10.0/24, priority: 5}\n"))
@@ -70,8 +68,6 @@ def test_adding_a_corosync_link_converges(built: Lab) -> None:
     assert built.cli("plan", str(stack), "--detailed-exitcode").returncode == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 7: `pveceph pool create` exits 0 when its worker task fails; "
-                   "the playbook neither checks the task nor reads the pool back, so PVE's error is lost")
 def test_a_failed_pool_task_fails_the_action_with_pves_error(built: Lab) -> None:
     stack = _stack(built, "badrule.yaml", lambda t: t.replace(
         "  pools:\n", "  pools:\n    - {name: fast-pool, size: 3, min_size: 2, crush_rule: no-such-rule}\n", 1))
@@ -82,8 +78,6 @@ def test_a_failed_pool_task_fails_the_action_with_pves_error(built: Lab) -> None
     assert "did not converge" not in out  # the action failed; apply did not have to find out afterwards
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 8: the PBS password is passed in argv, where a value starting "
-                   "with '-' is taken for an option (pvesm then reads the password from stdin)")
 def test_pbs_password_is_not_an_argv_value(built: Lab) -> None:
     stack = _stack(built, "pbs2.yaml", lambda t: t.replace(
         "storage:\n", "storage:\n  - {name: pbs-dash, type: pbs, server: 192.168.10.7, datastore: main, "
@@ -126,8 +120,6 @@ def realtime(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield lab
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 7: `pveceph fs create` runs right after `pveceph mds create`, "
-                   "before the new MDS has registered as a standby")
 def test_cephfs_waits_for_a_standby_mds(realtime: Lab) -> None:
     _apply(realtime, REPO / "stacks" / "lab.yaml")
     fs = _json(realtime, "pve01", "/nodes/pve01/ceph/fs")
@@ -140,8 +132,6 @@ def blank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
         yield lab
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 9: `pvecm create --token-coefficient` exists only from "
-                   "pve-cluster 9.1; older clusters need the totem edit")
 def test_token_coefficient_on_a_pve8_cluster(blank: Lab) -> None:
     stack = _stack(blank, "token.yaml", lambda t: t.replace("corosync:\n", "corosync:\n  token_coefficient: 125\n", 1))
     _apply(blank, stack)
