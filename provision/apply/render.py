@@ -459,7 +459,7 @@ def _render_into(
         tasks = _yaml_load(text) or []
         _require_no_log(action, tasks)
         (root / "project" / rel).write_text(text, encoding="utf-8")
-        ra.task_names = [str(t.get("name", "")) for t in tasks if isinstance(t, dict)]
+        ra.task_names = _leaf_task_names(tasks)
         rendered.append(ra)
 
     plays = _plays(rendered, host_order)
@@ -490,6 +490,21 @@ def _yaml_load(text: str) -> Any:
     from ruamel.yaml import YAML
 
     return YAML(typ="safe", pure=True).load(text)
+
+
+def _leaf_task_names(tasks: Sequence[Any]) -> list[str]:
+    """Names of the tasks that report events, in order: a block reports nothing itself,
+    its tasks (block, rescue, always) do; so an action's last task is the last of those."""
+    names: list[str] = []
+    for task in tasks:
+        if not isinstance(task, dict):
+            continue
+        if "block" in task:
+            for part in ("block", "rescue", "always"):
+                names += _leaf_task_names(task.get(part) or [])
+        else:
+            names.append(str(task.get("name", "")))
+    return names
 
 
 def _require_no_log(action: Action, tasks: Sequence[Any]) -> None:

@@ -8,6 +8,7 @@ rows in the store, so the server, the CRM loop and every node CLI see them at on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from provision.lab import hardware, pmxcfs, real, topology
+from provision.lab import fusemount, hardware, pmxcfs, real, topology
 from provision.lab.files import CEPH_CONF, HA_RESOURCES, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.procs import alive as _alive
@@ -135,6 +136,8 @@ def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path
         return _create(lab, nodes, pve, time_scale, spec, real_parts)
     except BaseException:
         _stop_server(lab)
+        with contextlib.suppress(fusemount.MountError):
+            fusemount.stop(paths)
         parts.destroy(paths.root)
         shutil.rmtree(paths.root, ignore_errors=True)
         raise
@@ -173,7 +176,12 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
             names = hardware.seed_blank(st, paths, nodes, pve)
         if real_parts:
             _real_call(parts.create, paths.root, names)
-        _real_call(pmxcfs.sync, st, paths)  # every node's /etc/pve mirror starts out current
+        _real_call(pmxcfs.sync, st, paths)  # the real daemons run the seeded corosync.conf
+
+    try:
+        fusemount.start(paths, names)  # every node's /etc/pve, with pmxcfs's rules
+    except fusemount.MountError as exc:
+        raise LabError(str(exc)) from None
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -279,6 +287,10 @@ def down(name: str, *, keep: bool = False) -> bool:
     if not lab.paths.root.exists():
         raise LabError(f"lab '{name}' does not exist")
     was_running = _stop_server(lab)
+    try:
+        fusemount.stop(lab.paths)
+    except fusemount.MountError as exc:
+        raise LabError(str(exc)) from None
     left = parts.destroy(lab.paths.root)
     if left:
         raise LabError(f"lab '{name}': could not remove {', '.join(left)}")

@@ -89,6 +89,23 @@ class LabPaths:
     def ready(self) -> Path:
         return self.root / "server.ready"
 
+    @property
+    def pmxcfs(self) -> Path:
+        """The FUSE mount serving every node's /etc/pve (``<mount>/<node>/...``)."""
+        return self.root / "pmxcfs"
+
+    @property
+    def pmxcfs_pid(self) -> Path:
+        return self.root / "pmxcfs.pid"
+
+    @property
+    def pmxcfs_log(self) -> Path:
+        return self.root / "pmxcfs.log"
+
+    def etc_pve(self, node: str) -> Path:
+        """A node's /etc/pve: a symlink to its view in the pmxcfs mount."""
+        return self.node_root(node) / "etc" / "pve"
+
     def node_root(self, node: str) -> Path:
         return self.root / "nodes" / node / "root"
 

@@ -217,9 +217,10 @@ class _Builder:
             creator = first.name
             create_id = self.add(
                 Kind.CLUSTER_CREATE, "cluster", Verb.CREATE, Phase.CLUSTER,
+                # no token_coefficient here: `pvecm create --token-coefficient` needs
+                # pve-cluster 9.1; corosync() sets it with a totem edit instead
                 _params(P.ClusterCreate, {"clustername": d.name, "nodeid": first.nodeid, "votes": first.votes,
-                                          "links": self._links(first.name, with_priority=True),
-                                          "token_coefficient": d.corosync.token_coefficient}),
+                                          "links": self._links(first.name, with_priority=True)}),
                 node=first.name, depends_on=self.planned(self.network_of(first.name)),
                 changes=["cluster", f'node["{first.name}"]'], reason=f"create cluster {d.name} on {first.name}",
             )
@@ -291,6 +292,13 @@ class _Builder:
                 Kind.COROSYNC_TOTEM_SET, "corosync.totem", Verb.SET, Phase.COROSYNC,
                 _update(P.CorosyncTotemSet, totem, {}, self.desired.corosync),
                 depends_on=members, reason="edit corosync.conf (bump config_version)",
+            )
+        elif self.desired.corosync.token_coefficient is not None and aid("cluster", Verb.CREATE) in self.actions:
+            self.add(
+                Kind.COROSYNC_TOTEM_SET, "corosync.totem", Verb.SET, Phase.COROSYNC,
+                _params(P.CorosyncTotemSet, {"token_coefficient": self.desired.corosync.token_coefficient}),
+                depends_on=members,
+                reason="token_coefficient of the new cluster (pvecm create has the option only from pve-cluster 9.1)",
             )
 
     def qdevice(self) -> None:

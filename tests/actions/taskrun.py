@@ -94,6 +94,17 @@ class Run:
                 if self.stopped and "rescue" in task:
                     self.stopped = False  # a failure in the block runs its rescue tasks
                     self.run(task["rescue"])
+                if "always" in task:  # runs whatever happened in the block
+                    stopped, self.stopped = self.stopped, False
+                    self.run(task["always"])
+                    self.stopped = self.stopped or stopped
+            return
+        if "ansible.builtin.tempfile" in task:
+            # one made-up path per loop item, registered as the module would
+            items = self.value(task["loop"]) if "loop" in task else [None]
+            results = [{"item": item, "path": f"/tmp/pve-provision-tmp{i}"} for i, item in enumerate(items)]
+            self.vars[task["register"]] = {"results": results} if "loop" in task else results[0]
+            self.records.append({"task": str(task.get("name", "")).split(": ", 1)[-1], "tempfiles": len(results)})
             return
         loop = task.get("loop")
         items = self.value(loop) if loop is not None else [None]
@@ -111,6 +122,8 @@ class Run:
             record: dict[str, Any] = {"task": step, "runs": runs}
             if runs:
                 record["argv"] = argv
+                if "stdin" in task[COMMAND]:
+                    record["stdin"] = self.value(task[COMMAND]["stdin"], extra)
             if task.get("no_log"):
                 record["no_log"] = True
             if probe:
@@ -139,7 +152,12 @@ class Run:
         elif "ansible.builtin.copy" in task:
             if runs:
                 args = self.value(task["ansible.builtin.copy"], extra)
-                self.records.append({"task": step, "copy": args["dest"], "content": args.get("content")})
+                record = {"task": step, "copy": args["dest"], "content": args.get("content")}
+                if task.get("no_log"):
+                    record["no_log"] = True
+                if "mode" in args:
+                    record["mode"] = args["mode"]
+                self.records.append(record)
         elif "ansible.builtin.file" in task:
             if runs:
                 self.records.append({"task": step, "file": self.value(task["ansible.builtin.file"], extra)})

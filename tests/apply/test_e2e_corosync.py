@@ -1,6 +1,6 @@
 """Corosync link changes through apply: the documented corosync.conf edit protocol
-(edit a copy, bump config_version, move it into place) on a node's /etc/pve, which
-the lab mounts like pmxcfs."""
+(edit a copy, bump config_version, move it into place) on a node's /etc/pve, which the
+lab mounts through FUSE with pmxcfs's rules (tests/lab/test_pmxcfs.py)."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ with the exact upstream CLI spellings, and the interfaces file PVE itself would 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -280,8 +281,8 @@ def test_unmentioned_physical_nics_are_written_as_manual(tmp_path: Path) -> None
 def test_secret_in_a_template_without_no_log_is_refused(tmp_path: Path) -> None:
     playbooks = tmp_path / "playbooks"
     shutil.copytree(render.PLAYBOOKS_DIR, playbooks)
-    template = playbooks / "actions" / "storage_add.yml.j2"
-    template.write_text(template.read_text().replace("  no_log: true\n", ""))
+    for template in (playbooks / "actions" / "storage_add.yml.j2", playbooks / "_macros.j2"):
+        template.write_text(re.sub(r"(?m)^ *no_log: true\n", "", template.read_text()))
     plan = {"id": "p-leak", "actions": [case_action("storage_add", "pbs-with-password")]}
     runs = tmp_path / "runs"
     runs.mkdir()

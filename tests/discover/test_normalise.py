@@ -147,7 +147,7 @@ def test_ceph_conf_and_devices() -> None:
 
 def test_ceph_built() -> None:
     a = answers("built-pve8")
-    disks = {n: a[f"/nodes/{n}/disks/list"] for n in ("pve01", "pve02", "pve03")}
+    disks = {n: a[f"/nodes/{n}/disks/list?skipsmart=1"] for n in ("pve01", "pve02", "pve03")}
     ceph, fsid, mons, osds, notes = normalise_ceph(
         a["/nodes/pve01/ceph/cfg/raw"], a["/nodes/pve01/ceph/mon"], a["/nodes/pve01/ceph/mgr"],
         a["/nodes/pve01/ceph/mds"], a["/nodes/pve01/ceph/osd"], a["/nodes/pve01/ceph/pool"],

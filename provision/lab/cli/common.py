@@ -111,11 +111,10 @@ def node_context(cmdline: list[str]) -> Iterator[Ctx]:
         if not row["power"]:
             fail(f"ssh: connect to host {node} port 22: No route to host (node is powered off)", EXIT_UNREACHABLE)
         _fail_once(store, cmdline)
-        pmxcfs.sync(store, paths)  # see /etc/pve edits made on any node
         try:
             yield Ctx(store, paths, node, "root@pam")
         finally:
-            pmxcfs.sync(store, paths)  # and show this command's writes on every node
+            pmxcfs.sync(store, paths)  # this command's corosync.conf reaches the real daemons (--real)
     finally:
         store.close()
 
@@ -161,15 +160,23 @@ def print_json(data: Any, pretty: bool = False) -> None:
         print(json.dumps(data, sort_keys=True, separators=(",", ":")))
 
 
-def print_task_log(ctx: Ctx, upid: Any, stream: Any = None) -> None:
-    """CLI workers run in the foreground: show what the task printed."""
+def print_task_log(ctx: Ctx, upid: Any, stream: Any = None) -> bool:
+    """CLI workers run in the foreground (pve-common ``RESTEnvironment.pm`` fork_worker with
+    ``type eq 'cli'``): their output goes to stdout, a failure's message to stderr. Returns
+    whether the task failed; the caller decides the exit code (see ``EXIT_UPID``)."""
     if not isinstance(upid, str) or not upid.startswith("UPID:"):
-        return
-    row = ctx.store.one("SELECT log FROM tasks WHERE upid = ?", (upid,))
+        return False
+    row = ctx.store.one("SELECT log, exitstatus FROM tasks WHERE upid = ?", (upid,))
     if row is None:
-        return
-    text = "".join(line + "\n" for line in str(row["log"]).splitlines() if line != "TASK OK")
+        return False
+    lines = str(row["log"]).splitlines()
+    text = "".join(line + "\n" for line in lines if line != "TASK OK" and not line.startswith("TASK ERROR: "))
     (stream or sys.stdout).write(text)
+    status = str(row["exitstatus"] or "OK")
+    if status != "OK":
+        print(status, file=sys.stderr)
+        return True
+    return False
 
 
 def options_as_params(args: Args) -> dict[str, Any]:

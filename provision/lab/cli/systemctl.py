@@ -7,6 +7,7 @@ import re
 
 from provision.lab.cli.common import fail, node_context
 from provision.lab.ops import ceph
+from provision.lab.ops.cluster import qdevice_daemon_running, set_qdevice_daemon
 from provision.lab.registry import Ctx
 
 KNOWN = {"networking", "corosync", "pve-cluster", "pveproxy", "pvedaemon", "pve-ha-lrm", "pve-ha-crm",
@@ -48,6 +49,14 @@ def _one(ctx: Ctx, verb: str, unit: str) -> int:
                   f"{'active (running)' if row['running'] else 'inactive (dead)'}")
             return 0 if row["running"] else 3
         return 0
+    if unit == "corosync-qdevice":
+        if verb in ("start", "restart", "stop"):
+            set_qdevice_daemon(ctx, ctx.node, verb != "stop")
+            return 0
+        if verb == "is-active":
+            running = qdevice_daemon_running(ctx, ctx.node)
+            print("active" if running else "inactive")
+            return 0 if running else 3
     base = unit.split("@", 1)[0]
     if unit in KNOWN or base in ("ceph-mon", "ceph-mgr", "ceph-mds"):
         if verb == "is-active":
