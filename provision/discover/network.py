@@ -42,6 +42,15 @@ def _address(item: dict[str, Any]) -> ipaddress.IPv4Interface | None:
     return ipaddress.IPv4Interface(f"{addr}/{mask}")
 
 
+def _address6(item: dict[str, Any]) -> ipaddress.IPv6Interface | None:
+    """`cidr6`, else `address6` + `netmask6` (a prefix length)."""
+    cidr = item.get("cidr6")
+    if cidr:
+        return ipaddress.IPv6Interface(str(cidr))
+    addr = item.get("address6")
+    return ipaddress.IPv6Interface(f"{addr}/{item.get('netmask6') or 128}") if addr else None
+
+
 def _option(item: dict[str, Any], *names: str) -> str | None:
     """A value from the `options` array of unrecognised lines (`bond-lacp-rate fast`)."""
     for line in item.get("options") or []:
@@ -60,6 +69,8 @@ def normalise_interface(item: dict[str, Any]) -> AnyInterface | None:
         "name": name,
         "address": _address(item),
         "gateway": item.get("gateway") or None,
+        "address6": _address6(item),
+        "gateway6": item.get("gateway6") or None,
         "mtu": as_int(item.get("mtu")),
         # an interface without an `auto`/`allow-hotplug` line is not brought up at boot
         "autostart": as_bool(item.get("autostart"), False),

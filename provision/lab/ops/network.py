@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from provision.lab.formats import interfaces as ifs
 from provision.lab.ops.common import require_node, task
 from provision.lab.registry import ApiError, Ctx, Reply, p_bool, p_enum, p_int, p_req, p_str, param_error, route
+from provision.pveformat import interfaces as ifs
 
 TYPES = ("bridge", "bond", "eth", "alias", "vlan", "fabric", "OVSBridge", "OVSBond", "OVSPort", "OVSIntPort",
          "vnet", "unknown")

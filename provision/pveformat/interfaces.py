@@ -39,8 +39,6 @@ from dataclasses import dataclass, field
 from functools import cmp_to_key
 from typing import Any
 
-from provision.lab.formats.errors import FormatError
-
 __all__ = [
     "BOND_MODES",
     "HEADER",
@@ -59,7 +57,7 @@ __all__ = [
 ]
 
 
-class InterfacesError(FormatError):
+class InterfacesError(ValueError):
     """The interfaces configuration violates one of PVE's write-time checks."""
 
 
