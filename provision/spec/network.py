@@ -191,8 +191,8 @@ class Vlan(_Addressed):
             # PVE's reader takes the id from a `vlanN` name and its writer drops `vlan-id`
             # (pve-common Network/Interfaces.pm ~L419/~L957), while ifupdown2 honours vlan-id.
             raise ValueError(
-                f"name {self.name!r} says tag {int(named.group(1))} but tag is {self.tag}; Proxmox takes a vlanN "
-                f"interface's tag from its name, so rename it to vlan{self.tag} or drop 'tag'"
+                f"name says tag {int(named.group(1))} but tag is {self.tag} (Proxmox takes a vlanN interface's "
+                f"tag from its name: rename it vlan{self.tag}, or drop 'tag')"
             )
         if match:
             parent, tag = match.group(1), int(match.group(2))
