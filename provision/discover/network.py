@@ -122,6 +122,16 @@ def normalise_interface(item: dict[str, Any]) -> AnyInterface | None:
     return None
 
 
+#: Keys of a `/nodes/{node}/network` item that are kernel state, not file content.
+_RUNTIME_KEYS = frozenset({"active", "exists", "altnames"})
+
+
+def interface_records(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items as file content: runtime state (link up, NIC present) dropped, so that a
+    carrier flap does not make a plan stale. NICs (`exists`) are kept as `type` eth."""
+    return [{k: v for k, v in item.items() if k not in _RUNTIME_KEYS} for item in data if isinstance(item, dict)]
+
+
 def normalise_network(data: list[dict[str, Any]], node: str) -> tuple[list[AnyInterface], list[str]]:
     """All interfaces of one node, sorted by name, plus notes for skipped ones."""
     out: list[AnyInterface] = []

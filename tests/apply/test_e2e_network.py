@@ -6,6 +6,7 @@ the cluster then plans to zero changes."""
 from __future__ import annotations
 
 import difflib
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -66,9 +67,13 @@ def test_bond_mtu_change_keeps_everything_the_stack_does_not_manage(lab: Lab) ->
     stack = stack_copy(lab.work / "mtu.yaml", lambda t: t.replace(
         BOND0_PVE01, BOND0_PVE01 + "        mtu: 9000\n        comment: management\n", 1).replace(
         "        address: 192.168.10.11/24\n", "        address: 192.168.10.11/24\n        comment: management\n", 1))
-    plan = lab.cli("plan", str(stack))
+    plan = lab.cli("plan", str(stack), "--format", "json")
     assert plan.returncode == 0, plan.stdout + plan.stderr
-    assert 'network["pve01"].bond["bond0"]' in plan.stdout
+    files = json.loads(plan.stdout)["files"]
+    assert [f["node"] for f in files] == ["pve01"]
+    # the reviewer sees exactly the lines apply will change
+    assert [r for r in files[0]["diff"] if r[:1] in "+-" and r[:3] not in ("+++", "---")] == \
+        ["+\tmtu 9000", "+#management"]
 
     proc = lab.cli("apply", str(stack), "--auto-approve")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
