@@ -318,16 +318,27 @@ def _plays(rendered: Sequence[RenderedAction], host_order: Sequence[str]) -> lis
 # -- public API -------------------------------------------------------------------------
 
 
-def network_data(params: Any, physical: Sequence[str] = ()) -> dict[str, Any]:
+NETWORK_CONFIRM_SECONDS = 120
+"""Default commit-confirm window: a node reverts its network this long after a reload
+unless the controller confirmed it (`apply --network-confirm SECONDS`)."""
+
+
+def network_data(params: Any, physical: Sequence[str] = (),
+                 confirm_seconds: int = NETWORK_CONFIRM_SECONDS) -> dict[str, Any]:
     """What the node-side `pve_interfaces` module and the checks after it get, as JSON data:
     the managed interfaces, the ones `--prune` removes, the node's NICs (PVE's reader lists
-    each one) and the (name, PVE type) pairs PVE's reader must find in the staged file."""
+    each one), the (name, PVE type) pairs PVE's reader must find in the staged file, and
+    the commit-confirm timing: the checks give up well before the node's revert fires."""
     wanted = [dict(i) for i in params.interfaces]
+    budget = max(2, confirm_seconds // 3)  # wait + retries stay inside two thirds of the window
     return {
         "interfaces": wanted,
         "remove": list(params.remove),
         "physical": sorted(set(physical)),
         "expect": [{"name": i["name"], "type": pve_edit.PVE_TYPE[str(i["type"])]} for i in wanted],
+        "confirm_seconds": confirm_seconds,
+        "confirm_wait": budget,
+        "confirm_retries": max(1, budget // 2),
     }
 
 
@@ -345,6 +356,7 @@ def render_run(
     now: datetime | None = None,
     playbooks: Path = PLAYBOOKS_DIR,
     physical_nics: Mapping[str, Sequence[str]] | None = None,
+    network_confirm_seconds: int = NETWORK_CONFIRM_SECONDS,
 ) -> RunDir:
     """Lay out `<runs_root>/<UTC stamp>-<plan id>/` as ansible-runner expects it.
 
@@ -377,7 +389,7 @@ def render_run(
         root = runs_root / f"{run_dir_name(plan_id, now)}-{suffix}"
     try:
         return _render_into(root, plan, plan_id, actions, inventory, any_host, host_order, playbooks,
-                            physical_nics or {})
+                            physical_nics or {}, network_confirm_seconds)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -416,6 +428,7 @@ def _render_into(
     host_order: Sequence[str],
     playbooks: Path,
     physical_nics: Mapping[str, Sequence[str]],
+    network_confirm_seconds: int = NETWORK_CONFIRM_SECONDS,
 ) -> RunDir:
     (root / "project" / "tasks").mkdir(parents=True)
     (root / "project" / "vars").mkdir()
@@ -432,7 +445,7 @@ def _render_into(
         ra = RenderedAction(action=action, index=index, host=host, file=rel)
         extra: dict[str, Any] = {}
         if action.kind == Kind.NETWORK_APPLY:
-            extra = network_data(action.params, physical_nics.get(host, ()))
+            extra = network_data(action.params, physical_nics.get(host, ()), network_confirm_seconds)
         text, data[ra.var] = render_action(action, index, host, env, plan.get("pve_version"), refs, extra)
         tasks = _yaml_load(text) or []
         _require_no_log(action, tasks)

@@ -30,7 +30,7 @@ import typer
 from provision.apply import record, runner
 from provision.apply.lock import ApplyLock, LockError, ProxmoxerPools
 from provision.apply.progress import JsonLines, LivePanel, PhaseLines
-from provision.apply.render import Inventory, RenderError, RunDir, render_run
+from provision.apply.render import NETWORK_CONFIRM_SECONDS, Inventory, RenderError, RunDir, render_run
 from provision.apply.verify import describe, verify
 from provision.cli.plan import Format as PlanFormat
 from provision.cli.plan import _errors, _fail, _render, _warn_insecure, _workers
@@ -217,6 +217,10 @@ def apply_cmd(
                                             help="Release the cluster lock with this id and exit."),
     prune: bool = typer.Option(False, "--prune", help="Also delete objects that are not in the stack."),
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate."),
+    network_confirm: int = typer.Option(
+        NETWORK_CONFIRM_SECONDS, "--network-confirm", min=4, max=3600, metavar="SECONDS",
+        help="Commit-confirm window of a network reload: the node reverts its previous interfaces file "
+             "this long after the reload unless pve-provision confirmed it reachable and in the cluster."),
 ) -> None:
     """Apply a stack or a stored plan to the cluster through generated Ansible playbooks."""
     if quiet and output is Output.json:
@@ -277,7 +281,7 @@ def apply_cmd(
     document = {**document, "id": plan_id_of(document), "pve_version": found.observed.pve_version
                 or desired.pve_version}
     code = _execute(document, desired, endpoint, client, _lab_name(desired, lab), check, output, prune,
-                    physical_nics(found.cluster), quiet)
+                    physical_nics(found.cluster), quiet, network_confirm)
     if code:
         raise typer.Exit(code)
 
@@ -289,12 +293,14 @@ def physical_nics(observed: Cluster) -> dict[str, list[str]]:
 
 def _execute(document: dict[str, Any], desired: Cluster, endpoint: Endpoint, client: ApiClient,
              lab_name: str | None, check: bool, output: Output, prune: bool,
-             nics: Mapping[str, list[str]], quiet: bool = False) -> int:
+             nics: Mapping[str, list[str]], quiet: bool = False,
+             network_confirm: int = NETWORK_CONFIRM_SECONDS) -> int:
     inventory = _inventory(desired, lab_name)
     runs_root = STATE_DIR / "runs"
     runs_root.mkdir(parents=True, exist_ok=True)
     try:
-        run_dir = render_run(document, runs_root=runs_root, inventory=inventory, physical_nics=nics)
+        run_dir = render_run(document, runs_root=runs_root, inventory=inventory, physical_nics=nics,
+                             network_confirm_seconds=network_confirm)
     except RenderError as exc:
         raise _fail(f"error: cannot render the playbooks: {exc}") from None
     try:

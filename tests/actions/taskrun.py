@@ -118,7 +118,10 @@ class Run:
             if reg:
                 self.vars[reg] = self.probe_result(reg) if runs else {"skipped": True}
                 result = self.vars[reg]
-                if runs and result.get("rc", 0) != 0 and task.get("failed_when") is not False:
+                failed_when = task.get("failed_when")
+                failed = (result.get("rc", 0) != 0 if failed_when is None
+                          else failed_when is not False and self.cond(failed_when, extra))
+                if runs and failed:
                     # a failing command fails its task (a rescue sees it as ansible_failed_result)
                     self.vars["ansible_failed_result"] = {**result, "msg": "non-zero return code"}
                     self.records.append({"task": step, "fails": str(result.get("stderr", ""))})
@@ -151,6 +154,10 @@ class Run:
             self.vars[task["register"]] = {"changed": changed}
             if changed:
                 self.records.append({"task": step, "stage": path + ".new", "content": desired})
+        elif "ansible.builtin.wait_for_connection" in task:
+            if runs:
+                self.records.append({"task": step, "wait_for_connection": self.value(
+                    task["ansible.builtin.wait_for_connection"], extra)})
         elif "ansible.builtin.slurp" in task:
             src = str(self.value(task["ansible.builtin.slurp"]["src"], extra))
             content = self.case.get("files", {}).get(src)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -83,3 +84,40 @@ def test_bond_mtu_change_keeps_everything_the_stack_does_not_manage(lab: Lab) ->
     assert changed == ["+\tmtu 9000", "+#management"], changed
     again = lab.cli("plan", str(stack))
     assert again.returncode == 0 and "No changes" in again.stdout, again.stdout
+
+
+def test_a_change_that_cuts_the_management_address_is_rolled_back_by_the_node(lab: Lab) -> None:
+    """pve01 and pve02 move vmbr0 to .111: the lab cuts pve01 off after its reload (its
+    management address is gone), the check fails, apply stops before pve02, and pve01's own
+    timer puts the previous file back."""
+    files = {n: lab.lab_dir / "nodes" / n / "root" / "etc" / "network" / "interfaces" for n in ("pve01", "pve02")}
+    before = {n: p.read_text() for n, p in files.items()}
+
+    def move(text: str) -> str:
+        for i in ("11", "12"):
+            text = text.replace(f"    address: 192.168.10.{i}\n", f"    address: 192.168.10.1{i}\n", 1)
+            text = text.replace(f"        address: 192.168.10.{i}/24\n", f"        address: 192.168.10.1{i}/24\n", 1)
+        return text
+
+    stack = stack_copy(lab.work / "cut.yaml", move)
+    proc = lab.cli("apply", str(stack), "--auto-approve", "--network-confirm", "20", "--output", "json")
+    assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
+    final = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert final["failed"] == ['network["pve01"]#apply']
+    assert final["not_done"] == ['network["pve02"]#apply']
+    assert any("pve01 did not confirm its network change" in e and "puts back its previous" in e
+               for e in final["errors"]), final["errors"]
+    assert files["pve02"].read_text() == before["pve02"]  # the next node was never touched
+
+    # pve01 is cut off from the controller until its own timer reverts the change
+    cut = lab.node_cli("pve01", "pvesh", "get", "/version")
+    reverted = lab.lab_dir / "nodes" / "pve01" / "root" / "run" / "pve-lab-cut-off"
+    assert (cut.returncode == 255 and "No route to host" in cut.stderr) or not reverted.exists()
+    for _ in range(600):  # the revert fires 20 s after it was scheduled
+        if not reverted.exists() and files["pve01"].read_text() == before["pve01"]:
+            break
+        time.sleep(0.1)
+    assert files["pve01"].read_text() == before["pve01"]
+    assert lab.node_cli("pve01", "pvesh", "get", "/version").returncode == 0
+    again = lab.cli("plan", str(stack))
+    assert 'network["pve01"].bridge["vmbr0"]' in again.stdout, again.stdout

@@ -17,6 +17,7 @@ MODULES = {
     "qm": "qm",
     "ceph": "ceph",
     "systemctl": "systemctl",
+    "systemd-run": "systemd_run",
 }
 
 
