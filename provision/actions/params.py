@@ -79,9 +79,12 @@ class NetworkApply(Params):
     would add lines to /etc/network/interfaces). `remove` are interfaces `--prune` drops."""
 
     replay_only = frozenset({"changed", "affects_corosync", "affects_ceph"})
-    as_data = frozenset({"interfaces", "remove"})
+    as_data = frozenset({"interfaces", "remove", "corosync_links"})
     interfaces: list[dict[str, Any]]
     remove: list[IfaceName] = Field(default_factory=list)
+    corosync_links: list[Annotated[int, Field(ge=0, le=7)]] = Field(default_factory=list)
+    """Link numbers the stack declares for this node: each must be connected to every
+    online member after the reload, or the node reverts."""
     changed: list[IfaceName] = Field(default_factory=list)
     affects_corosync: bool = False
     affects_ceph: bool = False

@@ -9,7 +9,7 @@ from pathlib import Path
 ADMIN_TOKEN_ID = "root@pam!provision"
 READONLY_TOKEN_ID = "auditor@pve!readonly"
 NODE_CLIS = ("pvecm", "pveceph", "ha-manager", "pvesm", "pvesh", "ifreload", "qm", "ceph", "systemctl",
-             "systemd-run")
+             "systemd-run", "corosync-cfgtool")
 
 
 def provision_home() -> Path:

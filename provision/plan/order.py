@@ -174,6 +174,8 @@ class _Builder:
                 _params(P.NetworkApply, {
                     "interfaces": [_iface_view(i) for i in node.interfaces if i.managed],
                     "remove": remove,
+                    "corosync_links": sorted(link.number for link in self.desired.corosync.links
+                                             if node.name in link.addresses),
                     "changed": changed,
                     "affects_corosync": bool(affects & links),
                     "affects_ceph": bool(ceph_net and any(_in(a, ceph_net) for a in affects)),

@@ -18,6 +18,7 @@ MODULES = {
     "ceph": "ceph",
     "systemctl": "systemctl",
     "systemd-run": "systemd_run",
+    "corosync-cfgtool": "corosync_cfgtool",
 }
 
 
