@@ -361,8 +361,9 @@ def render_run(
 ) -> RunDir:
     """Lay out `<runs_root>/<UTC stamp>-<plan id>/` as ansible-runner expects it.
 
-    `physical_nics` (node → NIC names, from discovery) lets `network_apply` keep the NICs
-    that neither the stack nor the plan mention in the file, as PVE itself would.
+    `physical_nics` (node → NIC names, from discovery) are handed to the node-side edit of
+    its interfaces file (PVE's reader lists every NIC); `network_confirm_seconds` is the
+    commit-confirm window of each network reload.
     """
     plan_id = str(plan.get("id") or plan.get("plan_id") or "plan")
     try:
