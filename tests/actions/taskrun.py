@@ -151,7 +151,7 @@ class Run:
                 self.stopped = True
                 return
             changed = desired != current
-            self.vars[task["register"]] = {"changed": changed}
+            self.vars[task["register"]] = {"changed": changed, "current": current, "desired": desired}
             if changed:
                 self.records.append({"task": step, "stage": path + ".new", "content": desired})
         elif "ansible.builtin.wait_for_connection" in task:
