@@ -36,7 +36,7 @@ from provision.apply import record, runner
 from provision.apply import secrets as secret_values
 from provision.apply.errors import ApplyError
 from provision.apply.lock import ApplyLock, LockError, LockInfo, LockReleaseError, ProxmoxerPools
-from provision.apply.render import Inventory, RenderError, RunDir, render_run
+from provision.apply.render import NETWORK_CONFIRM_SECONDS, Inventory, RenderError, RunDir, render_run
 from provision.apply.signals import Interrupted, StopSignals
 from provision.apply.verify import verify
 from provision.discover import Endpoint, ProxmoxerTransport
@@ -60,6 +60,7 @@ class ApplyOptions:
     prune: bool = False
     insecure: bool = False
     state_dir: Path | None = None  # default: $PROVISION_HOME
+    network_confirm_seconds: int = NETWORK_CONFIRM_SECONDS  # commit-confirm window of a network reload
 
 
 def state_dir(options: ApplyOptions) -> Path:
@@ -312,7 +313,8 @@ def _render(document: dict[str, Any], live: Live, options: ApplyOptions) -> RunD
     lab = options.lab or (live.desired.connection.lab if live.desired.connection is not None else None)
     try:
         return render_run(document, runs_root=runs_root, inventory=_inventory(live.desired, lab),
-                          physical_nics=physical_nics(live.found.cluster))
+                          physical_nics=physical_nics(live.found.cluster),
+                          network_confirm_seconds=options.network_confirm_seconds)
     except RenderError as exc:
         raise ApplyError(f"cannot render the playbooks: {exc}") from None
 

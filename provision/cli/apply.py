@@ -21,6 +21,7 @@ import typer
 
 from provision.apply import ApplyOptions, ApplyOutcome, LockInfo, Reporter, apply, force_unlock
 from provision.apply.progress import JsonLines, LivePanel, PhaseLines
+from provision.apply.render import NETWORK_CONFIRM_SECONDS
 from provision.apply.verify import describe
 from provision.apply.workflow import EventSink
 from provision.cli.common import Format, errors, fail, render_plan, warn_insecure
@@ -164,12 +165,17 @@ def apply_cmd(
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate."),
     state_dir: Path | None = typer.Option(None, "--state-dir", metavar="DIR",
                                           help="Run records and the local lock (default: $PROVISION_HOME)."),
+    network_confirm: int = typer.Option(
+        NETWORK_CONFIRM_SECONDS, "--network-confirm", min=4, max=3600, metavar="SECONDS",
+        help="Commit-confirm window of a network reload: the node reverts its previous interfaces file "
+             "this long after the reload unless pve-provision confirmed it reachable and in the cluster."),
 ) -> None:
     """Apply a stack or a stored plan to the cluster through generated Ansible playbooks."""
     if quiet and output is Output.json:
         raise fail("error: --quiet and --output json cannot be combined (json already prints only events)")
     options = ApplyOptions(lab=lab, auto_approve=auto_approve, allow_destroy=allow_destroy, check=check,
-                           prune=prune, insecure=insecure, state_dir=state_dir)
+                           prune=prune, insecure=insecure, state_dir=state_dir,
+                           network_confirm_seconds=network_confirm)
     reporter = CliReporter(output, quiet, auto_approve)
     try:
         if force_unlock_id is not None:

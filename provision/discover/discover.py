@@ -38,7 +38,7 @@ from provision.discover.ha import (
     normalise_resources,
     normalise_rules,
 )
-from provision.discover.network import AnyInterface, normalise_network
+from provision.discover.network import AnyInterface, interface_records, normalise_network
 from provision.discover.observed import MemberState, Observed, fingerprint_of
 from provision.discover.storage import normalise_storages
 from provision.spec.cluster import Cluster
@@ -197,6 +197,7 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
         ifaces, notes = normalise_network(data or [], node)
         interfaces[node] = ifaces
         obs.notes.extend(notes)
+        obs.interfaces_api[node] = interface_records(data or [])
     addresses = {n: [i.address for i in ifs if i.address is not None] for n, ifs in interfaces.items()}
 
     coro_nodes = normalise_nodes(c.get("corosync_nodes") or []) if status.clustered else []

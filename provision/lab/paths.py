@@ -8,7 +8,8 @@ from pathlib import Path
 
 ADMIN_TOKEN_ID = "root@pam!provision"
 READONLY_TOKEN_ID = "auditor@pve!readonly"
-NODE_CLIS = ("pvecm", "pveceph", "ha-manager", "pvesm", "pvesh", "ifreload", "qm", "ceph", "systemctl")
+NODE_CLIS = ("pvecm", "pveceph", "ha-manager", "pvesm", "pvesh", "ifreload", "qm", "ceph", "systemctl",
+             "systemd-run", "corosync-cfgtool")
 
 
 def provision_home() -> Path:
@@ -111,3 +112,12 @@ class LabPaths:
 
     def interfaces(self, node: str) -> Path:
         return self.node_root(node) / "etc" / "network" / "interfaces"
+
+    def transient_units(self, node: str) -> Path:
+        """``systemd-run`` timers of a node (one JSON file per unit: pid, command, due time)."""
+        return self.node_root(node) / "run" / "systemd" / "transient"
+
+    def cut_off(self, node: str) -> Path:
+        """Present while the node's applied network lacks its management address: the
+        controller cannot reach it (node CLIs fail as SSH would) until it reverts."""
+        return self.node_root(node) / "run" / "pve-lab-cut-off"

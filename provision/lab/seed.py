@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from provision.lab import hardware
-from provision.lab.formats import interfaces as ifs
 from provision.lab.hardware import GuestHW, NodeHW
 from provision.lab.ops import cluster as cluster_ops
 from provision.lab.ops import network
 from provision.lab.paths import LabPaths
 from provision.lab.registry import ApiError, Ctx, call
 from provision.lab.store import Store
+from provision.pveformat import interfaces as ifs
 from provision.spec import Bond, Bridge, Cluster, Nic, SpecError, Vlan, load_stack
 
 

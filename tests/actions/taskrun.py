@@ -25,6 +25,8 @@ from ruamel.yaml import YAML
 
 from provision.actions import Action, Kind
 from provision.apply import render
+from provision.pveformat.edit import edit_text
+from provision.pveformat.interfaces import InterfacesError
 
 COMMAND = "ansible.builtin.command"
 init_plugin_loader()  # lookups (file, env) as ansible-playbook loads them
@@ -37,11 +39,7 @@ def render_case(case: Mapping[str, Any], files_dir: Path) -> tuple[Action, list[
     host = action.node or case.get("host", "pve01")
     extra: dict[str, Any] = {}
     if action.kind == Kind.NETWORK_APPLY:
-        wanted = render._network_interfaces(action.params, case.get("physical_nics", []))
-        (files_dir / "files").mkdir(parents=True, exist_ok=True)
-        (files_dir / "files" / "interfaces-001").write_text(render.interfaces_text(wanted), encoding="utf-8")
-        extra = {"file": "interfaces-001",
-                 "expect": [{"name": i["name"], "type": render.ifaces.pve_type(str(i["type"]))} for i in wanted]}
+        extra = render.network_data(action.params, case.get("physical_nics", []))
     text, data = render.render_action(action, 1, host, env, case.get("pve_version", 8), {}, extra)
     tasks = YAML(typ="safe", pure=True).load(text) or []
     return action, tasks, data
@@ -132,6 +130,15 @@ class Run:
             reg = task.get("register")
             if reg:
                 self.vars[reg] = self.probe_result(reg) if runs else {"skipped": True}
+                result = self.vars[reg]
+                failed_when = task.get("failed_when")
+                failed = (result.get("rc", 0) != 0 if failed_when is None
+                          else failed_when is not False and self.cond(failed_when, extra))
+                if runs and failed:
+                    # a failing command fails its task (a rescue sees it as ansible_failed_result)
+                    self.vars["ansible_failed_result"] = {**result, "msg": "non-zero return code"}
+                    self.records.append({"task": step, "fails": str(result.get("stderr", ""))})
+                    self.stopped = True
         elif "ansible.builtin.set_fact" in task:
             if runs:
                 for key, expr in task["ansible.builtin.set_fact"].items():
@@ -141,8 +148,29 @@ class Run:
                 args = task["ansible.builtin.assert"]
                 ok = all(self.cond(c, extra) for c in args["that"])
                 if not ok:
-                    self.records.append({"task": step, "fails": str(self.value(args.get("fail_msg", ""), extra))})
+                    msg = str(self.value(args.get("fail_msg", ""), extra))
+                    self.vars["ansible_failed_result"] = {"msg": msg}
+                    self.records.append({"task": step, "fails": msg})
                     self.stopped = True
+        elif "pve_interfaces" in task:
+            # Our own module: its whole logic is pveformat.edit_text, run here on the case's file.
+            args = self.value(task["pve_interfaces"], extra)
+            path = str(args["path"])
+            current = self.case.get("files", {}).get(path, "")
+            try:
+                desired = edit_text(current, args["interfaces"], args["physical"], args["remove"])
+            except InterfacesError as exc:
+                self.records.append({"task": step, "fails": str(exc)})
+                self.stopped = True
+                return
+            changed = desired != current
+            self.vars[task["register"]] = {"changed": changed, "current": current, "desired": desired}
+            if changed:
+                self.records.append({"task": step, "stage": path + ".new", "content": desired})
+        elif "ansible.builtin.wait_for_connection" in task:
+            if runs:
+                self.records.append({"task": step, "wait_for_connection": self.value(
+                    task["ansible.builtin.wait_for_connection"], extra)})
         elif "ansible.builtin.slurp" in task:
             src = str(self.value(task["ansible.builtin.slurp"]["src"], extra))
             content = self.case.get("files", {}).get(src)

@@ -154,7 +154,8 @@ def test_ceph_built() -> None:
         a["/nodes/pve01/ceph/fs"], disks)
     assert ceph is not None and notes == []
     assert fsid and str(ceph.public_network) == "10.20.20.0/24" and str(ceph.cluster_network) == "10.30.30.0/24"
-    assert ceph.mons == ["pve01", "pve02", "pve03"] and ceph.mgrs == ["pve01", "pve02"] and ceph.mdss == ["pve01", "pve02"]
+    assert ceph.mons == ["pve01", "pve02", "pve03"] and ceph.mgrs == ["pve01", "pve02"]
+    assert ceph.mdss == ["pve01", "pve02"]
     # .mgr and the CephFS pools are not user pools
     assert [p.name for p in ceph.pools] == ["vm-pool"]
     assert ceph.pools[0].pg_autoscale_mode == "on" and ceph.pools[0].application == "rbd"

@@ -23,6 +23,9 @@ from provision.lab.store import Store
 
 EXIT_ERROR = 255  # an uncaught Perl ``die`` in PVE's CLIs
 EXIT_UNREACHABLE = 255
+ON_NODE_ENV = "PVE_LAB_ON_NODE"
+"""Set for commands the node runs by itself (its timers): they do not go through the
+controller's SSH connection, so a node cut off from the controller still runs them."""
 
 
 class CliError(Exception):
@@ -110,6 +113,9 @@ def node_context(cmdline: list[str]) -> Iterator[Ctx]:
             fail(f"unknown node '{node}' in lab '{paths.name}'", 1)
         if not row["power"]:
             fail(f"ssh: connect to host {node} port 22: No route to host (node is powered off)", EXIT_UNREACHABLE)
+        if paths.cut_off(node).exists() and os.environ.get(ON_NODE_ENV) != "1":
+            fail(f"ssh: connect to host {node} port 22: No route to host (its network no longer has its "
+                 "management address)", EXIT_UNREACHABLE)
         _fail_once(store, cmdline)
         try:
             yield Ctx(store, paths, node, "root@pam")

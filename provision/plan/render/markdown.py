@@ -8,6 +8,7 @@ byte-identical comments (CI can update a comment only when the plan changed).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from provision.plan.render.text import SYMBOL, attribute_rows, fmt_value, summary_line
@@ -15,6 +16,13 @@ from provision.plan.render.text import SYMBOL, attribute_rows, fmt_value, summar
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fence(lines: list[str]) -> str:
+    """A code fence longer than any backtick run in the lines (a comment in a file could
+    hold backticks and must not end the block)."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def render_markdown(document: dict[str, Any]) -> str:
@@ -66,6 +74,16 @@ def render_markdown(document: dict[str, Any]) -> str:
         if details:
             lines.append("")
             lines.extend(details)
+        lines.append("")
+        lines.append("</details>")
+        lines.append("")
+    for f in document.get("files", []):
+        lines.append(f"<details open><summary><b>{f['path']}</b> on {f['node']}</summary>")
+        lines.append("")
+        fence = _fence(f["diff"])
+        lines.append(f"{fence}diff")
+        lines.extend(f["diff"])
+        lines.append(fence)
         lines.append("")
         lines.append("</details>")
         lines.append("")

@@ -90,6 +90,13 @@ def render_text(document: dict[str, Any], *, color: bool = False, width: int = 1
             console.print(row)
         if ch["action"] == "replace" and ch.get("reason"):
             console.print(Text(f"      ({ch['reason']})", style="dim"))
+    for f in document.get("files", []):
+        console.print()
+        console.print(Text(f"{f['path']} on {f['node']}:", style="bold"))
+        for row in f["diff"]:
+            style = ("bold" if row.startswith(("+++", "---")) else "green" if row.startswith("+")
+                     else "red" if row.startswith("-") else "cyan" if row.startswith("@@") else "")
+            console.print(Text(f"  {row}", style=style))
     unmanaged = document.get("unmanaged", [])
     if unmanaged:
         console.print()
