@@ -6,18 +6,39 @@ BIN := $(VENV)/bin
 RUNTIME := $(VENV)/.installed-runtime
 DEV := $(VENV)/.installed-dev
 
-.PHONY: venv test lint typecheck unit demo bench clean
+# Debian packages the lab and the tests run (installed only when one is missing, and only
+# as root on a Debian-like host; elsewhere a note says what is missing):
+# - fuse3: the lab mounts each node's /etc/pve through FUSE with pmxcfs's rules;
+# - corosync, corosync-qnetd, corosync-qdevice, iproute2, util-linux: `lab up --real`
+#   (real knet/votequorum and qnetd in network namespaces; tests/real);
+# - ifupdown2: apply checks every staged interfaces file with `ifup -a -s -i FILE`.
+SYS_DEBS := fuse3 corosync corosync-qnetd corosync-qdevice iproute2 util-linux ifupdown2
 
+.PHONY: venv sysdeps test lint typecheck unit demo bench clean
+
+# The runtime install includes the `lab` extra: the demo and the tests run the embedded lab.
 $(RUNTIME): pyproject.toml
 	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e .
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[lab]'
 	touch $(RUNTIME)
 
 $(DEV): $(RUNTIME)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,lab]'
 	touch $(DEV)
 
 venv: $(DEV)
+
+sysdeps:
+	@if ! dpkg -s $(SYS_DEBS) >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian packages: $(SYS_DEBS)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	      $(SYS_DEBS) >/dev/null; \
+	  else \
+	    echo "note: some of $(SYS_DEBS) are missing and this is not root: install them with apt-get" >&2; \
+	  fi; \
+	fi
+	@if [ "$$(id -u)" = 0 ]; then mkdir -p /run/network; fi
 
 lint: $(DEV)
 	$(BIN)/ruff check provision tests
@@ -25,18 +46,20 @@ lint: $(DEV)
 typecheck: $(DEV)
 	$(BIN)/mypy --strict provision
 
-unit: $(DEV)
-	$(BIN)/pytest -q
+# Includes tests/packaging: the wheel is built, installed into a fresh virtualenv
+# outside the repository and used from there (lab up, apply, re-plan to zero).
+unit: $(DEV) sysdeps
+	$(BIN)/pytest -q -n 2
 
 test: lint typecheck unit
 
-demo: $(RUNTIME)
+demo: $(RUNTIME) sysdeps
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
-bench: $(DEV)
+bench: $(DEV) sysdeps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/lab_up.py
 	PATH="$(abspath $(BIN)):$$PATH" PBS_PASSWORD=bench $(BIN)/python bench/discover_plan.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/apply_full_build.py
 
 clean:
-	rm -rf $(VENV) .provision .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .provision .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

@@ -42,7 +42,7 @@ def _params(spec: KindSpec) -> str:
         optional = "" if field.is_required() else "?"
         kind = _type_name(hints.get(name, field.annotation))
         note = " (replay)" if name in spec.params.replay_only else (
-            " (data file)" if name in spec.params.data_file else "")
+            " (JSON data)" if name in spec.params.as_data else "")
         parts.append(f"`{name}`{optional}: {kind}{note}")
     return "; ".join(parts) or "(none)"
 

@@ -52,8 +52,8 @@ def _no_control_anywhere(value: Any) -> None:
 
 class Params(ParamModel):
     replay_only: ClassVar[frozenset[str]] = frozenset()
-    data_file: ClassVar[frozenset[str]] = frozenset()
-    """Fields apply turns into a data file the tasks copy (the interfaces file), not template input."""
+    as_data: ClassVar[frozenset[str]] = frozenset()
+    """Fields apply hands to a module as structured JSON data (`x.<field>`), not as PVE texts (`t`)."""
 
 
 class _Update(Params):
@@ -73,19 +73,23 @@ class _Update(Params):
 
 # -- network --------------------------------------------------------------------------
 class NetworkApply(Params):
-    """Interfaces are spec interface views (the file apply writes is rendered from them):
-    each must be a valid spec interface, and no text in it may carry a control character
-    (a newline in a comment or option would add lines to /etc/network/interfaces)."""
+    """The stack's managed interfaces of one node, applied on the node to its current file
+    (every stanza and option the stack does not manage stays): each must be a valid spec
+    interface, and no text in it may carry a control character (a newline in a comment
+    would add lines to /etc/network/interfaces). `remove` are interfaces `--prune` drops."""
 
     replay_only = frozenset({"changed", "affects_corosync", "affects_ceph"})
-    data_file = frozenset({"interfaces", "keep"})
+    as_data = frozenset({"interfaces", "remove", "corosync_links"})
     interfaces: list[dict[str, Any]]
-    keep: list[dict[str, Any]] = Field(default_factory=list)
+    remove: list[IfaceName] = Field(default_factory=list)
+    corosync_links: list[Annotated[int, Field(ge=0, le=7)]] = Field(default_factory=list)
+    """Link numbers the stack declares for this node: each must be connected to every
+    online member after the reload, or the node reverts."""
     changed: list[IfaceName] = Field(default_factory=list)
     affects_corosync: bool = False
     affects_ceph: bool = False
 
-    @field_validator("interfaces", "keep")
+    @field_validator("interfaces")
     @classmethod
     def _valid_interfaces(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for item in value:
@@ -263,7 +267,8 @@ class StorageSet(Params):
 class StorageRemove(Params):
     replay_only = frozenset({"holds"})
     storage: ConfigId
-    holds: list[str] = Field(default_factory=list)
+    holds: list[Literal["images", "rootdir", "vztmpl", "iso", "backup", "snippets", "import"]] = Field(
+        default_factory=list)
     """Content types the storage holds: removing it strands them (destructive)."""
 
 

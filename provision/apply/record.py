@@ -2,10 +2,10 @@
 
 The run directory already holds the plan (`plan.json`) and the rendered playbooks;
 this adds every runner event as JSONL and a `summary.json` (wall time, task counts,
-done/failed/not-done actions). Events come from memory (ansible-runner's own artifacts
-are thrown away, see runner.py) and are written without the module invocation args, so
-the record is safe to keep and to attach to a CI job. As a last line of defence the
-whole directory is scanned for every secret value used in the run.
+done / failed / partial / not-done actions, and why the run stopped). Events come from
+memory (ansible-runner's own artifacts are thrown away, see runner.py) and are written
+without the module invocation args, so the record is safe to keep and to attach to a
+CI job. As a last line of defence the whole directory is scanned for every secret value used in the run.
 """
 
 from __future__ import annotations
@@ -58,7 +58,9 @@ def write_summary(root: Path, result: RunResult, extra: Mapping[str, Any] | None
         "wall_seconds": round(result.wall_seconds, 3),
         "tasks": {**asdict(result.tally), "executed": result.tally.tasks},
         "events": result.events,
-        "actions": {"done": result.done, "failed": result.failed, "not_done": result.not_done},
+        "actions": {"done": result.done, "failed": result.failed, "partial": result.partial,
+                    "not_done": result.not_done},
+        "partial_progress": result.progress,
         "failures": result.failure_messages,
     }
     if extra:

@@ -32,7 +32,7 @@ from pydantic import BaseModel
 
 from provision.actions import PRE_CLUSTER_PHASES, Action, ActionError, Kind, pve_text
 from provision.actions.values import SecretParam
-from provision.apply import interfaces as ifaces
+from provision.pveformat import edit as pve_edit
 from provision.spec.base import NODE_NAME
 
 # Shipped inside the package so that an installed wheel can apply (importlib.resources,
@@ -40,7 +40,6 @@ from provision.spec.base import NODE_NAME
 PLAYBOOKS_DIR = Path(str(importlib.resources.files("provision") / "playbooks"))
 
 ACTION_KINDS = tuple(k.value for k in Kind)
-DEFAULT_MTU = 1500
 SECRET_ENV_PREFIX = "PVE_PROVISION_SECRET_"
 
 
@@ -319,39 +318,35 @@ def _plays(rendered: Sequence[RenderedAction], host_order: Sequence[str]) -> lis
 # -- public API -------------------------------------------------------------------------
 
 
-def _network_interfaces(params: Any, physical: Sequence[str] = ()) -> list[dict[str, Any]]:
-    """The interfaces the file must hold: the desired set, then what the plan says to keep
-    (interfaces found on the node that the stack does not mention, unless --prune), then
-    every other physical NIC of the node as a bare `iface X inet manual` stanza, as PVE's
-    writer lists each NIC it finds (no `auto`, after the NICs that have a position)."""
-    out: list[dict[str, Any]] = []
-    seen: set[str] = set()
-    bare = [{"name": n, "type": "nic", "autostart": False} for n in sorted(set(physical))]
-    for iface in [*params.interfaces, *params.keep, *bare]:
-        if iface["name"] in seen:
-            continue
-        seen.add(iface["name"])
-        item = dict(iface)
-        if item.get("mtu") == DEFAULT_MTU:
-            item["mtu"] = None  # the plan states the kernel default; PVE writes no line for it
-        out.append(item)
-    return out
+NETWORK_CONFIRM_SECONDS = 120
+"""Default commit-confirm window: a node reverts its network this long after a reload
+unless the controller confirmed it (`apply --network-confirm SECONDS`)."""
+
+
+def network_data(params: Any, physical: Sequence[str] = (),
+                 confirm_seconds: int = NETWORK_CONFIRM_SECONDS) -> dict[str, Any]:
+    """What the node-side `pve_interfaces` module and the checks after it get, as JSON data:
+    the managed interfaces, the ones `--prune` removes, the node's NICs (PVE's reader lists
+    each one), the (name, PVE type) pairs PVE's reader must find in the staged file, and
+    the commit-confirm timing: the checks give up well before the node's revert fires."""
+    wanted = [dict(i) for i in params.interfaces]
+    budget = max(2, confirm_seconds // 3)  # wait + retries stay inside two thirds of the window
+    return {
+        "interfaces": wanted,
+        "remove": list(params.remove),
+        "physical": sorted(set(physical)),
+        "expect": [{"name": i["name"], "type": pve_edit.PVE_TYPE[str(i["type"])]} for i in wanted],
+        "links": list(params.corosync_links),
+        "confirm_seconds": confirm_seconds,
+        "confirm_wait": budget,
+        "confirm_retries": max(1, budget // 2),
+    }
 
 
 def run_dir_name(plan_id: str, now: datetime | None = None) -> str:
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
     safe = re.sub(r"[^A-Za-z0-9_.-]", "-", plan_id)[:40]
     return f"{stamp}-{safe}"
-
-
-def interfaces_text(interfaces: Sequence[Mapping[str, Any]], playbooks: Path = PLAYBOOKS_DIR) -> str:
-    """The `/etc/network/interfaces` body PVE would write for this interface set.
-
-    `source` lines kept from the node's current file are appended at run time. The
-    result is a data file that Ansible copies, never a template it evaluates.
-    """
-    template = _environment(playbooks).get_template("templates/interfaces.j2")
-    return template.render(stanzas=ifaces.stanzas(interfaces))
 
 
 def render_run(
@@ -362,11 +357,13 @@ def render_run(
     now: datetime | None = None,
     playbooks: Path = PLAYBOOKS_DIR,
     physical_nics: Mapping[str, Sequence[str]] | None = None,
+    network_confirm_seconds: int = NETWORK_CONFIRM_SECONDS,
 ) -> RunDir:
     """Lay out `<runs_root>/<UTC stamp>-<plan id>/` as ansible-runner expects it.
 
-    `physical_nics` (node → NIC names, from discovery) lets `network_apply` keep the NICs
-    that neither the stack nor the plan mention in the file, as PVE itself would.
+    `physical_nics` (node → NIC names, from discovery) are handed to the node-side edit of
+    its interfaces file (PVE's reader lists every NIC); `network_confirm_seconds` is the
+    commit-confirm window of each network reload.
     """
     plan_id = str(plan.get("id") or plan.get("plan_id") or "plan")
     try:
@@ -394,7 +391,7 @@ def render_run(
         root = runs_root / f"{run_dir_name(plan_id, now)}-{suffix}"
     try:
         return _render_into(root, plan, plan_id, actions, inventory, any_host, host_order, playbooks,
-                            physical_nics or {})
+                            physical_nics or {}, network_confirm_seconds)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -433,9 +430,9 @@ def _render_into(
     host_order: Sequence[str],
     playbooks: Path,
     physical_nics: Mapping[str, Sequence[str]],
+    network_confirm_seconds: int = NETWORK_CONFIRM_SECONDS,
 ) -> RunDir:
     (root / "project" / "tasks").mkdir(parents=True)
-    (root / "project" / "files").mkdir()
     (root / "project" / "vars").mkdir()
     (root / "inventory").mkdir()
     (root / "env").mkdir()
@@ -450,16 +447,12 @@ def _render_into(
         ra = RenderedAction(action=action, index=index, host=host, file=rel)
         extra: dict[str, Any] = {}
         if action.kind == Kind.NETWORK_APPLY:
-            wanted = _network_interfaces(action.params, physical_nics.get(host, ()))
-            file_name = f"interfaces-{index:03d}"
-            (root / "project" / "files" / file_name).write_text(interfaces_text(wanted, playbooks), encoding="utf-8")
-            extra = {"file": file_name,
-                     "expect": [{"name": i["name"], "type": ifaces.pve_type(str(i["type"]))} for i in wanted]}
+            extra = network_data(action.params, physical_nics.get(host, ()), network_confirm_seconds)
         text, data[ra.var] = render_action(action, index, host, env, plan.get("pve_version"), refs, extra)
         tasks = _yaml_load(text) or []
         _require_no_log(action, tasks)
         (root / "project" / rel).write_text(text, encoding="utf-8")
-        ra.task_names = [str(t.get("name", "")) for t in tasks if isinstance(t, dict)]
+        ra.task_names = _leaf_task_names(tasks)
         rendered.append(ra)
 
     plays = _plays(rendered, host_order)
@@ -468,6 +461,7 @@ def _render_into(
     write_action_vars(root / "project" / "vars" / "actions.yml", data)
     shutil.copy(playbooks / "tasks" / "quorum-check.yml", root / "project" / "tasks" / "quorum-check.yml")
     shutil.copy(playbooks / "ansible.cfg", root / "project" / "ansible.cfg")
+    _ship_modules(root / "project", playbooks)
     inventory.write(root / "inventory")
     # ansible-runner settings: nothing secret lives here (secrets travel in memory only)
     (root / "env" / "settings").write_text(
@@ -475,6 +469,16 @@ def _render_into(
     )
     (root / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return RunDir(root=root, plan_id=plan_id, plays=plays, actions=rendered, secret_refs=refs)
+
+
+def _ship_modules(project: Path, playbooks: Path) -> None:
+    """Our own Ansible modules (`library/`) and the PVE formats they edit with
+    (`module_utils/pveformat`, the very package the lab uses), next to site.yml where
+    ansible-playbook looks for them."""
+    shutil.copytree(playbooks / "library", project / "library",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(Path(pve_edit.__file__).parent, project / "module_utils" / "pveformat",
+                    ignore=shutil.ignore_patterns("__pycache__"))
 
 
 def write_action_vars(path: Path, data: Mapping[str, Any]) -> None:
@@ -490,6 +494,21 @@ def _yaml_load(text: str) -> Any:
     from ruamel.yaml import YAML
 
     return YAML(typ="safe", pure=True).load(text)
+
+
+def _leaf_task_names(tasks: Sequence[Any]) -> list[str]:
+    """Names of the tasks that report events, in order: a block reports nothing itself,
+    its tasks (block, rescue, always) do; so an action's last task is the last of those."""
+    names: list[str] = []
+    for task in tasks:
+        if not isinstance(task, dict):
+            continue
+        if "block" in task:
+            for part in ("block", "rescue", "always"):
+                names += _leaf_task_names(task.get(part) or [])
+        else:
+            names.append(str(task.get("name", "")))
+    return names
 
 
 def _require_no_log(action: Action, tasks: Sequence[Any]) -> None:

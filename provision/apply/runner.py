@@ -7,12 +7,20 @@ Secrets: their values are resolved by the caller, in memory, and handed over in 
 environment of ansible-playbook (`PVE_PROVISION_SECRET_*`, read by `lookup('env')` in
 `no_log` tasks) with `suppress_env_files=True`, so ansible-runner never writes them to
 `env/envvars`, and they never appear on a command line (which any local user can read
-in /proc; a process environment only its owner can). ansible-runner still records every
-run's command line and environment in `artifacts/<ident>/command`; that artifact
-directory therefore lives in a
-private temporary directory (RAM-backed `/dev/shm` where available) that is deleted
-when the run ends, and the run record is written from the in-memory events instead.
-Environment variables a secret was read from are blanked in Ansible's environment.
+in /proc; a process environment only its owner can). ansible-runner still writes every
+run's command line and full environment to `artifacts/<ident>/command` before it starts
+ansible-playbook (ansible_runner/runner.py, `Runner.run`, no option turns it off). So:
+
+- the artifact directory is a private 0700 temporary directory (RAM-backed `/dev/shm`
+  where available), removed when the run ends, whatever way it ends (the caller turns
+  SIGTERM/SIGHUP into a cancel, see signals.py, so `finally` always runs);
+- the `command` file is deleted as soon as ansible-runner reports `running`, i.e.
+  before ansible-playbook is even started, so not even a SIGKILL leaves it behind;
+- Ansible's own temporary files (`ANSIBLE_LOCAL_TEMP`) go into that same directory,
+  and modules are piped to their interpreter (`ANSIBLE_PIPELINING`) instead of being
+  written as files that embed their arguments;
+- the run record is written from the in-memory events instead of artifacts, and
+  environment variables a secret was read from are blanked in Ansible's environment.
 """
 
 from __future__ import annotations
@@ -61,11 +69,16 @@ class RunResult:
     not_done: list[str] = field(default_factory=list)
     failure_messages: list[str] = field(default_factory=list)
     canceled: bool = False
+    # Started but not finished (stopped or cut short by another node's failure): their
+    # effect is unknown, some of it may be in place. Action id -> what is known.
+    partial: list[str] = field(default_factory=list)
+    progress: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
         """Success means every action finished; a run that matched no hosts is a failure."""
-        return self.status == "successful" and self.rc == 0 and not self.failed and not self.not_done
+        return (self.status == "successful" and self.rc == 0 and not self.failed and not self.not_done
+                and not self.partial)
 
 
 def is_changed(event: Mapping[str, Any]) -> bool:
@@ -78,11 +91,15 @@ def is_changed(event: Mapping[str, Any]) -> bool:
 
 
 class ActionTracker:
-    """Follows events to tell, per plan action, whether it finished, failed or never ran.
+    """Follows events to tell, per plan action, whether it finished, failed, was cut
+    short, or never started.
 
     An action is done when its last task has finished on its node (ok, changed, or
     skipped by its guard); task names carry the action's label (`Action 007: ...`),
-    which the run directory maps back to the action id.
+    which the run directory maps back to the action id. It has started as soon as one
+    of its tasks starts on its node (`runner_on_start`): a run stopped from then on may
+    already have changed the node (an interfaces file moved into place, a node joined),
+    so such an action is reported as partial, never as "not done".
     """
 
     def __init__(self, run_dir: RunDir) -> None:
@@ -92,6 +109,8 @@ class ActionTracker:
         self.order = [str(ra.action.id) for ra in run_dir.actions]
         self.done: set[str] = set()
         self.failed: set[str] = set()
+        self.started: set[str] = set()
+        self.finished_tasks: dict[str, list[tuple[str, bool]]] = {}
         self.messages: list[str] = []
         self.output: list[str] = []
         self.tally = Tally()
@@ -122,11 +141,24 @@ class ActionTracker:
         action_id = self._id.get(match.group("id"), match.group("id"))
         if host and host != self._host.get(action_id):
             return
+        if kind.startswith("runner_on_"):
+            self.started.add(action_id)
+        if kind in ("runner_on_ok", "runner_on_skipped"):
+            self.finished_tasks.setdefault(action_id, []).append((task, kind == "runner_on_ok" and is_changed(event)))
         if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
             self.failed.add(action_id)
             self.messages.append(f"{host}: {task}: {_message(data)}")
         elif kind in ("runner_on_ok", "runner_on_skipped") and task == self._last_task.get(action_id):
             self.done.add(action_id)
+
+    def progress(self, action_id: str) -> str:
+        """What is known of a partial action: how far it got."""
+        tasks = self.finished_tasks.get(action_id, [])
+        changed = sum(1 for _, c in tasks if c)
+        if not tasks:
+            return "stopped during its first task"
+        last = TASK_ACTION.sub("", tasks[-1][0])
+        return f"{len(tasks)} task(s) finished, {changed} changed; last finished: {last}"
 
 
 def _message(data: Mapping[str, Any]) -> str:
@@ -156,6 +188,22 @@ def _artifact_parent() -> str | None:
     return str(shm) if shm.is_dir() and os.access(shm, os.W_OK) else None
 
 
+# How often ansible-runner asks `cancel` while ansible-playbook runs (its default: 5 s).
+CANCEL_POLL_SECONDS = 0.5
+
+
+def _drop_command_file(artifacts: str, ident: str) -> Callable[..., None]:
+    """A status handler that deletes ansible-runner's `command` artifact (the full
+    environment, secrets included) when the run reaches `running`: ansible-runner has
+    written it by then and does not read it again; ansible-playbook is not started yet."""
+
+    def handler(status: Mapping[str, Any], **_: Any) -> None:
+        if status.get("status") == "running":
+            Path(artifacts, ident, "command").unlink(missing_ok=True)
+
+    return handler
+
+
 def run(
     run_dir: RunDir,
     *,
@@ -183,6 +231,7 @@ def run(
     os.chmod(artifacts, 0o700)
     hosts = {ra.host for ra in run_dir.actions}
     envvars = _child_env(blank_env)
+    envvars.update({"ANSIBLE_LOCAL_TEMP": str(Path(artifacts, "ansible-tmp")), "ANSIBLE_PIPELINING": "True"})
     envvars.update(secrets)  # keys are the stable variable names render chose (secret_env_name)
     start = time.monotonic()
     try:
@@ -200,7 +249,9 @@ def run(
             suppress_output_file=True,
             quiet=True,
             event_handler=handle,
+            status_handler=_drop_command_file(artifacts, run_dir.plan_id),
             cancel_callback=cancel or (lambda: False),
+            settings={"pexpect_timeout": CANCEL_POLL_SECONDS},
         )
         status, rc = str(runner.status), int(runner.rc if runner.rc is not None else 1)
     finally:
@@ -208,7 +259,8 @@ def run(
     wall = time.monotonic() - start
     done = [a for a in tracker.order if a in tracker.done and a not in tracker.failed]
     failed = [a for a in tracker.order if a in tracker.failed]
-    not_done = [a for a in tracker.order if a not in tracker.done and a not in tracker.failed]
+    partial = [a for a in tracker.order if a in tracker.started and a not in tracker.done and a not in tracker.failed]
+    not_done = [a for a in tracker.order if a not in tracker.started and a not in tracker.done]
     if rc == 0 and status == "successful" and not_done and not failed:
         tracker.messages.append(
             f"{len(not_done)} action(s) never ran (no task of theirs reported back; host pattern not matched?)"
@@ -227,4 +279,6 @@ def run(
         not_done=not_done,
         failure_messages=tracker.messages,
         canceled=status == "canceled",
+        partial=partial,
+        progress={a: tracker.progress(a) for a in partial},
     )

@@ -7,6 +7,7 @@ assembles them, so the CLI stays a thin layer over the public package APIs.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 
 import typer
@@ -30,8 +31,19 @@ _COMMAND_MODULES = (
 )
 
 
+# Packages of the `lab` extra (pyproject.toml). Without them every command but
+# `provision lab` works, and that one says how to get them. (The lab server runs in
+# a process of its own, so a missing package would otherwise surface only there.)
+_LAB_EXTRA = ("starlette", "uvicorn", "cryptography")
+
+
 def _register_all() -> None:
     for name in _COMMAND_MODULES:
+        if name == "provision.cli.lab":
+            missing = [p for p in _LAB_EXTRA if importlib.util.find_spec(p) is None]
+            if missing:
+                _register_lab_missing(", ".join(missing))
+                continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -39,6 +51,15 @@ def _register_all() -> None:
                 continue
             raise
         module.register(app)
+
+
+def _register_lab_missing(package: str) -> None:
+    @app.command("lab", context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+                 help="The embedded PVE lab (needs the `lab` extra: pip install 'pve-provision[lab]').")
+    def lab_missing(ctx: typer.Context) -> None:
+        typer.echo(f"error: `provision lab` needs the lab extra ({package} not installed): "
+                   "pip install 'pve-provision[lab]'", err=True)
+        raise typer.Exit(1)
 
 
 _register_all()

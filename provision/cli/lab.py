@@ -45,13 +45,15 @@ def up(
     blank: bool = typer.Option(False, "--blank", help="Freshly installed, standalone nodes (the default)."),
     stack: Path | None = typer.Option(None, "--from", help="Seed the lab as the given stack describes it."),
     time_scale: float = typer.Option(0.02, "--time-scale", help="Multiplier for HA delays (1.0 = real time)."),
+    real: bool = typer.Option(False, "--real", help="Real corosync per node in network namespaces (Linux, root)."),
 ) -> None:
     """Start a lab: write its files and run its API server in the background."""
     if stack is not None and blank:
         raise LabError("--blank and --from are mutually exclusive")
-    lab = lifecycle.up(name, nodes, pve, time_scale=time_scale, stack=stack)
+    lab = lifecycle.up(name, nodes, pve, time_scale=time_scale, stack=stack, real_parts=real)
     conn = lab.connection()
-    typer.echo(f"lab '{lab.name}' up: PVE {conn['pve_version']}, nodes {', '.join(conn['nodes'])}")
+    typer.echo(f"lab '{lab.name}' up{' (real corosync)' if real else ''}: PVE {conn['pve_version']}, "
+               f"nodes {', '.join(conn['nodes'])}")
     typer.echo(f"api: {conn['api_url']}  (connection: {lab.paths.connection})")
 
 
@@ -104,6 +106,9 @@ def status(
         console.print(f"ceph: {ceph['status']}")
         for check, body in sorted(ceph["checks"].items()):
             console.print(f"  {check}: {body['summary']['message']}")
+    if st.get("real"):
+        daemons = ", ".join(sorted(st["real"]["daemons"])) or "none running"
+        console.print(f"real parts: {daemons}")
     if st["partitions"]:
         console.print("partitions: " + " | ".join(",".join(g) for g in st["partitions"]))
     faults = {k: v for k, v in st["faults"].items() if v}

@@ -15,122 +15,40 @@ exit code 1, never a traceback (set PROVISION_DEBUG=1 to see one).
 
 from __future__ import annotations
 
-import os
-import sys
-from collections.abc import Callable
-from enum import StrEnum
-from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import typer
 from pydantic import ValidationError
 
-from provision.discover import ApiClient, DiscoveryError, Endpoint, discover, from_connection, from_lab, from_url
+from provision.cli.common import Format, errors, fail, render_plan, warn_insecure
+from provision.discover import ApiClient, discover, from_lab, from_url
 from provision.discover.export import to_stack
-from provision.plan import PlanError, PlanFileError, check_targets, make_plan
+from provision.plan import LivePlan, plan_stack
 from provision.plan import planfile as planfiles
-from provision.plan.render import render_json, render_markdown, render_text
-from provision.spec import Connection, SecretRef, SecretUnavailableError, SpecError, load_stack
+from provision.plan.workflow import api_workers
+from provision.spec import Connection, SecretRef
 from provision.spec.addresses import Address
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class Format(StrEnum):
-    text = "text"
-    markdown = "markdown"
-    json = "json"
-
 
 LAB = typer.Option(None, "--lab", help="Use this local lab instead of the stack's connection.")
 INSECURE = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate (prints a warning).")
 FORMAT = typer.Option(Format.text, "--format", "-f", help="Output format.")
 
 
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(1)
-
-
-def _errors(fn: F) -> F:
-    """Turn every expected failure into one clear line and exit code 1."""
-
-    @wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except typer.Exit:
-            raise
-        except SpecError as exc:
-            for diag in exc.diagnostics:
-                typer.echo(str(diag), err=True)
-            raise typer.Exit(1) from None
-        except DiscoveryError as exc:
-            raise _fail(f"error: cannot read the cluster: {exc}") from None
-        except PlanError as exc:
-            for problem in exc.problems:
-                typer.echo(f"error: {problem}", err=True)
-            raise typer.Exit(1) from None
-        except (PlanFileError, SecretUnavailableError) as exc:
-            raise _fail(f"error: {exc}") from None
-        except Exception as exc:
-            if os.environ.get("PROVISION_DEBUG"):
-                raise
-            raise _fail(f"internal error: {type(exc).__name__}: {exc} (PROVISION_DEBUG=1 shows a traceback)") \
-                from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def _workers() -> int:
-    try:
-        return max(1, int(os.environ.get("PROVISION_API_WORKERS", "8")))
-    except ValueError:
-        return 8
-
-
-def _warn_insecure(endpoint: Endpoint) -> None:
-    if endpoint.insecure:
-        typer.echo(f"warning: TLS verification is OFF for {endpoint.describe()} (--insecure); "
-                   "anyone on the path can read the API token", err=True)
-
-
-def _render(document: dict[str, Any], fmt: Format) -> str:
-    if fmt is Format.json:
-        return render_json(document)
-    if fmt is Format.markdown:
-        return render_markdown(document)
-    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-    return render_text(document, color=color)
-
-
 def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: bool,
-                   targets: list[str] | None) -> tuple[dict[str, Any], bool, int]:
-    """Load, discover, plan. Returns (document, has_changes, unmanaged count)."""
-    loaded = load_stack(stack)
-    desired = loaded.cluster
+                   targets: list[str] | None) -> LivePlan:
+    """Parse the options, then the shared workflow: load, discover, plan."""
     parsed: list[Address] = []
     for text in targets or []:
         try:
             parsed.append(Address.parse(text))
         except ValueError as exc:
-            raise _fail(f"error: --target {text}: {exc}") from None
-    check_targets(parsed)  # before discovery: a typo fails fast
-    if desired.connection is None and lab is None:
-        raise _fail(f"error: {stack}: the stack has no `connection` (add `connection: {{lab: default}}` "
-                    "or pass --lab NAME)")
-    override = _connection_from_options(lab, None, None, None, None) if lab is not None else None
-    connection = override or desired.connection
-    assert connection is not None
-    endpoint = from_connection(connection, insecure=insecure)
-    _warn_insecure(endpoint)
-    found = discover(ApiClient.for_endpoint(endpoint), hint_nodes=desired.node_names, workers=_workers())
-    plan = make_plan(desired, found.cluster, found.observed, stack=str(stack), prune=prune, targets=parsed)
-    return plan.to_document(), plan.has_changes, plan.summary()["unmanaged"]
+            raise fail(f"error: --target {text}: {exc}") from None
+    override = connection_from_options(lab, None, None, None, None) if lab is not None else None
+    return plan_stack(stack, override, insecure=insecure, prune=prune, targets=parsed, on_endpoint=warn_insecure)
 
 
-@_errors
+@errors
 def plan_cmd(
     stack: Path = typer.Argument(..., help="Stack file (YAML)."),
     lab: str | None = LAB,
@@ -144,26 +62,27 @@ def plan_cmd(
     insecure: bool = INSECURE,
 ) -> None:
     """Compare a stack with the live cluster and print the ordered plan."""
-    document, changed, _ = _plan_document(stack, lab, insecure, prune, target)
+    result = _plan_document(stack, lab, insecure, prune, target)
+    document, changed = result.document, result.changed
     if out is not None:
         planfiles.save(document, out)
-    typer.echo(_render(document, fmt), nl=False)
+    typer.echo(render_plan(document, fmt), nl=False)
     if out is not None and fmt is Format.text:
         typer.echo(f"Saved the plan to {out}; run `provision apply {out}` to execute it.")
     if detailed_exitcode and changed:
         raise typer.Exit(2)
 
 
-@_errors
+@errors
 def show_cmd(
     planfile: Path = typer.Argument(..., help="Plan file written by `provision plan --out`."),
     fmt: Format = FORMAT,
 ) -> None:
     """Render a stored plan."""
-    typer.echo(_render(planfiles.load(planfile), fmt), nl=False)
+    typer.echo(render_plan(planfiles.load(planfile), fmt), nl=False)
 
 
-@_errors
+@errors
 def drift_cmd(
     stack: Path = typer.Argument(..., help="Stack file (YAML)."),
     lab: str | None = LAB,
@@ -171,19 +90,20 @@ def drift_cmd(
     insecure: bool = INSECURE,
 ) -> None:
     """Exit 2 with a report when the cluster drifted from the stack, 0 when converged."""
-    document, changed, unmanaged = _plan_document(stack, lab, insecure, False, None)
+    result = _plan_document(stack, lab, insecure, False, None)
+    document, changed, unmanaged = result.document, result.changed, result.unmanaged
     if changed or unmanaged:
         if fmt is Format.text:
             typer.echo(f"Drift detected: the cluster no longer matches {stack}.")
-        typer.echo(_render(document, fmt), nl=False)
+        typer.echo(render_plan(document, fmt), nl=False)
         raise typer.Exit(2)
     if fmt is Format.text:
         typer.echo(f"No drift: the cluster matches {stack}.")
     else:
-        typer.echo(_render(document, fmt), nl=False)
+        typer.echo(render_plan(document, fmt), nl=False)
 
 
-@_errors
+@errors
 def import_cmd(
     out: Path = typer.Option(..., "--out", "-o", help="Stack file to write, e.g. stacks/prod.yaml."),
     lab: str | None = typer.Option(None, "--lab", help="Import a local lab (default: the lab 'default' "
@@ -198,14 +118,14 @@ def import_cmd(
 ) -> None:
     """Write a stack file from a live cluster (comments mark defaults left out)."""
     if lab is not None and url is not None:
-        raise _fail("error: give either --lab NAME or --url URL (with --token-env VAR), not both")
+        raise fail("error: give either --lab NAME or --url URL (with --token-env VAR), not both")
     if lab is None and url is None:
         lab = "default"  # the quickstart's lab, as a stack's `connection: {lab: default}`
     if out.exists() and not force:
-        raise _fail(f"error: {out} exists (use --force to overwrite)")
+        raise fail(f"error: {out} exists (use --force to overwrite)")
     if url is not None and not token_env:
-        raise _fail("error: --url needs --token-env VAR (the token is never passed on the command line)")
-    connection = _connection_from_options(lab, url, token_env, ca_file, fingerprint)
+        raise fail("error: --url needs --token-env VAR (the token is never passed on the command line)")
+    connection = connection_from_options(lab, url, token_env, ca_file, fingerprint)
     if connection.api is not None:
         assert url is not None and token_env is not None
         endpoint = from_url(url, SecretRef(env=token_env), ca_file=str(ca_file) if ca_file else None,
@@ -215,17 +135,17 @@ def import_cmd(
         assert lab is not None
         endpoint = from_lab(lab, insecure=insecure)
         source = f"lab {lab!r}"
-    _warn_insecure(endpoint)
-    found = discover(ApiClient.for_endpoint(endpoint), workers=_workers())
+    warn_insecure(endpoint)
+    found = discover(ApiClient.for_endpoint(endpoint), workers=api_workers())
     if not found.observed.clustered:
-        raise _fail(f"error: nothing to import: the nodes of {source} are not a cluster yet "
+        raise fail(f"error: nothing to import: the nodes of {source} are not a cluster yet "
                     "(write the stack by hand, e.g. from stacks/lab.yaml)")
     text = to_stack(found.cluster, connection, source=source)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise _fail(f"error: cannot write {out}: {exc.strerror or exc}") from None
+        raise fail(f"error: cannot write {out}: {exc.strerror or exc}") from None
     typer.echo(f"Wrote {out} ({len(found.cluster.nodes)} nodes, {found.requests} API requests).")
     for note in found.observed.notes:
         typer.echo(f"note: {note}")
@@ -235,7 +155,7 @@ _CONNECTION_OPTIONS = {"url": "--url", "fingerprint": "--fingerprint", "ca_file"
                    "lab": "--lab"}
 
 
-def _connection_from_options(lab: str | None, url: str | None, token_env: str | None, ca_file: Path | None,
+def connection_from_options(lab: str | None, url: str | None, token_env: str | None, ca_file: Path | None,
                        fingerprint: str | None) -> Connection:
     """A `connection` from command-line options (what `import` writes; `--lab` of
     plan/drift), checked before any request: a malformed option is one line naming
@@ -253,7 +173,7 @@ def _connection_from_options(lab: str | None, url: str | None, token_env: str | 
                        if str(p) in _CONNECTION_OPTIONS), None)
         value = {"--url": url, "--fingerprint": fingerprint, "--ca-file": ca_file, "--token-env": token_env,
                  "--lab": lab}.get(option or "")
-        raise _fail(f"error: {option} {value}: {err['msg']}" if option else f"error: {err['msg']}") from None
+        raise fail(f"error: {option} {value}: {err['msg']}" if option else f"error: {err['msg']}") from None
 
 
 def register(app: typer.Typer) -> None:

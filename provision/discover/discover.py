@@ -31,8 +31,14 @@ from provision.discover.corosync import (
 )
 from provision.discover.errors import DiscoveryError, PermanentError, UnmodelledError
 from provision.discover.guests import normalise_guests
-from provision.discover.ha import migrated_group_rules, normalise_groups, normalise_resources, normalise_rules
-from provision.discover.network import AnyInterface, normalise_network
+from provision.discover.ha import (
+    migrated_group_rules,
+    normalise_crs,
+    normalise_groups,
+    normalise_resources,
+    normalise_rules,
+)
+from provision.discover.network import AnyInterface, interface_records, normalise_network
 from provision.discover.observed import MemberState, Observed, fingerprint_of
 from provision.discover.storage import normalise_storages
 from provision.spec.cluster import Cluster
@@ -53,11 +59,15 @@ CLUSTER_ENDPOINTS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "ha_rules": ("/cluster/ha/rules", {}, True),  # PVE 8: no such endpoint
     "ha_resources": ("/cluster/ha/resources", {}, False),
     "guests": ("/cluster/resources", {"type": "vm"}, False),
+    "options": ("/cluster/options", {}, True),  # datacenter.cfg: ha.crs
 }
-NODE_ENDPOINTS: dict[str, str] = {
-    "network": "/nodes/{node}/network",
-    "disks": "/nodes/{node}/disks/list",
-    "packages": "/nodes/{node}/apt/versions",
+# key -> (path, params); `skipsmart=1`: without it PVE runs smartctl on every disk
+# (pve-storage Diskmanage.pm get_disks), slow on disk-heavy nodes, and discovery needs
+# neither health nor wearout.
+NODE_ENDPOINTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "network": ("/nodes/{node}/network", {}),
+    "disks": ("/nodes/{node}/disks/list", {"skipsmart": 1}),
+    "packages": ("/nodes/{node}/apt/versions", {}),
 }
 # Cluster-wide Ceph answers, asked once through one node; all optional (Ceph may
 # not be initialised).
@@ -133,9 +143,9 @@ def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8) -
             resp.unreadable[name] = "node is offline"
     jobs: dict[str, Job] = {}
     for node in sorted(online) + extra:
-        for key, path in NODE_ENDPOINTS.items():
+        for key, (path, params) in NODE_ENDPOINTS.items():
             # a hinted node that is not a member is tried once: it may simply not exist yet
-            jobs[f"{key}:{node}"] = (path.format(node=node), {}, True, 1 if node in extra else None)
+            jobs[f"{key}:{node}"] = (path.format(node=node), dict(params), True, 1 if node in extra else None)
     ceph_node = status.local_node or (sorted(online)[0] if online else None)
     if ceph_node:
         for key, path in CEPH_ENDPOINTS.items():
@@ -191,6 +201,7 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
         ifaces, notes = normalise_network(data or [], node)
         interfaces[node] = ifaces
         obs.notes.extend(notes)
+        obs.interfaces_api[node] = interface_records(data or [])
     addresses = {n: [i.address for i in ifs if i.address is not None] for n, ifs in interfaces.items()}
 
     coro_nodes = normalise_nodes(c.get("corosync_nodes") or []) if status.clustered else []
@@ -242,7 +253,8 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
     guests = normalise_guests(c.get("guests"))
 
     version = obs.pve_version if obs.pve_version in (8, 9) else (9 if (obs.pve_version or 0) > 9 else 8)
-    ha = Ha(groups=groups, rules=rules, resources=resources)
+    ha = Ha.model_validate({"crs": normalise_crs(c.get("options")), "groups": groups, "rules": rules,
+                            "resources": resources})
     quorum = Quorum(qdevice=qdevice)
     if status.clustered and coro_nodes:
         corosync = normalise_corosync(coro_nodes, c.get("totem") or {}, addresses)

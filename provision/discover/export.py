@@ -49,7 +49,8 @@ def _value(value: Any) -> Any:
         if all(isinstance(v, (str, int, float)) for v in value):
             seq.fa.set_flow_style()
         return seq
-    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv4Network, ipaddress.IPv4Interface)):
+    if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv4Network, ipaddress.IPv4Interface,
+                          ipaddress.IPv6Address, ipaddress.IPv6Interface)):
         return str(value)
     if isinstance(value, str) and value.lower() in ("on", "off", "yes", "no", "y", "n", "true", "false"):
         return DoubleQuotedScalarString(value)  # YAML 1.1 readers would take these for booleans

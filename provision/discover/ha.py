@@ -1,4 +1,5 @@
-"""`/cluster/ha/groups`, `/cluster/ha/rules`, `/cluster/ha/resources`.
+"""`/cluster/ha/groups`, `/cluster/ha/rules`, `/cluster/ha/resources`, and the HA
+scheduler from `/cluster/options`.
 
 Only keys present in the cfg files are returned; the defaults ha-manager applies
 are filled in here, one comment per default (pve-facts 1.3-1.5, 4.1).
@@ -12,6 +13,15 @@ from provision.discover._values import as_bool, as_int, parse_priorities, split_
 from provision.spec.ha import HaGroup, HaResource, NodeAffinityRule, ResourceAffinityRule
 
 MIGRATED_PREFIX = "ha-group-"
+
+
+def normalise_crs(options: dict[str, Any] | None) -> str:
+    """datacenter.cfg `crs: ha=...` as GET /cluster/options returns it (an object; absent
+    means pve-cluster's default `basic`). A mode the spec cannot hold (`dynamic`, pve-cluster
+    9.1) is passed on, so validation reports it instead of reading it as another mode."""
+    crs = (options or {}).get("crs")
+    mode = crs.get("ha") if isinstance(crs, dict) else None
+    return str(mode) if mode else "basic"
 
 
 def normalise_groups(data: list[dict[str, Any]] | None) -> list[HaGroup]:

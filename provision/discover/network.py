@@ -42,6 +42,15 @@ def _address(item: dict[str, Any]) -> ipaddress.IPv4Interface | None:
     return ipaddress.IPv4Interface(f"{addr}/{mask}")
 
 
+def _address6(item: dict[str, Any]) -> ipaddress.IPv6Interface | None:
+    """`cidr6`, else `address6` + `netmask6` (a prefix length)."""
+    cidr = item.get("cidr6")
+    if cidr:
+        return ipaddress.IPv6Interface(str(cidr))
+    addr = item.get("address6")
+    return ipaddress.IPv6Interface(f"{addr}/{item.get('netmask6') or 128}") if addr else None
+
+
 def _option(item: dict[str, Any], *names: str) -> str | None:
     """A value from the `options` array of unrecognised lines (`bond-lacp-rate fast`)."""
     for line in item.get("options") or []:
@@ -60,6 +69,8 @@ def normalise_interface(item: dict[str, Any]) -> AnyInterface | None:
         "name": name,
         "address": _address(item),
         "gateway": item.get("gateway") or None,
+        "address6": _address6(item),
+        "gateway6": item.get("gateway6") or None,
         "mtu": as_int(item.get("mtu")),
         # an interface without an `auto`/`allow-hotplug` line is not brought up at boot
         "autostart": as_bool(item.get("autostart"), False),
@@ -109,6 +120,16 @@ def normalise_interface(item: dict[str, Any]) -> AnyInterface | None:
             raw, tag = None, None  # derived from the name by the model
         return Vlan(type="vlan", raw_device=raw, tag=tag, **common)
     return None
+
+
+#: Keys of a `/nodes/{node}/network` item that are kernel state, not file content.
+_RUNTIME_KEYS = frozenset({"active", "exists", "altnames"})
+
+
+def interface_records(data: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The items as file content: runtime state (link up, NIC present) dropped, so that a
+    carrier flap does not make a plan stale. NICs (`exists`) are kept as `type` eth."""
+    return [{k: v for k, v in item.items() if k not in _RUNTIME_KEYS} for item in data if isinstance(item, dict)]
 
 
 def normalise_network(data: list[dict[str, Any]], node: str) -> tuple[list[AnyInterface], list[str]]:

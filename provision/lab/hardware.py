@@ -17,6 +17,10 @@ TB = 1000**4
 GB = 1000**3
 PVE_RELEASES = {8: "8.4.1", 9: "9.1.1"}
 PVE_REPOIDS = {8: "2a5fa54a8503f96d", 9: "42b1a4de4b8e7d93"}
+#: pve-cluster shipped with those releases: pve-manager 8.4.1 (2025-04-10) came with
+#: pve-cluster 8.1.0 (2025-04-04), 9.1.1 (2025-11-18) with 9.0.7 (2025-11-10); 9.1.0,
+#: the first with ``pvecm create --token-coefficient``, followed in 2026-03.
+PVE_CLUSTER_RELEASES = {8: (8, 1, 0), 9: (9, 0, 7)}
 
 
 def node_names(count: int) -> list[str]:

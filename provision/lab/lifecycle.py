@@ -8,6 +8,7 @@ rows in the store, so the server, the CRM loop and every node CLI see them at on
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -18,19 +19,24 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from provision.lab import hardware, pmxcfs, topology
+from provision.lab import fusemount, hardware, pmxcfs, real, topology
 from provision.lab.files import CEPH_CONF, HA_RESOURCES, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
+from provision.lab.procs import alive as _alive
+from provision.lab.real import corosync, host, parts
+from provision.lab.real.host import RealLabError
 from provision.lab.store import Store
 from provision.lab.tls import make_certs
 
 if TYPE_CHECKING:
     from provision.spec import Cluster
 
+T = TypeVar("T")
 START_TIMEOUT = 15.0
 STOP_TIMEOUT = 10.0
 
@@ -90,20 +96,15 @@ class Lab:
             raise LabError(f"unknown node '{node}' (lab '{self.name}' has {', '.join(names)})")
 
 
-def _alive(pid: int) -> bool:
-    """Whether ``pid`` runs (a zombie waiting for its reaper counts as gone)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
-
-
 # --- up -------------------------------------------------------------------------------------------
 
 
-def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path | None = None) -> Lab:
-    """Create and start a lab; ``pve=None`` means 8, or the stack's version with ``stack``."""
+def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path | None = None,
+       real_parts: bool = False) -> Lab:
+    """Create and start a lab; ``pve=None`` means 8, or the stack's version with ``stack``.
+
+    With ``real_parts`` each node is a network namespace running a real corosync
+    (``provision.lab.real``); membership and quorum then come from those daemons."""
     lab = Lab.named(name)
     if lab.paths.root.exists():
         state = "running" if lab.running() else "stopped"
@@ -127,17 +128,30 @@ def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path
         raise LabError(f"--nodes must be between 1 and 32, got {nodes}")
     if time_scale <= 0:
         raise LabError(f"--time-scale must be positive, got {time_scale}")
+    if real_parts:
+        _real_call(host.preflight)
     paths = lab.paths
     paths.root.mkdir(parents=True)
     try:
-        return _create(lab, nodes, pve, time_scale, spec)
+        return _create(lab, nodes, pve, time_scale, spec, real_parts)
     except BaseException:
         _stop_server(lab)
+        with contextlib.suppress(fusemount.MountError):
+            fusemount.stop(paths)
+        parts.destroy(paths.root)
         shutil.rmtree(paths.root, ignore_errors=True)
         raise
 
 
-def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | None) -> Lab:
+def _real_call(fn: Callable[..., T], *args: Any) -> T:
+    """Run a real-parts step; its one-line error becomes a LabError."""
+    try:
+        return fn(*args)
+    except RealLabError as exc:
+        raise LabError(str(exc)) from None
+
+
+def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | None, real_parts: bool) -> Lab:
     paths = lab.paths
     for d in (paths.tokens, paths.tls, paths.bin):
         d.mkdir(parents=True, exist_ok=True)
@@ -160,7 +174,14 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
                 raise LabError(str(exc)) from None
         else:
             names = hardware.seed_blank(st, paths, nodes, pve)
-        pmxcfs.sync(st, paths)  # every node's /etc/pve mirror starts out current
+        if real_parts:
+            _real_call(parts.create, paths.root, names)
+        _real_call(pmxcfs.sync, st, paths)  # the real daemons run the seeded corosync.conf
+
+    try:
+        fusemount.start(paths, names)  # every node's /etc/pve, with pmxcfs's rules
+    except fusemount.MountError as exc:
+        raise LabError(str(exc)) from None
 
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -266,6 +287,13 @@ def down(name: str, *, keep: bool = False) -> bool:
     if not lab.paths.root.exists():
         raise LabError(f"lab '{name}' does not exist")
     was_running = _stop_server(lab)
+    try:
+        fusemount.stop(lab.paths)
+    except fusemount.MountError as exc:
+        raise LabError(str(exc)) from None
+    left = parts.destroy(lab.paths.root)
+    if left:
+        raise LabError(f"lab '{name}': could not remove {', '.join(left)}")
     lab.paths.pid.unlink(missing_ok=True)
     lab.paths.ready.unlink(missing_ok=True)
     if not keep:
@@ -285,6 +313,9 @@ def power(name: str, node: str, on: bool) -> None:
         c.execute("UPDATE nodes SET power = ?, boot_time = ? WHERE name = ?", (int(on), time.time(), node))
         if not on:
             c.execute("UPDATE guests SET status = 'stopped' WHERE node = ?", (node,))
+    if real.enabled(lab.paths.root):  # the node's corosync dies with it, or boots with it
+        with lab.store() as st:
+            _real_call(corosync.sync_store, st, lab.paths.root)
 
 
 def partition(name: str, groups: list[list[str]]) -> None:
@@ -301,6 +332,8 @@ def partition(name: str, groups: list[list[str]]) -> None:
         raise LabError("a partition needs at least two groups, e.g. 'pve01,pve02 pve03'")
     with lab.store() as st, st.tx():
         st.set_meta("partitions", groups)
+    if real.enabled(lab.paths.root):
+        _real_call(parts.partition, lab.paths.root, groups)
 
 
 def heal(name: str) -> None:
@@ -309,6 +342,8 @@ def heal(name: str) -> None:
     with lab.store() as st, st.tx() as c:
         st.set_meta("partitions", None)
         c.execute("DELETE FROM corosync_links")
+    if real.enabled(lab.paths.root):
+        _real_call(parts.heal, lab.paths.root)
 
 
 def link(name: str, node: str, link_no: int, up_: bool) -> None:
@@ -320,6 +355,8 @@ def link(name: str, node: str, link_no: int, up_: bool) -> None:
     with lab.store() as st, st.tx() as c:
         c.execute("INSERT INTO corosync_links(node, link, up) VALUES(?,?,?) "
                   "ON CONFLICT(node, link) DO UPDATE SET up = excluded.up", (node, link_no, int(up_)))
+    if real.enabled(lab.paths.root) and not _real_call(parts.set_link, lab.paths.root, node, link_no, up_):
+        raise LabError(f"{node} has no corosync link {link_no} in the real lab")
 
 
 def faults(name: str, *, error_rate: float | None, latency_ms: float | None, seed: int | None,
@@ -398,6 +435,7 @@ def status(name: str) -> dict[str, Any]:
             "ceph": ceph,
             "partitions": st.get_meta("partitions"),
             "faults": {**faults_, "fail_once": fail_once},
+            "real": parts.summary(lab.paths.root, t.conf) if real.enabled(lab.paths.root) else None,
         }
 
 

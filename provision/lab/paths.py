@@ -8,7 +8,8 @@ from pathlib import Path
 
 ADMIN_TOKEN_ID = "root@pam!provision"
 READONLY_TOKEN_ID = "auditor@pve!readonly"
-NODE_CLIS = ("pvecm", "pveceph", "ha-manager", "pvesm", "pvesh", "ifreload", "qm", "ceph", "systemctl")
+NODE_CLIS = ("pvecm", "pveceph", "ha-manager", "pvesm", "pvesh", "ifreload", "qm", "ceph", "systemctl",
+             "systemd-run", "corosync-cfgtool")
 
 
 def provision_home() -> Path:
@@ -89,8 +90,34 @@ class LabPaths:
     def ready(self) -> Path:
         return self.root / "server.ready"
 
+    @property
+    def pmxcfs(self) -> Path:
+        """The FUSE mount serving every node's /etc/pve (``<mount>/<node>/...``)."""
+        return self.root / "pmxcfs"
+
+    @property
+    def pmxcfs_pid(self) -> Path:
+        return self.root / "pmxcfs.pid"
+
+    @property
+    def pmxcfs_log(self) -> Path:
+        return self.root / "pmxcfs.log"
+
+    def etc_pve(self, node: str) -> Path:
+        """A node's /etc/pve: a symlink to its view in the pmxcfs mount."""
+        return self.node_root(node) / "etc" / "pve"
+
     def node_root(self, node: str) -> Path:
         return self.root / "nodes" / node / "root"
 
     def interfaces(self, node: str) -> Path:
         return self.node_root(node) / "etc" / "network" / "interfaces"
+
+    def transient_units(self, node: str) -> Path:
+        """``systemd-run`` timers of a node (one JSON file per unit: pid, command, due time)."""
+        return self.node_root(node) / "run" / "systemd" / "transient"
+
+    def cut_off(self, node: str) -> Path:
+        """Present while the node's applied network lacks its management address: the
+        controller cannot reach it (node CLIs fail as SSH would) until it reverts."""
+        return self.node_root(node) / "run" / "pve-lab-cut-off"

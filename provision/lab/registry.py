@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from provision.lab.hardware import PVE_CLUSTER_RELEASES
 from provision.lab.paths import LabPaths
 from provision.lab.store import Store
 
@@ -158,6 +159,8 @@ SCHEMA_PARAMS: dict[tuple[str, str], frozenset[str]] = {
 }
 #: PVE 8 (ha-manager 4.x) has neither resource ``failback`` nor delete ``purge``.
 _PVE8_ABSENT = frozenset({"failback", "purge"})
+#: pve-cluster a7b1c76 (9.1.0) added ``token-coefficient`` to ``POST /cluster/config``.
+_BEFORE_CLUSTER_9_1 = frozenset({"token-coefficient"})
 
 
 def check_params(r: Route, params: dict[str, Any], pve: int) -> None:
@@ -167,6 +170,8 @@ def check_params(r: Route, params: dict[str, Any], pve: int) -> None:
         return
     if pve < 9 and r.template.startswith("/cluster/ha/resources"):
         allowed = allowed - _PVE8_ABSENT
+    if PVE_CLUSTER_RELEASES.get(pve, (0,)) < (9, 1, 0):
+        allowed = allowed - _BEFORE_CLUSTER_9_1
     for name in sorted(params):
         if name in allowed or ("link[n]" in allowed and re.fullmatch(r"link[0-7]", name)):
             continue

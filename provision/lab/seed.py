@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from provision.lab import hardware
-from provision.lab.formats import interfaces as ifs
 from provision.lab.hardware import GuestHW, NodeHW
 from provision.lab.ops import cluster as cluster_ops
 from provision.lab.ops import network, packages
 from provision.lab.paths import LabPaths
 from provision.lab.registry import ApiError, Ctx, call
 from provision.lab.store import Store
+from provision.pveformat import interfaces as ifs
 from provision.spec import Bond, Bridge, Cluster, Nic, SpecError, Vlan, load_stack
 
 
@@ -81,6 +81,14 @@ def seed_from_stack(store: Store, paths: LabPaths, spec: Cluster) -> list[str]:
 
 def _ctx(store: Store, paths: LabPaths, node: str) -> Ctx:
     return Ctx(store, paths, node, "root@pam")
+
+
+def _worker(ctx: Ctx, method: str, path: str, params: dict[str, Any]) -> None:
+    """A call that starts a worker task: a failed task fails the seed like an API error."""
+    upid = call(ctx, method, path, params)
+    row = ctx.store.one("SELECT exitstatus FROM tasks WHERE upid = ?", (upid,))
+    if row is not None and row["exitstatus"] != "OK":
+        raise ApiError(500, str(row["exitstatus"]))
 
 
 def _iface_params(i: Any) -> dict[str, Any]:
@@ -146,9 +154,16 @@ def _cluster(store: Store, paths: LabPaths, spec: Cluster) -> None:
 
     params: dict[str, Any] = {"clustername": spec.name, "nodeid": first.nodeid, "votes": first.votes or 1,
                               **links(first.name)}
-    if spec.corosync.token_coefficient is not None:
-        params["token-coefficient"] = spec.corosync.token_coefficient
     call(_ctx(store, paths, first.name), "POST", "/cluster/config", params)
+    if spec.corosync.token_coefficient is not None:
+        # `pvecm create --token-coefficient` needs pve-cluster 9.1; before that an admin
+        # edits totem in corosync.conf, as the lab does here
+        ctx = _ctx(store, paths, first.name)
+        conf = cluster_ops.read_conf(ctx)
+        assert conf is not None
+        conf.token_coefficient = spec.corosync.token_coefficient
+        conf.config_version += 1
+        cluster_ops.save_conf(ctx, conf)
     for n in others:
         cluster_ops.join(_ctx(store, paths, n.name), {"hostname": str(first.address), "nodeid": n.nodeid,
                                                        "votes": n.votes, **links(n.name)}, check_fingerprint=False)
@@ -177,6 +192,8 @@ def _ceph(store: Store, paths: LabPaths, spec: Cluster) -> None:
             call(_ctx(store, paths, m), "POST", f"/nodes/{m}/ceph/mgr/{m}", {})
     for m in c.mdss:
         call(_ctx(store, paths, m), "POST", f"/nodes/{m}/ceph/mds/{m}", {})
+    # the stack describes a cluster that has been running: its MDSs registered long ago
+    store.exec("UPDATE ceph_mds SET created = created - 86400")
     for o in c.osds:
         p: dict[str, Any] = {"dev": o.device}
         if o.db_device:
@@ -194,10 +211,10 @@ def _ceph(store: Store, paths: LabPaths, spec: Cluster) -> None:
                               "crush_rule": pool.crush_rule, "add_storages": int(pool.add_storage)}
         if pool.pg_num is not None:
             pp["pg_num"] = pool.pg_num
-        call(_ctx(store, paths, first), "POST", f"/nodes/{first}/ceph/pool", pp)
+        _worker(_ctx(store, paths, first), "POST", f"/nodes/{first}/ceph/pool", pp)
     for fs in c.filesystems:
-        call(_ctx(store, paths, first), "POST", f"/nodes/{first}/ceph/fs/{fs.name}",
-             {"pg_num": fs.pg_num, "add-storage": int(fs.add_storage)})
+        _worker(_ctx(store, paths, first), "POST", f"/nodes/{first}/ceph/fs/{fs.name}",
+                {"pg_num": fs.pg_num, "add-storage": int(fs.add_storage)})
 
 
 def _storage(store: Store, paths: LabPaths, spec: Cluster) -> None:
@@ -235,6 +252,8 @@ def _ha(store: Store, paths: LabPaths, spec: Cluster) -> None:
     def nodes(prios: dict[str, int]) -> str:
         return ",".join(f"{n}:{p}" if p else n for n, p in prios.items())
 
+    if spec.ha.crs != "basic":  # basic is datacenter.cfg's default: nothing to write
+        call(ctx, "PUT", "/cluster/options", {"crs": f"ha={spec.ha.crs}"})
     for g in spec.ha.groups:
         p: dict[str, Any] = {"group": g.name, "nodes": nodes(g.nodes), "restricted": int(g.restricted),
                              "nofailback": int(g.nofailback)}

@@ -47,8 +47,9 @@ def _store(paths: LabPaths) -> Store:
     return st
 
 
-def _sync_mirrors(st: Store, paths: LabPaths) -> None:
-    """pmxcfs's mount, emulated: a lab bug here is logged, never turned into an API error."""
+def _sync_real(st: Store, paths: LabPaths) -> None:
+    """pmxcfs's corosync.conf hand-over to the real daemons; a lab bug here is logged,
+    never turned into an API error."""
     try:
         for line in pmxcfs.sync(st, paths):
             print(f"pmxcfs: {line}", file=sys.stderr)
@@ -107,9 +108,9 @@ class Api:
         pve = int(st.get_meta("pve_version", 8))
         try:
             route, path_params = resolve(method, path, pve)
+            _sync_real(st, self.paths)  # a corosync.conf a node wrote reaches the real daemons (--real)
             if route.write and role == "readonly":
                 raise ApiError(403, "Permission check failed (/, Sys.Modify)")
-            _sync_mirrors(st, self.paths)  # take in /etc/pve edits made on the nodes
             topo = topology.load(st)
             node = node_hint or topo.local_node()
             if node is None or not topo.power.get(node, False):
@@ -119,7 +120,7 @@ class Api:
             check_params(route, merged, pve)
             result = route.handler(Ctx(st, self.paths, node, user), merged)
             if route.write:
-                _sync_mirrors(st, self.paths)
+                _sync_real(st, self.paths)
         except ApiError as exc:
             body: dict[str, Any] = {"data": None, "message": exc.message.rstrip("\n") + "\n"}
             if exc.errors:

@@ -22,6 +22,7 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS files (
     path TEXT PRIMARY KEY, content TEXT NOT NULL, version INTEGER NOT NULL, mtime REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS nodes (
     name TEXT PRIMARY KEY, idx INTEGER NOT NULL, ip TEXT NOT NULL, memory_mb INTEGER NOT NULL,
     cores INTEGER NOT NULL, power INTEGER NOT NULL, boot_time REAL NOT NULL);
@@ -170,7 +171,13 @@ class Store:
         return int(row["version"]) if row else 0
 
     def put_file(self, path: str, content: str) -> None:
-        """Write an ``/etc/pve`` file, bumping its version like pmxcfs does."""
+        """Write an ``/etc/pve`` file, bumping its version like pmxcfs does.
+
+        Its parent directories become real directories, which stay when the file goes
+        (pmxcfs keeps a directory until it is removed)."""
+        parent = path.rsplit("/", 1)[0] if "/" in path else ""
+        if parent:
+            self.make_dir(parent)
         self.exec(
             "INSERT INTO files(path, content, version, mtime) VALUES(?, ?, 1, ?) "
             "ON CONFLICT(path) DO UPDATE SET content = excluded.content, "
@@ -180,6 +187,20 @@ class Store:
 
     def delete_file(self, path: str) -> None:
         self.exec("DELETE FROM files WHERE path = ?", (path,))
+
+    def make_dir(self, path: str) -> None:
+        """An ``/etc/pve`` directory and its parents (no error when it exists)."""
+        parts = path.strip("/").split("/")
+        now = time.time()
+        for i in range(1, len(parts) + 1):
+            self.exec("INSERT OR IGNORE INTO dirs(path, mtime) VALUES(?, ?)", ("/".join(parts[:i]), now))
+
+    def rename_tree(self, old: str, new: str) -> None:
+        """Move a directory with everything below it (pmxcfs renames inodes, not copies)."""
+        n = len(old)
+        for table in ("files", "dirs"):
+            self.exec(f"UPDATE {table} SET path = ? || substr(path, ?) WHERE path = ? OR substr(path, 1, ?) = ?",
+                      (new, n + 1, old, n + 1, old + "/"))
 
     def next_counter(self, name: str) -> int:
         """A monotonically increasing number (task pids, ceph epochs)."""

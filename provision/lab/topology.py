@@ -5,13 +5,17 @@ corosync link state, injected network partitions, and corosync.conf (members, vo
 links, QDevice). Two members see each other when both are powered, sit in the same
 partition group and share a link that is up on both ends. The quorum arithmetic itself is
 ``provision.crm.quorum`` (one implementation shared with the what-if tool).
+
+In a real lab (``lab up --real``) none of that is computed: each node's membership and
+quorum are what its real corosync's votequorum reports (``provision.lab.real``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
-from provision.lab import crmbridge
+from provision.lab import crmbridge, real
 from provision.lab.files import COROSYNC, parse_corosync
 from provision.lab.formats.corosync import ClusterConf
 from provision.lab.store import Store
@@ -35,6 +39,7 @@ class Topology:
     power: dict[str, bool]
     conf: ClusterConf | None
     partitions: list[Partition] = field(default_factory=list)
+    views: dict[str, Partition] = field(default_factory=dict)  # real lab: each node's own view
 
     @property
     def clustered(self) -> bool:
@@ -44,6 +49,8 @@ class Topology:
         return self.conf is not None and self.conf.node(node) is not None
 
     def partition_of(self, node: str) -> Partition | None:
+        if node in self.views:
+            return self.views[node]
         return next((p for p in self.partitions if node in p.nodes), None)
 
     def quorate(self, node: str) -> bool:
@@ -79,6 +86,8 @@ def load(store: Store) -> Topology:
     topo = Topology(nodes, power, conf)
     if conf is None:
         return topo
+    if real.enabled(store.path.parent):
+        return _real(store.path.parent, topo, conf)
     link_down = {(r["node"], int(r["link"])) for r in store.query("SELECT node, link FROM corosync_links WHERE up = 0")}
     groups: list[list[str]] = store.get_meta("partitions", []) or []
     group_of: dict[str, int] = {}
@@ -112,4 +121,16 @@ def load(store: Store) -> Topology:
     expected_override = store.get_meta("expected_votes")
     qnetd_up = bool(store.get_meta("qnetd_up", True))
     topo.partitions = crmbridge.partitions_quorum(conf, comps, expected_override, qnetd_up)
+    return topo
+
+
+def _real(root: Path, topo: Topology, conf: ClusterConf) -> Topology:
+    """Membership and quorum as each node's real votequorum reports them."""
+    from provision.lab.real import membership
+
+    for node, v in membership.views(root, conf, topo.power).items():
+        part = Partition(list(v.nodes), v.votes, v.expected, v.quorum, v.quorate, v.qdevice_votes)
+        topo.views[node] = part
+        if all(p.nodes != part.nodes for p in topo.partitions):
+            topo.partitions.append(part)
     return topo

@@ -7,6 +7,7 @@ from provision.plan.errors import PlanError
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets
 from provision.plan.plan import FORMAT_VERSION, Plan, check_targets, make_plan, spec_digest
 from provision.plan.planfile import PlanFileError
+from provision.plan.workflow import Live, LivePlan, plan_stack, read_live
 
 __all__ = [
     "FORMAT_VERSION",
@@ -15,6 +16,8 @@ __all__ = [
     "Action",
     "Change",
     "FieldDiff",
+    "Live",
+    "LivePlan",
     "Plan",
     "PlanError",
     "PlanFileError",
@@ -24,6 +27,8 @@ __all__ = [
     "diff",
     "make_plan",
     "order_actions",
+    "plan_stack",
+    "read_live",
     "select_targets",
     "spec_digest",
 ]

@@ -262,10 +262,11 @@ class _Differ:
                 self.add(Change(Address.of(("network", node.name)), "noop-note",
                                 reason=f"network of {node.name} is not compared: {why}"))
                 continue
-            desired = {i.name: i for i in node.interfaces}
+            desired = {i.name: i for i in node.interfaces if i.managed}
+            unmanaged = {i.name for i in node.interfaces if not i.managed}
             observed = {
                 i.name: i for i in seen.interfaces
-                if i.name in desired or not _unconfigured_nic(i)
+                if i.name not in unmanaged and (i.name in desired or not _unconfigured_nic(i))
             }
             kinds = {name: i.type for name, i in {**observed, **desired}.items()}
             self.collection(

@@ -157,18 +157,12 @@ class _Builder:
     # -- areas ----------------------------------------------------------------------
     def network(self) -> None:
         prev: ActionId | None = None
-        observed_nodes = {n.name: n for n in self.observed.nodes}
         for node in self.desired.nodes:
             mine = [c for c in self.changed("network") if c.address.segments[0][1] == node.name]
             if not mine:
                 continue
-            seen = observed_nodes.get(node.name)
-            desired_names = {i.name for i in node.interfaces}
-            keep = []
-            if seen is not None and not self.prune:
-                keep = [_iface_view(i) for i in seen.interfaces
-                        if i.name not in desired_names and not _plain_nic(i)]
             changed = sorted(str(c.address.segments[1][1]) for c in mine)
+            remove = sorted(str(c.address.segments[1][1]) for c in mine if c.action == "delete")
             affects = self._affected_addresses(node.name, changed)
             links = {str(link.addresses[node.name]) for link in self.desired.corosync.links
                      if node.name in link.addresses}
@@ -178,8 +172,10 @@ class _Builder:
             prev = self.add(
                 Kind.NETWORK_APPLY, Address.of(("network", node.name)), Verb.APPLY, Phase.NETWORK,
                 _params(P.NetworkApply, {
-                    "interfaces": [_iface_view(i) for i in node.interfaces],
-                    "keep": keep,
+                    "interfaces": [_iface_view(i) for i in node.interfaces if i.managed],
+                    "remove": remove,
+                    "corosync_links": sorted(link.number for link in self.desired.corosync.links
+                                             if node.name in link.addresses),
                     "changed": changed,
                     "affects_corosync": bool(affects & links),
                     "affects_ceph": bool(ceph_net and any(_in(a, ceph_net) for a in affects)),
@@ -217,9 +213,10 @@ class _Builder:
             creator = first.name
             create_id = self.add(
                 Kind.CLUSTER_CREATE, "cluster", Verb.CREATE, Phase.CLUSTER,
+                # no token_coefficient here: `pvecm create --token-coefficient` needs
+                # pve-cluster 9.1; corosync() sets it with a totem edit instead
                 _params(P.ClusterCreate, {"clustername": d.name, "nodeid": first.nodeid, "votes": first.votes,
-                                          "links": self._links(first.name, with_priority=True),
-                                          "token_coefficient": d.corosync.token_coefficient}),
+                                          "links": self._links(first.name, with_priority=True)}),
                 node=first.name, depends_on=self.planned(self.network_of(first.name)),
                 changes=["cluster", f'node["{first.name}"]'], reason=f"create cluster {d.name} on {first.name}",
             )
@@ -297,6 +294,13 @@ class _Builder:
                 Kind.COROSYNC_TOTEM_SET, "corosync.totem", Verb.SET, Phase.COROSYNC,
                 _update(P.CorosyncTotemSet, totem, {}, self.desired.corosync),
                 depends_on=members, reason="edit corosync.conf (bump config_version)",
+            )
+        elif self.desired.corosync.token_coefficient is not None and aid("cluster", Verb.CREATE) in self.actions:
+            self.add(
+                Kind.COROSYNC_TOTEM_SET, "corosync.totem", Verb.SET, Phase.COROSYNC,
+                _params(P.CorosyncTotemSet, {"token_coefficient": self.desired.corosync.token_coefficient}),
+                depends_on=members,
+                reason="token_coefficient of the new cluster (pvecm create has the option only from pve-cluster 9.1)",
             )
 
     def qdevice(self) -> None:
@@ -577,10 +581,6 @@ def _from_after(by_addr: dict[str, Change], kind: str, key: str) -> Any:
     if change is None or change.after is None or kind != "rule":
         return None
     return NodeAffinityRule.model_validate({"name": key, **change.after})
-
-
-def _plain_nic(iface: Any) -> bool:
-    return bool(iface.type == "nic" and iface.address is None and iface.mtu in (None, 1500) and not iface.comment)
 
 
 def _in(address: str, network: Any) -> bool:

@@ -18,6 +18,7 @@ from provision.actions import PHASES, Action
 from provision.discover.observed import Observed
 from provision.plan.diff import Change, diff
 from provision.plan.errors import PlanError
+from provision.plan.files import interfaces_diffs
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets
 from provision.spec.addresses import Address
 from provision.spec.cluster import Cluster
@@ -62,6 +63,7 @@ class Plan:
     prune: bool = False
     targets: list[str] = field(default_factory=list)
     created_at: str = ""
+    files: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def has_changes(self) -> bool:
@@ -100,6 +102,7 @@ class Plan:
             "changes": [c.to_json() for c in self.changes if c.action in MUTATING],
             "unmanaged": [c.to_json() for c in self.changes if c.action == "unmanaged"],
             "notes": list(self.notes),
+            "files": list(self.files),
             "phases": phases,
             "actions": [a.to_json() for a in self.actions],
         }
@@ -147,6 +150,7 @@ def make_plan(
         changes = [c for c in changes
                    if str(c.address) in covered or any(t.contains(c.address) for t in targets)]
     check_safety(ordered, desired, observed, facts)
+    files = interfaces_diffs(ordered, facts)
     notes = [f"{c.address}: {c.reason}" for c in changes if c.action == "noop-note"]
     if facts is not None:
         notes += facts.notes
@@ -164,6 +168,7 @@ def make_plan(
         prune=prune,
         targets=[str(t) for t in targets],
         created_at=moment.isoformat(timespec="seconds"),
+        files=files,
     )
 
 

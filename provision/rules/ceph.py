@@ -278,3 +278,17 @@ def uneven_osds(c: Cluster) -> Iterator[Hit]:
         spread = ", ".join(f"{n}: {k}" for n, k in sorted(counts.items()))
         yield Hit(("ceph", "osds"), f"OSDs per node differ ({spread})",
                   "use the same number and size of OSDs on every node")
+
+
+@rule("PVE-CEPH015", "warning", "CephFS with a single metadata server")
+def cephfs_single_mds(c: Cluster) -> Iterator[Hit]:
+    """A CephFS is served by one active MDS; without a standby, losing that node takes
+    the file system and every storage on it offline (Ceph reports MDS_ALL_DOWN,
+    HEALTH_ERR) until the node returns. pveceph.adoc recommends a standby MDS.
+
+    Fix: list a second node in `ceph.mdss` (it becomes the standby).
+    """
+    ceph = c.ceph
+    if ceph is not None and ceph.filesystems and len(ceph.mdss) == 1:
+        yield Hit(("ceph", "mdss"), f"only {ceph.mdss[0]} runs a metadata server: CephFS goes offline with it",
+                  "add a second node to ceph.mdss as a standby")

@@ -13,6 +13,10 @@ the cluster is, so the analysis is worst-case and says what it assumes:
 Pool state, from the worst PG's surviving replicas ``r = min(size, hosts) - failed``:
 ``ok`` when ``r >= size``; ``degraded`` when ``min_size <= r < size`` (I/O continues);
 ``blocked`` when ``r < min_size`` (I/O stops on those PGs) or the MONs lost quorum.
+
+A CephFS needs one active MDS: with every metadata server of the spec down the file
+system is offline (Ceph's MDS_ALL_DOWN, HEALTH_ERR) and so is every storage on it; with
+some down but one left, a standby takes over (``degraded`` while it replays the journal).
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ __all__ = [
     "NEARFULL",
     "CephCapacity",
     "CephResult",
+    "FsState",
     "MonState",
     "PoolState",
     "ceph_after",
@@ -75,6 +80,18 @@ class PoolState:
 
 
 @dataclass(frozen=True)
+class FsState:
+    """One CephFS: whether any metadata server is left to serve it, and its storages."""
+
+    name: str
+    mds_configured: tuple[str, ...]
+    mds_up: tuple[str, ...]
+    storages: tuple[str, ...]
+    state: PoolVerdict
+    reason: str
+
+
+@dataclass(frozen=True)
 class CephCapacity:
     """Whether the survivors can hold the data the failed OSDs held."""
 
@@ -92,10 +109,11 @@ class CephResult:
     mons: MonState
     pools: tuple[PoolState, ...]
     capacity: CephCapacity
+    filesystems: tuple[FsState, ...] = ()
 
     @property
     def worst(self) -> PoolVerdict:
-        states = {p.state for p in self.pools}
+        states = {p.state for p in self.pools} | {f.state for f in self.filesystems}
         if "blocked" in states or (self.mons.configured and not self.mons.quorate):
             return "blocked"
         return "degraded" if "degraded" in states else "ok"
@@ -164,7 +182,39 @@ def ceph_after(cluster: Cluster, live: frozenset[str], used: float | None = None
             PoolState(name, size, min_size, len(hosts), len(failed_hosts), worst, state, healed, "; ".join(parts))
         )
     capacity = _capacity(cluster, live, surviving, used)
-    return CephResult(mons, tuple(pools), capacity)
+    return CephResult(mons, tuple(pools), capacity, _filesystems(cluster, live, mon_quorate, pools))
+
+
+def _filesystems(cluster: Cluster, live: frozenset[str], mon_quorate: bool,
+                 pools: list[PoolState]) -> tuple[FsState, ...]:
+    assert cluster.ceph is not None
+    mdss = tuple(cluster.ceph.mdss)
+    up = tuple(m for m in mdss if m in live)
+    pool_state = {p.name: p.state for p in pools}
+    out: list[FsState] = []
+    for fs in cluster.ceph.filesystems:
+        storages = tuple(sorted(s.name for s in cluster.storage
+                                if s.type == "cephfs" and getattr(s, "fs_name", None) == fs.name))
+        down = [m for m in mdss if m not in live]
+        if not up:
+            state: PoolVerdict = "blocked"
+            reason = (f"no metadata server left ({len(mdss)} configured, all down: "
+                      f"{', '.join(down) or 'none configured'}): CephFS {fs.name} is offline (MDS_ALL_DOWN)")
+        elif down:
+            state = "degraded"
+            reason = (f"{len(up)} of {len(mdss)} metadata servers up (down: {', '.join(down)}): a standby takes "
+                      "over if the active one was lost")
+        else:
+            state, reason = "ok", f"{len(up)} of {len(mdss)} metadata servers up"
+        data_states = {pool_state.get(f"{fs.name}_data"), pool_state.get(f"{fs.name}_metadata")}
+        if "blocked" in data_states and state != "blocked":
+            state, reason = "blocked", reason + "; its pools are blocked"
+        if not mon_quorate and cluster.ceph.mons:
+            state, reason = "blocked", reason + "; MONs have no quorum"
+        if storages and state == "blocked":
+            reason += f"; storage {', '.join(storages)} is unavailable"
+        out.append(FsState(fs.name, mdss, up, storages, state, reason))
+    return tuple(out)
 
 
 def _capacity(cluster: Cluster, live: frozenset[str], surviving_hosts: int, used: float | None) -> CephCapacity:

@@ -145,6 +145,11 @@ def _judge(
                 unavailable.append(f"Ceph pool {pool.name} is blocked: {why}")
             elif pool.state == "degraded":
                 degraded.append(f"Ceph pool {pool.name} is degraded: {replicas}")
+        for fs in ceph.filesystems:
+            if fs.state == "blocked":
+                unavailable.append(f"CephFS {fs.name} is offline: {fs.reason}")
+            elif fs.state == "degraded":
+                degraded.append(f"CephFS {fs.name}: {fs.reason}")
         if ceph.capacity.warning:
             degraded.append(ceph.capacity.warning)
     for load in loads:

@@ -100,6 +100,11 @@ def _step(step: StepResult) -> dict[str, Any]:
                 }
                 for p in ceph.pools
             ],
+            "filesystems": [
+                {"name": f.name, "mds": list(f.mds_configured), "mds_up": list(f.mds_up),
+                 "storages": list(f.storages), "state": f.state, "reason": f.reason}
+                for f in ceph.filesystems
+            ],
             "capacity": {
                 "osds": ceph.capacity.osds,
                 "failed_osds": ceph.capacity.failed_osds,

@@ -87,7 +87,14 @@ def _ceph(step: StepResult) -> RenderableType | None:
         table.add_row(
             p.name, f"{p.size}/{p.min_size}", _badge(p.state), _badge(p.after_backfill), p.reason
         )
-    return Group(mon, table, Text(f"Ceph capacity: {ceph.capacity.text}", style="dim"))
+    parts: list[RenderableType] = [mon, table]
+    for fs in ceph.filesystems:
+        line = Text(f"CephFS {fs.name}: ")
+        line.append_text(_badge(fs.state))
+        line.append(f" — {fs.reason}")
+        parts.append(line)
+    parts.append(Text(f"Ceph capacity: {ceph.capacity.text}", style="dim"))
+    return Group(*parts)
 
 
 def _capacity(step: StepResult) -> Table:

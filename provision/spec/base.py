@@ -45,6 +45,8 @@ def _address_text(value: Any) -> Any:
 IPv4Address = Annotated[ipaddress.IPv4Address, BeforeValidator(_address_text)]
 IPv4Interface = Annotated[ipaddress.IPv4Interface, BeforeValidator(_address_text)]
 IPv4Network = Annotated[ipaddress.IPv4Network, BeforeValidator(_address_text)]
+IPv6Address = Annotated[ipaddress.IPv6Address, BeforeValidator(_address_text)]
+IPv6Interface = Annotated[ipaddress.IPv6Interface, BeforeValidator(_address_text)]
 
 Int = Annotated[int, BeforeValidator(_no_bool)]
 """An integer spec field: YAML booleans are refused, not read as 0/1."""

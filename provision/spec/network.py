@@ -13,7 +13,16 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from provision.spec.base import INT32_MAX, Int, IPv4Address, IPv4Interface, SpecModel, Text
+from provision.spec.base import (
+    INT32_MAX,
+    Int,
+    IPv4Address,
+    IPv4Interface,
+    IPv6Address,
+    IPv6Interface,
+    SpecModel,
+    Text,
+)
 
 BondMode = Literal[
     "balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"
@@ -33,6 +42,12 @@ class _Addressed(SpecModel):
     gateway: IPv4Address | None = Field(
         default=None, description="Default gateway reached through this interface (one per node)."
     )
+    address6: IPv6Interface | None = Field(
+        default=None, description="IPv6 address with prefix, e.g. fd00:10::11/64 (an `inet6 static` stanza)."
+    )
+    gateway6: IPv6Address | None = Field(
+        default=None, description="IPv6 default gateway reached through this interface (one per node)."
+    )
     mtu: Int | None = Field(
         default=None, ge=1280, le=65520, description="MTU; unset means the kernel default (1500)."
     )
@@ -42,6 +57,12 @@ class _Addressed(SpecModel):
         "bonds, bridges, VLANs, bond slaves and NICs with an address; no for other NICs.",
     )
     comment: Text | None = Field(default=None, description="Free text written as the stanza comment.")
+    managed: bool = Field(
+        default=True,
+        description="false: pve-provision never writes this interface's stanza (nor plans changes to it); "
+        "list it only so that bonds, bridges and VLANs may name it. Interfaces a stack does not list are "
+        "left alone too, unless `plan --prune`.",
+    )
 
     @property
     def effective_mtu(self) -> int:
@@ -56,6 +77,13 @@ class _Addressed(SpecModel):
             if self.gateway not in self.address.network:
                 raise ValueError(
                     f"gateway {self.gateway} is not inside {self.address.network} (the interface's subnet)"
+                )
+        if self.gateway6 is not None:
+            if self.address6 is None:
+                raise ValueError("a gateway6 needs an address6 on the same interface")
+            if self.gateway6 not in self.address6.network and not self.gateway6.is_link_local:
+                raise ValueError(
+                    f"gateway6 {self.gateway6} is neither inside {self.address6.network} nor link-local (fe80::/10)"
                 )
         return self
 
@@ -160,7 +188,12 @@ class Vlan(_Addressed):
                 raise ValueError(f"VLAN id {int(digits)} in the name {self.name!r} is outside 1-4094")
         match = re.fullmatch(r"(.+)\.(\d+)", self.name)
         if named and not match and self.tag is not None and self.tag != int(named.group(1)):
-            raise ValueError(f"name says tag {int(named.group(1))} but tag is {self.tag}")
+            # PVE's reader takes the id from a `vlanN` name and its writer drops `vlan-id`
+            # (pve-common Network/Interfaces.pm ~L419/~L957), while ifupdown2 honours vlan-id.
+            raise ValueError(
+                f"name says tag {int(named.group(1))} but tag is {self.tag} (Proxmox takes a vlanN interface's "
+                f"tag from its name: rename it vlan{self.tag}, or drop 'tag')"
+            )
         if match:
             parent, tag = match.group(1), int(match.group(2))
             if self.raw_device is not None and self.raw_device != parent:
@@ -168,8 +201,12 @@ class Vlan(_Addressed):
             if self.tag is not None and self.tag != tag:
                 raise ValueError(f"name says tag {tag} but tag is {self.tag}")
             self.raw_device, self.tag = parent, tag
+        elif named:
+            if self.raw_device is None:
+                raise ValueError(f"a VLAN named {self.name} needs 'raw_device' (its parent interface)")
+            self.tag = int(named.group(1))
         elif self.raw_device is None or self.tag is None:
-            raise ValueError("a VLAN not named PARENT.TAG needs both 'raw_device' and 'tag'")
+            raise ValueError("a VLAN not named PARENT.TAG or vlanTAG needs both 'raw_device' and 'tag'")
         return self
 
 

@@ -25,6 +25,8 @@ from ruamel.yaml import YAML
 
 from provision.actions import Action, Kind
 from provision.apply import render
+from provision.pveformat.edit import edit_text
+from provision.pveformat.interfaces import InterfacesError
 
 COMMAND = "ansible.builtin.command"
 init_plugin_loader()  # lookups (file, env) as ansible-playbook loads them
@@ -37,11 +39,7 @@ def render_case(case: Mapping[str, Any], files_dir: Path) -> tuple[Action, list[
     host = action.node or case.get("host", "pve01")
     extra: dict[str, Any] = {}
     if action.kind == Kind.NETWORK_APPLY:
-        wanted = render._network_interfaces(action.params, case.get("physical_nics", []))
-        (files_dir / "files").mkdir(parents=True, exist_ok=True)
-        (files_dir / "files" / "interfaces-001").write_text(render.interfaces_text(wanted), encoding="utf-8")
-        extra = {"file": "interfaces-001",
-                 "expect": [{"name": i["name"], "type": render.ifaces.pve_type(str(i["type"]))} for i in wanted]}
+        extra = render.network_data(action.params, case.get("physical_nics", []))
     text, data = render.render_action(action, 1, host, env, case.get("pve_version", 8), {}, extra)
     tasks = YAML(typ="safe", pure=True).load(text) or []
     return action, tasks, data
@@ -101,6 +99,17 @@ class Run:
                 if self.stopped and "rescue" in task:
                     self.stopped = False  # a failure in the block runs its rescue tasks
                     self.run(task["rescue"])
+                if "always" in task:  # runs whatever happened in the block
+                    stopped, self.stopped = self.stopped, False
+                    self.run(task["always"])
+                    self.stopped = self.stopped or stopped
+            return
+        if "ansible.builtin.tempfile" in task:
+            # one made-up path per loop item, registered as the module would
+            items = self.value(task["loop"]) if "loop" in task else [None]
+            results = [{"item": item, "path": f"/tmp/pve-provision-tmp{i}"} for i, item in enumerate(items)]
+            self.vars[task["register"]] = {"results": results} if "loop" in task else results[0]
+            self.records.append({"task": str(task.get("name", "")).split(": ", 1)[-1], "tempfiles": len(results)})
             return
         loop = task.get("loop")
         items = self.value(loop) if loop is not None else [None]
@@ -118,6 +127,8 @@ class Run:
             record: dict[str, Any] = {"task": step, "runs": runs}
             if runs:
                 record["argv"] = argv
+                if "stdin" in task[COMMAND]:
+                    record["stdin"] = self.value(task[COMMAND]["stdin"], extra)
             if task.get("no_log"):
                 record["no_log"] = True
             if probe:
@@ -126,6 +137,15 @@ class Run:
             reg = task.get("register")
             if reg:
                 self.vars[reg] = self.probe_result(reg) if runs else {"skipped": True}
+                result = self.vars[reg]
+                failed_when = task.get("failed_when")
+                failed = (result.get("rc", 0) != 0 if failed_when is None
+                          else failed_when is not False and self.cond(failed_when, extra))
+                if runs and failed:
+                    # a failing command fails its task (a rescue sees it as ansible_failed_result)
+                    self.vars["ansible_failed_result"] = {**result, "msg": "non-zero return code"}
+                    self.records.append({"task": step, "fails": str(result.get("stderr", ""))})
+                    self.stopped = True
         elif "ansible.builtin.set_fact" in task:
             if runs:
                 for key, expr in task["ansible.builtin.set_fact"].items():
@@ -135,8 +155,29 @@ class Run:
                 args = task["ansible.builtin.assert"]
                 ok = all(self.cond(c, extra) for c in args["that"])
                 if not ok:
-                    self.records.append({"task": step, "fails": str(self.value(args.get("fail_msg", ""), extra))})
+                    msg = str(self.value(args.get("fail_msg", ""), extra))
+                    self.vars["ansible_failed_result"] = {"msg": msg}
+                    self.records.append({"task": step, "fails": msg})
                     self.stopped = True
+        elif "pve_interfaces" in task:
+            # Our own module: its whole logic is pveformat.edit_text, run here on the case's file.
+            args = self.value(task["pve_interfaces"], extra)
+            path = str(args["path"])
+            current = self.case.get("files", {}).get(path, "")
+            try:
+                desired = edit_text(current, args["interfaces"], args["physical"], args["remove"])
+            except InterfacesError as exc:
+                self.records.append({"task": step, "fails": str(exc)})
+                self.stopped = True
+                return
+            changed = desired != current
+            self.vars[task["register"]] = {"changed": changed, "current": current, "desired": desired}
+            if changed:
+                self.records.append({"task": step, "stage": path + ".new", "content": desired})
+        elif "ansible.builtin.wait_for_connection" in task:
+            if runs:
+                self.records.append({"task": step, "wait_for_connection": self.value(
+                    task["ansible.builtin.wait_for_connection"], extra)})
         elif "ansible.builtin.slurp" in task:
             src = str(self.value(task["ansible.builtin.slurp"]["src"], extra))
             content = self.case.get("files", {}).get(src)
@@ -146,7 +187,12 @@ class Run:
         elif "ansible.builtin.copy" in task:
             if runs:
                 args = self.value(task["ansible.builtin.copy"], extra)
-                self.records.append({"task": step, "copy": args["dest"], "content": args.get("content")})
+                record = {"task": step, "copy": args["dest"], "content": args.get("content")}
+                if task.get("no_log"):
+                    record["no_log"] = True
+                if "mode" in args:
+                    record["mode"] = args["mode"]
+                self.records.append(record)
         elif "ansible.builtin.lineinfile" in task:
             if runs:
                 args = self.value(task["ansible.builtin.lineinfile"], extra)

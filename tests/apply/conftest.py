@@ -1,6 +1,21 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 sys.path.insert(0, str(Path(__file__).parent))
+
+from e2e_lab import Lab, start, stop
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A blank 3-node lab for the module (a module that needs another lab overrides this)."""
+    lab = start(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work"))
+    try:
+        yield lab
+    finally:
+        stop(lab)

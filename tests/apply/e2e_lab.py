@@ -19,7 +19,7 @@ SECRET = "e2e-PBS-secret-7c1f"
 @dataclass
 class Lab:
     home: Path
-    work: Path  # cwd of every apply: .provision/ lands here
+    work: Path  # cwd of every apply; state (runs, local lock) goes to `home`, never here
 
     @property
     def env(self) -> dict[str, str]:
@@ -34,7 +34,7 @@ class Lab:
         return self.home / "labs" / "default"
 
     def runs(self) -> list[Path]:
-        root = self.work / ".provision" / "runs"
+        root = self.home / "runs"
         return sorted(root.iterdir()) if root.exists() else []
 
     def summary(self, run: Path) -> dict[str, Any]:

@@ -8,11 +8,10 @@ bench/apply_full_build.py, never asserted here.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_lab import SECRET, Lab, stack_copy, start, stop
+from e2e_lab import SECRET, Lab, stack_copy
 
 from provision.apply import record
 
@@ -22,15 +21,6 @@ WEB_OLD = "- {name: web, nodes: {pve01: 2, pve02: 2, pve03: 1}}"
 WEB_NEW = "- {name: web, nodes: {pve01: 2, pve02: 2, pve03: 3}}"
 OSD_LAST = "      - {node: pve03, device: /dev/sdg, device_class: ssd}"
 OSD_NEW = OSD_LAST + "\n      - {node: pve02, device: /dev/sdh, device_class: ssd}"
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = start(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work"))
-    try:
-        yield lab
-    finally:
-        stop(lab)
 
 
 @pytest.fixture(scope="module")
@@ -141,10 +131,13 @@ def test_concurrent_apply_is_refused(lab: Lab, changed_stack: Path) -> None:
     finally:
         del os.environ["PROVISION_HOME"]
     try:
+        before = lab.runs()
         proc = lab.cli("apply", str(stack), "--auto-approve")
         assert proc.returncode == 1
         assert "another apply holds the cluster 'lab' lock" in proc.stderr
         assert held.id in proc.stderr and held.holder in proc.stderr
+        assert f"`provision apply {stack} --force-unlock {held.id}`" in proc.stderr
+        assert lab.runs() == before  # refused before Ansible: no run record
         assert _plan_exit(lab, stack) == 2  # nothing was applied
     finally:
         unlock = lab.cli("apply", str(stack), "--force-unlock", held.id)

@@ -5,21 +5,11 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 
 import pytest
-from e2e_lab import PROVISION, REPO, Lab, start, stop
+from e2e_lab import PROVISION, REPO, Lab
 
 pytestmark = [pytest.mark.e2e]
-
-
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    lab = start(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work"))
-    try:
-        yield lab
-    finally:
-        stop(lab)
 
 
 def test_missing_secret_stops_before_any_change(lab: Lab) -> None:
@@ -33,3 +23,5 @@ def test_missing_secret_stops_before_any_change(lab: Lab) -> None:
     assert [s["type"] for s in status] == ["node"]  # still a standalone node: nothing ran
     pools = json.loads(lab.node_cli("pve01", "pvesh", "get", "/pools", "--output-format", "json").stdout)
     assert pools == []  # the cluster lock was released
+    assert lab.runs() == []  # nothing ran, so no run record
+    assert not (lab.home / "locks").exists() or list((lab.home / "locks").iterdir()) == []

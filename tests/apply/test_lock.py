@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from provision.apply.lock import POOL_ID, ApplyLock, LockError, LockHeldError, LockInfo
+from provision.apply.lock import POOL_ID, ApplyLock, LockError, LockHeldError, LockInfo, LockReleaseError
 
 
 class Pools:
@@ -70,3 +70,50 @@ def test_release_leaves_someone_elses_lock_alone(tmp_path: Path) -> None:
     api.pools[POOL_ID] = theirs.comment()  # force-unlocked and re-taken meanwhile
     mine.release()
     assert LockInfo.parse(api.pools[POOL_ID]) == theirs
+
+
+class LostAnswers(Pools):
+    """Every first call of each kind takes effect but its answer is lost (a 500 after
+    the work was done, a dropped connection)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: set[str] = set()
+
+    def _lose(self, kind: str) -> None:
+        if kind not in self.seen:
+            self.seen.add(kind)
+            raise ConnectionError(f"{kind}: connection dropped")
+
+    def create(self, poolid: str, comment: str) -> None:
+        super().create(poolid, comment)
+        self._lose("create")
+
+    def delete(self, poolid: str) -> None:
+        super().delete(poolid)
+        self._lose("delete")
+
+
+def test_lost_answers_are_not_mistaken_for_failures(tmp_path: Path) -> None:
+    api = LostAnswers()
+    lock = ApplyLock(api, "lab", tmp_path, delays=(0, 0))
+    info = lock.acquire("plan-1")
+    assert LockInfo.parse(api.pools[POOL_ID]) == info
+    lock.release()
+    assert api.pools == {} and not lock.file.exists()
+
+
+def test_release_failure_names_the_whole_recovery_command(tmp_path: Path) -> None:
+    class Down(Pools):
+        def comment(self, poolid: str) -> str | None:
+            if self.pools:
+                raise ConnectionError("API went away")
+            return None
+
+    api = Down()
+    lock = ApplyLock(api, "lab", tmp_path, unlock="provision apply stacks/lab.yaml", delays=(0, 0))
+    info = lock.acquire("plan-1")
+    with pytest.raises(LockReleaseError) as err:
+        lock.release()
+    assert f"`provision apply stacks/lab.yaml --force-unlock {info.id}`" in str(err.value)
+    assert "tried 3 times" in str(err.value)

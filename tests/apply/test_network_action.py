@@ -27,7 +27,7 @@ if cmd == "pvesh" and args[1] == "/cluster/status":
     print(json.dumps([{{"type": "node", "name": "pve01"}}]))
 elif cmd == "pvesh" and args[1] == "/nodes/pve01/network":
     print(json.dumps(json.load(open(os.environ["FAKE_NETWORK"]))))
-elif cmd == "ifreload":
+elif cmd in ("ifreload", "systemd-run", "systemctl"):
     pass
 else:
     print("unexpected " + " ".join(args), file=sys.stderr); sys.exit(9)
@@ -40,7 +40,7 @@ OLD = "# the installer's file\n"
 def node(tmp_path: Path) -> dict[str, Any]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
-    for name in ("pvesh", "pvecm", "ifreload"):
+    for name in ("pvesh", "pvecm", "ifreload", "systemd-run", "systemctl"):
         script = bin_dir / name
         script.write_text(FAKE.format(python=sys.executable))
         script.chmod(script.stat().st_mode | stat.S_IEXEC)
@@ -63,7 +63,7 @@ def _apply(node: dict[str, Any], reads_back: list[dict[str, str]]) -> runner.Run
         "address": 'network["pve01"]',
         "params": {"interfaces": [{"name": "eno1", "type": "nic"},
                                   {"name": "vmbr0", "type": "bridge", "ports": ["eno1"],
-                                   "address": "192.168.10.11/24"}], "keep": [], "changed": ["vmbr0"]},
+                                   "address": "192.168.10.11/24"}], "changed": ["vmbr0"]},
         "serial": True,
     }]}
     rd = render_run(plan, runs_root=node["runs"], inventory=node["inventory"])
@@ -91,4 +91,10 @@ def test_accepted_file_is_moved_and_reloaded_once(node: dict[str, Any]) -> None:
     net = node["root"] / "etc" / "network"
     assert not (net / "interfaces.new").exists()
     assert "iface vmbr0 inet static\n\taddress 192.168.10.11/24\n" in (net / "interfaces").read_text()
-    assert _calls(node).count(["ifreload", "-a"]) == 1
+    calls = _calls(node)
+    assert calls.count(["ifreload", "-a"]) == 1
+    # commit-confirm: the revert is scheduled before the reload and cancelled after the checks
+    revert = next(i for i, c in enumerate(calls) if c[0] == "systemd-run")
+    assert revert < calls.index(["ifreload", "-a"]) < calls.index(["systemctl", "stop",
+                                                                   "pve-provision-network-revert.timer"])
+    assert not (net / "interfaces.pve-provision-previous").exists()

@@ -27,8 +27,13 @@ state_file = os.environ["FAKE_STATE"]
 state = json.load(open(state_file))
 cmd = os.path.basename(sys.argv[0])
 args = sys.argv[1:]
+logged = list(args)
+if cmd == "pvesm" and "--password" in args:
+    i = args.index("--password")
+    if i + 1 == len(args) or args[i + 1].startswith("-"):  # pvesm then reads a line from stdin
+        logged += ["<stdin>", sys.stdin.readline().rstrip("\n")]
 with open(os.environ["FAKE_LOG"], "a") as log:
-    log.write(json.dumps([cmd] + args) + "\n")
+    log.write(json.dumps([cmd] + logged) + "\n")
 if cmd == "pvesh" and args[0] == "get":
     path = args[1]
     if path == "/cluster/status":
@@ -102,9 +107,9 @@ def test_secret_reaches_the_node_but_never_the_run_dir(fake_node: dict[str, Any]
                 argv = cmdline.read_bytes()
             except OSError:
                 continue
-            # The fake pvesm gets the password as an argument, as the real one does;
-            # ansible-playbook and its workers must not.
-            if SECRET.encode() in argv and b"ansible" in argv:
+            # No command line carries it: not ansible-playbook's, not its workers', and
+            # not pvesm's (it reads the password from stdin).
+            if SECRET.encode() in argv:
                 exposed.add(argv.replace(b"\0", b" ").decode(errors="replace")[:80])
         events(event)
 
@@ -118,7 +123,8 @@ def test_secret_reaches_the_node_but_never_the_run_dir(fake_node: dict[str, Any]
     assert exposed == set()
     assert result.done == ['storage["pbs"]#add'] and result.tally.changed == 1
     adds = [c for c in _calls(fake_node["log"]) if c[:2] == ["pvesm", "add"]]
-    assert adds and adds[0][adds[0].index("--password") + 1] == SECRET  # the node got it
+    assert adds and adds[0][adds[0].index("<stdin>") + 1] == SECRET  # the node got it, on stdin
+    assert SECRET not in adds[0][:adds[0].index("<stdin>")]  # and not as an argument
     assert (rd.root / "events.jsonl").stat().st_size > 0
     assert record.find_secrets(rd.root, [SECRET]) == []
     record.assert_no_secrets(rd.root, [SECRET])

@@ -20,6 +20,8 @@ import pytest
 from provision.discover import ApiClient, AuthError, TlsError, discover, from_lab
 from provision.discover.endpoint import Endpoint
 
+FOOTER_54 = "Plan: 54 to add, 18 to change, 0 to destroy. 43 action(s) carry these object changes out."
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).parents[2]
@@ -108,11 +110,11 @@ def test_blank_lab_plans_the_full_build_in_phase_order(lab: Lab, tmp_path: Path)
     assert kinds.count("ssh_trust") == 2 and kinds.index("ssh_trust") < kinds.index("cluster_join")
     assert kinds.count("ceph_install") == 3 and kinds.index("ceph_install") < kinds.index("ceph_init")
     assert kinds.count("ceph_osd_create") == 18 and kinds.count("ceph_mon_create") == 3
-    assert doc["summary"] == {"add": 53, "change": 18, "destroy": 0, "unmanaged": 0}
+    assert doc["summary"] == {"add": 54, "change": 18, "destroy": 0, "unmanaged": 0}
     shown = lab.run("show", str(tmp_path / "plan.json"), check=True).stdout
-    assert shown.rstrip().splitlines()[-1] == "Plan: 53 to add, 18 to change, 0 to destroy."
+    assert shown.rstrip().splitlines()[-1] == FOOTER_54
     text = lab.run("plan", "stacks/lab.yaml").stdout
-    assert text.rstrip().splitlines()[-1] == "Plan: 53 to add, 18 to change, 0 to destroy."
+    assert text.rstrip().splitlines()[-1] == FOOTER_54
 
 
 def test_import_round_trips_then_one_edit_is_one_update(lab: Lab, tmp_path: Path) -> None:
@@ -171,7 +173,7 @@ def test_request_count_depends_on_nodes_only(lab: Lab) -> None:
         lab.post("/cluster/ha/resources", sid=f"vm:{vmid}")
     after = discover(ApiClient.for_endpoint(lab.endpoint()))
     assert len(after.cluster.ha.resources) == 3 and not before.cluster.ha.resources
-    assert before.requests == after.requests == 10 + 3 * 3 + 7
+    assert before.requests == after.requests == 11 + 3 * 3 + 7
 
 
 def test_tls_pinning_and_auth_errors(lab: Lab, tmp_path: Path) -> None:

@@ -339,3 +339,21 @@ def test_module_entry_point_runs_validate() -> None:
         pytest.skip("no __main__")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{LAB}: 0 errors")
+
+
+def test_vlan_named_vlan50_with_tag_60_is_an_error_with_the_fix(tmp_path: Path) -> None:
+    """PVE takes a vlanN interface's tag from its name and drops `vlan-id` on its next
+    write, while ifupdown2 honours vlan-id: the address would move VLAN later (issue 12)."""
+    anchor = "      - {name: bond1.30, type: vlan, address: 10.30.30.11/24, mtu: 9000}\n"
+    text = LAB.read_text()
+    assert anchor in text
+    stack = tmp_path / "vlan.yaml"
+    stack.write_text(text.replace(anchor, anchor + "      - {name: vlan50, type: vlan, raw_device: bond1, tag: 60}\n",
+                                  1))
+    line = stack.read_text().splitlines().index(
+        "      - {name: vlan50, type: vlan, raw_device: bond1, tag: 60}") + 1
+    proc = cli("validate", stack)
+    assert proc.returncode == 1
+    assert f"{stack}:{line}:" in proc.stdout + proc.stderr
+    assert "name says tag 50 but tag is 60" in proc.stdout + proc.stderr
+    assert "rename it vlan60, or drop 'tag'" in proc.stdout + proc.stderr

@@ -79,7 +79,7 @@ def _add_node(data: dict[str, Any], name: str, i: int) -> None:
     data["/cluster/config/nodes"].append({"node": name, "name": name, "nodeid": str(i), "quorum_votes": "1",
                                           "ring0_addr": f"10.10.10.{10 + i}", "ring1_addr": f"10.10.11.{10 + i}"})
     data[f"/nodes/{name}/network"] = copy.deepcopy(data["/nodes/pve03/network"])
-    data[f"/nodes/{name}/disks/list"] = []
+    data[f"/nodes/{name}/disks/list?skipsmart=1"] = []
     data[f"/nodes/{name}/apt/versions"] = copy.deepcopy(data["/nodes/pve03/apt/versions"])
 
 
@@ -93,7 +93,7 @@ def test_request_count_depends_on_nodes_only() -> None:
     bigger = answers("built-pve8")
     _add_node(bigger, "pve04", 4)
     _add_node(bigger, "pve05", 5)
-    assert base == 10 + 3 * 3 + 7
+    assert base == 11 + 3 * 3 + 7
     assert run(more_objects).requests == base
     assert run(bigger).requests == base + 2 * 3
 
@@ -176,3 +176,14 @@ def test_configuration_a_stack_cannot_describe_is_one_line_discovery_error() -> 
     with pytest.raises(UnmodelledError, match=r"^corosync\.token: .*1000.* \(the cluster has 500\)") as info:
         run(data)
     assert "\n" not in str(info.value)
+
+
+def test_ha_crs_is_read_from_cluster_options() -> None:
+    """datacenter.cfg `crs` through GET /cluster/options (issue 11 item 9)."""
+    assert run(answers("built-pve8")).cluster.ha.crs == "basic"  # absent: pve-cluster's default
+    data = answers("built-pve8")
+    data["/cluster/options"] = {"crs": {"ha": "static", "ha-rebalance-on-start": 1}, "allowed-tags": []}
+    assert run(data).cluster.ha.crs == "static"
+    data["/cluster/options"] = {"crs": {"ha": "dynamic"}, "allowed-tags": []}
+    with pytest.raises(UnmodelledError, match=r"crs.*dynamic"):
+        run(data)

@@ -147,14 +147,15 @@ def test_ceph_conf_and_devices() -> None:
 
 def test_ceph_built() -> None:
     a = answers("built-pve8")
-    disks = {n: a[f"/nodes/{n}/disks/list"] for n in ("pve01", "pve02", "pve03")}
+    disks = {n: a[f"/nodes/{n}/disks/list?skipsmart=1"] for n in ("pve01", "pve02", "pve03")}
     ceph, fsid, mons, osds, notes = normalise_ceph(
         a["/nodes/pve01/ceph/cfg/raw"], a["/nodes/pve01/ceph/mon"], a["/nodes/pve01/ceph/mgr"],
         a["/nodes/pve01/ceph/mds"], a["/nodes/pve01/ceph/osd"], a["/nodes/pve01/ceph/pool"],
         a["/nodes/pve01/ceph/fs"], disks)
     assert ceph is not None and notes == []
     assert fsid and str(ceph.public_network) == "10.20.20.0/24" and str(ceph.cluster_network) == "10.30.30.0/24"
-    assert ceph.mons == ["pve01", "pve02", "pve03"] and ceph.mgrs == ["pve01", "pve02"] and ceph.mdss == ["pve01"]
+    assert ceph.mons == ["pve01", "pve02", "pve03"] and ceph.mgrs == ["pve01", "pve02"]
+    assert ceph.mdss == ["pve01", "pve02"]
     # .mgr and the CephFS pools are not user pools
     assert [p.name for p in ceph.pools] == ["vm-pool"]
     assert ceph.pools[0].pg_autoscale_mode == "on" and ceph.pools[0].application == "rbd"

@@ -37,7 +37,8 @@ def test_up_writes_the_contract_and_down_removes_everything(tmp_path: Path) -> N
             assert line.strip().rsplit("=", 1)[0] == token_id
         for f in ("tls/ca.pem", "tls/server.pem", "tls/server.key", "pmxcfs.db", "server.pid"):
             assert (root / f).exists(), f
-        for cmd in ("pvecm", "pveceph", "ha-manager", "pvesm", "pvesh", "ifreload", "qm", "ceph", "systemctl"):
+        for cmd in ("pvecm", "pveceph", "ha-manager", "pvesm", "pvesh", "ifreload", "qm", "ceph", "systemctl",
+                    "systemd-run", "corosync-cfgtool"):
             assert os.access(root / "bin" / cmd, os.X_OK), cmd
         iface = (root / "nodes/pve02/root/etc/network/interfaces").read_text()
         assert "address 192.168.10.12/24" in iface and "bridge-ports eno1" in iface

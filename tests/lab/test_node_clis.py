@@ -145,3 +145,20 @@ def test_qdevice_lms_keeps_last_node_quorate(lab: LabHandle) -> None:
         lab.lab("recover", "pve03")
     lab.node("pve01", "pvecm", "qdevice", "remove")
     assert lab.get("/cluster/config/qdevice") == {}
+
+
+def test_qdevice_status_is_the_local_daemon(lab: LabHandle) -> None:
+    """GET /cluster/config/qdevice asks the answering node's corosync-qdevice socket: with
+    the daemon stopped it is {} although corosync.conf still has the device."""
+    if not lab.get("/cluster/config/qdevice"):
+        lab.node("pve01", "pvecm", "qdevice", "setup", "10.0.0.99", "--force")
+    lab.node("pve01", "systemctl", "stop", "corosync-qdevice")
+    try:
+        assert lab.node("pve01", "systemctl", "is-active", "corosync-qdevice", check=False).returncode == 3
+        assert lab.ok("GET", "/cluster/config/qdevice", as_node="pve01") == {}
+        assert lab.ok("GET", "/cluster/config/qdevice", as_node="pve02")["QNetd host"] == "10.0.0.99:5403"
+        conf = (lab.root / "nodes/pve01/root/etc/pve/corosync.conf").read_text()
+        assert "model: net" in conf and "host: 10.0.0.99" in conf
+    finally:
+        lab.node("pve01", "systemctl", "start", "corosync-qdevice")
+    assert lab.ok("GET", "/cluster/config/qdevice", as_node="pve01")["Model"] == "Net"

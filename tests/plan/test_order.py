@@ -222,7 +222,7 @@ def test_qdevice_is_set_up_again_only_after_a_node_removal(lab_text: str, observ
         data["/cluster/status"].append({"id": "node/pve04", "ip": "192.168.10.14", "level": "", "local": 0,
                                         "name": "pve04", "nodeid": 4, "online": 1, "type": "node"})
         data["/nodes/pve04/network"] = []
-        data["/nodes/pve04/disks/list"] = []
+        data["/nodes/pve04/disks/list?skipsmart=1"] = []
         data["/nodes/pve04/apt/versions"] = data["/nodes/pve01/apt/versions"]
         data["/cluster/config/qdevice"] = {"Algorithm": "LMS", "QNetd host": "192.168.10.9:5403",
                                            "State": "Connected", "Tie-breaker": "Node with lowest node ID"}

@@ -16,6 +16,8 @@ from provision.plan.planfile import PlanFileError
 from provision.plan.render import render_json, render_markdown, render_text, summary_line
 from provision.spec import Address, Cluster
 
+FOOTER_54 = "Plan: 54 to add, 18 to change, 0 to destroy. 43 action(s) carry these object changes out."
+
 
 def _doc(lab_stack: Cluster, observe: Observe, name: str, when: int, mutate: Any = None) -> dict[str, Any]:
     d = observe(name, mutate)
@@ -28,7 +30,7 @@ def test_markdown_is_byte_identical_across_runs(lab_stack: Cluster, observe: Obs
     second = render_markdown(_doc(lab_stack, observe, "blank-pve8", 59))
     assert first.encode() == second.encode()
     assert first.count("<details>") == 6  # one per phase
-    assert first.rstrip().endswith("**Plan: 53 to add, 18 to change, 0 to destroy.**")
+    assert first.rstrip().endswith(f"**{FOOTER_54}**")
 
 
 def test_summary_line_and_text(lab_stack: Cluster, observe: Observe) -> None:
@@ -37,11 +39,11 @@ def test_summary_line_and_text(lab_stack: Cluster, observe: Observe) -> None:
         data["/cluster/ha/resources"].append({"sid": "vm:105", "type": "vm"})
 
     doc = _doc(lab_stack, observe, "built-pve8", 1, drift)
-    assert summary_line(doc) == "Plan: 0 to add, 1 to change, 0 to destroy."
+    assert summary_line(doc) .startswith("Plan: 0 to add, 1 to change, 0 to destroy.")
     text = render_text(doc)
     assert '  ~ ceph.pool["vm-pool"]\n      size: 2 → 3\n' in text
     assert 'Unmanaged (in the cluster, not in the stack; --prune deletes them):\n  ? ha.resource["vm:105"]' in text
-    assert text.rstrip().splitlines()[-1] == "Plan: 0 to add, 1 to change, 0 to destroy."
+    assert text.rstrip().splitlines()[-1] .startswith("Plan: 0 to add, 1 to change, 0 to destroy.")
     assert "\x1b[" not in text and "\x1b[" in render_text(doc, color=True)
 
 
@@ -132,3 +134,20 @@ def test_planfile_whose_phases_name_unknown_actions_is_one_clear_error(lab_stack
     (tmp_path / "edited.json").write_text(json.dumps(doc))
     with pytest.raises(PlanFileError, match=r"not a plan file \(phases name unknown actions: no-such-action\)"):
         planfile.load(tmp_path / "edited.json")
+
+
+def test_created_objects_show_their_attributes_for_review(lab_stack: Cluster, observe: Observe) -> None:
+    """A reviewer sees what a new NFS storage points at, a new pool's size and a new HA
+    group's priorities, in the text and in the Markdown comment; secrets stay hidden."""
+    doc = _doc(lab_stack, observe, "blank-pve8", 1)
+    text = render_text(doc)
+    nfs = text.split('+ storage["nfs-iso"]', 1)[1].split("\n  +", 1)[0]
+    assert 'server: "192.168.10.5"' in nfs and 'export: "/export/iso"' in nfs
+    pool = text.split('+ ceph.pool["vm-pool"]', 1)[1].split("\n  +", 1)[0]
+    assert "size: 3" in pool and "min_size: 2" in pool
+    group = text.split('+ ha.group["web"]', 1)[1].split("\n  +", 1)[0]
+    assert 'nodes: {"pve01": 2, "pve02": 2, "pve03": 1}' in group
+    pbs = text.split('+ storage["pbs-backup"]', 1)[1].split("\n  +", 1)[0]
+    assert 'password: "(sensitive)"' in pbs
+    markdown = render_markdown(doc)
+    assert '- `+` `storage["nfs-iso"]`' in markdown and '  - `server` = `"192.168.10.5"`' in markdown

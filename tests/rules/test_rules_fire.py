@@ -179,6 +179,8 @@ CASES = [
     Case("PVE-CEPH013", "pve9", _set(lambda t: t["ceph"], "mgrs", ["pve01", "pve02", "pve04"]), "ceph.mgrs[2]",
          "pve04"),
     Case("PVE-CEPH014", "lab", _remove_osds("pve03", "/dev/sdg"), "ceph.osds", "pve03: 5"),
+    Case("PVE-CEPH015", "lab", lambda t: t["ceph"].update(mdss=["pve01"]), "ceph.mdss", "only pve01"),
+    Case("PVE-CEPH015", "lab", lambda t: t["ceph"].update(mdss=["pve01"]), "ceph.mdss", "only pve01"),
     # -- storage
     Case("PVE-S001", "lab", lambda t: sv.remove_storage(t, "ceph-vm"), "ha.resources"),
     Case("PVE-S002", "lab", _set(lambda t: sv.storage(t, "cephfs"), "content", ["iso", "images"]),

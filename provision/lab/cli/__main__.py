@@ -17,6 +17,8 @@ MODULES = {
     "qm": "qm",
     "ceph": "ceph",
     "systemctl": "systemctl",
+    "systemd-run": "systemd_run",
+    "corosync-cfgtool": "corosync_cfgtool",
 }
 
 

@@ -17,11 +17,15 @@ from typing import Any, NoReturn
 
 from provision.lab import pmxcfs
 from provision.lab.paths import LabPaths
+from provision.lab.real.host import RealLabError
 from provision.lab.registry import ApiError, Ctx
 from provision.lab.store import Store
 
 EXIT_ERROR = 255  # an uncaught Perl ``die`` in PVE's CLIs
 EXIT_UNREACHABLE = 255
+ON_NODE_ENV = "PVE_LAB_ON_NODE"
+"""Set for commands the node runs by itself (its timers): they do not go through the
+controller's SSH connection, so a node cut off from the controller still runs them."""
 
 
 class CliError(Exception):
@@ -109,12 +113,14 @@ def node_context(cmdline: list[str]) -> Iterator[Ctx]:
             fail(f"unknown node '{node}' in lab '{paths.name}'", 1)
         if not row["power"]:
             fail(f"ssh: connect to host {node} port 22: No route to host (node is powered off)", EXIT_UNREACHABLE)
+        if paths.cut_off(node).exists() and os.environ.get(ON_NODE_ENV) != "1":
+            fail(f"ssh: connect to host {node} port 22: No route to host (its network no longer has its "
+                 "management address)", EXIT_UNREACHABLE)
         _fail_once(store, cmdline)
-        pmxcfs.sync(store, paths)  # see /etc/pve edits made on any node
         try:
             yield Ctx(store, paths, node, "root@pam")
         finally:
-            pmxcfs.sync(store, paths)  # and show this command's writes on every node
+            pmxcfs.sync(store, paths)  # this command's corosync.conf reaches the real daemons (--real)
     finally:
         store.close()
 
@@ -148,6 +154,9 @@ def run(main: Callable[[list[str]], int | None], argv: list[str]) -> int:
             msg = f"{exc.status} {msg}\n" + "\n".join(f"{k}: {v}" for k, v in exc.errors.items())
         print(msg, file=sys.stderr)
         return EXIT_ERROR
+    except RealLabError as exc:  # a real part (corosync, a namespace) refused: one line
+        print(str(exc), file=sys.stderr)
+        return EXIT_ERROR
 
 
 def print_json(data: Any, pretty: bool = False) -> None:
@@ -157,15 +166,23 @@ def print_json(data: Any, pretty: bool = False) -> None:
         print(json.dumps(data, sort_keys=True, separators=(",", ":")))
 
 
-def print_task_log(ctx: Ctx, upid: Any, stream: Any = None) -> None:
-    """CLI workers run in the foreground: show what the task printed."""
+def print_task_log(ctx: Ctx, upid: Any, stream: Any = None) -> bool:
+    """CLI workers run in the foreground (pve-common ``RESTEnvironment.pm`` fork_worker with
+    ``type eq 'cli'``): their output goes to stdout, a failure's message to stderr. Returns
+    whether the task failed; the caller decides the exit code (see ``EXIT_UPID``)."""
     if not isinstance(upid, str) or not upid.startswith("UPID:"):
-        return
-    row = ctx.store.one("SELECT log FROM tasks WHERE upid = ?", (upid,))
+        return False
+    row = ctx.store.one("SELECT log, exitstatus FROM tasks WHERE upid = ?", (upid,))
     if row is None:
-        return
-    text = "".join(line + "\n" for line in str(row["log"]).splitlines() if line != "TASK OK")
+        return False
+    lines = str(row["log"]).splitlines()
+    text = "".join(line + "\n" for line in lines if line != "TASK OK" and not line.startswith("TASK ERROR: "))
     (stream or sys.stdout).write(text)
+    status = str(row["exitstatus"] or "OK")
+    if status != "OK":
+        print(status, file=sys.stderr)
+        return True
+    return False
 
 
 def options_as_params(args: Args) -> dict[str, Any]:

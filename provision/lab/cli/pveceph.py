@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from provision.lab.cli.common import Args, fail, node_context, options_as_params, parse_args, print_json, print_task_log
+from provision.lab.cli.common import (
+    EXIT_ERROR,
+    Args,
+    fail,
+    node_context,
+    options_as_params,
+    parse_args,
+    print_json,
+    print_task_log,
+)
 from provision.lab.cli.pvesh import _print
 from provision.lab.ops import ceph, packages
 from provision.lab.registry import Ctx, call
@@ -33,9 +42,13 @@ def _base(ctx: Ctx) -> str:
     return f"/nodes/{ctx.node}/ceph"
 
 
-def _task(ctx: Ctx, method: str, path: str, params: dict[str, Any]) -> int:
-    print_task_log(ctx, call(ctx, method, path, params))
-    return 0
+def _task(ctx: Ctx, method: str, path: str, params: dict[str, Any], *, upid_exit: bool = True) -> int:
+    """Run a worker in the foreground. ``pveceph mon|mgr|mds|osd`` pass the UPID to
+    ``$upid_exit`` and exit 255 (``exit(-1)``) when the task failed; ``pool`` and ``fs``
+    have no such hook and exit 0 whatever the task did (pve-manager ``PVE/CLI/pveceph.pm``
+    ``$cmddef``)."""
+    failed = print_task_log(ctx, call(ctx, method, path, params))
+    return EXIT_ERROR if failed and upid_exit else 0
 
 
 def _dispatch(ctx: Ctx, argv: list[str]) -> int:
@@ -92,9 +105,9 @@ def _dispatch(ctx: Ctx, argv: list[str]) -> int:
         return _pool(ctx, action, args, params)
     if group == "fs":
         if action == "create":
-            return _task(ctx, "POST", f"{base}/fs/{params.pop('name', 'cephfs')}", params)
+            return _task(ctx, "POST", f"{base}/fs/{params.pop('name', 'cephfs')}", params, upid_exit=False)
         if action == "destroy":
-            return _task(ctx, "DELETE", f"{base}/fs/{args.pos(0, 'name')}", params)
+            return _task(ctx, "DELETE", f"{base}/fs/{args.pos(0, 'name')}", params, upid_exit=False)
     fail(f"unknown command 'pveceph {group} {action}'")
 
 
@@ -143,13 +156,13 @@ def _pool(ctx: Ctx, action: str, args: Args, params: dict[str, Any]) -> int:
     name = args.pos(0, "name")
     if action == "create":
         params["name"] = name
-        return _task(ctx, "POST", f"{base}/pool", params)
+        return _task(ctx, "POST", f"{base}/pool", params, upid_exit=False)
     if action == "set":
-        return _task(ctx, "PUT", f"{base}/pool/{name}", params)
+        return _task(ctx, "PUT", f"{base}/pool/{name}", params, upid_exit=False)
     if action == "get":
         data = call(ctx, "GET", f"{base}/pool/{name}", {})
         _print(data, "json" if fmt == "json" else "text")
         return 0
     if action == "destroy":
-        return _task(ctx, "DELETE", f"{base}/pool/{name}", params)
+        return _task(ctx, "DELETE", f"{base}/pool/{name}", params, upid_exit=False)
     fail(f"unknown command 'pveceph pool {action}'")

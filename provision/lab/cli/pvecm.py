@@ -7,10 +7,11 @@ import ipaddress
 import sys
 import time
 
-from provision.lab import ssh, topology
+from provision.lab import real, ssh, topology
 from provision.lab.cli.common import fail, node_context, options_as_params, parse_args, print_task_log
 from provision.lab.formats.corosync import ClusterConf
 from provision.lab.ops import cluster
+from provision.lab.real import corosync, state
 from provision.lab.registry import Ctx, call
 
 FLAGS = frozenset({"use_ssh", "force", "silent", "unmerge-known-hosts"})
@@ -48,6 +49,8 @@ def main(argv: list[str]) -> int:
             votes = args.pos(0, "expected")
             if not votes.isdigit():
                 fail(f"400 Parameter verification failed.\nexpected: type check ('integer') failed - got '{votes}'")
+            if real.enabled(ctx.paths.root):
+                return _real_tool(ctx, ["corosync-quorumtool", "-e", votes])
             cluster.set_expected(ctx, int(votes))
             return 0
         if sub == "status":
@@ -117,6 +120,17 @@ def _status(ctx: Ctx) -> int:
     conf = cluster.read_conf(ctx)
     if conf is None or conf.node(ctx.node) is None:
         fail("Error: Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?", 2)
+    header = [
+        "Cluster information", "-------------------",
+        f"{'Name:':<17} {conf.cluster_name}",
+        f"{'Config Version:':<17} {conf.config_version}",
+        f"{'Transport:':<17} knet",
+        f"{'Secure auth:':<17} {conf.secauth or 'on'}",
+        "",
+    ]
+    if real.enabled(ctx.paths.root):  # pvecm.pm prints the totem part, then execs the real tool
+        print("\n".join(header), flush=True)
+        return _real_tool(ctx, ["corosync-quorumtool", "-siH"])
     t = topology.load(ctx.store)
     part = t.partition_of(ctx.node)
     me = conf.node(ctx.node)
@@ -125,12 +139,7 @@ def _status(ctx: Ctx) -> int:
     # corosync-quorumtool prints every flag followed by a space
     flags = ("Quorate " if part.quorate else "") + ("Qdevice " if conf.qdevice is not None else "")
     lines = [
-        "Cluster information", "-------------------",
-        f"{'Name:':<17} {conf.cluster_name}",
-        f"{'Config Version:':<17} {conf.config_version}",
-        f"{'Transport:':<17} knet",
-        f"{'Secure auth:':<17} {conf.secauth or 'on'}",
-        "",
+        *header,
         "Quorum information", "------------------",
         f"{'Date:':<17} {time.asctime()}",  # ctime(3): day of month space-padded
         f"{'Quorum provider:':<17} corosync_votequorum",
@@ -188,9 +197,19 @@ def _nodes(ctx: Ctx) -> int:
     conf = cluster.read_conf(ctx)
     if conf is None or conf.node(ctx.node) is None:
         fail("Error: Corosync config '/etc/pve/corosync.conf' does not exist - is this node part of a cluster?", 2)
+    if real.enabled(ctx.paths.root):
+        return _real_tool(ctx, ["corosync-quorumtool", "-l"])
     t = topology.load(ctx.store)
     part = t.partition_of(ctx.node)
     if part is None:
         fail("Cannot initialize CMAP service", 1)
     _membership(ctx, conf, part, {n.name: n.name for n in conf.nodes}, hex_ids=False)
     return 0
+
+
+def _real_tool(ctx: Ctx, argv: list[str]) -> int:
+    """Run a corosync tool on this node's real corosync; its output and exit code are pvecm's."""
+    proc = corosync.tool(state.load(ctx.paths.root), ctx.node, argv)
+    sys.stdout.write(proc.stdout)
+    sys.stderr.write(proc.stderr)
+    return proc.returncode

@@ -7,7 +7,7 @@ can all share them without sharing state.
 
 - ``corosync``: ``/etc/pve/corosync.conf`` (pve-cluster ``Corosync.pm``)
 - ``sectionconfig``: ``/etc/pve/ha/*.cfg`` and ``/etc/pve/storage.cfg`` (pve-common ``SectionConfig.pm``)
-- ``interfaces``: ``/etc/network/interfaces`` (pve-common ``PVE/Network/Interfaces.pm``)
+- ``/etc/network/interfaces`` lives in ``provision.pveformat.interfaces`` (shared with apply)
 - ``ceph_conf``: ``/etc/pve/ceph.conf`` (pve-storage ``CephConfig.pm``, ``pveceph init``)
 - ``datacenter``: ``/etc/pve/datacenter.cfg`` (pve-cluster ``DataCenterConfig.pm``)
 """

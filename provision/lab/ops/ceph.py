@@ -18,7 +18,7 @@ from provision.lab.files import CEPH_CONF, STORAGE, parse_ceph_conf, parse_secti
 from provision.lab.formats import ceph_conf
 from provision.lab.formats.sectionconfig import Section
 from provision.lab.ops import ceph_pgs, packages
-from provision.lab.ops.common import require_node, require_quorum, task
+from provision.lab.ops.common import require_node, require_quorum, task, worker
 from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_int, p_req, p_str, param_error, route
 from provision.lab.store import Store
 
@@ -216,7 +216,8 @@ def ceph_status(ctx: Ctx) -> dict[str, Any]:
     total = sum(o["size"] for o in osds)
     epoch = 1 + len(names)
     fss = st.query("SELECT * FROM ceph_fs")
-    mds = st.query("SELECT * FROM ceph_mds WHERE running = 1")
+    mds = mds_states(ctx)
+    serving = [m for m in mds if m["state"] == "up:active"]
     return {
         "fsid": conf.get("global", {}).get("fsid", ""),
         "health": health(st),
@@ -234,8 +235,8 @@ def ceph_status(ctx: Ctx) -> dict[str, Any]:
                   "bytes_used": used, "bytes_avail": total - used, "bytes_total": total},
         "fsmap": {"epoch": 1 + len(fss), "by_rank": [
             {"filesystem_id": i + 1, "rank": 0, "name": m["name"], "status": "up:active", "gid": 4000 + i}
-            for i, m in enumerate(mds[: len(fss)])
-        ], "up:standby": max(len(mds) - len(fss), 0)},
+            for i, m in enumerate(serving)
+        ], "up:standby": sum(1 for m in mds if m["state"] == "up:standby")},
         "mgrmap": {"available": active is not None,
                    "num_standbys": max(sum(1 for m in mgrs if m["running"] and m["host"] in up) - 1, 0),
                    "modules": ["iostat", "nfs", "restful"], "services": {}},
@@ -395,25 +396,41 @@ def mgr_destroy(ctx: Ctx, params: dict[str, Any]) -> str:
     return _daemon_destroy(ctx, params, "ceph_mgrs", "id", "mgr")
 
 
+#: Seconds of real time from ``pveceph mds create`` until the daemon has registered with
+#: the monitors as a standby (``Services.pm`` create_mds only starts the unit and does not
+#: wait); the lab scales it by ``--time-scale`` like its other delays.
+MDS_BOOT_S = 5.0
+
+
+def mds_states(ctx: Ctx) -> list[dict[str, Any]]:
+    """Every MDS as ``get_cluster_mds_state`` + ceph.conf see it: ``unknown`` until it has
+    registered, then ``up:standby``, or ``up:active`` (with ``rank``, ``fs_name``) once a
+    file system took it; ``stopped`` when its node or daemon is down."""
+    up = _up_nodes(ctx.store)
+    scale = float(ctx.store.get_meta("time_scale", 0.02))
+    now = time.time()
+    unserved = [str(f["name"]) for f in ctx.store.query("SELECT name FROM ceph_fs ORDER BY name")]
+    out = []
+    for m in ctx.store.query("SELECT * FROM ceph_mds ORDER BY created"):
+        entry: dict[str, Any] = {"name": m["name"], "host": m["host"], "addr": f"{m['addr']}:6800/0",
+                                 "standby_replay": m["standby_replay"]}
+        if not (m["running"] and m["host"] in up):
+            entry["state"] = "stopped"
+        elif now - float(m["created"]) < MDS_BOOT_S * scale:
+            entry["state"] = "unknown"
+        elif unserved:
+            entry.update({"state": "up:active", "rank": 0, "fs_name": unserved.pop(0)})
+        else:
+            entry["state"] = "up:standby"
+        out.append(entry)
+    return out
+
+
 @route("GET", "/nodes/{node}/ceph/mds")
 def mds_list(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
     require_node(ctx, params["node"])
     _conf(ctx)
-    up = _up_nodes(ctx.store)
-    nfs = len(ctx.store.query("SELECT 1 FROM ceph_fs"))
-    out = []
-    active = 0
-    for m in ctx.store.query("SELECT * FROM ceph_mds ORDER BY created"):
-        alive = m["running"] and m["host"] in up
-        entry: dict[str, Any] = {"name": m["name"], "host": m["host"], "addr": f"{m['addr']}:6800/0",
-                                 "standby_replay": m["standby_replay"]}
-        if alive and active < nfs:
-            entry.update({"state": "up:active", "rank": active})
-            active += 1
-        else:
-            entry["state"] = "up:standby" if alive else "stopped"
-        out.append(entry)
-    return out
+    return mds_states(ctx)
 
 
 @route("POST", "/nodes/{node}/ceph/mds/{name}")
@@ -700,6 +717,7 @@ def _rules(ctx: Ctx) -> list[str]:
 
 @route("POST", "/nodes/{node}/ceph/pool")
 def pool_create(ctx: Ctx, params: dict[str, Any]) -> str:
+    """Pool.pm createpool: quorum and Ceph checks before the fork, the rest in the worker."""
     node = params["node"]
     require_node(ctx, node)
     name = p_req(params, "name")
@@ -708,10 +726,9 @@ def pool_create(ctx: Ctx, params: dict[str, Any]) -> str:
     knobs = _pool_knobs(params, True)
     ec = p_str(params, "erasure-coding")
     add_storages = p_bool(params, "add_storages", bool(ec))
-    _check_sizes(knobs["size"], knobs["min_size"])
-    with ctx.store.tx():
-        require_quorum(ctx)
-        _require_rados(ctx)
+
+    def work() -> str:
+        _check_sizes(knobs["size"], knobs["min_size"])
         if knobs["crush_rule"] not in _rules(ctx):
             raise ApiError(500, f"crush_rule '{knobs['crush_rule']}' does not exist")
         if ctx.store.one("SELECT 1 FROM ceph_pools WHERE name = ?", (name,)):
@@ -719,7 +736,12 @@ def pool_create(ctx: Ctx, params: dict[str, Any]) -> str:
         _insert_pool(ctx, name, knobs, "erasure" if ec else "replicated")
         if add_storages:
             _add_storage(ctx, Section("rbd", name, {"pool": name, "krbd": "0", "content": "rootdir,images"}))
-        return task(ctx, node, "cephcreatepool", name, f"pool {name}: applying size = {knobs['size']}\n")
+        return f"pool {name}: applying size = {knobs['size']}\n"
+
+    with ctx.store.tx():
+        require_quorum(ctx)
+        _require_rados(ctx)
+        return worker(ctx, node, "cephcreatepool", name, work)
 
 
 def _insert_pool(ctx: Ctx, name: str, knobs: dict[str, Any], ptype: str) -> None:
@@ -743,13 +765,13 @@ def _add_storage(ctx: Ctx, section: Section) -> None:
 
 @route("PUT", "/nodes/{node}/ceph/pool/{name}")
 def pool_set(ctx: Ctx, params: dict[str, Any]) -> str:
+    """Pool.pm setpool: everything but the Ceph check happens in the worker (set_pool)."""
     node = params["node"]
     require_node(ctx, node)
     name = p_req(params, "name")
     knobs = {k: v for k, v in _pool_knobs(params, False).items() if v is not None}
-    with ctx.store.tx():
-        require_quorum(ctx)
-        _require_rados(ctx)
+
+    def work() -> None:
         p = ctx.store.one("SELECT * FROM ceph_pools WHERE name = ?", (name,))
         if p is None:
             raise ApiError(500, f"pool '{name}' does not exist")
@@ -758,19 +780,23 @@ def pool_set(ctx: Ctx, params: dict[str, Any]) -> str:
             raise ApiError(500, f"crush_rule '{knobs['crush_rule']}' does not exist")
         for key, value in knobs.items():
             ctx.store.exec(f"UPDATE ceph_pools SET {key} = ? WHERE name = ?", (value, name))
-        return task(ctx, node, "cephsetpool", name)
+
+    with ctx.store.tx():
+        require_quorum(ctx)
+        _require_rados(ctx)
+        return worker(ctx, node, "cephsetpool", name, work)
 
 
 @route("DELETE", "/nodes/{node}/ceph/pool/{name}")
 def pool_destroy(ctx: Ctx, params: dict[str, Any]) -> str:
+    """Pool.pm destroypool: the pool's users are checked, and it is removed, in the worker."""
     node = params["node"]
     require_node(ctx, node)
     name = p_req(params, "name")
     remove_storages = bool(p_bool(params, "remove_storages", False))
     p_bool(params, "force")
-    with ctx.store.tx():
-        require_quorum(ctx)
-        _require_rados(ctx)
+
+    def work() -> None:
         if ctx.store.one("SELECT 1 FROM ceph_pools WHERE name = ?", (name,)) is None:
             raise ApiError(500, f"pool '{name}' does not exist")
         for fs in ctx.store.query("SELECT * FROM ceph_fs"):
@@ -784,7 +810,11 @@ def pool_destroy(ctx: Ctx, params: dict[str, Any]) -> str:
         if users:
             ctx.store.put_file(STORAGE, write_sections([s for s in sections if s not in users], "storage"))
         ctx.store.exec("DELETE FROM ceph_pools WHERE name = ?", (name,))
-        return task(ctx, node, "cephdestroypool", name)
+
+    with ctx.store.tx():
+        require_quorum(ctx)
+        _require_rados(ctx)
+        return worker(ctx, node, "cephdestroypool", name, work)
 
 
 @route("GET", "/nodes/{node}/ceph/rules")
@@ -807,24 +837,15 @@ def fs_list(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, str]]:
 
 @route("POST", "/nodes/{node}/ceph/fs/{name}")
 def fs_create(ctx: Ctx, params: dict[str, Any]) -> str:
+    """FS.pm createfs: pools, name and a *standby* MDS are checked before the fork."""
     node = params["node"]
     require_node(ctx, node)
     name = p_str(params, "name", "cephfs") or "cephfs"
     pg_num = p_int(params, "pg_num", 128, lo=8, hi=32768) or 128
     add_storage = bool(p_bool(params, "add-storage", False))
-    with ctx.store.tx():
-        require_quorum(ctx)
-        _require_rados(ctx)
-        if ctx.store.one("SELECT 1 FROM ceph_fs WHERE name = ?", (name,)):
-            raise ApiError(500, f"ceph fs '{name}' already exists")
-        up = _up_nodes(ctx.store)
-        if not any(m["host"] in up for m in ctx.store.query("SELECT host FROM ceph_mds WHERE running = 1")):
-            raise ApiError(500, "need MDS to add storage, but none got active!" if add_storage
-                           else "no running MDS found - create a MDS before creating a CephFS")
-        data, meta = f"{name}_data", f"{name}_metadata"
-        for pool in (data, meta):
-            if ctx.store.one("SELECT 1 FROM ceph_pools WHERE name = ?", (pool,)):
-                raise ApiError(500, f"pool '{pool}' already exists")
+    data, meta = f"{name}_data", f"{name}_metadata"
+
+    def work() -> str:
         conf = _conf(ctx).get("global", {})
         base = {"size": int(conf.get("osd_pool_default_size", "3")),
                 "min_size": int(conf.get("osd_pool_default_min_size", "2")), "pg_num_min": None,
@@ -836,30 +857,56 @@ def fs_create(ctx: Ctx, params: dict[str, Any]) -> str:
         if add_storage:
             _add_storage(ctx, Section("cephfs", name, {"path": f"/mnt/pve/{name}", "content": "backup,iso,vztmpl",
                                                        "fs-name": name}))
-        return task(ctx, node, "cephfscreate", name, f"creating data pool '{data}'...\ncreating metadata pool "
-                    f"'{meta}'...\nconfiguring new CephFS '{name}'\n")
+        return (f"creating data pool '{data}'...\ncreating metadata pool '{meta}'...\n"
+                f"configuring new CephFS '{name}'\nSuccessfully create CephFS '{name}'\n")
+
+    with ctx.store.tx():
+        require_quorum(ctx)
+        _require_rados(ctx)
+        if any(ctx.store.one("SELECT 1 FROM ceph_pools WHERE name = ?", (pool,)) for pool in (data, meta)):
+            raise ApiError(500, f"ceph pools '{data}' and/or '{meta}' already exist")
+        if ctx.store.one("SELECT 1 FROM ceph_fs WHERE name = ?", (name,)):
+            raise ApiError(500, f"ceph fs '{name}' already exists")
+        states = [m["state"] for m in mds_states(ctx)]
+        if not [s for s in states if s.startswith("up:")]:
+            raise ApiError(500, "no running Metadata Server (MDS) found!")
+        if "up:standby" not in states:
+            raise ApiError(500, "no standby Metadata Server (MDS) found!")
+        return worker(ctx, node, "cephfscreate", name, work)
 
 
 @route("DELETE", "/nodes/{node}/ceph/fs/{name}")
 def fs_destroy(ctx: Ctx, params: dict[str, Any]) -> str:
+    """FS.pm destroyfs: only the name is checked before the fork; Ceph's ``fs rm`` in the
+    worker refuses while an MDS serves the file system (ceph ``src/mon/FSCommands.cc``)."""
     node = params["node"]
     require_node(ctx, node)
     name = p_req(params, "name")
     remove_pools = bool(p_bool(params, "remove-pools", False))
     remove_storages = bool(p_bool(params, "remove-storages", False))
+
+    def work() -> None:
+        if remove_storages:  # only pveceph-managed (no monhost) storages of this fs, all disabled first
+            sections = parse_sections(ctx.store.get_file(STORAGE), "storage")
+            users = [s for s in sections if s.type == "cephfs" and s.props.get("fs-name", "cephfs") == name]
+            for s in users:
+                if s.props.get("disable") != "1":
+                    raise ApiError(500, f"storage '{s.id}' is not disabled, make sure to disable and unmount the "
+                                   "storage first")
+            managed = [s for s in users if "monhost" not in s.props]
+            ctx.store.put_file(STORAGE, write_sections([s for s in sections if s not in managed], "storage"))
+        if any(m.get("fs_name") == name and m["state"] == "up:active" for m in mds_states(ctx)):
+            raise ApiError(500, "mon_command failed - all MDS daemons must be inactive/failed before removing "
+                           "filesystem. See `ceph fs fail`.")
+        row = ctx.store.one("SELECT * FROM ceph_fs WHERE name = ?", (name,))
+        assert row is not None
+        ctx.store.exec("DELETE FROM ceph_fs WHERE name = ?", (name,))
+        if remove_pools:
+            ctx.store.exec("DELETE FROM ceph_pools WHERE name IN (?, ?)", (row["data_pool"], row["metadata_pool"]))
+
     with ctx.store.tx():
         require_quorum(ctx)
         _require_rados(ctx)
-        fs = ctx.store.one("SELECT * FROM ceph_fs WHERE name = ?", (name,))
-        if fs is None:
-            raise ApiError(500, f"ceph fs '{name}' does not exist")
-        sections = parse_sections(ctx.store.get_file(STORAGE), "storage")
-        users = [s for s in sections if s.type == "cephfs" and s.props.get("fs-name", "cephfs") == name]
-        if users and not remove_storages:
-            raise ApiError(500, f"Storage '{users[0].id}' is using the CephFS '{name}', cannot remove it")
-        if users:
-            ctx.store.put_file(STORAGE, write_sections([s for s in sections if s not in users], "storage"))
-        ctx.store.exec("DELETE FROM ceph_fs WHERE name = ?", (name,))
-        if remove_pools:
-            ctx.store.exec("DELETE FROM ceph_pools WHERE name IN (?, ?)", (fs["data_pool"], fs["metadata_pool"]))
-        return task(ctx, node, "cephdestroyfs", name)
+        if ctx.store.one("SELECT 1 FROM ceph_fs WHERE name = ?", (name,)) is None:
+            raise ApiError(500, f"no such cephfs '{name}'")
+        return worker(ctx, node, "cephdestroyfs", name, work)

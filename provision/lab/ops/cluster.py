@@ -233,10 +233,25 @@ def join_info(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def qdevice_daemon_running(ctx: Ctx, node: str) -> bool:
+    """Whether corosync-qdevice runs on ``node`` (``systemctl stop corosync-qdevice`` stops it)."""
+    return node not in (ctx.store.get_meta("qdevice_stopped", []) or [])
+
+
+def set_qdevice_daemon(ctx: Ctx, node: str, running: bool) -> None:
+    with ctx.store.tx():
+        stopped = set(ctx.store.get_meta("qdevice_stopped", []) or [])
+        stopped = stopped - {node} if running else stopped | {node}
+        ctx.store.set_meta("qdevice_stopped", sorted(stopped) or None)
+
+
 @route("GET", "/cluster/config/qdevice")
 def qdevice_status(ctx: Ctx, params: dict[str, Any]) -> dict[str, str]:
+    """The answering node's corosync-qdevice daemon, asked over its socket: ``{}`` when the
+    daemon does not run, whatever corosync.conf says (pve-cluster ``ClusterConfig.pm``
+    ``status`` of ``qdevice``)."""
     conf = read_conf(ctx)
-    if conf is None or conf.qdevice is None or not conf.node(ctx.node):
+    if conf is None or conf.qdevice is None or not conf.node(ctx.node) or not qdevice_daemon_running(ctx, ctx.node):
         return {}
     q = conf.qdevice
     up = bool(ctx.store.get_meta("qnetd_up", True))

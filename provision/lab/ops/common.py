@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 from provision.lab import topology
 from provision.lab.registry import NO_QUORUM, ApiError, Ctx
@@ -38,6 +39,27 @@ def as_node(ctx: Ctx, node: str) -> Ctx:
     return Ctx(ctx.store, ctx.paths, node, ctx.user)
 
 
+def worker(ctx: Ctx, node: str, ttype: str, tid: str, work: Callable[[], str | None]) -> str:
+    """PVE's ``fork_worker``: the call succeeds with a UPID, and what dies inside the worker
+    fails the task instead (pve-common ``RESTEnvironment.pm`` fork_worker: the error becomes
+    the task's exit status and its log's last line ``TASK ERROR: <msg>``).
+
+    Checks an API handler makes before forking stay outside ``work`` and fail the call.
+    The worker's writes are undone when it fails (a savepoint inside the caller's
+    transaction); a real worker may leave half its work done, which the lab does not model.
+    """
+    ctx.store.exec("SAVEPOINT lab_worker")
+    try:
+        log = work() or ""
+    except ApiError as exc:
+        ctx.store.exec("ROLLBACK TO lab_worker")
+        ctx.store.exec("RELEASE lab_worker")
+        message = " ".join(exc.message.strip().splitlines())  # fork_worker joins lines: s/\n/ /g
+        return task(ctx, node, ttype, tid, "", exitstatus=message)
+    ctx.store.exec("RELEASE lab_worker")
+    return task(ctx, node, ttype, tid, log)
+
+
 def task(ctx: Ctx, node: str, ttype: str, tid: str, log: str = "", exitstatus: str = "OK") -> str:
     """Record a finished worker task and return its UPID.
 
@@ -51,6 +73,7 @@ def task(ctx: Ctx, node: str, ttype: str, tid: str, log: str = "", exitstatus: s
     ctx.store.exec(
         "INSERT INTO tasks(upid, node, type, id, user, pid, starttime, endtime, status, exitstatus, log) "
         "VALUES(?,?,?,?,?,?,?,?,?,?,?)",
-        (upid, node, ttype, tid, ctx.user, pid, start, start, "stopped", exitstatus, log + "TASK OK\n"),
+        (upid, node, ttype, tid, ctx.user, pid, start, start, "stopped", exitstatus,
+         log + ("TASK OK\n" if exitstatus == "OK" else f"TASK ERROR: {exitstatus}\n")),
     )
     return upid

@@ -12,9 +12,9 @@ import os
 from pathlib import Path
 from typing import Any
 
-from provision.lab.formats import interfaces as ifs
 from provision.lab.ops.common import require_node, task
 from provision.lab.registry import ApiError, Ctx, Reply, p_bool, p_enum, p_int, p_req, p_str, param_error, route
+from provision.pveformat import interfaces as ifs
 
 TYPES = ("bridge", "bond", "eth", "alias", "vlan", "fabric", "OVSBridge", "OVSBond", "OVSPort", "OVSIntPort",
          "vnet", "unknown")
@@ -264,7 +264,20 @@ def reload(ctx: Ctx, node: str) -> str:
             except ifs.InterfacesError as exc:
                 raise ApiError(500, f"Network configuration is invalid: {exc}") from None
             new.replace(cur)
+        _mark_reachability(ctx, node)
         return task(ctx, node, "srvreload", "networking", "reload network configuration with ifreload -a\n")
+
+
+def _mark_reachability(ctx: Ctx, node: str) -> None:
+    """A running network without the node's management address (the one the controller
+    reaches it on) cuts the node off until a later reload brings the address back."""
+    row = ctx.store.one("SELECT ip FROM nodes WHERE name = ?", (node,))
+    marker = ctx.paths.cut_off(node)
+    if row is not None and str(row["ip"]) not in node_addresses(ctx, node):
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.touch()
+    else:
+        marker.unlink(missing_ok=True)
 
 
 @route("PUT", "/nodes/{node}/network")

@@ -9,7 +9,7 @@ from provision.lab.formats.sectionconfig import SHARED_STORAGE_TYPES
 from provision.lab.hardware import PVE_RELEASES, PVE_REPOIDS
 from provision.lab.ops.cluster import read_conf
 from provision.lab.ops.common import require_node, topo
-from provision.lab.registry import ApiError, Ctx, p_enum, p_req, p_str, route
+from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_req, route
 
 SHARED_TYPES = SHARED_STORAGE_TYPES  # pve-storage @SHARED_STORAGE
 
@@ -222,7 +222,9 @@ def disks(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
     node = params["node"]
     require_node(ctx, node)
     only = p_enum(params, "type", ("unused", "journal_disks"))
-    p_str(params, "skipsmart")
+    # pve-storage Diskmanage.pm get_disks: without skipsmart every disk is asked for SMART
+    # data (smartctl, slow on disk-heavy nodes); with it health is UNKNOWN and wearout N/A
+    skipsmart = p_bool(params, "skipsmart", False)
     out = []
     for d in ctx.store.query("SELECT * FROM disks WHERE node = ? ORDER BY dev", (node,)):
         used = d["used_by"]
@@ -232,8 +234,9 @@ def disks(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
             continue
         entry: dict[str, Any] = {"devpath": d["dev"], "size": d["size"], "type": d["kind"], "model": d["model"],
                                  "serial": d["serial"], "vendor": "ATA     " if d["kind"] != "nvme" else "unknown",
-                                 "wwn": "unknown", "health": "PASSED", "rpm": 0, "gpt": int(bool(used)),
-                                 "wearout": 100, "by_id_link": f"/dev/disk/by-id/lab-{d['serial']}",
+                                 "wwn": "unknown", "health": "UNKNOWN" if skipsmart else "PASSED", "rpm": 0,
+                                 "gpt": int(bool(used)), "wearout": "N/A" if skipsmart else 100,
+                                 "by_id_link": f"/dev/disk/by-id/lab-{d['serial']}",
                                  "osdid": -1, "osdid-list": None}
         if used:
             if str(used).startswith("ceph-osd"):

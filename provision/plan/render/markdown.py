@@ -8,13 +8,21 @@ byte-identical comments (CI can update a comment only when the plan changed).
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-from provision.plan.render.text import SYMBOL, fmt_value, summary_line
+from provision.plan.render.text import SYMBOL, attribute_rows, fmt_value, summary_line
 
 
 def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fence(lines: list[str]) -> str:
+    """A code fence longer than any backtick run in the lines (a comment in a file could
+    hold backticks and must not end the block)."""
+    longest = max((len(run) for line in lines for run in re.findall(r"`+", line)), default=0)
+    return "`" * max(3, longest + 1)
 
 
 def render_markdown(document: dict[str, Any]) -> str:
@@ -60,11 +68,22 @@ def render_markdown(document: dict[str, Any]) -> str:
                     continue
                 sym = SYMBOL[ch["action"]][0]
                 details.append(f"- `{sym}` `{addr}`" + (f" — {ch['reason']}" if ch.get("reason") else ""))
+                details += [f"  - `{key}` = `{fmt_value(value)}`" for key, value in attribute_rows(ch)]
                 for fd in ch.get("field_diffs", []):
                     details.append(f"  - `{fd['path']}`: `{fmt_value(fd['old'])}` → `{fmt_value(fd['new'])}`")
         if details:
             lines.append("")
             lines.extend(details)
+        lines.append("")
+        lines.append("</details>")
+        lines.append("")
+    for f in document.get("files", []):
+        lines.append(f"<details open><summary><b>{f['path']}</b> on {f['node']}</summary>")
+        lines.append("")
+        fence = _fence(f["diff"])
+        lines.append(f"{fence}diff")
+        lines.extend(f["diff"])
+        lines.append(fence)
         lines.append("")
         lines.append("</details>")
         lines.append("")

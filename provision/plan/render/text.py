@@ -27,8 +27,24 @@ def fmt_value(value: Any) -> str:
 
 
 def summary_line(document: dict[str, Any]) -> str:
+    """Terraform's footer: objects to add/change/destroy. Actions are the steps that carry
+    them out (one network reload carries every interface change of its node), so their
+    number is said separately, with what it counts."""
     s = document.get("summary", {})
-    return f"Plan: {s.get('add', 0)} to add, {s.get('change', 0)} to change, {s.get('destroy', 0)} to destroy."
+    line = f"Plan: {s.get('add', 0)} to add, {s.get('change', 0)} to change, {s.get('destroy', 0)} to destroy."
+    actions = len(document.get("actions", []))
+    if actions:
+        line += f" {actions} action(s) carry these object changes out."
+    return line
+
+
+def attribute_rows(change: dict[str, Any]) -> list[tuple[str, Any]]:
+    """The attributes a reviewer needs for an object that is created (its `after`) or
+    deleted (its `before`): every field that has a value, sorted."""
+    values = change.get("after") if change["action"] == "create" else change.get("before")
+    if change["action"] not in ("create", "delete") or not isinstance(values, dict):
+        return []
+    return [(k, v) for k, v in sorted(values.items()) if v not in (None, [], {}, "")]
 
 
 def _header(doc: dict[str, Any]) -> str:
@@ -62,6 +78,10 @@ def render_text(document: dict[str, Any], *, color: bool = False, width: int = 1
         if ch["action"] in ("create", "delete") and ch.get("reason"):
             line.append(f"  ({ch['reason']})", style="dim")
         console.print(line)
+        for key, value in attribute_rows(ch):
+            row = Text(f"      {key}: ")
+            row.append(fmt_value(value), style=style)
+            console.print(row)
         for fd in ch.get("field_diffs", []):
             row = Text(f"      {fd['path']}: ")
             row.append(fmt_value(fd["old"]), style="red")
@@ -70,6 +90,13 @@ def render_text(document: dict[str, Any], *, color: bool = False, width: int = 1
             console.print(row)
         if ch["action"] == "replace" and ch.get("reason"):
             console.print(Text(f"      ({ch['reason']})", style="dim"))
+    for f in document.get("files", []):
+        console.print()
+        console.print(Text(f"{f['path']} on {f['node']}:", style="bold"))
+        for row in f["diff"]:
+            style = ("bold" if row.startswith(("+++", "---")) else "green" if row.startswith("+")
+                     else "red" if row.startswith("-") else "cyan" if row.startswith("@@") else "")
+            console.print(Text(f"  {row}", style=style))
     unmanaged = document.get("unmanaged", [])
     if unmanaged:
         console.print()

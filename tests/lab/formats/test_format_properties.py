@@ -14,9 +14,10 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provision.lab.formats import corosync, interfaces, sectionconfig
-from provision.lab.formats.interfaces import Iface, InterfacesConfig
+from provision.lab.formats import corosync, sectionconfig
 from provision.lab.formats.sectionconfig import Schema, Section, SectionConfig
+from provision.pveformat import interfaces
+from provision.pveformat.interfaces import Iface, InterfacesConfig
 
 ident = st.from_regex(r"[a-z][a-z0-9-]{0,10}[a-z0-9]", fullmatch=True)
 node = st.from_regex(r"pve[0-9]{1,2}", fullmatch=True)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from provision.lab.formats import interfaces as ni
-from provision.lab.formats.interfaces import HEADER, Iface, InterfacesConfig, InterfacesError
+from provision.pveformat import interfaces as ni
+from provision.pveformat.interfaces import HEADER, Iface, InterfacesConfig, InterfacesError
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "pve"
 

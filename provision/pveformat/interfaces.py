@@ -39,8 +39,6 @@ from dataclasses import dataclass, field
 from functools import cmp_to_key
 from typing import Any
 
-from provision.lab.formats.errors import FormatError
-
 __all__ = [
     "BOND_MODES",
     "HEADER",
@@ -49,6 +47,7 @@ __all__ = [
     "InterfacesError",
     "api_list",
     "check_duplicate_gateway",
+    "from_api",
     "is_physical_name",
     "netmask_to_prefix",
     "parse",
@@ -59,7 +58,7 @@ __all__ = [
 ]
 
 
-class InterfacesError(FormatError):
+class InterfacesError(ValueError):
     """The interfaces configuration violates one of PVE's write-time checks."""
 
 
@@ -1100,3 +1099,47 @@ def api_list(
             continue
         out.append(to_api(d, physical, active, ifaces=cfg.ifaces))
     return out
+
+
+#: API item keys that are runtime state or derived views, not part of the file.
+_API_RUNTIME = frozenset({"exists", "active", "cidr", "cidr6", "altnames", "iface", "type", "method", "method6",
+                          "families", "priority", "autostart", "comments", "options", "options6",
+                          "vxlan-remoteip"})
+_API_ADDRESS = ("address", "netmask", "gateway", "broadcast", "address6", "netmask6", "gateway6", "broadcast6")
+
+
+def from_api(items: Iterable[Mapping[str, Any]]) -> InterfacesConfig:
+    """The configuration behind ``GET /nodes/{node}/network`` items (``to_api``'s inverse).
+
+    PVE's API returns every record its reader keeps (families, options per family,
+    comments, file position), so writing the result gives the node's file as PVE would
+    write it; only lines outside stanzas (``source`` ...) and ``lo`` are not in the API.
+    """
+    cfg = InterfacesConfig()
+    for item in items:
+        name = str(item["iface"])
+        d = Iface(
+            name=name,
+            type=str(item.get("type") or "unknown"),
+            families=[f if f is None else str(f) for f in item.get("families") or ["inet"]],
+            method=str(item.get("method") or "manual"),
+            method6=str(item.get("method6") or "manual"),
+            autostart=bool(item.get("autostart")),
+            priority=int(item["priority"]) if item.get("priority") is not None else None,
+            comments=str(item.get("comments") or ""),
+            options=[str(o) for o in item.get("options") or []],
+            options6=[str(o) for o in item.get("options6") or []],
+            vxlan_remoteip=[str(o) for o in item.get("vxlan-remoteip") or []],
+        )
+        for key in _API_ADDRESS:
+            if item.get(key) is not None:
+                setattr(d, key, str(item[key]))
+        for key, value in item.items():
+            if key in _API_RUNTIME or key in _API_ADDRESS or value is None:
+                continue
+            d.settings[key] = "1" if key == "bridge_vlan_aware" else str(value)
+        cfg.ifaces[name] = d
+    if "lo" not in cfg.ifaces:
+        cfg.ifaces["lo"] = Iface(name="lo", type="loopback", families=["inet"], method="loopback", method6="",
+                                 priority=1, autostart=True)
+    return cfg

@@ -1,0 +1,89 @@
+"""What every command module shares: one-line failures, the plan renderers, the
+`--insecure` warning.
+
+Kept apart from the command modules so that none of them imports another's
+internals; each command module only parses its options and renders results.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from enum import StrEnum
+from functools import wraps
+from typing import Any, TypeVar
+
+import typer
+
+from provision.apply import ApplyError
+from provision.discover import DiscoveryError, Endpoint
+from provision.plan import PlanError, PlanFileError
+from provision.plan.render import render_json, render_markdown, render_text
+from provision.spec import SecretUnavailableError, SpecError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Format(StrEnum):
+    text = "text"
+    markdown = "markdown"
+    json = "json"
+
+
+def fail(message: str) -> typer.Exit:
+    """Print `message` on stderr; the caller raises the returned exit (code 1)."""
+    typer.echo(message, err=True)
+    return typer.Exit(1)
+
+
+def errors(fn: F) -> F:
+    """Turn every expected failure into one clear line and exit code 1 (PROVISION_DEBUG=1
+    shows a traceback for unexpected ones)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except typer.Exit:
+            raise
+        except SpecError as exc:
+            for diag in exc.diagnostics:
+                typer.echo(str(diag), err=True)
+            raise typer.Exit(1) from None
+        except DiscoveryError as exc:
+            raise fail(f"error: cannot read the cluster: {exc}") from None
+        except PlanError as exc:
+            for problem in exc.problems:
+                typer.echo(f"error: {problem}", err=True)
+            raise typer.Exit(1) from None
+        except ApplyError as exc:
+            raise fail(str(exc)) from None
+        except (PlanFileError, SecretUnavailableError) as exc:
+            raise fail(f"error: {exc}") from None
+        except Exception as exc:
+            if os.environ.get("PROVISION_DEBUG"):
+                raise
+            raise fail(f"internal error: {type(exc).__name__}: {exc} (PROVISION_DEBUG=1 shows a traceback)") \
+                from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def warn_insecure(endpoint: Endpoint) -> None:
+    if endpoint.insecure:
+        typer.echo(f"warning: TLS verification is OFF for {endpoint.describe()} (--insecure); "
+                   "anyone on the path can read the API token", err=True)
+
+
+def render_plan(document: dict[str, Any], fmt: Format) -> str:
+    """A plan document as text (coloured on a terminal unless NO_COLOR), Markdown or JSON."""
+    if fmt is Format.json:
+        return render_json(document)
+    if fmt is Format.markdown:
+        return render_markdown(document)
+    color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return render_text(document, color=color)
+
+
+__all__ = ["Format", "errors", "fail", "render_plan", "warn_insecure"]

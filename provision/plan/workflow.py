@@ -1,0 +1,102 @@
+"""The live plan: load a stack, reach its cluster, discover it, plan the difference.
+
+`plan`, `drift` and `apply STACK` all start this way, and `apply PLANFILE` needs the
+same connection and discovery to check that the stored plan still fits. It lives here,
+as one public function, so that no front end reaches into another for it. This is the
+one place where the planner talks to a live cluster (through `provision.discover`);
+`diff`, `order` and `make_plan` themselves stay pure.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from provision.discover import ApiClient, Discovery, Endpoint, discover, from_connection
+from provision.plan.errors import PlanError
+from provision.plan.plan import Plan, check_targets, make_plan
+from provision.spec import Cluster, Connection, load_stack
+from provision.spec.addresses import Address
+
+DEFAULT_WORKERS = 8
+
+
+def api_workers() -> int:
+    """Concurrent API requests of a discovery (`PROVISION_API_WORKERS`, default 8)."""
+    try:
+        return max(1, int(os.environ.get("PROVISION_API_WORKERS", str(DEFAULT_WORKERS))))
+    except ValueError:
+        return DEFAULT_WORKERS
+
+
+def connect(desired: Cluster, stack: Path, connection: Connection | None = None, *,
+            insecure: bool = False) -> Endpoint:
+    """The endpoint of the stack's cluster; `connection` (from `--lab` and the like) wins."""
+    chosen = connection or desired.connection
+    if chosen is None:
+        raise PlanError(f"{stack}: the stack has no `connection` (add `connection: {{lab: default}}` "
+                        "or pass --lab NAME)")
+    return from_connection(chosen, insecure=insecure)
+
+
+@dataclass
+class Live:
+    """A stack, the cluster it names as discovery saw it, and how to reach it again."""
+
+    stack: Path
+    desired: Cluster
+    endpoint: Endpoint
+    client: ApiClient
+    found: Discovery
+
+
+def read_live(stack: Path, connection: Connection | None = None, *, insecure: bool = False,
+              before_discovery: Sequence[Address] = (),
+              on_endpoint: Callable[[Endpoint], None] | None = None) -> Live:
+    """Load `stack` and discover its cluster. `before_discovery` are `--target`
+    addresses, checked before any request so that a typo fails fast; `on_endpoint`
+    sees the endpoint before the first request (to warn about `--insecure`)."""
+    desired = load_stack(stack).cluster
+    check_targets(before_discovery)
+    endpoint = connect(desired, stack, connection, insecure=insecure)
+    if on_endpoint is not None:
+        on_endpoint(endpoint)
+    client = ApiClient.for_endpoint(endpoint)
+    found = discover(client, hint_nodes=desired.node_names, workers=api_workers())
+    return Live(stack=stack, desired=desired, endpoint=endpoint, client=client, found=found)
+
+
+def plan_of(live: Live, *, prune: bool = False, targets: Sequence[Address] = ()) -> Plan:
+    """The ordered, safety-checked plan from what `live` discovered."""
+    return make_plan(live.desired, live.found.cluster, live.found.observed, stack=str(live.stack), prune=prune,
+                     targets=targets)
+
+
+@dataclass
+class LivePlan:
+    live: Live
+    plan: Plan
+    document: dict[str, Any]
+
+    @property
+    def changed(self) -> bool:
+        return self.plan.has_changes
+
+    @property
+    def unmanaged(self) -> int:
+        return int(self.plan.summary()["unmanaged"])
+
+
+def plan_stack(stack: Path, connection: Connection | None = None, *, insecure: bool = False,
+               prune: bool = False, targets: Sequence[Address] = (),
+               on_endpoint: Callable[[Endpoint], None] | None = None) -> LivePlan:
+    """Load, discover, plan: what `provision plan` and `provision drift` show."""
+    live = read_live(stack, connection, insecure=insecure, before_discovery=targets, on_endpoint=on_endpoint)
+    plan = plan_of(live, prune=prune, targets=targets)
+    return LivePlan(live=live, plan=plan, document=plan.to_document())
+
+
+__all__ = ["Live", "LivePlan", "api_workers", "connect", "plan_of", "plan_stack", "read_live"]
