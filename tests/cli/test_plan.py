@@ -20,7 +20,7 @@ import pytest
 from provision.discover import ApiClient, AuthError, TlsError, discover, from_lab
 from provision.discover.endpoint import Endpoint
 
-FOOTER_54 = "Plan: 54 to add, 18 to change, 0 to destroy. 43 action(s) carry these object changes out."
+FOOTER_54 = "Plan: 54 to add, 18 to change, 0 to destroy. 48 action(s) carry these object changes out."
 
 pytestmark = pytest.mark.e2e
 

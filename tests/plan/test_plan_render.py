@@ -16,7 +16,7 @@ from provision.plan.planfile import PlanFileError
 from provision.plan.render import render_json, render_markdown, render_text, summary_line
 from provision.spec import Address, Cluster
 
-FOOTER_54 = "Plan: 54 to add, 18 to change, 0 to destroy. 43 action(s) carry these object changes out."
+FOOTER_54 = "Plan: 54 to add, 18 to change, 0 to destroy. 48 action(s) carry these object changes out."
 
 
 def _doc(lab_stack: Cluster, observe: Observe, name: str, when: int, mutate: Any = None) -> dict[str, Any]:
