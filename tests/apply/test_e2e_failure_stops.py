@@ -5,10 +5,9 @@ and the report says so truthfully (issue 10, item 4)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 
 import pytest
-from e2e_lab import Lab, stack_copy, start, stop
+from e2e_lab import Lab, stack_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
 
@@ -16,13 +15,8 @@ OSD_LAST = "      - {node: pve03, device: /dev/sdg, device_class: ssd}"
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    work = tmp_path_factory.mktemp("work")
-    lab = start(tmp_path_factory.mktemp("home"), work, "--from", str(stack_copy(work / "base.yaml")))
-    try:
-        yield lab
-    finally:
-        stop(lab)
+def lab(built_lab: Lab) -> Lab:
+    return built_lab
 
 
 def test_a_failed_action_stops_every_node_before_the_next_phase(lab: Lab) -> None:

@@ -8,23 +8,17 @@ templated them; the real `provision apply` runs real ansible-playbook against th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_lab import Lab, stack_copy, start, stop
+from e2e_lab import Lab, stack_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    work = tmp_path_factory.mktemp("work")
-    lab = start(tmp_path_factory.mktemp("home"), work, "--from", str(stack_copy(work / "base.yaml")))
-    try:
-        yield lab
-    finally:
-        stop(lab)
+def lab(built_lab: Lab) -> Lab:
+    return built_lab
 
 
 def _hostile(marker: Path, n: int) -> str:

@@ -8,10 +8,9 @@ from __future__ import annotations
 import difflib
 import json
 import time
-from collections.abc import Iterator
 
 import pytest
-from e2e_lab import Lab, stack_copy, start, stop
+from e2e_lab import Lab, stack_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
 
@@ -38,13 +37,8 @@ iface mgmt6 inet6 static
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    work = tmp_path_factory.mktemp("work")
-    lab = start(tmp_path_factory.mktemp("home"), work, "--from", str(stack_copy(work / "base.yaml")))
-    try:
-        yield lab
-    finally:
-        stop(lab)
+def lab(built_lab: Lab) -> Lab:
+    return built_lab
 
 
 def _with_unmanaged(text: str) -> str:

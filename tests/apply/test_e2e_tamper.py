@@ -5,12 +5,11 @@ its actions are not the ones the stack and the cluster call for. Nothing runs.""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_lab import Lab, stack_copy, start, stop
+from e2e_lab import Lab, stack_copy
 
 from provision.plan import planfile
 
@@ -20,13 +19,8 @@ WEB = "- {name: web, nodes: {pve01: 2, pve02: 2, pve03: 1}}"
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    work = tmp_path_factory.mktemp("work")
-    lab = start(tmp_path_factory.mktemp("home"), work, "--from", str(stack_copy(work / "base.yaml")))
-    try:
-        yield lab
-    finally:
-        stop(lab)
+def lab(built_lab: Lab) -> Lab:
+    return built_lab
 
 
 @pytest.fixture(scope="module")
