@@ -18,6 +18,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
     lab = start_lab(tmp_path_factory.mktemp("home"), "w", "--nodes", "3", "--pve", "9", "--time-scale", "1")
     try:
         lab.make_cluster()
+        for n in ("pve01", "pve02", "pve03"):  # PVE refuses init and daemons before `pveceph install`
+            lab.node(n, "pveceph", "install", "--version", "squid", "--repository", "no-subscription")
         lab.node("pve01", "pveceph", "init", "--network", "192.168.10.0/24")
         for n in ("pve01", "pve02", "pve03"):
             lab.node(n, "pveceph", "mon", "create")
