@@ -25,13 +25,13 @@ component, refuses anything but a regular file and reads at most
 from __future__ import annotations
 
 import os
-import stat
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from provision.spec.base import SpecModel, Text
+from provision.spec.boundedread import NotRegularFile, TooLarge, read_bounded
 from provision.spec.limits import MAX_SECRET_BYTES
 
 SECRETS_DIR_ENV = "PROVISION_SECRETS_DIR"
@@ -140,18 +140,14 @@ class SecretRef(SpecModel):
 
 def _read_secret_file(path: Path) -> str:
     """At most MAX_SECRET_BYTES of a regular file, never through a final symlink."""
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(path, flags)
+        data = read_bounded(path, MAX_SECRET_BYTES, follow_symlinks=False)
+    except NotRegularFile:
+        raise SecretUnavailableError(f"secret file {path} is not a regular file") from None
+    except TooLarge:
+        raise SecretUnavailableError(f"secret file {path} is larger than {MAX_SECRET_BYTES // 1024} KiB") from None
     except OSError as exc:
         raise SecretUnavailableError(f"cannot read secret file {path}: {exc.strerror}") from exc
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise SecretUnavailableError(f"secret file {path} is not a regular file")
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(MAX_SECRET_BYTES + 1)
-    if len(data) > MAX_SECRET_BYTES:
-        raise SecretUnavailableError(f"secret file {path} is larger than {MAX_SECRET_BYTES // 1024} KiB")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError:

@@ -12,7 +12,6 @@ file (a FIFO would block, /dev/zero never ends) before reading a byte.
 
 from __future__ import annotations
 
-import os
 import stat
 from pathlib import Path
 from typing import Any
@@ -22,6 +21,7 @@ from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
+from provision.spec.boundedread import NotRegularFile, TooLarge, read_bounded
 from provision.spec.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_NUMBER_DIGITS
 
 _STD = "tag:yaml.org,2002:"
@@ -38,19 +38,16 @@ class StackReadError(Exception):
 def read_stack_file(path: Path) -> str:
     """The text of `path`, refusing non-regular files, oversized files and bad UTF-8."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        data = read_bounded(path, MAX_FILE_BYTES)
+    except NotRegularFile as exc:
+        raise StackReadError(f"not a regular file ({_file_kind(exc.mode)}); a stack is a YAML file") from None
+    except TooLarge:
+        mib = MAX_FILE_BYTES // (1024 * 1024)
+        raise StackReadError(f"file is larger than {mib} MiB; no cluster needs that") from None
     except FileNotFoundError:
         raise StackReadError("file not found") from None
     except OSError as exc:
         raise StackReadError(f"cannot read file: {exc.strerror}") from None
-    mode = os.fstat(fd).st_mode
-    if not stat.S_ISREG(mode):
-        os.close(fd)
-        raise StackReadError(f"not a regular file ({_file_kind(mode)}); a stack is a YAML file")
-    with os.fdopen(fd, "rb") as handle:
-        data = handle.read(MAX_FILE_BYTES + 1)
-    if len(data) > MAX_FILE_BYTES:
-        raise StackReadError(f"file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MiB; no cluster needs that")
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
