@@ -51,10 +51,9 @@ def _running(factory: pytest.TempPathFactory, *up_args: str, work: Path | None =
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    """A lab that already runs stacks/lab.yaml."""
-    with _running(tmp_path_factory, "--from", str(REPO / "stacks" / "lab.yaml")) as lab:
-        yield lab
+def built(built_lab: Lab) -> Lab:
+    """A lab that already runs stacks/lab.yaml (conftest's built_lab)."""
+    return built_lab
 
 
 def test_adding_a_corosync_link_converges(built: Lab) -> None:
