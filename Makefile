@@ -60,6 +60,7 @@ bench: $(DEV) sysdeps
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/lab_up.py
 	PATH="$(abspath $(BIN)):$$PATH" PBS_PASSWORD=bench $(BIN)/python bench/discover_plan.py
 	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/apply_full_build.py
+	$(BIN)/python bench/stack_load.py
 
 clean:
 	rm -rf $(VENV) .provision .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

@@ -21,6 +21,7 @@ from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from provision.spec.cluster import Cluster
 from provision.spec.consistency import Loc, check
+from provision.spec.fastcompose import compose_fast
 from provision.spec.limits import MAX_DIAGNOSTICS, MAX_FILE_BYTES
 from provision.spec.secrets import secret_context
 from provision.spec.yamlread import StackReadError, read_stack_file, stack_yaml
@@ -124,7 +125,13 @@ def load_text(text: str, name: str = "<string>", path: Path | None = None, *,
 
 
 def _parse(text: str, name: str) -> Any:
-    """The round-trip YAML tree of `text`; every parser failure becomes a Diagnostic."""
+    """The round-trip YAML tree of `text`; every parser failure becomes a Diagnostic.
+
+    Plain stacks take libyaml's fast path (`fastcompose`); anything it declines,
+    including every error, is parsed by ruamel, which words the diagnostics."""
+    fast = compose_fast(text)
+    if fast is not None:
+        return fast
     try:
         return stack_yaml().load(text)
     except MarkedYAMLError as exc:
