@@ -231,7 +231,7 @@ class _Checker:
                              "use a variable of its own, e.g. PBS_PASSWORD")
                 elif (what := next((w for t, w in own if t == ref), None)) is not None:
                     self.add(loc, f"{st.name} {field} is {what} ({ref.describe()})",
-                             "an API token must never be sent to a storage server")
+                             "the API token must never be sent to a storage server")
 
     def bootstrap(self) -> None:
         """`connection.api.bootstrap` names stack nodes, each with a token of its own: PVE
