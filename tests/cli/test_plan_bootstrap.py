@@ -42,12 +42,13 @@ class Blank:
     def token(self, node: str) -> str:
         return Path(self.conn["bootstrap"][node]["token_file"]).read_text().strip()
 
-    def api_stack(self, where: Path, bootstrap: dict[str, tuple[str, str]]) -> Path:
-        """stacks/lab.yaml with an `api:` connection to pve01's own address (token in
-        $LAB_PVE01_TOKEN) and `bootstrap` entries node -> (URL of node, token text)."""
+    def api_stack(self, where: Path, bootstrap: dict[str, tuple[str, str]], cluster_node: str = "pve01") -> Path:
+        """stacks/lab.yaml with an `api:` connection to `cluster_node`'s own address (token
+        in $LAB_PVE01_TOKEN) and `bootstrap` entries node -> (URL of node, token text)."""
         where.mkdir(parents=True, exist_ok=True)
         fp = self.conn["fingerprint"]
-        lines = ["connection:", "  api:", f"    url: {self.conn['node_api_urls']['pve01'].removesuffix('/api2/json')}",
+        url = self.conn["node_api_urls"][cluster_node].removesuffix("/api2/json")
+        lines = ["connection:", "  api:", f"    url: {url}",
                  "    token: {env: LAB_PVE01_TOKEN}", f"    fingerprint: {fp}", "    bootstrap:"]
         for node, (url_of, token) in bootstrap.items():
             (where / f"{node}.token").write_text(token + "\n")
@@ -61,9 +62,9 @@ class Blank:
         stack.write_text(text)
         return stack
 
-    def plan(self, stack: Path | str, *extra: str) -> subprocess.CompletedProcess[str]:
+    def plan(self, stack: Path | str, *extra: str, token: str | None = None) -> subprocess.CompletedProcess[str]:
         return self.run("plan", str(stack), "--detailed-exitcode", *extra,
-                        env={"LAB_PVE01_TOKEN": self.token("pve01")})
+                        env={"LAB_PVE01_TOKEN": token or self.token("pve01")})
 
 
 @pytest.fixture(scope="module")
@@ -138,3 +139,14 @@ def test_a_bootstrap_url_of_another_node_is_refused(blank: Blank, tmp_path: Path
     assert proc.returncode == 1
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "answers as node 'pve02', not as pve03" in lines[0], proc.stderr
+
+
+def test_the_connection_must_reach_the_node_the_cluster_is_created_on(blank: Blank, tmp_path: Path) -> None:
+    """pve02's token would be gone once pve02 joins the cluster created on pve01."""
+    stack = blank.api_stack(tmp_path / "founder", {"pve01": ("pve01", blank.token("pve01")),
+                                                    "pve03": ("pve03", blank.token("pve03"))}, cluster_node="pve02")
+    proc = blank.plan(stack, token=blank.token("pve02"))
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert "the cluster will be created on pve01 (the stack's first node), but the connection reaches pve02" in lines[0]
