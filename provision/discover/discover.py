@@ -4,9 +4,9 @@ Two concurrent waves of GETs: first the cluster-wide endpoints (which also say
 which nodes exist and are online), then one request per endpoint per node and
 the Ceph endpoints once through one node. A node the stack names that is not a
 member is read through its own API (`provision.discover.bootstrap`): the
-cluster's API cannot answer for it, and its token exists only there. The number of requests therefore
-depends on the number of nodes only, never on how many bonds, OSDs, pools or
-HA resources exist. Everything after fetching is pure (`assemble`), so the
+cluster's API cannot answer for it, and its token exists only there. The number
+of requests therefore depends on the number of nodes only, never on how many
+bonds, OSDs, pools or HA resources exist. Everything after fetching is pure (`assemble`), so the
 whole mapping is tested over JSON fixtures.
 """
 
