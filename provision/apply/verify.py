@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from provision.discover import ApiClient, discover
+from provision.discover import ApiClient, NodeClient, discover
 from provision.plan.diff import Change, diff
 from provision.spec import Cluster
 
@@ -35,8 +35,9 @@ def pending(changes: Iterable[Change], *, prune: bool = False) -> list[Change]:
     return [c for c in changes if c.action in PENDING or (prune and c.action == "unmanaged")]
 
 
-def verify(desired: Cluster, client: ApiClient, *, prune: bool = False) -> Verification:
-    found = discover(client, hint_nodes=desired.node_names)
+def verify(desired: Cluster, client: ApiClient, *, prune: bool = False,
+           node_client: NodeClient | None = None) -> Verification:
+    found = discover(client, hint_nodes=desired.node_names, node_client=node_client)
     changes = diff(desired, found.cluster, prune=prune, facts=found.observed)
     return Verification(pending(changes, prune=prune), found.requests, found.seconds)
 

@@ -357,7 +357,7 @@ def _run(document: dict[str, Any], run_dir: RunDir, values: secret_values.Secret
     if options.check:
         outcome.status = "checked"
         return outcome
-    verification = verify(live.desired, live.client, prune=prune)
+    verification = verify(live.desired, live.client, prune=prune, node_client=live.node_client)
     outcome.remaining = verification.remaining
     outcome.status = "applied" if verification.converged else "not_converged"
     return outcome

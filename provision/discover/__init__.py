@@ -4,8 +4,9 @@
 Public surface; everything else in this package is an implementation detail.
 """
 
+from provision.discover import bootstrap
 from provision.discover.client import ApiClient, ProxmoxerTransport
-from provision.discover.discover import Discovery, Responses, assemble, discover, fetch
+from provision.discover.discover import Discovery, NodeClient, Responses, assemble, discover, fetch
 from provision.discover.endpoint import Endpoint, from_connection, from_lab, from_url
 from provision.discover.errors import (
     ApiError,
@@ -32,6 +33,7 @@ __all__ = [
     "Endpoint",
     "MemberState",
     "MonState",
+    "NodeClient",
     "Observed",
     "OsdState",
     "PermanentError",
@@ -42,6 +44,7 @@ __all__ = [
     "UnavailableError",
     "UnmodelledError",
     "assemble",
+    "bootstrap",
     "discover",
     "fetch",
     "from_connection",

@@ -2,9 +2,11 @@
 
 Two concurrent waves of GETs: first the cluster-wide endpoints (which also say
 which nodes exist and are online), then one request per endpoint per node and
-the Ceph endpoints once through one node. The number of requests therefore
-depends on the number of nodes only, never on how many bonds, OSDs, pools or
-HA resources exist. Everything after fetching is pure (`assemble`), so the
+the Ceph endpoints once through one node. A node the stack names that is not a
+member is read through its own API (`provision.discover.bootstrap`): the
+cluster's API cannot answer for it, and its token exists only there. The number
+of requests therefore depends on the number of nodes only, never on how many
+bonds, OSDs, pools or HA resources exist. Everything after fetching is pure (`assemble`), so the
 whole mapping is tested over JSON fixtures.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import ipaddress
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
@@ -29,7 +31,7 @@ from provision.discover.corosync import (
     normalise_nodes,
     normalise_qdevice,
 )
-from provision.discover.errors import DiscoveryError, PermanentError, UnmodelledError
+from provision.discover.errors import ConfigError, DiscoveryError, PermanentError, UnmodelledError
 from provision.discover.guests import normalise_guests
 from provision.discover.ha import (
     migrated_group_rules,
@@ -92,6 +94,8 @@ class Responses:
     packages: dict[str, Any] = field(default_factory=dict)
     ceph: dict[str, Any] = field(default_factory=dict)
     unreadable: dict[str, str] = field(default_factory=dict)
+    bootstrap: list[str] = field(default_factory=list)  # nodes read through their own API
+    node_requests: int = 0  # requests sent to those nodes' own APIs
 
 
 @dataclass
@@ -104,16 +108,18 @@ class Discovery:
     seconds: float = 0.0
 
 
-Job = tuple[str, dict[str, Any], bool, int | None]  # path, params, optional, attempts
+Job = tuple[ApiClient, str, dict[str, Any], bool, int | None]  # client, path, params, optional, attempts
+NodeClient = Callable[[str], ApiClient]
+"""Node name -> a client of that node's own API (raises ConfigError when there is none)."""
 
 
-def _fetch(client: ApiClient, jobs: dict[str, Job], workers: int) -> dict[str, Any]:
+def _fetch(jobs: dict[str, Job], workers: int) -> dict[str, Any]:
     """Run GETs concurrently; a permanent error on a required endpoint stops all."""
     out: dict[str, Any] = {}
     with ThreadPoolExecutor(max_workers=workers) as pool:
         futures = {
             key: pool.submit(client.get, path, params, optional=opt, attempts=tries)
-            for key, (path, params, opt, tries) in jobs.items()
+            for key, (client, path, params, opt, tries) in jobs.items()
         }
         errors: list[DiscoveryError] = []
         for key, fut in futures.items():
@@ -128,29 +134,54 @@ def _fetch(client: ApiClient, jobs: dict[str, Job], workers: int) -> dict[str, A
     return out
 
 
-def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8) -> Responses:
+def _check_own(node: str, client: ApiClient, rows: Any) -> None:
+    """A node's own API must answer as that node, and as a node outside any cluster."""
+    status = normalise_status(rows or [])
+    if status.local_node != node:
+        raise ConfigError(f"{client.label} answers as node {status.local_node!r}, not as {node}: "
+                          "its URL names another node")
+    if status.clustered:
+        raise ConfigError(f"{node} ({client.label}) is a member of cluster {status.name!r}, not of the cluster "
+                          "the connection reaches")
+
+
+def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8,
+          node_client: NodeClient | None = None) -> Responses:
     """Read everything discovery needs. `hint_nodes` are node names the stack
-    expects; those that are not (yet) members are tried too, so a blank lab or a
-    node about to join still shows its network."""
+    expects; those that are not (yet) members are read through `node_client` (their own
+    API), so a blank node or a node about to join still shows its network. Without
+    `node_client` they are tried once through the cluster's API, which on PVE can only
+    say that it does not know them."""
     resp = Responses()
-    resp.cluster = _fetch(client, {k: (*v, None) for k, v in CLUSTER_ENDPOINTS.items()}, workers)
+    resp.cluster = _fetch({k: (client, *v, None) for k, v in CLUSTER_ENDPOINTS.items()}, workers)
     status = normalise_status(resp.cluster.get("status") or [])
     members = set(status.nodes) if status.clustered else set()
     online = [n for n, m in status.nodes.items() if m.online]
     extra = sorted(set(hint_nodes) - members - set(status.nodes))
+    own = {n: node_client(n) for n in extra} if node_client is not None else {}
     for name, member in status.nodes.items():
         if not member.online:
             resp.unreadable[name] = "node is offline"
     jobs: dict[str, Job] = {}
     for node in sorted(online) + extra:
+        via = own.get(node, client)
         for key, (path, params) in NODE_ENDPOINTS.items():
-            # a hinted node that is not a member is tried once: it may simply not exist yet
-            jobs[f"{key}:{node}"] = (path.format(node=node), dict(params), True, 1 if node in extra else None)
+            # a hinted node tried through the cluster's API is tried once: it may simply not exist yet
+            tries = 1 if node in extra and node not in own else None
+            jobs[f"{key}:{node}"] = (via, path.format(node=node), dict(params), True, tries)
+    for node, own_client in own.items():
+        jobs[f"whoami:{node}"] = (own_client, "/cluster/status", {}, False, None)
     ceph_node = status.local_node or (sorted(online)[0] if online else None)
     if ceph_node:
         for key, path in CEPH_ENDPOINTS.items():
-            jobs[f"ceph:{key}"] = (path.format(node=ceph_node), {}, True, None)
-    got = _fetch(client, jobs, workers)
+            jobs[f"ceph:{key}"] = (client, path.format(node=ceph_node), {}, True, None)
+    try:
+        got = _fetch(jobs, workers)
+    finally:
+        resp.node_requests = sum(c.requests for c in own.values())
+    for node, own_client in own.items():
+        _check_own(node, own_client, got.get(f"whoami:{node}"))
+    resp.bootstrap = sorted(own)
     for job, value in got.items():
         kind, _, node = job.partition(":")
         if kind == "ceph":
@@ -195,6 +226,7 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
     obs.clustered, obs.cluster_name, obs.quorate = status.clustered, status.name, status.quorate
     obs.config_version, obs.local_node = status.config_version, status.local_node
     obs.unreadable = dict(sorted(resp.unreadable.items()))
+    obs.bootstrap = list(resp.bootstrap)
 
     interfaces: dict[str, list[AnyInterface]] = {}
     for node, data in sorted(resp.networks.items()):
@@ -276,11 +308,13 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
     return cluster, obs
 
 
-def discover(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8) -> Discovery:
-    """Fetch and assemble; raises a DiscoveryError subclass with a one-line cause."""
+def discover(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8,
+             node_client: NodeClient | None = None) -> Discovery:
+    """Fetch and assemble; raises a DiscoveryError subclass with a one-line cause.
+    `node_client` reaches the own API of a hinted node that is not a member."""
     start = time.monotonic()
     before = client.requests
-    resp = fetch(client, hint_nodes, workers)
+    resp = fetch(client, hint_nodes, workers, node_client)
     try:
         cluster, observed = assemble(resp)
     except ValidationError as exc:
@@ -292,7 +326,7 @@ def discover(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8
         value = value if len(value) <= 60 else value[:57] + "..."
         raise UnmodelledError(f"{exc.title.lower()}.{where}: {err['msg']} (the cluster has {value}); "
                               "pve-provision cannot describe this configuration") from None
-    return Discovery(cluster, observed, client.requests - before, time.monotonic() - start)
+    return Discovery(cluster, observed, client.requests - before + resp.node_requests, time.monotonic() - start)
 
 
-__all__ = ["Bond", "Bridge", "Discovery", "Nic", "Responses", "Vlan", "assemble", "discover", "fetch"]
+__all__ = ["Bond", "Bridge", "Discovery", "Nic", "NodeClient", "Responses", "Vlan", "assemble", "discover", "fetch"]

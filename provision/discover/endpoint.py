@@ -9,6 +9,7 @@ secret lives only in `Endpoint.secret`, which is excluded from repr.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from dataclasses import dataclass, field
@@ -50,6 +51,9 @@ class Endpoint:
 
     def describe(self) -> str:
         return self.label or self.url
+
+    def labelled(self, label: str) -> Endpoint:
+        return dataclasses.replace(self, label=label)
 
 
 def split_token(value: str) -> tuple[str, str]:
@@ -117,12 +121,14 @@ def from_url(
     ca_file: str | None = None,
     fingerprint: str | None = None,
     insecure: bool = False,
+    what: str = "API token",
 ) -> Endpoint:
+    """An endpoint from a URL and a token reference; `what` names the token in errors."""
     host, port = _host_port(url)
     try:
         token_id, secret = split_token(token.resolve())
     except SecretUnavailableError as exc:
-        raise ConfigError(f"API token ({token.describe()}): {exc}") from None
+        raise ConfigError(f"{what} ({token.describe()}): {exc}") from None
     return Endpoint(host=host, port=port, token_id=token_id, secret=secret, ca_file=ca_file,
                     fingerprint=fingerprint, insecure=insecure, label=f"{host}:{port}")
 

@@ -64,6 +64,9 @@ class Observed:
     """Reachable nodes that are not cluster members (a blank lab, a node to join)."""
     unreadable: dict[str, str] = field(default_factory=dict)
     """Node -> why its node-local state (network, disks) could not be read."""
+    bootstrap: list[str] = field(default_factory=list)
+    """Nodes that are not members, read through their own API with a token made on them
+    (`connection.api.bootstrap`), because the cluster's API cannot answer for them."""
     qdevice_state: str | None = None
     ceph_initialised: bool = False
     ceph_installed: dict[str, str] = field(default_factory=dict)
@@ -112,6 +115,7 @@ class Observed:
             "config_version": self.config_version,
             "ceph_fsid": self.ceph_fsid,
             "quorate": self.quorate,
+            "bootstrap": list(self.bootstrap),
         }
 
     def to_json(self) -> dict[str, Any]:

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from provision.lab import fusemount, hardware, pmxcfs, real, topology
-from provision.lab.files import CEPH_CONF, HA_RESOURCES, parse_sections
+from provision.lab import fusemount, hardware, pmxcfs, real, tokens, topology
+from provision.lab.files import CEPH_CONF, COROSYNC, HA_RESOURCES, parse_corosync, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.procs import alive as _alive
 from provision.lab.real import corosync, host, parts
@@ -156,10 +156,6 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
     for d in (paths.tokens, paths.tls, paths.bin):
         d.mkdir(parents=True, exist_ok=True)
     fingerprint = make_certs(paths.ca, paths.cert, paths.key, lab.name)
-    for path, token_id in ((paths.admin_token, ADMIN_TOKEN_ID), (paths.readonly_token, READONLY_TOKEN_ID)):
-        path.touch(mode=0o600)
-        path.chmod(0o600)
-        path.write_text(f"{token_id}={uuid.UUID(bytes=secrets.token_bytes(16))}\n")
 
     with Store(paths.db, create=True) as st:
         with st.tx():
@@ -174,6 +170,7 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
                 raise LabError(str(exc)) from None
         else:
             names = hardware.seed_blank(st, paths, nodes, pve)
+        bootstrap = _make_tokens(st, paths, names)
         if real_parts:
             _real_call(parts.create, paths.root, names)
         _real_call(pmxcfs.sync, st, paths)  # the real daemons run the seeded corosync.conf
@@ -183,17 +180,17 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
     except fusemount.MountError as exc:
         raise LabError(str(exc)) from None
 
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    port = sock.getsockname()[1]
+    sock = _listen()
+    node_socks = {n: _listen() for n in names}  # each node's own address
     try:
-        _write_contract_files(lab, names, pve, port, fingerprint)
+        _write_contract_files(lab, names, pve, sock.getsockname()[1],
+                              {n: s.getsockname()[1] for n, s in node_socks.items()}, bootstrap, fingerprint)
+        fds = [sock.fileno(), *(s.fileno() for s in node_socks.values())]
         log = paths.log.open("ab")
         proc = subprocess.Popen(
-            [sys.executable, "-m", "provision.lab.server", "--lab-dir", str(paths.root), "--fd", str(sock.fileno())],
-            pass_fds=[sock.fileno()],
+            [sys.executable, "-m", "provision.lab.server", "--lab-dir", str(paths.root), "--fd", str(sock.fileno()),
+             *(f"--node-fd={n}={s.fileno()}" for n, s in node_socks.items())],
+            pass_fds=fds,
             start_new_session=True,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -204,6 +201,8 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
         paths.pid.write_text(f"{proc.pid}\n")
     finally:
         sock.close()
+        for s in node_socks.values():
+            s.close()
     deadline = time.monotonic() + START_TIMEOUT
     while not paths.ready.exists():
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -213,15 +212,67 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
     return lab
 
 
-def _write_contract_files(lab: Lab, names: list[str], pve: int, port: int, fingerprint: str) -> None:
+def _listen() -> socket.socket:
+    """A listening socket on a free loopback port (handed to the server process)."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(128)
+    return sock
+
+
+def _write_token(path: Path, token_id: str) -> str:
+    """A token file as the lab hands it out (0600, ``ID=SECRET``); returns the secret."""
+    secret = str(uuid.UUID(bytes=secrets.token_bytes(16)))  # PVE's secrets are UUIDs too
+    path.touch(mode=0o600)
+    path.chmod(0o600)
+    path.write_text(f"{token_id}={secret}\n")
+    return secret
+
+
+def _make_tokens(st: Store, paths: LabPaths, names: list[str]) -> dict[str, Path]:
+    """The tokens an admin makes before pve-provision runs (``pveum user token add root@pam
+    provision --privsep 0``), each in the /etc/pve of the node it was made on.
+
+    The admin and read-only tokens are made on the first node: in a built cluster that is
+    the cluster's /etc/pve; on blank nodes it is the first node's own, which becomes the
+    cluster's once the cluster is created there. Every other node that is not a member gets
+    a bootstrap token of its own. Returns each non-member node's token file."""
+    conf_text = st.get_file(COROSYNC)
+    members = {n.name for n in parse_corosync(conf_text).nodes} if conf_text else set()
+    first = tokens.database(names[0], member=names[0] in members)
+    bootstrap: dict[str, Path] = {}
+    with st.tx():
+        for path, token_id, role in ((paths.admin_token, ADMIN_TOKEN_ID, "admin"),
+                                     (paths.readonly_token, READONLY_TOKEN_ID, "readonly")):
+            tokens.add(st, first, token_id, _write_token(path, token_id), role)
+        for n in names:
+            if n in members:
+                continue
+            if n == names[0]:
+                bootstrap[n] = paths.admin_token
+                continue
+            bootstrap[n] = paths.bootstrap_token(n)
+            tokens.add(st, n, ADMIN_TOKEN_ID, _write_token(bootstrap[n], ADMIN_TOKEN_ID), "admin")
+    return bootstrap
+
+
+def _write_contract_files(lab: Lab, names: list[str], pve: int, port: int, node_ports: dict[str, int],
+                          bootstrap: dict[str, Path], fingerprint: str) -> None:
     paths = lab.paths
+
+    def url(p: int) -> str:
+        return f"https://127.0.0.1:{p}/api2/json"
+
     conn = {
         "name": lab.name,
-        "api_url": f"https://127.0.0.1:{port}/api2/json",
+        "api_url": url(port),
         "ca_file": str(paths.ca),
         "fingerprint": fingerprint,
         "token_file": str(paths.admin_token),
         "readonly_token_file": str(paths.readonly_token),
+        "node_api_urls": {n: url(node_ports[n]) for n in names},
+        "bootstrap": {n: {"api_url": url(node_ports[n]), "token_file": str(f)} for n, f in bootstrap.items()},
         "inventory": str(paths.inventory),
         "bin_dir": str(paths.bin),
         "pve_version": pve,

@@ -54,6 +54,11 @@ class LabPaths:
     def readonly_token(self) -> Path:
         return self.tokens / "readonly.token"
 
+    def bootstrap_token(self, node: str) -> Path:
+        """The token made on ``node`` alone while it is standalone (not the first node's:
+        that one is ``admin_token``)."""
+        return self.tokens / f"node-{node}.token"
+
     @property
     def tls(self) -> Path:
         return self.root / "tls"

@@ -1,11 +1,14 @@
 """The lab's PVE REST API: HTTPS on 127.0.0.1, ``/api2/json/...``, token auth, fault injection.
 
-Runs detached (``lab up`` starts it in a new session, handing over an already listening
-socket so the port is known before the process starts). Besides serving requests it runs
-the HA CRM loop as an asyncio background task, as pve-ha-crm runs beside pveproxy.
+Runs detached (``lab up`` starts it in a new session, handing over already listening
+sockets so the ports are known before the process starts). Besides serving requests it
+runs the HA CRM loop as an asyncio background task, as pve-ha-crm runs beside pveproxy.
 
-One lab extension: the ``PVE-Lab-Node`` request header picks the answering node (on a
-real cluster you would connect to that node's own address instead).
+Every node has its own port, which stands for that node's address: a request there is
+answered by that node, with that node's /etc/pve (its tokens: ``provision.lab.tokens``).
+The lab's main port answers as the first powered node in a quorate partition, like a
+cluster address in front of the nodes. One lab extension: the ``PVE-Lab-Node`` request
+header picks the answering node on any port (tests use it as a shortcut).
 """
 
 from __future__ import annotations
@@ -30,7 +33,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from provision.lab import hamanager, pmxcfs, topology
+from provision.lab import hamanager, pmxcfs, tokens, topology
+from provision.lab.ops.common import require_node
 from provision.lab.paths import LabPaths
 from provision.lab.registry import ApiError, Ctx, check_params, resolve, unwrap
 from provision.lab.store import Store
@@ -71,28 +75,34 @@ def _error(exc: ApiError) -> Response:
     return _json(exc.status, body)
 
 
+def _token(request: Request) -> tuple[str, str]:
+    """``Authorization: PVEAPIToken=USER@REALM!NAME=SECRET`` -> (token id, secret).
+
+    The id is everything before the last ``=`` (pve-access-control ``AccessControl.pm``
+    verify_token); no header at all is "No ticket" (pve-manager ``HTTPServer.pm``)."""
+    header = request.headers.get("authorization", "")
+    if not header.startswith("PVEAPIToken"):
+        raise ApiError(401, "No ticket")
+    value = header[len("PVEAPIToken"):].lstrip("= ").split(";", 1)[0].strip()
+    token_id, eq, secret = value.rpartition("=")
+    if not eq or "!" not in token_id:
+        raise ApiError(401, AUTH_FAILED)
+    return token_id, secret
+
+
+#: pve-manager ``HTTPServer.pm`` auth_handler: every token failure (unknown user or token,
+#: wrong secret) becomes this one message, sent as a 401 without a body.
+AUTH_FAILED = "Authentication failed!"
+
+
 class Api:
     """The ASGI handler: auth, faults, dispatch through the shared registry."""
 
-    def __init__(self, paths: LabPaths) -> None:
+    def __init__(self, paths: LabPaths, node_ports: dict[int, str] | None = None) -> None:
         self.paths = paths
-        self.tokens = {
-            paths.admin_token.read_text().strip(): "admin",
-            paths.readonly_token.read_text().strip(): "readonly",
-        }
+        self.node_ports = dict(node_ports or {})
         self.rng = random.Random()
         self.rng_seed: object = None
-
-    def _auth(self, request: Request) -> tuple[str, str]:
-        header = request.headers.get("authorization", "")
-        if not header.startswith("PVEAPIToken"):
-            raise ApiError(401, "No ticket")
-        value = header[len("PVEAPIToken"):].lstrip("= ").split(";", 1)[0].strip()
-        role = self.tokens.get(value)
-        if role is None:
-            raise ApiError(401, "authentication failure")
-        user = value.rsplit("=", 1)[0].split("!", 1)[0]
-        return user, role
 
     def _faults(self) -> tuple[float, float]:
         faults = _store(self.paths).get_meta("api_faults", {}) or {}
@@ -102,23 +112,32 @@ class Api:
             self.rng.seed(key[0])
         return float(faults.get("error_rate", 0.0)), float(faults.get("latency_ms", 0.0))
 
-    def handle(self, method: str, path: str, params: dict[str, Any], user: str, role: str,
-               node_hint: str | None) -> tuple[int, dict[str, Any]]:
+    def handle(self, method: str, path: str, params: dict[str, Any], token: tuple[str, str],
+               node_hint: str | None) -> tuple[int, dict[str, Any] | None]:
+        """One request as ``node_hint`` (or the lab's answering node) serves it; the token
+        must exist in that node's /etc/pve."""
         st = _store(self.paths)
         pve = int(st.get_meta("pve_version", 8))
         try:
-            route, path_params = resolve(method, path, pve)
-            _sync_real(st, self.paths)  # a corosync.conf a node wrote reaches the real daemons (--real)
-            if route.write and role == "readonly":
-                raise ApiError(403, "Permission check failed (/, Sys.Modify)")
             topo = topology.load(st)
             node = node_hint or topo.local_node()
             if node is None or not topo.power.get(node, False):
                 raise ApiError(595, "Connection refused")
+            role = tokens.verify(st, tokens.database(node, member=topo.is_member(node)), *token)
+            if role is None:
+                return 401, None
+            user = token[0].split("!", 1)[0]
+            route, path_params = resolve(method, path, pve)
+            _sync_real(st, self.paths)  # a corosync.conf a node wrote reaches the real daemons (--real)
+            if route.write and role == "readonly":
+                raise ApiError(403, "Permission check failed (/, Sys.Modify)")
+            ctx = Ctx(st, self.paths, node, user)
+            if route.template.startswith("/nodes/{node}"):
+                require_node(ctx, path_params["node"])  # pveproxy's proxyto: reach that node first
             merged = dict(params)
             merged.update(path_params)
             check_params(route, merged, pve)
-            result = route.handler(Ctx(st, self.paths, node, user), merged)
+            result = route.handler(ctx, merged)
             if route.write:
                 _sync_real(st, self.paths)
         except ApiError as exc:
@@ -136,9 +155,9 @@ class Api:
 
     async def endpoint(self, request: Request) -> Response:
         try:
-            user, role = self._auth(request)
-        except ApiError as exc:
-            return _error(exc)
+            token = _token(request)
+        except ApiError:
+            return Response(status_code=401)
         error_rate, latency = await run_in_threadpool(self._faults)
         if latency > 0:
             await asyncio.sleep(latency / 1000.0)
@@ -160,9 +179,11 @@ class Api:
                 # PVE clients (proxmoxer, pvesh over HTTP) send application/x-www-form-urlencoded
                 params.update(urllib.parse.parse_qsl(raw.decode("utf-8", "replace"), keep_blank_values=True))
         path = request.path_params.get("path", "")
-        status, payload = await run_in_threadpool(
-            self.handle, request.method, path, params, user, role, request.headers.get("pve-lab-node")
-        )
+        server = request.scope.get("server") or ("", 0)
+        node = request.headers.get("pve-lab-node") or self.node_ports.get(int(server[1]))
+        status, payload = await run_in_threadpool(self.handle, request.method, path, params, token, node)
+        if payload is None:  # pveproxy sends a failed login as a bare 401 (AnyEvent.pm)
+            return Response(status_code=status)
         return _json(status, payload)
 
 
@@ -183,8 +204,8 @@ async def crm_loop(paths: LabPaths, stop: asyncio.Event) -> None:
             await asyncio.wait_for(stop.wait(), timeout=max(hamanager.ROUND_SECONDS * scale, 0.05))
 
 
-def make_app(paths: LabPaths) -> Starlette:
-    api = Api(paths)
+def make_app(paths: LabPaths, node_ports: dict[int, str] | None = None) -> Starlette:
+    api = Api(paths, node_ports)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -210,12 +231,20 @@ def main(argv: list[str] | None = None) -> None:
 
     ap = argparse.ArgumentParser(description="pve-provision lab API server")
     ap.add_argument("--lab-dir", required=True, type=Path)
-    ap.add_argument("--fd", type=int, required=True, help="an already listening socket")
+    ap.add_argument("--fd", type=int, required=True, help="an already listening socket (the lab's address)")
+    ap.add_argument("--node-fd", action="append", default=[], metavar="NODE=FD",
+                    help="an already listening socket that is NODE's own address")
     args = ap.parse_args(argv)
     paths = LabPaths(args.lab_dir)
-    sock = socket.socket(fileno=args.fd)
+    sockets = [socket.socket(fileno=args.fd)]
+    node_ports: dict[int, str] = {}
+    for item in args.node_fd:
+        node, _, fd = item.partition("=")
+        sock = socket.socket(fileno=int(fd))
+        node_ports[sock.getsockname()[1]] = node
+        sockets.append(sock)
     config = uvicorn.Config(
-        make_app(paths),
+        make_app(paths, node_ports),
         ssl_certfile=str(paths.cert),
         ssl_keyfile=str(paths.key),
         log_level="warning",
@@ -224,7 +253,7 @@ def main(argv: list[str] | None = None) -> None:
         timeout_graceful_shutdown=1,
         timeout_keep_alive=5,
     )
-    uvicorn.Server(config).run(sockets=[sock])
+    uvicorn.Server(config).run(sockets=sockets)
 
 
 if __name__ == "__main__":

@@ -69,6 +69,9 @@ CREATE TABLE IF NOT EXISTS tasks (
     user TEXT NOT NULL, pid INTEGER NOT NULL, starttime INTEGER NOT NULL, endtime INTEGER,
     status TEXT NOT NULL, exitstatus TEXT, log TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    db TEXT NOT NULL, tokenid TEXT NOT NULL, secret TEXT NOT NULL, role TEXT NOT NULL,
+    PRIMARY KEY (db, tokenid));
 """
 
 

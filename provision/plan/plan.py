@@ -121,6 +121,21 @@ def check_targets(targets: Sequence[Address]) -> None:
         raise PlanError(problems)
 
 
+def check_founder(desired: Cluster, facts: Observed) -> None:
+    """Before a cluster exists, the connection must reach the node it will be created on.
+
+    The cluster is created on the stack's first node, whose /etc/pve (tokens included)
+    becomes the cluster's; every other node's own tokens are gone when it joins. A
+    connection to another node would stop working half-way through the build."""
+    first = desired.nodes[0].name if desired.nodes else None
+    local = facts.local_node
+    if facts.clustered or first is None or local is None or local == first:
+        return
+    raise PlanError(f"the cluster will be created on {first} (the stack's first node), but the connection reaches "
+                    f"{local}, whose own API token is gone once it joins: point connection.api at {first} with a "
+                    f"token made there (and give {local} a connection.api.bootstrap entry), or list {local} first")
+
+
 def make_plan(
     desired: Cluster,
     observed: Cluster,
@@ -141,6 +156,8 @@ def make_plan(
             f"cluster is not quorate: {facts.online_votes} of {facts.expected_votes} votes online "
             f"(offline: {offline}); refusing to plan changes until quorum is back"
         )
+    if facts is not None:
+        check_founder(desired, facts)
     changes = diff(desired, observed, prune=prune, facts=facts)
     actions = build_actions(changes, desired, observed, facts, prune=prune)
     ordered = order_actions(actions)

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provision.discover import ApiClient, Discovery, Endpoint, discover, from_connection
+from provision.discover import ApiClient, Discovery, Endpoint, NodeClient, bootstrap, discover, from_connection
 from provision.plan.errors import PlanError
 from provision.plan.plan import Plan, check_targets, make_plan
 from provision.spec import Cluster, Connection, load_stack
@@ -42,6 +42,16 @@ def connect(desired: Cluster, stack: Path, connection: Connection | None = None,
     return from_connection(chosen, insecure=insecure)
 
 
+def node_clients(desired: Cluster, connection: Connection | None = None, *, insecure: bool = False) -> NodeClient:
+    """Clients of the own APIs of nodes that are not members yet (`connection.api.bootstrap`,
+    or a lab's bootstrap tokens), resolved only for the nodes discovery finds outside the
+    cluster."""
+    chosen = connection or desired.connection
+    assert chosen is not None  # connect() refused a stack without one
+    endpoints = bootstrap.for_connection(chosen, insecure=insecure)
+    return lambda node: ApiClient.for_endpoint(endpoints(node))
+
+
 @dataclass
 class Live:
     """A stack, the cluster it names as discovery saw it, and how to reach it again."""
@@ -51,6 +61,7 @@ class Live:
     endpoint: Endpoint
     client: ApiClient
     found: Discovery
+    node_client: NodeClient | None = None
 
 
 def read_live(stack: Path, connection: Connection | None = None, *, insecure: bool = False,
@@ -65,8 +76,9 @@ def read_live(stack: Path, connection: Connection | None = None, *, insecure: bo
     if on_endpoint is not None:
         on_endpoint(endpoint)
     client = ApiClient.for_endpoint(endpoint)
-    found = discover(client, hint_nodes=desired.node_names, workers=api_workers())
-    return Live(stack=stack, desired=desired, endpoint=endpoint, client=client, found=found)
+    own = node_clients(desired, connection, insecure=insecure)
+    found = discover(client, hint_nodes=desired.node_names, workers=api_workers(), node_client=own)
+    return Live(stack=stack, desired=desired, endpoint=endpoint, client=client, found=found, node_client=own)
 
 
 def plan_of(live: Live, *, prune: bool = False, targets: Sequence[Address] = ()) -> Plan:
@@ -99,4 +111,4 @@ def plan_stack(stack: Path, connection: Connection | None = None, *, insecure: b
     return LivePlan(live=live, plan=plan, document=plan.to_document())
 
 
-__all__ = ["Live", "LivePlan", "api_workers", "connect", "plan_of", "plan_stack", "read_live"]
+__all__ = ["Live", "LivePlan", "api_workers", "connect", "node_clients", "plan_of", "plan_stack", "read_live"]

@@ -217,7 +217,9 @@ class _Checker:
         """Storage secrets travel to other servers (PBS, CIFS, external Ceph): they must
         never name pve-provision's own credentials, or apply would hand them over."""
         api = self.c.connection.api if self.c.connection is not None else None
-        token = api.token if api is not None else None
+        own = [(api.token, "the cluster's API token")] if api is not None else []
+        if api is not None:
+            own += [(b.token, f"the bootstrap API token of {node}") for node, b in api.bootstrap.items()]
         for si, st in enumerate(self.c.storage):
             for field in type(st).model_fields:
                 ref = getattr(st, field)
@@ -227,9 +229,27 @@ class _Checker:
                 if ref.env is not None and own_credential(ref.env):
                     self.add(loc, f"{ref.env} is one of pve-provision's own variables, not a storage secret",
                              "use a variable of its own, e.g. PBS_PASSWORD")
-                elif token is not None and ref == token:
-                    self.add(loc, f"{st.name} {field} is the cluster's API token ({token.describe()})",
+                elif (what := next((w for t, w in own if t == ref), None)) is not None:
+                    self.add(loc, f"{st.name} {field} is {what} ({ref.describe()})",
                              "the API token must never be sent to a storage server")
+
+    def bootstrap(self) -> None:
+        """`connection.api.bootstrap` names stack nodes, each with a token of its own: PVE
+        makes every token's secret on the node where it is created, so one reference
+        cannot hold two nodes' tokens."""
+        api = self.c.connection.api if self.c.connection is not None else None
+        if api is None:
+            return
+        seen = [(api.token, "the cluster's `connection.api.token`")]
+        for node, entry in api.bootstrap.items():
+            loc: Loc = ("connection", "api", "bootstrap", node)
+            if node not in self.nodes:
+                self.unknown_node(loc, node, "connection.api.bootstrap")
+            other = next((w for t, w in seen if t == entry.token), None)
+            if other is not None:
+                self.add((*loc, "token"), f"the bootstrap token of {node} is also {other} "
+                         f"({entry.token.describe()})", f"use the token made on {node} itself")
+            seen.append((entry.token, f"the bootstrap token of {node}"))
 
     # -- HA -------------------------------------------------------------------
     def ha(self) -> None:
@@ -312,5 +332,6 @@ def check(cluster: Cluster) -> list[SpecIssue]:
     checker.ceph()
     checker.storage()
     checker.secrets()
+    checker.bootstrap()
     checker.ha()
     return checker.issues

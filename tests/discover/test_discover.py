@@ -41,7 +41,8 @@ def test_built_cluster_identity_and_facts() -> None:
     d = run(answers("built-pve8"))
     o = d.observed
     assert o.identity() == {"name": "lab", "clustered": True, "pve_version": 8, "nodes": NODES, "config_version": 7,
-                            "ceph_fsid": "5f0a3e1c-8d2b-4c7e-9a61-2b3c4d5e6f70", "quorate": True}
+                            "ceph_fsid": "5f0a3e1c-8d2b-4c7e-9a61-2b3c4d5e6f70", "quorate": True,
+                            "bootstrap": []}
     assert o.expected_votes == 3 and o.online_votes == 3 and o.mon_quorum == NODES
     assert o.osd_for("pve03", "/dev/sdg") is not None and o.osd_for("pve03", "/dev/sdg").id == 17  # type: ignore[union-attr]
     assert d.cluster.name == "lab" and [n.nodeid for n in d.cluster.nodes] == [1, 2, 3]

@@ -30,23 +30,32 @@ class LabHandle:
         self.session = requests.Session()
         self.session.verify = self.conn["ca_file"]
         self.session.headers["Authorization"] = f"PVEAPIToken={self.token}"
+        # tokens made on one node alone while it was standalone (docs/lab-contract.md)
+        self.node_tokens = {n: Path(b["token_file"]).read_text().strip()
+                            for n, b in self.conn.get("bootstrap", {}).items()}
 
     # --- HTTP ---------------------------------------------------------------------------------
 
     def request(self, method: str, api_path: str, /, as_node: str | None = None, **params: Any) -> requests.Response:
-        headers = {"PVE-Lab-Node": as_node} if as_node else {}
+        """``as_node`` sends the request to that node's own address. Like an admin who holds
+        every node's token, it uses the cluster's token and, where that node's /etc/pve does
+        not know it (a standalone node), the token made on that node."""
         kwargs: dict[str, Any] = {"params": params} if method in ("GET", "DELETE") else {"data": params}
+        url = (self.conn["node_api_urls"][as_node] if as_node else self.url) + api_path
         # verify= per request: requests lets $REQUESTS_CA_BUNDLE override Session.verify
-        return self.session.request(method, self.url + api_path, headers=headers, timeout=30,
-                                    verify=self.conn["ca_file"], **kwargs)
+        r = self.session.request(method, url, timeout=30, verify=self.conn["ca_file"], **kwargs)
+        if r.status_code == 401 and as_node in self.node_tokens:
+            r = self.session.request(method, url, timeout=30, verify=self.conn["ca_file"], **kwargs,
+                                     headers={"Authorization": f"PVEAPIToken={self.node_tokens[as_node]}"})
+        return r
 
     def ok(self, method: str, api_path: str, /, as_node: str | None = None, **params: Any) -> Any:
         r = self.request(method, api_path, as_node, **params)
         assert r.status_code == 200, f"{method} {api_path}: {r.status_code} {r.text}"
         return r.json()["data"]
 
-    def get(self, api_path: str, /, **params: Any) -> Any:
-        return self.ok("GET", api_path, **params)
+    def get(self, api_path: str, /, as_node: str | None = None, **params: Any) -> Any:
+        return self.ok("GET", api_path, as_node, **params)
 
     # --- CLIs ---------------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from provision.lab import tokens
 from provision.lab.files import COROSYNC, parse_corosync, write_corosync
 from provision.lab.formats.corosync import ClusterConf, CorosyncError
 from provision.lab.ops.common import as_node, require_quorum, task, topo
@@ -80,6 +81,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> str:
         conf = ClusterConf.create(name, ctx.node, links, nodeid=nodeid, votes=votes, token_coefficient=coeff)
         save_conf(ctx, conf)
         ctx.store.put_file("priv/authkey.pub", f"lab-corosync-authkey {name}\n")
+        tokens.cluster_created(ctx.store, ctx.node)  # this node's /etc/pve is the cluster's now
         log = "Writing corosync config to /etc/pve/corosync.conf\nRestart corosync and cluster filesystem\n"
         return task(ctx, ctx.node, "clustercreate", name, log)
 
@@ -174,6 +176,7 @@ def join(ctx: Ctx, params: dict[str, Any], *, check_fingerprint: bool = True) ->
     add_params["apiversion"] = JOIN_API_VERSION
     with ctx.store.tx():
         addnode(as_node(ctx, peer), add_params)
+        tokens.node_joined(ctx.store, ctx.node)  # finish_join: the node's own /etc/pve is replaced
         log = (
             f"Establishing API connection with host '{host}'\nLogin succeeded.\n"
             f"Request addition of this node\nJoin request OK, finishing setup locally\n"

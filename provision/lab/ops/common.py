@@ -23,15 +23,22 @@ def require_quorum(ctx: Ctx, t: Topology | None = None) -> Topology:
 
 
 def require_node(ctx: Ctx, node: str) -> None:
-    """The node in a ``/nodes/{node}`` path must exist and be reachable from the answering node."""
+    """The node in a ``/nodes/{node}`` path, as the answering node's pveproxy reaches it.
+
+    PVE proxies such a call to the node's address (pve-manager ``HTTPServer.pm``
+    rest_handler, ``proxyto``), which comes from the corosync nodelist, else from resolving
+    the name (pve-cluster ``Cluster.pm`` remote_node_ip). A standalone node's nodelist is
+    itself, and a fresh install's /etc/hosts names only the node itself (pve-installer
+    ``Install.pm``), so any other node fails the lookup; a member can reach other members
+    only while it sees them (595 otherwise)."""
     row = ctx.store.one("SELECT power FROM nodes WHERE name = ?", (node,))
-    if row is None:
+    t = topo(ctx)
+    known = node == ctx.node or (t.is_member(ctx.node) and t.is_member(node))
+    if row is None or not known:
         raise ApiError(500, f"hostname lookup '{node}' failed - failed to get address info for: {node}: "
                        "Name or service not known")
-    t = topo(ctx)
-    if not row["power"] or not (node == ctx.node or not t.clustered or t.sees(ctx.node, node)):
+    if not row["power"] or not (node == ctx.node or t.sees(ctx.node, node)):
         raise ApiError(595, f"Connection timed out (node '{node}' is not reachable)")
-
 
 
 def as_node(ctx: Ctx, node: str) -> Ctx:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from provision.plan.render.text import SYMBOL, attribute_rows, fmt_value, summary_line
+from provision.plan.render.text import SYMBOL, attribute_rows, bootstrap_line, fmt_value, summary_line
 
 
 def _cell(text: str) -> str:
@@ -36,6 +36,10 @@ def render_markdown(document: dict[str, Any]) -> str:
         lines.append(f"Stack: `{document['stack']}`  ")
     lines.append(f"Spec digest: `{document.get('spec_digest', '')}`  ")
     lines.append(f"Observed: `{document.get('observed_fingerprint', '')}`")
+    own = bootstrap_line(document)
+    if own:
+        lines[-1] += "  "
+        lines.append(own)
     lines.append("")
     lines.append("| add | change | destroy | unmanaged | actions |")
     lines.append("| ---: | ---: | ---: | ---: | ---: |")

@@ -47,6 +47,15 @@ def attribute_rows(change: dict[str, Any]) -> list[tuple[str, Any]]:
     return [(k, v) for k, v in sorted(values.items()) if v not in (None, [], {}, "")]
 
 
+def bootstrap_line(doc: dict[str, Any]) -> str | None:
+    """Which nodes were read through their own API (not members yet), if any: a reviewer
+    sees that their state came from per-node bootstrap credentials."""
+    nodes = (doc.get("cluster") or {}).get("bootstrap") or []
+    if not nodes:
+        return None
+    return (f"Read through their own API with a bootstrap token (not cluster members yet): {', '.join(nodes)}")
+
+
 def _header(doc: dict[str, Any]) -> str:
     c = doc.get("cluster", {})
     name = c.get("name") or f"{c.get('stack_name')} (not created yet)"
@@ -57,7 +66,8 @@ def _header(doc: dict[str, Any]) -> str:
     head = f"Cluster {name}: " + ", ".join(b for b in bits if b)
     if doc.get("stack"):
         head += f"; stack {doc['stack']}"
-    return head
+    own = bootstrap_line(doc)
+    return head + (f"\n{own}" if own else "")
 
 
 def render_text(document: dict[str, Any], *, color: bool = False, width: int = 120) -> str:
