@@ -50,6 +50,7 @@ class Kind(StrEnum):
     STORAGE_ADD = "storage_add"
     STORAGE_SET = "storage_set"
     STORAGE_REMOVE = "storage_remove"
+    HA_CRS_SET = "ha_crs_set"
     HA_GROUP_ADD = "ha_group_add"
     HA_GROUP_SET = "ha_group_set"
     HA_GROUP_REMOVE = "ha_group_remove"
@@ -146,6 +147,8 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
     _spec(K.STORAGE_SET, "pvesm set", P.StorageSet, Ph.STORAGE),
     _spec(K.STORAGE_REMOVE, "pvesm remove (storage.cfg entry only)", P.StorageRemove, Ph.STORAGE,
           Ph.DESTROY_STORAGE, destructive=_strands_content),
+    _spec(K.HA_CRS_SET, "pvesh set /cluster/options --crs (the HA scheduler; other crs keys kept)", P.HaCrsSet,
+          Ph.HA_GROUPS, rank=1),
     _spec(K.HA_GROUP_ADD, "ha-manager groupadd (PVE 8)", P.HaGroupAdd, Ph.HA_GROUPS),
     _spec(K.HA_GROUP_SET, "ha-manager groupset (PVE 8)", P.HaGroupSet, Ph.HA_GROUPS),
     _spec(K.HA_GROUP_REMOVE, "ha-manager groupremove (PVE 8)", P.HaGroupRemove, Ph.HA_GROUPS,

@@ -273,6 +273,13 @@ class StorageRemove(Params):
 
 
 # -- HA -------------------------------------------------------------------------------
+class HaCrsSet(Params):
+    """The HA scheduler, datacenter.cfg `crs: ha=<mode>` (pve-cluster `DataCenterConfig.pm`;
+    `dynamic` needs pve-cluster 9.1, which the spec does not offer yet)."""
+
+    ha: Literal["basic", "static"]
+
+
 class HaGroupAdd(Params):
     group: ConfigId
     nodes: dict[NodeName, int]

@@ -517,6 +517,12 @@ class _Builder:
 
     def ha(self) -> None:
         members = self.membership_ids()
+        crs = self.by_addr.get("ha.crs")
+        if crs is not None:
+            # after create/join: a join replaces the node's datacenter.cfg with the cluster's
+            self.add(Kind.HA_CRS_SET, crs.address, Verb.SET, Phase.HA_GROUPS,
+                     _params(P.HaCrsSet, {"ha": self.desired.ha.crs}), depends_on=members,
+                     reason="datacenter.cfg crs through /cluster/options (other options untouched)")
         for kind, key_name in (("group", "group"), ("resource", "sid"), ("rule", "rule")):
             add_kind, set_kind, remove_kind, phase, destroy_phase, add_model, set_model, remove_model = _HA[kind]
             for ch in self.changed("ha", kind):
