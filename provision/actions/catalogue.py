@@ -46,6 +46,7 @@ class Kind(StrEnum):
     CEPH_POOL_SET = "ceph_pool_set"
     CEPH_POOL_DESTROY = "ceph_pool_destroy"
     CEPH_FS_CREATE = "ceph_fs_create"
+    CEPH_FS_FAIL = "ceph_fs_fail"
     CEPH_FS_DESTROY = "ceph_fs_destroy"
     STORAGE_ADD = "storage_add"
     STORAGE_SET = "storage_set"
@@ -141,6 +142,8 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
     _spec(K.CEPH_POOL_DESTROY, "pveceph pool destroy", P.CephPoolDestroy, Ph.DESTROY_CEPH, rank=14, serial=True,
           destructive=_always),
     _spec(K.CEPH_FS_CREATE, "pveceph fs create", P.CephFsCreate, Ph.CEPH, rank=12),
+    _spec(K.CEPH_FS_FAIL, "ceph fs fail: no MDS serves the file system any more (the daemons stay, as standbys)",
+          P.CephFsFail, Ph.DESTROY_CEPH, rank=13, serial=True, destructive=_always),
     _spec(K.CEPH_FS_DESTROY, "pveceph fs destroy", P.CephFsDestroy, Ph.DESTROY_CEPH, rank=13, serial=True,
           destructive=_always),
     _spec(K.STORAGE_ADD, "pvesm add", P.StorageAdd, Ph.STORAGE),

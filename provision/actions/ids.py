@@ -29,6 +29,7 @@ class Verb(StrEnum):
     INSTALL_CEPH = "install-ceph"
     TRUST_SSH = "trust-ssh"
     REMOVE_FOR_MEMBERSHIP = "remove-for-membership"
+    FAIL = "fail"
 
 
 def parse_address(text: str) -> Address:

@@ -238,6 +238,10 @@ class CephFsCreate(Params):
     add_storage: bool = False
 
 
+class CephFsFail(Params):
+    name: ConfigId
+
+
 class CephFsDestroy(Params):
     name: ConfigId
     remove_pools: bool = False

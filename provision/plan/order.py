@@ -461,9 +461,17 @@ class _Builder:
                          node=want.mdss[0] if want.mdss else None,
                          depends_on=self.planned(*mds_ids, *osd_creates, *mgr_ids), reason="needs a running MDS")
             elif ch.action == "delete":
+                # Ceph's `fs rm` refuses while an MDS serves the file system; `ceph fs fail`
+                # takes its ranks down and leaves the daemons as standbys (pveceph.adoc
+                # "Destroy CephFS"). Its pools go with it unless the stack keeps them.
+                failed = self.add(Kind.CEPH_FS_FAIL, ch.address, Verb.FAIL, Phase.DESTROY_CEPH,
+                                  _params(P.CephFsFail, {"name": name}),
+                                  reason="no MDS may serve a CephFS that is destroyed")
+                kept = {p.name for p in want.pools} if want else set()
                 self.add(Kind.CEPH_FS_DESTROY, ch.address, Verb.DESTROY, Phase.DESTROY_CEPH,
-                         _params(P.CephFsDestroy, {"name": name, "remove_pools": False, "remove_storages": False}),
-                         reason=ch.reason)
+                         _params(P.CephFsDestroy, {"name": name, "remove_storages": False,
+                                                   "remove_pools": not {f"{name}_data", f"{name}_metadata"} & kept}),
+                         depends_on=[failed], reason=ch.reason)
         # MON removals last in Ceph teardown, one per step, never the last monitor.
         prev_destroy: ActionId | None = None
         for ch in self.changed("ceph", "mon"):

@@ -1,5 +1,6 @@
 """The ``ceph`` client commands Ansible roles use: ``-s``, ``health``, ``osd in/out``, ``osd ok-to-stop``,
-``osd safe-to-destroy``, ``osd pool ls``, ``fs ls``, ``fs fail``. Errors exit like the real client (librados errno codes)."""
+``osd safe-to-destroy``, ``osd pool ls``, ``fs ls``, ``fs fail``. Errors exit like the real client
+(librados errno codes)."""
 
 from __future__ import annotations
 
