@@ -25,6 +25,7 @@ class Kind(StrEnum):
     CLUSTER_CREATE = "cluster_create"
     SSH_TRUST = "ssh_trust"
     CLUSTER_JOIN = "cluster_join"
+    NODE_SHUTDOWN = "node_shutdown"
     NODE_REMOVE = "node_remove"
     COROSYNC_LINK_SET = "corosync_link_set"
     COROSYNC_LINK_REMOVE = "corosync_link_remove"
@@ -111,8 +112,11 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
           "peer's host key", P.SshTrust, Ph.CLUSTER, rank=2),
     _spec(K.CLUSTER_JOIN, "pvecm add (one node at a time)", P.ClusterJoin, Ph.CLUSTER, rank=2, serial=True,
           effect=S.join),
-    _spec(K.NODE_REMOVE, "pvecm delnode", P.NodeRemove, Ph.DESTROY_CLUSTER, serial=True, destructive=_always,
-          effect=S.node_remove),
+    _spec(K.NODE_SHUTDOWN, "power off a node the plan removes (POST /nodes/{node}/status shutdown), wait until "
+          "it is offline", P.NodeShutdown, Ph.DESTROY_CLUSTER, serial=True, destructive=_always,
+          effect=S.node_shutdown),
+    _spec(K.NODE_REMOVE, "pvecm delnode (refused while the node is online)", P.NodeRemove, Ph.DESTROY_CLUSTER,
+          serial=True, destructive=_always, effect=S.node_remove),
     _spec(K.COROSYNC_LINK_SET, "edit a knet link in corosync.conf", P.CorosyncLinkSet, Ph.COROSYNC, serial=True),
     _spec(K.COROSYNC_LINK_REMOVE, "remove a knet link from corosync.conf", P.CorosyncLinkRemove,
           Ph.DESTROY_COROSYNC, serial=True),

@@ -30,6 +30,7 @@ class Verb(StrEnum):
     TRUST_SSH = "trust-ssh"
     REMOVE_FOR_MEMBERSHIP = "remove-for-membership"
     FAIL = "fail"
+    SHUTDOWN = "shutdown"
 
 
 def parse_address(text: str) -> Address:

@@ -129,6 +129,12 @@ class NodeRemove(Params):
     node: NodeName
 
 
+class NodeShutdown(Params):
+    """A node the plan removes, powered off through the API before `pvecm delnode`."""
+
+    node: NodeName
+
+
 class CorosyncLinkSet(Params):
     link: int = Field(ge=0, le=7)
     priority: int | None = Field(default=None, ge=0, le=255)

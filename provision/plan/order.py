@@ -255,11 +255,31 @@ class _Builder:
         for ch in node_deletes:
             name = str(ch.address.segments[0][1])
             runner = next((m for m in self.members if m != name and m in d.node_names), None)
+            self._refuse_guests_on(name)
+            shutdown: ActionId | None = None
+            member = self.facts.members.get(name) if self.facts else None
+            if member is None or member.online:
+                # pvecm delnode needs the node off (pvecm.adoc "Remove a Cluster Node"); its
+                # Ceph daemons were destroyed on it in destroy_ceph, which runs before this phase
+                shutdown = self.add(
+                    Kind.NODE_SHUTDOWN, ch.address, Verb.SHUTDOWN, Phase.DESTROY_CLUSTER, P.NodeShutdown(node=name),
+                    node=runner, depends_on=self.planned(qdev_remove), changes=[],
+                    reason=f"{name} is online: power it off for its removal (keep it off: it must never come "
+                           "back with this cluster's configuration)",
+                )
             self.add(
                 Kind.NODE_REMOVE, ch.address, Verb.REMOVE, Phase.DESTROY_CLUSTER, P.NodeRemove(node=name),
-                node=runner, depends_on=self.planned(qdev_remove),
-                reason=f"remove {name} from the cluster (power it off first; it must never return as is)",
+                node=runner, depends_on=self.planned(qdev_remove, shutdown),
+                reason=f"remove {name} from the cluster (it must be powered off and never return as is)",
             )
+
+    def _refuse_guests_on(self, node: str) -> None:
+        """A node is removed empty: its guests would stop with it and their configurations
+        stay behind in /etc/pve/nodes/<node>, reachable from no node."""
+        guests = sorted(g.sid for g in self.observed.guests if g.node == node)
+        if guests:
+            raise PlanError(f'node["{node}"]: guests still on {node}: {", ".join(guests)}; migrate them to a node that '
+                            "stays before removing it")
 
     def _links(self, node: str, with_priority: bool = False) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
