@@ -415,7 +415,6 @@ class _Differ:
             {r.sid: r for r in self.observed.ha.resources}, lambda r: view(r, exclude=("sid",)), "HA resource",
         )
 
-
     def crs(self) -> None:
         """The HA scheduler (datacenter.cfg `crs: ha=`). Not compared when /cluster/options
         could not be read: an unread option is not PVE's default."""
