@@ -25,6 +25,7 @@ class Kind(StrEnum):
     CLUSTER_CREATE = "cluster_create"
     SSH_TRUST = "ssh_trust"
     CLUSTER_JOIN = "cluster_join"
+    NODE_SHUTDOWN = "node_shutdown"
     NODE_REMOVE = "node_remove"
     COROSYNC_LINK_SET = "corosync_link_set"
     COROSYNC_LINK_REMOVE = "corosync_link_remove"
@@ -46,10 +47,12 @@ class Kind(StrEnum):
     CEPH_POOL_SET = "ceph_pool_set"
     CEPH_POOL_DESTROY = "ceph_pool_destroy"
     CEPH_FS_CREATE = "ceph_fs_create"
+    CEPH_FS_FAIL = "ceph_fs_fail"
     CEPH_FS_DESTROY = "ceph_fs_destroy"
     STORAGE_ADD = "storage_add"
     STORAGE_SET = "storage_set"
     STORAGE_REMOVE = "storage_remove"
+    HA_CRS_SET = "ha_crs_set"
     HA_GROUP_ADD = "ha_group_add"
     HA_GROUP_SET = "ha_group_set"
     HA_GROUP_REMOVE = "ha_group_remove"
@@ -109,8 +112,11 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
           "peer's host key", P.SshTrust, Ph.CLUSTER, rank=2),
     _spec(K.CLUSTER_JOIN, "pvecm add (one node at a time)", P.ClusterJoin, Ph.CLUSTER, rank=2, serial=True,
           effect=S.join),
-    _spec(K.NODE_REMOVE, "pvecm delnode", P.NodeRemove, Ph.DESTROY_CLUSTER, serial=True, destructive=_always,
-          effect=S.node_remove),
+    _spec(K.NODE_SHUTDOWN, "power off a node the plan removes (POST /nodes/{node}/status shutdown), wait until "
+          "it is offline", P.NodeShutdown, Ph.DESTROY_CLUSTER, serial=True, destructive=_always,
+          effect=S.node_shutdown),
+    _spec(K.NODE_REMOVE, "pvecm delnode (refused while the node is online)", P.NodeRemove, Ph.DESTROY_CLUSTER,
+          serial=True, destructive=_always, effect=S.node_remove),
     _spec(K.COROSYNC_LINK_SET, "edit a knet link in corosync.conf", P.CorosyncLinkSet, Ph.COROSYNC, serial=True),
     _spec(K.COROSYNC_LINK_REMOVE, "remove a knet link from corosync.conf", P.CorosyncLinkRemove,
           Ph.DESTROY_COROSYNC, serial=True),
@@ -140,12 +146,16 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
     _spec(K.CEPH_POOL_DESTROY, "pveceph pool destroy", P.CephPoolDestroy, Ph.DESTROY_CEPH, rank=14, serial=True,
           destructive=_always),
     _spec(K.CEPH_FS_CREATE, "pveceph fs create", P.CephFsCreate, Ph.CEPH, rank=12),
+    _spec(K.CEPH_FS_FAIL, "ceph fs fail: no MDS serves the file system any more (the daemons stay, as standbys)",
+          P.CephFsFail, Ph.DESTROY_CEPH, rank=13, serial=True, destructive=_always),
     _spec(K.CEPH_FS_DESTROY, "pveceph fs destroy", P.CephFsDestroy, Ph.DESTROY_CEPH, rank=13, serial=True,
           destructive=_always),
     _spec(K.STORAGE_ADD, "pvesm add", P.StorageAdd, Ph.STORAGE),
     _spec(K.STORAGE_SET, "pvesm set", P.StorageSet, Ph.STORAGE),
     _spec(K.STORAGE_REMOVE, "pvesm remove (storage.cfg entry only)", P.StorageRemove, Ph.STORAGE,
           Ph.DESTROY_STORAGE, destructive=_strands_content),
+    _spec(K.HA_CRS_SET, "pvesh set /cluster/options --crs (the HA scheduler; other crs keys kept)", P.HaCrsSet,
+          Ph.HA_GROUPS, rank=1),
     _spec(K.HA_GROUP_ADD, "ha-manager groupadd (PVE 8)", P.HaGroupAdd, Ph.HA_GROUPS),
     _spec(K.HA_GROUP_SET, "ha-manager groupset (PVE 8)", P.HaGroupSet, Ph.HA_GROUPS),
     _spec(K.HA_GROUP_REMOVE, "ha-manager groupremove (PVE 8)", P.HaGroupRemove, Ph.HA_GROUPS,

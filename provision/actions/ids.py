@@ -29,6 +29,8 @@ class Verb(StrEnum):
     INSTALL_CEPH = "install-ceph"
     TRUST_SSH = "trust-ssh"
     REMOVE_FOR_MEMBERSHIP = "remove-for-membership"
+    FAIL = "fail"
+    SHUTDOWN = "shutdown"
 
 
 def parse_address(text: str) -> Address:

@@ -129,6 +129,12 @@ class NodeRemove(Params):
     node: NodeName
 
 
+class NodeShutdown(Params):
+    """A node the plan removes, powered off through the API before `pvecm delnode`."""
+
+    node: NodeName
+
+
 class CorosyncLinkSet(Params):
     link: int = Field(ge=0, le=7)
     priority: int | None = Field(default=None, ge=0, le=255)
@@ -238,6 +244,10 @@ class CephFsCreate(Params):
     add_storage: bool = False
 
 
+class CephFsFail(Params):
+    name: ConfigId
+
+
 class CephFsDestroy(Params):
     name: ConfigId
     remove_pools: bool = False
@@ -273,6 +283,13 @@ class StorageRemove(Params):
 
 
 # -- HA -------------------------------------------------------------------------------
+class HaCrsSet(Params):
+    """The HA scheduler, datacenter.cfg `crs: ha=<mode>` (pve-cluster `DataCenterConfig.pm`;
+    `dynamic` needs pve-cluster 9.1, which the spec does not offer yet)."""
+
+    ha: Literal["basic", "static"]
+
+
 class HaGroupAdd(Params):
     group: ConfigId
     nodes: dict[NodeName, int]

@@ -66,14 +66,22 @@ def join(state: Replay, action: Action, where: str) -> None:
         state.online.add(action.node)
 
 
-def node_remove(state: Replay, action: Action, where: str) -> None:
-    assert isinstance(action.params, P.NodeRemove)
-    gone = action.params.node
+def _power_off_for_removal(state: Replay, gone: str, where: str) -> None:
     ok, why = state.quorate(state.online - {gone})
     if not ok:
         raise UnsafeStep(f"{where} would lose quorum while {gone} is powered off for removal: {why}")
-    state.members.discard(gone)
     state.online.discard(gone)
+
+
+def node_shutdown(state: Replay, action: Action, where: str) -> None:
+    assert isinstance(action.params, P.NodeShutdown)
+    _power_off_for_removal(state, action.params.node, where)
+
+
+def node_remove(state: Replay, action: Action, where: str) -> None:
+    assert isinstance(action.params, P.NodeRemove)
+    _power_off_for_removal(state, action.params.node, where)
+    state.members.discard(action.params.node)
 
 
 def network_apply(state: Replay, action: Action, where: str) -> None:

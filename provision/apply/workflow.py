@@ -312,18 +312,26 @@ def _render(document: dict[str, Any], live: Live, options: ApplyOptions) -> RunD
     runs_root.mkdir(parents=True, exist_ok=True)
     lab = options.lab or (live.desired.connection.lab if live.desired.connection is not None else None)
     try:
-        return render_run(document, runs_root=runs_root, inventory=_inventory(live.desired, lab),
+        return render_run(document, runs_root=runs_root, inventory=_inventory(document, live, lab),
                           physical_nics=physical_nics(live.found.cluster),
                           network_confirm_seconds=options.network_confirm_seconds)
     except RenderError as exc:
         raise ApplyError(f"cannot render the playbooks: {exc}") from None
 
 
-def _inventory(desired: Cluster, lab_name: str | None) -> Inventory:
+def _inventory(document: dict[str, Any], live: Live, lab_name: str | None) -> Inventory:
+    """The stack's nodes, plus the nodes a plan removes that its actions still run on
+    (a departing node's OSDs and MON are destroyed on it before `pvecm delnode`): those
+    are in the plan and in discovery, no longer in the stack. Such a node is reached at
+    its discovered address with the default SSH settings."""
+    stack_nodes = list(live.desired.nodes)
+    names = {n.name for n in stack_nodes}
+    runs_on = {str(a["node"]) for a in document.get("actions", []) if a.get("node")}
+    leaving = [n for n in live.found.cluster.nodes if n.name in runs_on - names]
     if lab_name is None:
-        return Inventory.from_nodes(desired.nodes)
+        return Inventory.from_nodes([*stack_nodes, *leaving])
     info = json.loads(lab_connection_file(lab_name).read_text(encoding="utf-8"))
-    return Inventory.from_lab(Path(info["inventory"]), desired.node_names)
+    return Inventory.from_lab(Path(info["inventory"]), [*live.desired.node_names, *(n.name for n in leaving)])
 
 
 def _run(document: dict[str, Any], run_dir: RunDir, values: secret_values.Secrets, live: Live,

@@ -285,6 +285,7 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
     guests = normalise_guests(c.get("guests"))
 
     version = obs.pve_version if obs.pve_version in (8, 9) else (9 if (obs.pve_version or 0) > 9 else 8)
+    obs.options_known = c.get("options") is not None
     ha = Ha.model_validate({"crs": normalise_crs(c.get("options")), "groups": groups, "rules": rules,
                             "resources": resources})
     quorum = Quorum(qdevice=qdevice)

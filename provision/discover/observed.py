@@ -79,6 +79,8 @@ class Observed:
     mons: list[MonState] = field(default_factory=list)
     osds: list[OsdState] = field(default_factory=list)
     ha_groups_migrated: bool = False
+    options_known: bool = True
+    """False when /cluster/options (datacenter.cfg) could not be read: `ha.crs` is then unknown."""
     interfaces_api: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     """Node -> its `/nodes/{node}/network` records without runtime state: everything PVE
     reads from the interfaces file, so a plan can show that file's lines before and after."""

@@ -56,7 +56,8 @@ CREATE TABLE IF NOT EXISTS ceph_pools (
     pg_autoscale_mode TEXT NOT NULL, application TEXT NOT NULL, crush_rule TEXT NOT NULL,
     target_size INTEGER, target_size_ratio REAL, type TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS ceph_fs (
-    name TEXT PRIMARY KEY, metadata_pool TEXT NOT NULL, data_pool TEXT NOT NULL);
+    name TEXT PRIMARY KEY, metadata_pool TEXT NOT NULL, data_pool TEXT NOT NULL,
+    joinable INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS ha_services (
     sid TEXT PRIMARY KEY, node TEXT NOT NULL, state TEXT NOT NULL, uid TEXT NOT NULL,
     since REAL NOT NULL, target TEXT);

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from provision.lab import crmbridge, real
 from provision.lab.files import COROSYNC, parse_corosync
@@ -40,6 +41,10 @@ class Topology:
     conf: ClusterConf | None
     partitions: list[Partition] = field(default_factory=list)
     views: dict[str, Partition] = field(default_factory=dict)  # real lab: each node's own view
+    evicted: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Nodes `pvecm delnode` removed -> the cluster they still believe in (`name`, `version`). Their own corosync
+    and pmxcfs keep the old configuration (delnode only edits the others' nodelist and
+    `corosync-cfgtool -k`s the node), so powered on they are alone and never quorate."""
 
     @property
     def clustered(self) -> bool:
@@ -55,7 +60,7 @@ class Topology:
 
     def quorate(self, node: str) -> bool:
         """Whether ``node`` may write ``/etc/pve`` (standalone nodes always may)."""
-        if not self.power.get(node, False):
+        if not self.power.get(node, False) or node in self.evicted:
             return False
         if not self.is_member(node):
             return True
@@ -73,6 +78,8 @@ class Topology:
         """Whether ``viewer`` sees ``other`` online (same corosync partition, or itself)."""
         if viewer == other:
             return self.power.get(viewer, False)
+        if viewer in self.evicted:
+            return False
         p = self.partition_of(viewer)
         return bool(p and other in p.nodes)
 
@@ -83,7 +90,7 @@ def load(store: Store) -> Topology:
     power = {r["name"]: bool(r["power"]) for r in store.query("SELECT name, power FROM nodes")}
     text = store.get_file(COROSYNC)
     conf = parse_corosync(text) if text else None
-    topo = Topology(nodes, power, conf)
+    topo = Topology(nodes, power, conf, evicted=dict(store.get_meta("evicted", {}) or {}))
     if conf is None:
         return topo
     if real.enabled(store.path.parent):

@@ -390,6 +390,7 @@ class _Differ:
         )
 
     def ha(self) -> None:
+        self.crs()
         desired_ha = self.desired.ha
         groups = list(desired_ha.groups)
         rules = list(desired_ha.rules)
@@ -413,6 +414,18 @@ class _Differ:
             lambda k: Address.of(("ha", None), ("resource", k)), {r.sid: r for r in resources},
             {r.sid: r for r in self.observed.ha.resources}, lambda r: view(r, exclude=("sid",)), "HA resource",
         )
+
+    def crs(self) -> None:
+        """The HA scheduler (datacenter.cfg `crs: ha=`). Not compared when /cluster/options
+        could not be read: an unread option is not PVE's default."""
+        addr = Address.of("ha", "crs")
+        if self.facts is not None and not self.facts.options_known:
+            self.add(Change(addr, "noop-note", reason="ha.crs is not compared: /cluster/options could not be read"))
+            return
+        want, have = self.desired.ha.crs, self.observed.ha.crs
+        if want != have:
+            self.add(Change(addr, "update", before={"crs": have}, after={"crs": want},
+                            field_diffs=(FieldDiff("crs", have, want),)))
 
 
 # -- views and helpers ----------------------------------------------------------------

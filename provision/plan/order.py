@@ -255,11 +255,31 @@ class _Builder:
         for ch in node_deletes:
             name = str(ch.address.segments[0][1])
             runner = next((m for m in self.members if m != name and m in d.node_names), None)
+            self._refuse_guests_on(name)
+            shutdown: ActionId | None = None
+            member = self.facts.members.get(name) if self.facts else None
+            if member is None or member.online:
+                # pvecm delnode needs the node off (pvecm.adoc "Remove a Cluster Node"); its
+                # Ceph daemons were destroyed on it in destroy_ceph, which runs before this phase
+                shutdown = self.add(
+                    Kind.NODE_SHUTDOWN, ch.address, Verb.SHUTDOWN, Phase.DESTROY_CLUSTER, P.NodeShutdown(node=name),
+                    node=runner, depends_on=self.planned(qdev_remove), changes=[],
+                    reason=f"{name} is online: power it off for its removal (keep it off: it must never come "
+                           "back with this cluster's configuration)",
+                )
             self.add(
                 Kind.NODE_REMOVE, ch.address, Verb.REMOVE, Phase.DESTROY_CLUSTER, P.NodeRemove(node=name),
-                node=runner, depends_on=self.planned(qdev_remove),
-                reason=f"remove {name} from the cluster (power it off first; it must never return as is)",
+                node=runner, depends_on=self.planned(qdev_remove, shutdown),
+                reason=f"remove {name} from the cluster (it must be powered off and never return as is)",
             )
+
+    def _refuse_guests_on(self, node: str) -> None:
+        """A node is removed empty: its guests would stop with it and their configurations
+        stay behind in /etc/pve/nodes/<node>, reachable from no node."""
+        guests = sorted(g.sid for g in self.observed.guests if g.node == node)
+        if guests:
+            raise PlanError(f'node["{node}"]: guests still on {node}: {", ".join(guests)}; migrate them to a node that '
+                            "stays before removing it")
 
     def _links(self, node: str, with_priority: bool = False) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
@@ -461,9 +481,17 @@ class _Builder:
                          node=want.mdss[0] if want.mdss else None,
                          depends_on=self.planned(*mds_ids, *osd_creates, *mgr_ids), reason="needs a running MDS")
             elif ch.action == "delete":
+                # Ceph's `fs rm` refuses while an MDS serves the file system; `ceph fs fail`
+                # takes its ranks down and leaves the daemons as standbys (pveceph.adoc
+                # "Destroy CephFS"). Its pools go with it unless the stack keeps them.
+                failed = self.add(Kind.CEPH_FS_FAIL, ch.address, Verb.FAIL, Phase.DESTROY_CEPH,
+                                  _params(P.CephFsFail, {"name": name}),
+                                  reason="no MDS may serve a CephFS that is destroyed")
+                kept = {p.name for p in want.pools} if want else set()
                 self.add(Kind.CEPH_FS_DESTROY, ch.address, Verb.DESTROY, Phase.DESTROY_CEPH,
-                         _params(P.CephFsDestroy, {"name": name, "remove_pools": False, "remove_storages": False}),
-                         reason=ch.reason)
+                         _params(P.CephFsDestroy, {"name": name, "remove_storages": False,
+                                                   "remove_pools": not {f"{name}_data", f"{name}_metadata"} & kept}),
+                         depends_on=[failed], reason=ch.reason)
         # MON removals last in Ceph teardown, one per step, never the last monitor.
         prev_destroy: ActionId | None = None
         for ch in self.changed("ceph", "mon"):
@@ -517,6 +545,12 @@ class _Builder:
 
     def ha(self) -> None:
         members = self.membership_ids()
+        crs = self.by_addr.get("ha.crs")
+        if crs is not None:
+            # after create/join: a join replaces the node's datacenter.cfg with the cluster's
+            self.add(Kind.HA_CRS_SET, crs.address, Verb.SET, Phase.HA_GROUPS,
+                     _params(P.HaCrsSet, {"ha": self.desired.ha.crs}), depends_on=members,
+                     reason="datacenter.cfg crs through /cluster/options (other options untouched)")
         for kind, key_name in (("group", "group"), ("resource", "sid"), ("rule", "rule")):
             add_kind, set_kind, remove_kind, phase, destroy_phase, add_model, set_model, remove_model = _HA[kind]
             for ch in self.changed("ha", kind):

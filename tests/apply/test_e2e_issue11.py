@@ -90,15 +90,17 @@ def test_pbs_password_is_not_an_argv_value(built: Lab) -> None:
     assert pw.read_text() == env_password + "\n"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 item 9: ha.crs is neither applied nor read back through "
-                   "/cluster/options")
 def test_ha_crs_is_applied_and_read_back(built: Lab) -> None:
     text = (REPO / "stacks" / "lab.yaml").read_text()
     assert re.search(r"^ha:\n", text, re.M)
     stack = _stack(built, "crs.yaml", lambda t: re.sub(r"^ha:\n", "ha:\n  crs: static\n", t, count=1, flags=re.M))
+    # options the stack does not manage, set by an admin: they must survive
+    assert built.node_cli("pve02", "pvesh", "set", "/cluster/options", "--crs", "ha-rebalance-on-start=1",
+                          "--keyboard", "de").returncode == 0
     _apply(built, stack)
     opts = _json(built, "pve01", "/cluster/options")
-    assert isinstance(opts, dict) and opts.get("crs", {}).get("ha") == "static"
+    assert isinstance(opts, dict) and opts.get("crs") == {"ha": "static", "ha-rebalance-on-start": "1"}
+    assert opts.get("keyboard") == "de"
     assert built.cli("plan", str(stack), "--detailed-exitcode").returncode == 0
     # and a change made outside shows up in the plan
     built.node_cli("pve01", "pvesh", "set", "/cluster/options", "--crs", "ha=basic")

@@ -95,3 +95,30 @@ def test_cephfs_destroy_fails_while_an_mds_serves_it(lab: LabHandle) -> None:
         assert not {"cephfs_data", "cephfs_metadata"} & {x["pool_name"] for x in lab.get("/nodes/pve01/ceph/pool")}
     finally:
         lab.lab("recover", "pve03")
+
+
+def test_ceph_fs_fail_lets_destroy_run_and_the_mds_stays_a_standby(lab: LabHandle) -> None:
+    lab.wait(lambda: any(m["state"] == "up:standby" for m in lab.get("/nodes/pve01/ceph/mds")), 30,
+             "an MDS to be a standby")
+    lab.node("pve01", "pveceph", "fs", "create", "--pg_num", "32")
+    missing = lab.node("pve01", "ceph", "fs", "fail", "nosuch", check=False)
+    assert missing.returncode == 2 and missing.stderr.strip() == "Error ENOENT: Not found: 'nosuch'"
+    failed = lab.node("pve01", "ceph", "fs", "fail", "cephfs")
+    assert failed.stderr.strip() == ("cephfs marked not joinable; MDS cannot join the cluster. "
+                                     "All MDS ranks marked failed.")
+    assert [m["state"] for m in lab.get("/nodes/pve01/ceph/mds")] == ["up:standby"]  # the daemon stays
+    assert "MDS_ALL_DOWN" in lab.get("/nodes/pve01/ceph/status")["health"]["checks"]
+    done = lab.node("pve01", "pveceph", "fs", "destroy", "cephfs", "--remove-pools", "1")
+    assert "must be inactive/failed" not in done.stderr
+    assert lab.get("/nodes/pve01/ceph/fs") == []
+
+
+def test_an_mds_can_be_destroyed_while_its_file_system_exists(lab: LabHandle) -> None:
+    # MDS.pm destroymds / Services.pm destroy_mds check no file system: the fs goes offline
+    lab.node("pve01", "pveceph", "fs", "create", "--pg_num", "32")
+    for m in lab.get("/nodes/pve01/ceph/mds"):
+        lab.node(m["host"], "pveceph", "mds", "destroy", m["name"])
+    assert lab.get("/nodes/pve01/ceph/mds") == []
+    assert "MDS_ALL_DOWN" in lab.get("/nodes/pve01/ceph/status")["health"]["checks"]
+    lab.node("pve01", "pveceph", "fs", "destroy", "cephfs", "--remove-pools", "1")
+    assert lab.get("/nodes/pve01/ceph/fs") == []

@@ -26,6 +26,10 @@ def test_crs_through_cluster_options(lab8: LabHandle) -> None:
     assert opts["crs"] == {"ha": "static", "ha-rebalance-on-start": "1"}
     assert "crs: ha=static,ha-rebalance-on-start=1" in (lab8.root / "nodes/pve02/root/etc/pve/datacenter.cfg"
                                                         ).read_text()
+    lab8.ok("PUT", "/cluster/options", keyboard="de")
+    lab8.ok("PUT", "/cluster/options", crs="ha=basic")  # a property string is replaced whole (Cluster.pm:853)
+    opts = lab8.get("/cluster/options")
+    assert opts["crs"] == {"ha": "basic"} and opts["keyboard"] == "de"
     bad = lab8.request("PUT", "/cluster/options", crs="ha=dynamic")  # pve-cluster 9.1 only
     assert bad.status_code == 400 and "crs" in bad.json()["errors"]
     lab8.ok("PUT", "/cluster/options", delete="crs")

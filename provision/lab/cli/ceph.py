@@ -1,5 +1,6 @@
 """The ``ceph`` client commands Ansible roles use: ``-s``, ``health``, ``osd in/out``, ``osd ok-to-stop``,
-``osd safe-to-destroy``, ``osd pool ls``, ``fs ls``. Errors exit like the real client (librados errno codes)."""
+``osd safe-to-destroy``, ``osd pool ls``, ``fs ls``, ``fs fail``. Errors exit like the real client
+(librados errno codes)."""
 
 from __future__ import annotations
 
@@ -84,6 +85,13 @@ def _run(ctx: Ctx, words: list[str], as_json: bool) -> int:
     if words[:3] == ["osd", "pool", "ls"]:
         names = [r["name"] for r in ctx.store.query("SELECT name FROM ceph_pools ORDER BY id")]
         print(json.dumps(names) if as_json else "\n".join(names))
+        return 0
+    if len(words) == 3 and words[:2] == ["fs", "fail"]:
+        try:
+            message = ceph.fs_fail(ctx, words[2])
+        except ApiError as exc:
+            fail(f"Error ENOENT: {exc.message}", 2)
+        print(message, file=__import__("sys").stderr)
         return 0
     if words[:2] == ["fs", "ls"]:
         fss = [{"name": f["name"], "metadata_pool": f["metadata_pool"], "data_pools": [f["data_pool"]]}

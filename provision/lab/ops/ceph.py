@@ -184,8 +184,9 @@ def health(store: Store) -> dict[str, Any]:
         check("POOL_NO_REDUNDANCY", "HEALTH_WARN", f"{len(norepl)} pool(s) have no replicas configured", len(norepl))
     fss = store.query("SELECT * FROM ceph_fs")
     mds_up = [m for m in store.query("SELECT * FROM ceph_mds WHERE running = 1") if m["host"] in up]
-    if fss and not mds_up:
-        check("MDS_ALL_DOWN", "HEALTH_ERR", f"{len(fss)} filesystem is offline", len(fss))
+    offline = [f for f in fss if not mds_up or not f["joinable"]]  # `ceph fs fail` takes its ranks down
+    if offline:
+        check("MDS_ALL_DOWN", "HEALTH_ERR", f"{len(offline)} filesystem is offline", len(offline))
     status = "HEALTH_OK"
     if any(c["severity"] == "HEALTH_ERR" for c in checks.values()):
         status = "HEALTH_ERR"
@@ -378,10 +379,6 @@ def _daemon_destroy(ctx: Ctx, params: dict[str, Any], table: str, key: str, kind
         if row is None or row["host"] != node:
             raise ApiError(500, f"{'manager' if kind == 'mgr' else 'MDS'} '{name}' does not exist on node '{node}'"
                            if kind == "mgr" else f"ceph MDS '{name}' does not exist on this node")
-        if table == "ceph_mds":
-            rest = ctx.store.one("SELECT COUNT(*) AS c FROM ceph_mds WHERE name != ?", (name,))
-            if ctx.store.query("SELECT 1 FROM ceph_fs") and rest is not None and rest["c"] == 0:
-                raise ApiError(500, "can't remove the last MDS while a CephFS exists")
         ctx.store.exec(f"DELETE FROM {table} WHERE name = ?", (name,))
         return task(ctx, node, f"cephdestroy{kind}", f"{kind}.{name}")
 
@@ -405,11 +402,12 @@ MDS_BOOT_S = 5.0
 def mds_states(ctx: Ctx) -> list[dict[str, Any]]:
     """Every MDS as ``get_cluster_mds_state`` + ceph.conf see it: ``unknown`` until it has
     registered, then ``up:standby``, or ``up:active`` (with ``rank``, ``fs_name``) once a
-    file system took it; ``stopped`` when its node or daemon is down."""
+    file system took it; ``stopped`` when its node or daemon is down. A file system that
+    ``ceph fs fail`` marked not joinable takes no MDS (its daemons stay standbys)."""
     up = _up_nodes(ctx.store)
     scale = float(ctx.store.get_meta("time_scale", 0.02))
     now = time.time()
-    unserved = [str(f["name"]) for f in ctx.store.query("SELECT name FROM ceph_fs ORDER BY name")]
+    unserved = [str(f["name"]) for f in ctx.store.query("SELECT name FROM ceph_fs WHERE joinable = 1 ORDER BY name")]
     out = []
     for m in ctx.store.query("SELECT * FROM ceph_mds ORDER BY created"):
         entry: dict[str, Any] = {"name": m["name"], "host": m["host"], "addr": f"{m['addr']}:6800/0",
@@ -873,6 +871,17 @@ def fs_create(ctx: Ctx, params: dict[str, Any]) -> str:
         if "up:standby" not in states:
             raise ApiError(500, "no standby Metadata Server (MDS) found!")
         return worker(ctx, node, "cephfscreate", name, work)
+
+
+def fs_fail(ctx: Ctx, name: str) -> str:
+    """Ceph's ``fs fail`` (``src/mon/FSCommands.cc`` FailHandler): mark the file system not
+    joinable and fail its ranks, so no MDS serves it (the daemons become standbys) and
+    ``fs rm`` is allowed. Ceph's own answer text; ENOENT for an unknown name."""
+    with ctx.store.tx():
+        if ctx.store.one("SELECT 1 FROM ceph_fs WHERE name = ?", (name,)) is None:
+            raise ApiError(404, f"Not found: '{name}'")
+        ctx.store.exec("UPDATE ceph_fs SET joinable = 0 WHERE name = ?", (name,))
+    return f"{name} marked not joinable; MDS cannot join the cluster. All MDS ranks marked failed."
 
 
 @route("DELETE", "/nodes/{node}/ceph/fs/{name}")

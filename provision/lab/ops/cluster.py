@@ -141,6 +141,12 @@ def delnode(ctx: Ctx, params: dict[str, Any]) -> None:
             raise ApiError(500, str(exc)) from None
         save_conf(ctx, conf)
         ctx.store.exec("DELETE FROM ha_nodes WHERE name = ?", (found.name,))
+        # The removed node keeps its own corosync.conf and pmxcfs database: delnode edits
+        # only the remaining nodes' nodelist and sends `corosync-cfgtool -k` (ClusterConfig.pm
+        # delnode). Powered on, now or later, it stands alone in the old cluster, without quorum.
+        evicted = dict(ctx.store.get_meta("evicted", {}) or {})
+        evicted[found.name] = {"name": conf.cluster_name, "version": conf.config_version - 1}
+        ctx.store.set_meta("evicted", evicted)
     return None
 
 

@@ -9,7 +9,7 @@ from provision.lab.formats.sectionconfig import SHARED_STORAGE_TYPES
 from provision.lab.hardware import PVE_RELEASES, PVE_REPOIDS
 from provision.lab.ops.cluster import read_conf
 from provision.lab.ops.common import require_node, topo
-from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_req, route
+from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_req, param_error, route
 
 SHARED_TYPES = SHARED_STORAGE_TYPES  # pve-storage @SHARED_STORAGE
 
@@ -30,6 +30,13 @@ def cluster_status(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
     t = topo(ctx)
     conf = read_conf(ctx)
     ips = {r["name"]: r["ip"] for r in ctx.store.query("SELECT name, ip FROM nodes")}
+    if ctx.node in t.evicted:  # removed by delnode, still on its old config: alone, no quorum
+        return [
+            {"type": "cluster", "id": "cluster", "name": t.evicted[ctx.node]["name"], "nodes": 1,
+             "version": t.evicted[ctx.node]["version"], "quorate": 0},
+            {"type": "node", "id": f"node/{ctx.node}", "name": ctx.node, "nodeid": 0, "ip": ips.get(ctx.node, ""),
+             "local": 1, "online": 1, "level": ""},
+        ]
     if conf is None or conf.node(ctx.node) is None:
         return [
             {"type": "node", "id": f"node/{ctx.node}", "name": ctx.node, "nodeid": 0, "ip": ips.get(ctx.node, ""),
@@ -92,6 +99,23 @@ def node_index(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, str]]:
     require_node(ctx, params["node"])
     names = ("ceph", "disks", "lxc", "network", "qemu", "status", "storage", "tasks", "version")
     return [{"name": n} for n in names]
+
+
+@route("POST", "/nodes/{node}/status")
+def node_cmd(ctx: Ctx, params: dict[str, Any]) -> None:
+    """pve-manager ``PVE/API2/Nodes.pm`` node_cmd (Sys.PowerMgmt): ``shutdown`` powers the
+    node off, ``reboot`` restarts it; PVE answers first and acts two seconds later, the lab
+    acts at once. Either way its guests stop (``pve-guests`` stops them on the way down)."""
+    node = params["node"]
+    require_node(ctx, node)
+    command = p_enum(params, "command", ("reboot", "shutdown"))
+    if command is None:
+        raise param_error("command", "property is missing and it is not optional")
+    with ctx.store.tx():
+        ctx.store.exec("UPDATE nodes SET power = ?, boot_time = ? WHERE name = ?",
+                       (int(command == "reboot"), time.time(), node))
+        ctx.store.exec("UPDATE guests SET status = 'stopped' WHERE node = ?", (node,))
+    return None
 
 
 @route("GET", "/nodes/{node}/status")
