@@ -19,6 +19,7 @@ MODULES = {
     "systemctl": "systemctl",
     "systemd-run": "systemd_run",
     "corosync-cfgtool": "corosync_cfgtool",
+    "apt-get": "apt_get",
 }
 
 
