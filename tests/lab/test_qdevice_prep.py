@@ -5,8 +5,6 @@ before corosync.conf gets a `device` section."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -27,23 +25,6 @@ def lab(tmp_path: Path) -> Iterator[LabHandle]:
         stop_lab(handle)
 
 
-def _host_apt(lab: LabHandle, *packages: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, PVE_LAB_DIR=str(lab.root), PVE_LAB_HOST=QNETD)
-    return subprocess.run([str(lab.root / "bin" / "apt-get"), "install", "-y", *packages], env=env, text=True,
-                          capture_output=True, timeout=60, check=False)
-
-
-def _trust_qnetd(lab: LabHandle, node: str) -> None:
-    src, dst = lab.root / "nodes" / node / "root", lab.root / "hosts" / QNETD / "root"
-    kind, key = (dst / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
-    (src / "root/.ssh").mkdir(parents=True, exist_ok=True)
-    (dst / "root/.ssh").mkdir(parents=True, exist_ok=True)
-    with (src / "root/.ssh/known_hosts").open("a") as f:
-        f.write(f"{QNETD} {kind} {key}\n")
-    with (dst / "root/.ssh/authorized_keys").open("a") as f:
-        f.write((src / "root/.ssh/id_rsa.pub").read_text())
-
-
 def _corosync_conf(lab: LabHandle) -> str:
     return (lab.root / "nodes" / "pve01" / "root" / "etc" / "pve" / "corosync.conf").read_text()
 
@@ -53,11 +34,11 @@ def test_each_missing_preparation_stops_setup_with_pves_error(lab: LabHandle) ->
     assert p.returncode != 0 and "Host key verification failed." in p.stderr
     assert f"command 'ssh-copy-id -i /root/.ssh/id_rsa root@{QNETD}' failed: exit code 1" in p.stderr
 
-    _trust_qnetd(lab, "pve01")
+    lab.trust_qnetd("pve01", QNETD)
     p = lab.node("pve01", *SETUP, check=False)
     assert p.returncode != 0 and "qnetd-cacert.crt: No such file or directory" in p.stderr
 
-    assert _host_apt(lab, "corosync-qnetd").returncode == 0
+    assert lab.host_apt(QNETD, "corosync-qnetd").returncode == 0
     p = lab.node("pve01", *SETUP, check=False)
     assert p.returncode != 0 and "exec of corosync-qdevice-net-certutil -r -n prod failed" in p.stderr
 
@@ -74,7 +55,7 @@ def test_each_missing_preparation_stops_setup_with_pves_error(lab: LabHandle) ->
 
 
 def test_trust_from_another_node_is_not_enough(lab: LabHandle) -> None:
-    _trust_qnetd(lab, "pve02")
+    lab.trust_qnetd("pve02", QNETD)
     p = lab.node("pve01", *SETUP, check=False)
     assert p.returncode != 0 and "Host key verification failed." in p.stderr
 
