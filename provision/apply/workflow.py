@@ -321,7 +321,7 @@ def _render(document: dict[str, Any], live: Live, options: ApplyOptions) -> RunD
 
 def _inventory(desired: Cluster, lab_name: str | None) -> Inventory:
     if lab_name is None:
-        return Inventory.from_nodes(desired.nodes)
+        return Inventory.from_nodes(desired.nodes, desired.quorum.qdevice)
     info = json.loads(lab_connection_file(lab_name).read_text(encoding="utf-8"))
     return Inventory.from_lab(Path(info["inventory"]), desired.node_names)
 
