@@ -9,7 +9,8 @@ from pathlib import Path
 ADMIN_TOKEN_ID = "root@pam!provision"
 READONLY_TOKEN_ID = "auditor@pve!readonly"
 NODE_CLIS = ("pvecm", "pveceph", "ha-manager", "pvesm", "pvesh", "ifreload", "qm", "ceph", "systemctl",
-             "systemd-run", "corosync-cfgtool", "apt-get")
+             "systemd-run", "corosync-cfgtool", "apt-get",
+             "dpkg-query")
 
 
 def provision_home() -> Path:

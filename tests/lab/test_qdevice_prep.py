@@ -66,7 +66,11 @@ def test_setup_towards_an_address_without_a_host_cannot_connect(lab: LabHandle) 
 
 
 def test_apt_get_installs_once_and_knows_only_real_packages(lab: LabHandle) -> None:
+    status = ("dpkg-query", "-W", "--showformat=${Status}", "corosync-qdevice")
+    before = lab.node("pve01", *status, check=False)
+    assert before.returncode == 1 and "no packages found matching corosync-qdevice" in before.stderr
     first = lab.node("pve01", "apt-get", "install", "-y", "corosync-qdevice")
+    assert lab.node("pve01", *status).stdout == "install ok installed"
     assert "1 newly installed" in first.stdout
     again = lab.node("pve01", "apt-get", "install", "-y", "corosync-qdevice")
     assert "0 newly installed" in again.stdout and "already the newest version" in again.stdout

@@ -20,6 +20,7 @@ MODULES = {
     "systemd-run": "systemd_run",
     "corosync-cfgtool": "corosync_cfgtool",
     "apt-get": "apt_get",
+    "dpkg-query": "dpkg_query",
 }
 
 

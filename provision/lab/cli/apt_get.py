@@ -25,10 +25,11 @@ EXIT_APT = 100
 
 
 @contextmanager
-def _target(argv: list[str]) -> Iterator[tuple[Store, str]]:
+def target(argv: list[str]) -> Iterator[tuple[Store, str]]:
+    """The lab store and who is asking: `$PVE_LAB_HOST` (an external host) or the node."""
     host = os.environ.get("PVE_LAB_HOST")
     if not host:
-        with node_context(["apt-get", *argv]) as ctx:
+        with node_context(argv) as ctx:
             yield ctx.store, ctx.node
         return
     lab_dir = os.environ.get("PVE_LAB_DIR")
@@ -48,7 +49,7 @@ def main(argv: list[str]) -> int:
     if not words or words[0] != "install":
         fail("E: the lab's apt-get only simulates 'install'", EXIT_APT)
     wanted = words[1:]
-    with _target(argv) as (store, who):
+    with target(["apt-get", *argv]) as (store, who):
         available = packages.DEBIAN[int(store.get_meta("pve_version", 8))]
         for name in wanted:
             if name not in available:
