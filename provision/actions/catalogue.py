@@ -32,6 +32,8 @@ class Kind(StrEnum):
     COROSYNC_TOTEM_SET = "corosync_totem_set"
     QDEVICE_SETUP = "qdevice_setup"
     QDEVICE_REMOVE = "qdevice_remove"
+    QDEVICE_INSTALL = "qdevice_install"
+    QNETD_INSTALL = "qnetd_install"
     CEPH_INSTALL = "ceph_install"
     CEPH_INIT = "ceph_init"
     CEPH_MON_CREATE = "ceph_mon_create"
@@ -108,8 +110,9 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
           Ph.NETWORK, serial=True, effect=S.network_apply),
     _spec(K.CLUSTER_CREATE, "pvecm create on the first node", P.ClusterCreate, Ph.CLUSTER, rank=1, serial=True,
           effect=S.join),
-    _spec(K.SSH_TRUST, "root SSH trust for pvecm add --use_ssh: authorize the node's key on its peer, pin the "
-          "peer's host key", P.SshTrust, Ph.CLUSTER, rank=2),
+    _spec(K.SSH_TRUST, "root SSH trust for pvecm add --use_ssh and pvecm qdevice setup: authorize the node's key "
+          "on its peer (a node or the QNetd host), pin the peer's host key", P.SshTrust, Ph.CLUSTER, Ph.QDEVICE,
+          rank=2),
     _spec(K.CLUSTER_JOIN, "pvecm add (one node at a time)", P.ClusterJoin, Ph.CLUSTER, rank=2, serial=True,
           effect=S.join),
     _spec(K.NODE_SHUTDOWN, "power off a node the plan removes (POST /nodes/{node}/status shutdown), wait until "
@@ -124,6 +127,10 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
           serial=True),
     _spec(K.QDEVICE_SETUP, "pvecm qdevice setup", P.QdeviceSetup, Ph.QDEVICE, Ph.DESTROY_CLUSTER, serial=True,
           effect=S.qdevice_setup),
+    _spec(K.QDEVICE_INSTALL, "apt-get install corosync-qdevice on a node (pvecm qdevice setup needs it on every "
+          "node)", P.QdeviceInstall, Ph.QDEVICE, rank=1),
+    _spec(K.QNETD_INSTALL, "apt-get install corosync-qnetd on the QNetd host (delegated from the node that runs "
+          "pvecm qdevice setup)", P.QnetdInstall, Ph.QDEVICE, rank=1),
     _spec(K.QDEVICE_REMOVE, "pvecm qdevice remove", P.QdeviceRemove, Ph.CLUSTER, Ph.QDEVICE, Ph.DESTROY_QDEVICE,
           rank=0, serial=True, effect=S.qdevice_remove),
     _spec(K.CEPH_INSTALL, "pveceph install (Ceph repository and packages) on a node without Ceph",

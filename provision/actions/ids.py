@@ -27,6 +27,8 @@ class Verb(StrEnum):
     JOIN = "join"
     SETUP = "setup"
     INSTALL_CEPH = "install-ceph"
+    INSTALL_QDEVICE = "install-qdevice"
+    INSTALL_QNETD = "install-qnetd"
     TRUST_SSH = "trust-ssh"
     REMOVE_FOR_MEMBERSHIP = "remove-for-membership"
     FAIL = "fail"

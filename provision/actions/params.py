@@ -114,7 +114,10 @@ class ClusterCreate(Params):
 
 
 class SshTrust(Params):
-    peer: NodeName
+    """Root SSH from the action's node to `peer`: a node (for `pvecm add --use_ssh`) or
+    the QNetd host, whose inventory name is its address (for `pvecm qdevice setup`)."""
+
+    peer: NodeName | Ip
     peer_address: Ip
 
 
@@ -162,6 +165,16 @@ class QdeviceSetup(Params):
 
 class QdeviceRemove(Params):
     pass
+
+
+class QdeviceInstall(Params):
+    """`corosync-qdevice` on the action's node (Debian's package, as pvecm.adoc says)."""
+
+
+class QnetdInstall(Params):
+    """`corosync-qnetd` on the QNetd host at `host` (its inventory name)."""
+
+    host: Ip
 
 
 # -- ceph -----------------------------------------------------------------------------

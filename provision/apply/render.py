@@ -31,6 +31,7 @@ import jinja2
 from pydantic import BaseModel
 
 from provision.actions import PRE_CLUSTER_PHASES, Action, ActionError, Kind, pve_text
+from provision.actions import params as P
 from provision.actions.values import SecretParam
 from provision.pveformat import edit as pve_edit
 from provision.spec.base import NODE_NAME
@@ -382,6 +383,12 @@ def render_run(
     for action in actions:
         if (action.node or any_host) not in inventory.hosts:
             raise RenderError(f"{action.address}: node {action.node!r} is not in the inventory")
+        target = _delegated_to(action)
+        if target is not None and target not in inventory.hosts and target not in inventory.external:
+            # Ansible would open an SSH connection to an address nobody described
+            raise RenderError(f"{action.address}: the QNetd host {target} is not in the inventory (a real "
+                              "cluster: quorum.qdevice.ssh; a lab: provision lab up --qnetd "
+                              f"{target})")
 
     runs_root = runs_root.resolve()  # ansible-runner treats a relative inventory path as inventory text
     root = runs_root / run_dir_name(plan_id, now)
@@ -522,6 +529,16 @@ def _require_no_log(action: Action, tasks: Sequence[Any]) -> None:
                               "secret without no_log; secrets are not supported in this action kind")
 
 
+def _delegated_to(action: Action) -> str | None:
+    """The inventory host a kind's tasks are delegated to besides the action's node."""
+    params = action.params
+    if isinstance(params, P.QnetdInstall):
+        return params.host
+    if isinstance(params, P.SshTrust):
+        return params.peer
+    return None
+
+
 # -- inventories ------------------------------------------------------------------------
 
 
@@ -532,53 +549,65 @@ class Inventory:
     hosts: list[str]
     source_file: Path | None = None
     host_vars: dict[str, dict[str, Any]] = field(default_factory=dict)
+    external: list[str] = field(default_factory=list)
+    """Hosts that are not PVE nodes (group `qnetd`, named by their address): only tasks
+    delegated from a node reach them."""
 
     @classmethod
     def from_lab(cls, inventory_file: Path, nodes: Sequence[str] | None = None) -> Inventory:
         """A lab brings its own inventory (docs/lab-contract.md); we copy it verbatim."""
         data = _yaml_load(inventory_file.read_text(encoding="utf-8")) or {}
-        found = _inventory_hosts(data)
+        groups = (data.get("all") or {}).get("children") or {}
+        found = _group_hosts(groups["pve"]) if "pve" in groups else _inventory_hosts(data)
         order = [n for n in nodes if n in found] if nodes else found
-        return cls(hosts=order, source_file=inventory_file)
+        return cls(hosts=order, source_file=inventory_file, external=_group_hosts(groups.get("qnetd") or {}))
 
     @classmethod
-    def from_nodes(cls, nodes: Sequence[Any]) -> Inventory:
-        """A real cluster: one host per spec node, reached over SSH as its `ssh` block says."""
-        hv: dict[str, dict[str, Any]] = {}
-        for node in nodes:
-            ssh = node.ssh
-            vars_: dict[str, Any] = {
-                "ansible_host": node.ssh_host,
-                "ansible_user": ssh.user,
-                "ansible_port": ssh.port,
-            }
-            if ssh.key_file is not None:
-                vars_["ansible_ssh_private_key_file"] = str(Path(ssh.key_file).expanduser())
-            hv[node.name] = vars_
-        return cls(hosts=[n.name for n in nodes], host_vars=hv)
+    def from_nodes(cls, nodes: Sequence[Any], qdevice: Any = None) -> Inventory:
+        """A real cluster: one host per spec node, reached over SSH as its `ssh` block says,
+        and the QNetd host of `qdevice` (named by its address) as `quorum.qdevice.ssh` says."""
+        hv = {node.name: _ssh_vars(node.ssh_host, node.ssh) for node in nodes}
+        external: list[str] = []
+        if qdevice is not None:
+            external = [str(qdevice.host)]
+            hv[str(qdevice.host)] = _ssh_vars(qdevice.ssh.host or str(qdevice.host), qdevice.ssh)
+        return cls(hosts=[n.name for n in nodes], host_vars=hv, external=external)
 
     def write(self, directory: Path) -> Path:
         target = directory / "hosts.yml"
         if self.source_file is not None:
             shutil.copy(self.source_file, target)
         else:
-            doc = {"all": {"children": {"pve": {"hosts": {h: self.host_vars.get(h, {}) for h in self.hosts}}}}}
+            groups: dict[str, Any] = {"pve": {"hosts": {h: self.host_vars.get(h, {}) for h in self.hosts}}}
+            if self.external:
+                groups["qnetd"] = {"hosts": {h: self.host_vars.get(h, {}) for h in self.external}}
+            doc = {"all": {"children": groups}}
             # JSON is YAML: no dumper needed, and values are quoted safely.
             target.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         return target
 
 
+def _ssh_vars(host: str, ssh: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {"ansible_host": host, "ansible_user": ssh.user, "ansible_port": ssh.port}
+    if ssh.key_file is not None:
+        out["ansible_ssh_private_key_file"] = str(Path(ssh.key_file).expanduser())
+    return out
+
+
+def _group_hosts(group: Mapping[str, Any], into: list[str] | None = None) -> list[str]:
+    """Hosts of one inventory group and its children, in file order."""
+    hosts = [] if into is None else into
+    for h in group.get("hosts") or {}:
+        if h not in hosts:
+            hosts.append(str(h))
+    for child in (group.get("children") or {}).values():
+        _group_hosts(child or {}, hosts)
+    return hosts
+
+
 def _inventory_hosts(data: Mapping[str, Any]) -> list[str]:
     hosts: list[str] = []
-
-    def walk(group: Mapping[str, Any]) -> None:
-        for h in group.get("hosts") or {}:
-            if h not in hosts:
-                hosts.append(str(h))
-        for child in (group.get("children") or {}).values():
-            walk(child or {})
-
     for top in data.values():
         if isinstance(top, Mapping):
-            walk(top)
+            _group_hosts(top, hosts)
     return hosts

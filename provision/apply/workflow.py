@@ -329,7 +329,7 @@ def _inventory(document: dict[str, Any], live: Live, lab_name: str | None) -> In
     runs_on = {str(a["node"]) for a in document.get("actions", []) if a.get("node")}
     leaving = [n for n in live.found.cluster.nodes if n.name in runs_on - names]
     if lab_name is None:
-        return Inventory.from_nodes([*stack_nodes, *leaving])
+        return Inventory.from_nodes([*stack_nodes, *leaving], live.desired.quorum.qdevice)
     info = json.loads(lab_connection_file(lab_name).read_text(encoding="utf-8"))
     return Inventory.from_lab(Path(info["inventory"]), [*live.desired.node_names, *(n.name for n in leaving)])
 

@@ -46,11 +46,14 @@ def up(
     stack: Path | None = typer.Option(None, "--from", help="Seed the lab as the given stack describes it."),
     time_scale: float = typer.Option(0.02, "--time-scale", help="Multiplier for HA delays (1.0 = real time)."),
     real: bool = typer.Option(False, "--real", help="Real corosync per node in network namespaces (Linux, root)."),
+    qnetd: list[str] = typer.Option([], "--qnetd", metavar="IP",
+                                    help="A freshly installed Debian host at IP to run corosync-qnetd on "
+                                         "(a stack's quorum.qdevice.host); repeatable."),
 ) -> None:
     """Start a lab: write its files and run its API server in the background."""
     if stack is not None and blank:
         raise LabError("--blank and --from are mutually exclusive")
-    lab = lifecycle.up(name, nodes, pve, time_scale=time_scale, stack=stack, real_parts=real)
+    lab = lifecycle.up(name, nodes, pve, time_scale=time_scale, stack=stack, real_parts=real, qnetd=qnetd)
     conn = lab.connection()
     typer.echo(f"lab '{lab.name}' up{' (real corosync)' if real else ''}: PVE {conn['pve_version']}, "
                f"nodes {', '.join(conn['nodes'])}")

@@ -4,6 +4,15 @@ Everything in these answers is a raw token from corosync.conf, hence a string
 (pve-facts 1.2). `ringN_addr` is the address of link N; the totem `interface`
 object is keyed by link number and carries `knet_link_priority` only when a
 priority was set at create time.
+
+The QDevice is different: `/cluster/config/qdevice` is the answering node's
+corosync-qdevice *daemon*, asked over its socket, and `{}` whenever that daemon does
+not run (pve-cluster `src/PVE/API2/ClusterConfig.pm` `status`, 9: ~L692-738, 8:
+~L682-728), whatever corosync.conf says. No API path returns corosync.conf's `quorum`
+section, but `GET /nodes/{node}/report` (pve-manager `PVE/API2/Nodes.pm` ~L1998, 8:
+~L1923; Sys.Audit) carries `cat /etc/pve/corosync.conf` (`PVE/Report.pm` ~L106), so an
+empty daemon answer is settled by the configuration there: a stopped daemon is a note,
+not a missing QDevice.
 """
 
 from __future__ import annotations
@@ -126,17 +135,81 @@ def normalise_corosync(
     )
 
 
+REPORT_COROSYNC = "# cat /etc/pve/corosync.conf 2>/dev/null"
+
+
+def corosync_conf_from_report(report: str | None) -> str | None:
+    """The corosync.conf text inside a node report, or None when the report has none.
+
+    Report.pm prints each command as `# <command>` followed by its output; the next
+    command or `==== section ====` header ends it (PVE writes no comments into
+    corosync.conf, so no line of it starts with `# `)."""
+    if not isinstance(report, str):
+        return None
+    lines = report.splitlines()
+    try:
+        start = lines.index(REPORT_COROSYNC) + 1
+    except ValueError:
+        return None
+    out: list[str] = []
+    for line in lines[start:]:
+        if line.startswith("# ") or line.startswith("===="):
+            break
+        out.append(line)
+    text = "\n".join(out).strip()
+    return text + "\n" if text else None
+
+
+def parse_sections(text: str) -> dict[str, Any]:
+    """corosync.conf (`key: value` lines and `name {` ... `}` blocks) as nested dicts;
+    a block name that repeats (`node`, `interface`) becomes a list."""
+    root: dict[str, Any] = {}
+    stack: list[dict[str, Any]] = [root]
+    for raw in text.splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        if line.endswith("{"):
+            child: dict[str, Any] = {}
+            name = line[:-1].strip()
+            here = stack[-1]
+            if name in here:
+                prev = here[name]
+                here[name] = [*prev, child] if isinstance(prev, list) else [prev, child]
+            else:
+                here[name] = child
+            stack.append(child)
+        elif line == "}":
+            if len(stack) > 1:
+                stack.pop()
+        elif ":" in line:
+            key, value = line.split(":", 1)
+            stack[-1][key.strip()] = value.strip()
+    return root
+
+
+def qdevice_from_conf(text: str) -> QDevice | None:
+    """`quorum { device { model: net; net { host, algorithm, tie_breaker } } }` -> QDevice."""
+    quorum = parse_sections(text).get("quorum")
+    device = quorum.get("device") if isinstance(quorum, dict) else None
+    if not isinstance(device, dict):
+        return None
+    net_section = device.get("net")
+    net: dict[str, Any] = net_section if isinstance(net_section, dict) else {}
+    tie = str(net.get("tie_breaker", "lowest"))
+    return QDevice.model_validate({"host": str(net.get("host", "")), "algorithm": str(net.get("algorithm", "ffsplit")),
+                                   "tie_breaker": int(tie) if tie.isdigit() else tie})
+
+
 _TIE = re.compile(r"node with (lowest|highest) node id|node with id (\d+)", re.IGNORECASE)
 
 
-def normalise_qdevice(data: dict[str, Any] | None) -> tuple[QDevice | None, str | None]:
-    """Qdevice daemon status (keys with spaces) -> (QDevice, state) or (None, None).
+def qdevice_from_status(data: dict[str, Any]) -> QDevice:
+    """The daemon's status (keys with spaces) -> QDevice.
 
     `Algorithm` is printed as "Fifty-Fifty split" (ffsplit) or "LMS"; the qnetd
     host carries its port (`10.0.0.99:5403`), which the spec does not.
     """
-    if not data:
-        return None, None
     algo_text = str(data.get("Algorithm", "")).lower()
     algorithm = "lms" if "lms" in algo_text or "last man" in algo_text else "ffsplit"
     host = str(data.get("QNetd host", "")).strip()
@@ -148,6 +221,34 @@ def normalise_qdevice(data: dict[str, Any] | None) -> tuple[QDevice | None, str 
     match = _TIE.search(str(data.get("Tie-breaker", "")))
     if match:
         tie = match.group(1).lower() if match.group(1) else int(match.group(2))
-    qdev = QDevice.model_validate({"host": host, "algorithm": algorithm, "tie_breaker": tie})
-    state = data.get("State")
-    return qdev, str(state) if state is not None else None
+    return QDevice.model_validate({"host": host, "algorithm": algorithm, "tie_breaker": tie})
+
+
+def normalise_qdevice(status: dict[str, Any] | None, report: str | None, node: str | None
+                      ) -> tuple[QDevice | None, str | None, list[str]]:
+    """(QDevice, daemon state, notes) from the daemon's status on the answering node
+    `node` and, when that is empty, from corosync.conf in `node`'s report.
+
+    A running daemon states the configuration it runs; an empty answer only says the
+    daemon does not run there, so the configuration then comes from corosync.conf and
+    the daemon's state becomes a note."""
+    if status:
+        state = status.get("State")
+        qdev = qdevice_from_status(status)
+        notes = [] if state in (None, "Connected") else [
+            f"QDevice: corosync-qdevice on {node or 'the answering node'} reports state {state!r} "
+            f"(qnetd host {qdev.host})"]
+        return qdev, str(state) if state is not None else None, notes
+    text = corosync_conf_from_report(report)
+    if text is None:
+        if report is None:
+            return None, None, ["QDevice: no corosync-qdevice answered and corosync.conf could not be read "
+                                f"(GET /nodes/{node}/report): a configured QDevice whose daemon is down would "
+                                "look absent"]
+        return None, None, []
+    configured = qdevice_from_conf(text)
+    if configured is None:
+        return None, None, []
+    return configured, "not running", [
+        f"QDevice: corosync.conf configures qnetd host {configured.host}, but corosync-qdevice is not running on "
+        f"{node or 'the answering node'} (start it: systemctl start corosync-qdevice)"]

@@ -71,6 +71,9 @@ NODE_ENDPOINTS: dict[str, tuple[str, dict[str, Any]]] = {
     "disks": ("/nodes/{node}/disks/list", {"skipsmart": 1}),
     "packages": ("/nodes/{node}/apt/versions", {}),
 }
+# corosync.conf, inside a node's report: asked only when no corosync-qdevice answered
+# (provision.discover.corosync says why).
+REPORT_PATH = "/nodes/{node}/report"
 # Cluster-wide Ceph answers, asked once through one node; all optional (Ceph may
 # not be initialised).
 CEPH_ENDPOINTS: dict[str, str] = {
@@ -93,6 +96,9 @@ class Responses:
     disks: dict[str, Any] = field(default_factory=dict)
     packages: dict[str, Any] = field(default_factory=dict)
     ceph: dict[str, Any] = field(default_factory=dict)
+    report: str | None = None
+    """`/nodes/{report_node}/report`, read only when no corosync-qdevice answered."""
+    report_node: str | None = None
     unreadable: dict[str, str] = field(default_factory=dict)
     bootstrap: list[str] = field(default_factory=list)  # nodes read through their own API
     node_requests: int = 0  # requests sent to those nodes' own APIs
@@ -175,6 +181,10 @@ def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8,
     if ceph_node:
         for key, path in CEPH_ENDPOINTS.items():
             jobs[f"ceph:{key}"] = (client, path.format(node=ceph_node), {}, True, None)
+        if status.clustered and not resp.cluster.get("qdevice"):
+            # no daemon answered: corosync.conf decides whether a QDevice is configured
+            resp.report_node = ceph_node
+            jobs[f"report:{ceph_node}"] = (client, REPORT_PATH.format(node=ceph_node), {}, True, None)
     try:
         got = _fetch(jobs, workers)
     finally:
@@ -195,6 +205,8 @@ def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8,
             resp.disks[node] = value
         elif kind == "packages" and value is not None:
             resp.packages[node] = value
+        elif kind == "report":
+            resp.report = value if isinstance(value, str) else None
     return resp
 
 
@@ -262,7 +274,11 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
             ssh=Ssh(), interfaces=list(interfaces[name]), capacity=None,
         ))
 
-    qdevice, obs.qdevice_state = normalise_qdevice(c.get("qdevice")) if status.clustered else (None, None)
+    qdevice, obs.qdevice_state = None, None
+    if status.clustered:
+        qdevice, obs.qdevice_state, qdevice_notes = normalise_qdevice(c.get("qdevice"), resp.report,
+                                                                      resp.report_node or status.local_node)
+        obs.notes.extend(qdevice_notes)
     ceph_raw = resp.ceph
     ceph, obs.ceph_fsid, obs.mons, obs.osds, ceph_notes = normalise_ceph(
         ceph_raw.get("conf"), ceph_raw.get("mon"), ceph_raw.get("mgr"), ceph_raw.get("mds"), ceph_raw.get("osd"),

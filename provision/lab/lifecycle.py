@@ -9,6 +9,7 @@ rows in the store, so the server, the CRM loop and every node CLI see them at on
 from __future__ import annotations
 
 import contextlib
+import ipaddress
 import json
 import os
 import secrets
@@ -19,12 +20,12 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from provision.lab import fusemount, hardware, pmxcfs, real, tokens, topology
+from provision.lab import fusemount, hardware, hosts, pmxcfs, real, tokens, topology
 from provision.lab.files import CEPH_CONF, COROSYNC, HA_RESOURCES, parse_corosync, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.procs import alive as _alive
@@ -100,11 +101,12 @@ class Lab:
 
 
 def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path | None = None,
-       real_parts: bool = False) -> Lab:
+       real_parts: bool = False, qnetd: Sequence[str] = ()) -> Lab:
     """Create and start a lab; ``pve=None`` means 8, or the stack's version with ``stack``.
 
     With ``real_parts`` each node is a network namespace running a real corosync
-    (``provision.lab.real``); membership and quorum then come from those daemons."""
+    (``provision.lab.real``); membership and quorum then come from those daemons.
+    Each ``qnetd`` address becomes a freshly installed external host (``hosts``)."""
     lab = Lab.named(name)
     if lab.paths.root.exists():
         state = "running" if lab.running() else "stopped"
@@ -128,12 +130,17 @@ def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path
         raise LabError(f"--nodes must be between 1 and 32, got {nodes}")
     if time_scale <= 0:
         raise LabError(f"--time-scale must be positive, got {time_scale}")
+    for address in qnetd:
+        try:
+            ipaddress.ip_address(address)
+        except ValueError:
+            raise LabError(f"--qnetd {address!r} is not an IP address (pvecm qdevice setup takes one)") from None
     if real_parts:
         _real_call(host.preflight)
     paths = lab.paths
     paths.root.mkdir(parents=True)
     try:
-        return _create(lab, nodes, pve, time_scale, spec, real_parts)
+        return _create(lab, nodes, pve, time_scale, spec, real_parts, qnetd)
     except BaseException:
         _stop_server(lab)
         with contextlib.suppress(fusemount.MountError):
@@ -151,7 +158,8 @@ def _real_call(fn: Callable[..., T], *args: Any) -> T:
         raise LabError(str(exc)) from None
 
 
-def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | None, real_parts: bool) -> Lab:
+def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | None, real_parts: bool,
+            qnetd: Sequence[str]) -> Lab:
     paths = lab.paths
     for d in (paths.tokens, paths.tls, paths.bin):
         d.mkdir(parents=True, exist_ok=True)
@@ -171,6 +179,9 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
         else:
             names = hardware.seed_blank(st, paths, nodes, pve)
         bootstrap = _make_tokens(st, paths, names)
+        for address in qnetd:
+            hosts.add_qnetd(st, paths, address)
+        external = hosts.qnetd_hosts(st)
         if real_parts:
             _real_call(parts.create, paths.root, names)
         _real_call(pmxcfs.sync, st, paths)  # the real daemons run the seeded corosync.conf
@@ -184,7 +195,8 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
     node_socks = {n: _listen() for n in names}  # each node's own address
     try:
         _write_contract_files(lab, names, pve, sock.getsockname()[1],
-                              {n: s.getsockname()[1] for n, s in node_socks.items()}, bootstrap, fingerprint)
+                              {n: s.getsockname()[1] for n, s in node_socks.items()}, bootstrap, fingerprint,
+                              external)
         fds = [sock.fileno(), *(s.fileno() for s in node_socks.values())]
         log = paths.log.open("ab")
         proc = subprocess.Popen(
@@ -258,7 +270,7 @@ def _make_tokens(st: Store, paths: LabPaths, names: list[str]) -> dict[str, Path
 
 
 def _write_contract_files(lab: Lab, names: list[str], pve: int, port: int, node_ports: dict[str, int],
-                          bootstrap: dict[str, Path], fingerprint: str) -> None:
+                          bootstrap: dict[str, Path], fingerprint: str, qnetd: list[str]) -> None:
     paths = lab.paths
 
     def url(p: int) -> str:
@@ -277,6 +289,7 @@ def _write_contract_files(lab: Lab, names: list[str], pve: int, port: int, node_
         "bin_dir": str(paths.bin),
         "pve_version": pve,
         "nodes": names,
+        "qnetd_hosts": qnetd,
     }
     paths.connection.write_text(json.dumps(conn, indent=2) + "\n")
     python = sys.executable
@@ -289,15 +302,24 @@ def _write_contract_files(lab: Lab, names: list[str], pve: int, port: int, node_
         )
         shim.chmod(0o755)
     base_path = os.environ.get("PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
-    hosts = {}
+    node_hosts = {}
     for n in names:
-        hosts[n] = {
+        node_hosts[n] = {
             "ansible_connection": "local",
             "ansible_python_interpreter": python,
             "pve_env": {"PATH": f"{paths.bin}:{base_path}", "PVE_LAB_DIR": str(paths.root), "PVE_LAB_NODE": n},
             "pve_root": str(paths.node_root(n)),
         }
-    inventory = {"all": {"children": {"pve": {"hosts": hosts}}}}
+    groups: dict[str, Any] = {"pve": {"hosts": node_hosts}}
+    if qnetd:
+        # external hosts are reached as themselves: their inventory name is their address
+        groups["qnetd"] = {"hosts": {a: {
+            "ansible_connection": "local",
+            "ansible_python_interpreter": python,
+            "pve_env": {"PATH": f"{paths.bin}:{base_path}", "PVE_LAB_DIR": str(paths.root), "PVE_LAB_HOST": a},
+            "pve_root": str(paths.host_root(a)),
+        } for a in qnetd}}
+    inventory = {"all": {"children": groups}}
     from ruamel.yaml import YAML
 
     yaml = YAML()

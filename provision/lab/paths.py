@@ -9,7 +9,8 @@ from pathlib import Path
 ADMIN_TOKEN_ID = "root@pam!provision"
 READONLY_TOKEN_ID = "auditor@pve!readonly"
 NODE_CLIS = ("pvecm", "pveceph", "ha-manager", "pvesm", "pvesh", "ifreload", "qm", "ceph", "systemctl",
-             "systemd-run", "corosync-cfgtool")
+             "systemd-run", "corosync-cfgtool", "apt-get",
+             "dpkg-query")
 
 
 def provision_home() -> Path:
@@ -114,6 +115,10 @@ class LabPaths:
 
     def node_root(self, node: str) -> Path:
         return self.root / "nodes" / node / "root"
+
+    def host_root(self, address: str) -> Path:
+        """An external (non-PVE) host's file tree, such as the QNetd host's."""
+        return self.root / "hosts" / address / "root"
 
     def interfaces(self, node: str) -> Path:
         return self.node_root(node) / "etc" / "network" / "interfaces"

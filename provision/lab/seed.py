@@ -12,7 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from provision.lab import hardware
+from provision.lab import hardware, hosts
 from provision.lab.hardware import GuestHW, NodeHW
 from provision.lab.ops import cluster as cluster_ops
 from provision.lab.ops import network, packages
@@ -169,6 +169,15 @@ def _cluster(store: Store, paths: LabPaths, spec: Cluster) -> None:
                                                        "votes": n.votes, **links(n.name)}, check_fingerprint=False)
     if spec.quorum.qdevice is not None:
         q = spec.quorum.qdevice
+        # what the admin prepared (pvecm.adoc, "QDevice-Net Setup"): the QNetd host with
+        # corosync-qnetd, corosync-qdevice on every node, root SSH trust to the QNetd host
+        hosts.add_qnetd(store, paths, q.host)
+        debian = packages.DEBIAN[spec.pve_version]
+        with store.tx():
+            packages.install(store, q.host, {"corosync-qnetd": debian["corosync-qnetd"]})
+            for n in spec.nodes:
+                packages.install(store, n.name, {"corosync-qdevice": debian["corosync-qdevice"]})
+        hosts.trust(paths, first.name, q.host)
         cluster_ops.qdevice_setup(_ctx(store, paths, first.name), q.host, force=q.algorithm == "lms")
 
 

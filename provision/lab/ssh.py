@@ -25,8 +25,12 @@ KNOWN_HOSTS = Path("root/.ssh/known_hosts")
 
 def install_keys(paths: LabPaths, node: str) -> None:
     """What the PVE installer leaves: a root key pair and a host key (public halves only)."""
-    root = paths.node_root(node)
-    for rel, kind, comment in ((ID_PUB, "ssh-rsa", f"root@{node}"), (HOST_KEY, "ssh-ed25519", f"root@{node}")):
+    install_keys_at(paths.node_root(node), node)
+
+
+def install_keys_at(root: Path, name: str) -> None:
+    """A Debian installation's root key pair and host key under ``root`` (public halves only)."""
+    for rel, kind, comment in ((ID_PUB, "ssh-rsa", f"root@{name}"), (HOST_KEY, "ssh-ed25519", f"root@{name}")):
         path = root / rel
         if path.exists():
             continue
@@ -45,7 +49,11 @@ def _read(path: Path) -> list[str]:
 
 def trust_error(paths: LabPaths, src: str, dst: str, dst_addr: str) -> str | None:
     """Why root on `src` cannot ssh to `dst` (reached as `dst_addr`) non-interactively, or None."""
-    src_root, dst_root = paths.node_root(src), paths.node_root(dst)
+    return trust_error_at(paths.node_root(src), paths.node_root(dst), dst_addr)
+
+
+def trust_error_at(src_root: Path, dst_root: Path, dst_addr: str) -> str | None:
+    """`trust_error` between two file trees (a node's, or an external host's such as the qnetd host)."""
     host = _key(next(iter(_read(dst_root / HOST_KEY)), ""))
     pinned = False
     for line in _read(src_root / KNOWN_HOSTS):

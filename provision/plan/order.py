@@ -335,19 +335,45 @@ class _Builder:
                 changes=[str(ch.address)], reason=ch.reason or "QDevice not in the stack",
             )
         if want is not None and (removed_for_membership or (ch is not None and ch.action in ("create", "replace"))):
-            count = len(self.desired.nodes)
             # Node removals run last (destroy_cluster); the QDevice may only come back
             # once the member list is final, so its setup then runs after them.
             removals = sorted(a.id for a in self.actions.values() if a.kind == Kind.NODE_REMOVE)
+            runner = self.desired.nodes[0].name
             self.add(
                 Kind.QDEVICE_SETUP, "quorum.qdevice", Verb.SETUP, Phase.DESTROY_CLUSTER if removals else Phase.QDEVICE,
+                # the stack check keeps lms to odd node counts, where pvecm needs --force
                 _params(P.QdeviceSetup, {"host": want.host, "algorithm": want.algorithm,
-                                         "tie_breaker": want.tie_breaker,
-                                         "force": want.algorithm == "lms" or count % 2 == 1}),
-                depends_on=self.planned(*self.membership_ids(), *self._corosync_ids(), remove_id, *removals),
+                                         "tie_breaker": want.tie_breaker, "force": want.algorithm == "lms"}),
+                node=runner,
+                depends_on=self.planned(*self.membership_ids(), *self._corosync_ids(), remove_id, *removals,
+                                        *self.qdevice_preparation(runner, want.host)),
                 changes=["quorum.qdevice"] if ch is not None else [],
                 reason="pvecm qdevice setup (needs every node online)",
             )
+
+    def qdevice_preparation(self, runner: str, host: str) -> list[ActionId]:
+        """What `pvecm qdevice setup` on `runner` needs and never does itself (pvecm.pm):
+        corosync-qdevice on every node, corosync-qnetd on the QNetd host, and root SSH
+        from `runner` to it. Planned with every setup; each step leaves a prepared host
+        as it is (no package list in the API shows these packages, and once the QDevice
+        is set up nothing is planned, so a converged cluster plans nothing here)."""
+        out = [self.add(
+            Kind.QDEVICE_INSTALL, Address.of(("node", node.name)), Verb.INSTALL_QDEVICE, Phase.QDEVICE,
+            P.QdeviceInstall(), node=node.name, depends_on=self.planned(self.network_of(node.name)), changes=[],
+            reason=f"pvecm qdevice setup needs corosync-qdevice on {node.name}",
+        ) for node in self.desired.nodes]
+        out.append(self.add(
+            Kind.QNETD_INSTALL, "quorum.qdevice", Verb.INSTALL_QNETD, Phase.QDEVICE,
+            _params(P.QnetdInstall, {"host": host}), node=runner, changes=[],
+            reason=f"pvecm qdevice setup needs corosync-qnetd on the QNetd host {host}",
+        ))
+        out.append(self.add(
+            Kind.SSH_TRUST, "quorum.qdevice", Verb.TRUST_SSH, Phase.QDEVICE,
+            _params(P.SshTrust, {"peer": host, "peer_address": host}), node=runner,
+            depends_on=self.planned(self.network_of(runner)), changes=[],
+            reason=f"pvecm qdevice setup copies certificates over root SSH from {runner} to {host}",
+        ))
+        return out
 
     def _corosync_ids(self) -> list[ActionId]:
         return [a.id for a in self.actions.values() if a.phase == Phase.COROSYNC]

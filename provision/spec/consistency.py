@@ -312,7 +312,8 @@ class _Checker:
 
 
 def _qdevice(checker: _Checker) -> None:
-    """`pvecm qdevice setup` takes the qnetd host as an IP address (format 'ip'), never a name."""
+    """`pvecm qdevice setup` takes the qnetd host as an IP address (format 'ip'), never a
+    name, and chooses the algorithm itself."""
     qd = checker.c.quorum.qdevice
     if qd is None:
         return
@@ -321,6 +322,19 @@ def _qdevice(checker: _Checker) -> None:
     except ValueError:
         checker.add(("quorum", "qdevice", "host"), f"QDevice host {qd.host!r} is not an IP address",
                     "pvecm qdevice setup only takes the qnetd host's IP address")
+    # pvecm qdevice setup picks the algorithm from the node count: ffsplit for an even
+    # count (with or without --force), lms for an odd one (only with --force; without
+    # it refuses). Any other choice can never be set up, so every apply would replace
+    # the QDevice (pve-cluster src/PVE/CLI/pvecm.pm ~L132-140).
+    count = len(checker.c.nodes)
+    possible = "ffsplit" if count % 2 == 0 else "lms"
+    if qd.algorithm != possible:
+        why = ("refuses ffsplit on an odd node count and sets up lms (with --force)" if possible == "lms"
+               else "always sets up ffsplit on an even node count")
+        checker.add(("quorum", "qdevice", "algorithm"),
+                    f"QDevice algorithm {qd.algorithm} on {count} nodes: pvecm qdevice setup {why}",
+                    f"set algorithm: {possible}" + (", or drop the QDevice (an odd node count has a majority "
+                                                    "on its own)" if possible == "lms" else ""))
 
 
 def check(cluster: Cluster) -> list[SpecIssue]:

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field
 
 from provision.spec.base import INT32_MAX, Int, IPv4Address, IPv4Network, SpecModel, Text
+from provision.spec.node import Ssh
 
 
 class CorosyncLink(SpecModel):
@@ -54,6 +55,11 @@ class QDevice(SpecModel):
     )
     tie_breaker: Literal["lowest", "highest"] | Int = Field(
         default="lowest", description="Which half wins a tie: lowest/highest node id, or a node id."
+    )
+    ssh: Ssh = Field(
+        default_factory=Ssh,
+        description="How Ansible reaches the QNetd host on a real cluster, to install corosync-qnetd and "
+        "authorize the node that runs `pvecm qdevice setup` (host defaults to `host`).",
     )
 
 

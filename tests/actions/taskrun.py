@@ -127,6 +127,8 @@ class Run:
             record: dict[str, Any] = {"task": step, "runs": runs}
             if runs:
                 record["argv"] = argv
+                if "delegate_to" in task:
+                    record["on"] = self.value(task["delegate_to"], extra)
                 if "stdin" in task[COMMAND]:
                     record["stdin"] = self.value(task[COMMAND]["stdin"], extra)
             if task.get("no_log"):

@@ -20,13 +20,31 @@ from provision.apply.render import Inventory, RenderError, render_run
 VENV_BIN = Path(sys.executable).parent
 
 
-def _inventory() -> Inventory:
-    return Inventory(hosts=list(NODES), host_vars={n: {"ansible_connection": "local"} for n in NODES})
+QNETD = "192.168.10.5"  # the QNetd host of the samples' qnetd_install
+
+
+def _inventory(qnetd: bool = True) -> Inventory:
+    hosts = [*NODES, QNETD] if qnetd else list(NODES)
+    return Inventory(hosts=list(NODES), host_vars={n: {"ansible_connection": "local"} for n in hosts},
+                     external=[QNETD] if qnetd else [])
 
 
 @pytest.fixture(scope="module")
 def rendered(tmp_path_factory: pytest.TempPathFactory) -> render.RunDir:
     return render_run(all_kinds_plan(), runs_root=tmp_path_factory.mktemp("runs"), inventory=_inventory())
+
+
+def test_a_qnetd_host_outside_the_inventory_is_refused(tmp_path: Path) -> None:
+    """Ansible would SSH to an address nobody described: rendering stops first."""
+    with pytest.raises(RenderError, match=f"the QNetd host {QNETD} is not in the inventory"):
+        render_run(all_kinds_plan(), runs_root=tmp_path, inventory=_inventory(qnetd=False))
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_qnetd_host_is_its_own_inventory_group(rendered: render.RunDir) -> None:
+    inventory = json.loads((rendered.root / "inventory" / "hosts.yml").read_text())
+    assert list(inventory["all"]["children"]["qnetd"]["hosts"]) == [QNETD]
+    assert QNETD not in inventory["all"]["children"]["pve"]["hosts"]
 
 
 def _task_file(rd: render.RunDir, kind: str) -> str:

@@ -87,11 +87,44 @@ def test_totem_without_priority_and_with_token_coefficient() -> None:
     ],
 )
 def test_qdevice(data: dict[str, str], expected: tuple[str, str, Any] | None) -> None:
-    qdev, _ = normalise_qdevice(data)
+    qdev, _, _ = normalise_qdevice(data, "\n# cat /etc/pve/corosync.conf 2>/dev/null\nquorum {\n}\n", "pve01")
     if expected is None:
         assert qdev is None
     else:
         assert qdev is not None and (qdev.host, qdev.algorithm, qdev.tie_breaker) == expected
+
+
+_CONF = """quorum {
+  device {
+    model: net
+    net {
+      algorithm: lms
+      host: 10.0.0.99
+      tls: on
+    }
+  }
+  provider: corosync_votequorum
+}
+
+totem {
+  cluster_name: lab
+}
+"""
+
+
+def test_qdevice_with_its_daemon_down_comes_from_corosync_conf() -> None:
+    """/cluster/config/qdevice is {} when the daemon does not run (ClusterConfig.pm); the
+    report's corosync.conf still configures the device: a note, not a missing QDevice."""
+    report = ("\n==== info about cluster ====\n\n# pvecm status\n"
+              "\n# cat /etc/pve/corosync.conf 2>/dev/null\n" + _CONF + "\n# ha-manager status\nquorum OK\n")
+    qdev, state, notes = normalise_qdevice({}, report, "pve01")
+    assert qdev is not None and (qdev.host, qdev.algorithm, qdev.tie_breaker) == ("10.0.0.99", "lms", "lowest")
+    assert state == "not running"
+    assert notes and "corosync-qdevice is not running on pve01" in notes[0]
+    none, _, quiet = normalise_qdevice({}, report.replace("device {", "xdevice {"), "pve01")
+    assert none is None and quiet == []
+    unknown, _, why = normalise_qdevice({}, None, "pve01")
+    assert unknown is None and "could not be read" in why[0]
 
 
 def test_network_built_node() -> None:

@@ -21,5 +21,5 @@ def _lab_fixture(*args: str) -> Callable[..., Iterator[LabHandle]]:
     return fixture
 
 
-lab8 = _lab_fixture("--nodes", "3", "--pve", "8")
+lab8 = _lab_fixture("--nodes", "3", "--pve", "8", "--qnetd", "10.0.0.99")
 lab9 = _lab_fixture("--nodes", "3", "--pve", "9")

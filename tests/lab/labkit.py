@@ -106,6 +106,32 @@ class LabHandle:
         with (dst_root / "root/.ssh/authorized_keys").open("a") as f:
             f.write((src_root / "root/.ssh/id_rsa.pub").read_text())
 
+    def trust_qnetd(self, src: str, address: str) -> None:
+        """What an admin does before `pvecm qdevice setup`: authorize src's root key on the
+        QNetd host and pin that host's key in src's known_hosts."""
+        src_root, dst_root = self.root / "nodes" / src / "root", self.root / "hosts" / address / "root"
+        kind, key = (dst_root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
+        (src_root / "root/.ssh").mkdir(parents=True, exist_ok=True)
+        (dst_root / "root/.ssh").mkdir(parents=True, exist_ok=True)
+        with (src_root / "root/.ssh/known_hosts").open("a") as f:
+            f.write(f"{address} {kind} {key}\n")
+        with (dst_root / "root/.ssh/authorized_keys").open("a") as f:
+            f.write((src_root / "root/.ssh/id_rsa.pub").read_text())
+
+    def host_apt(self, address: str, *packages: str) -> subprocess.CompletedProcess[str]:
+        """`apt-get install -y PACKAGES` on an external host (the QNetd host)."""
+        env = dict(os.environ, PVE_LAB_DIR=str(self.root), PVE_LAB_HOST=address)
+        return subprocess.run([str(self.root / "bin" / "apt-get"), "install", "-y", *packages], env=env, text=True,
+                              capture_output=True, timeout=60, check=False)
+
+    def prepare_qdevice(self, address: str, runner: str = "pve01") -> None:
+        """Everything `pvecm qdevice setup` needs (pvecm.adoc): corosync-qnetd on the QNetd
+        host (started with `--qnetd ADDRESS`), corosync-qdevice on every node, trust."""
+        assert self.host_apt(address, "corosync-qnetd").returncode == 0
+        for n in self.conn["nodes"]:
+            self.node(n, "apt-get", "install", "-y", "corosync-qdevice")
+        self.trust_qnetd(runner, address)
+
     def make_cluster(self, name: str = "prod") -> None:
         """Create a cluster on pve01 and join every other node over the API."""
         self.ok("POST", "/cluster/config", as_node="pve01", clustername=name)

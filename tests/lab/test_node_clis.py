@@ -120,6 +120,7 @@ def test_powered_off_node_is_unreachable(lab: LabHandle) -> None:
 
 
 def test_qdevice_lms_keeps_last_node_quorate(lab: LabHandle) -> None:
+    lab.prepare_qdevice("10.0.0.99")
     odd = lab.node("pve01", "pvecm", "qdevice", "setup", "10.0.0.99", check=False)
     assert odd.returncode == 255 and "odd node count" in odd.stderr
     lab.node("pve01", "pvecm", "qdevice", "setup", "10.0.0.99", "--force")
@@ -151,6 +152,7 @@ def test_qdevice_status_is_the_local_daemon(lab: LabHandle) -> None:
     """GET /cluster/config/qdevice asks the answering node's corosync-qdevice socket: with
     the daemon stopped it is {} although corosync.conf still has the device."""
     if not lab.get("/cluster/config/qdevice"):
+        lab.prepare_qdevice("10.0.0.99")
         lab.node("pve01", "pvecm", "qdevice", "setup", "10.0.0.99", "--force")
     lab.node("pve01", "systemctl", "stop", "corosync-qdevice")
     try:

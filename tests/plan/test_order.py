@@ -232,11 +232,18 @@ def test_qdevice_is_set_up_again_only_after_a_node_removal(lab_text: str, observ
     d = observe("built-pve8", fourth_node_and_qdevice, hints=("pve01", "pve02", "pve03", "pve04"))
     plan = make_plan(desired, d.cluster, d.observed, prune=True)
     steps = {a.kind: a for a in plan.actions}
-    # pve04 is online: it is powered off (through a node that stays) before pvecm delnode
-    assert [a.kind for a in plan.actions] == ["qdevice_remove", "node_shutdown", "node_remove", "qdevice_setup"]
+    # pve04 is online: it is powered off (through a node that stays) before pvecm delnode;
+    # what pvecm qdevice setup needs comes first: corosync-qdevice on the nodes that stay,
+    # corosync-qnetd on the QNetd host and root SSH to it from the node running setup
+    prepare = [Kind.QDEVICE_INSTALL] * 3 + [Kind.QNETD_INSTALL, Kind.SSH_TRUST]
+    assert [a.kind for a in plan.actions] == ["qdevice_remove", *prepare, "node_shutdown", "node_remove",
+                                              "qdevice_setup"]
     assert steps["node_remove"].depends_on == sorted([steps["qdevice_remove"].id, steps["node_shutdown"].id])
     assert steps["node_shutdown"].node == steps["node_remove"].node == "pve01"
-    assert steps["qdevice_setup"].depends_on == [steps["node_remove"].id]
+    assert sorted(a.node for a in plan.actions if a.kind == Kind.QDEVICE_INSTALL) == ["pve01", "pve02", "pve03"]
+    prepared = [a.id for a in plan.actions if a.kind in prepare]
+    assert steps["qdevice_setup"].depends_on == sorted([steps["node_remove"].id, *prepared])
+    assert steps["qdevice_setup"].node == steps["ssh_trust"].node == "pve01"
     assert getattr(steps["qdevice_setup"].params, "force", None) is True  # 3 nodes once pve04 is gone
 
     def powered_off(data: dict[str, Any]) -> None:
@@ -245,7 +252,8 @@ def test_qdevice_is_set_up_again_only_after_a_node_removal(lab_text: str, observ
 
     d = observe("built-pve8", powered_off, hints=("pve01", "pve02", "pve03", "pve04"))
     plan = make_plan(desired, d.cluster, d.observed, prune=True)
-    assert [a.kind for a in plan.actions] == ["qdevice_remove", "node_remove", "qdevice_setup"]
+    # already off: no shutdown step
+    assert [a.kind for a in plan.actions] == ["qdevice_remove", *prepare, "node_remove", "qdevice_setup"]
 
 
 def test_osd_removals_that_leave_too_few_hosts_for_a_pool_are_refused(lab_text: str, observe: Observe) -> None:

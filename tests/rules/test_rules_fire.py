@@ -107,9 +107,7 @@ CASES = [
     # -- quorum
     Case("PVE-Q001", "lab", _drop("pve03"), "nodes", "2 vote(s)"),
     Case("PVE-Q002", "pve9", _drop("pve05"), "nodes", "4 votes"),
-    Case("PVE-Q003", "lab", _qdevice(host="192.168.10.5"), "quorum.qdevice", "lms"),
-    Case("PVE-Q004", "pve9", _all(_drop("pve05"), _qdevice(host="192.168.20.5", algorithm="lms")),
-         "quorum.qdevice.algorithm", "ffsplit"),
+    Case("PVE-Q003", "lab", _qdevice(host="192.168.10.5", algorithm="lms"), "quorum.qdevice", "lms"),
     Case("PVE-Q005", "pve9", _all(_drop("pve05"), _qdevice(host="10.40.0.12")), "quorum.qdevice.host", "pve02"),
     Case("PVE-Q006", "lab", _set(lambda t: sv.node(t, "pve01"), "votes", 2), 'nodes["pve01"].votes'),
     Case("PVE-Q007", "pve9", _all(_drop("pve05"), _qdevice(host="192.168.20.5", tie_breaker=2)),

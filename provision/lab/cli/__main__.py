@@ -19,6 +19,8 @@ MODULES = {
     "systemctl": "systemctl",
     "systemd-run": "systemd_run",
     "corosync-cfgtool": "corosync_cfgtool",
+    "apt-get": "apt_get",
+    "dpkg-query": "dpkg_query",
 }
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from provision.lab.cli.common import fail, node_context
-from provision.lab.ops import ceph
+from provision.lab.ops import ceph, packages
 from provision.lab.ops.cluster import qdevice_daemon_running, set_qdevice_daemon
 from provision.lab.registry import Ctx
 
@@ -53,6 +53,11 @@ def _one(ctx: Ctx, verb: str, unit: str) -> int:
             return 0 if row["running"] else 3
         return 0
     if unit == "corosync-qdevice":
+        if "corosync-qdevice" not in packages.installed(ctx.store, ctx.node):
+            if verb in ("is-active", "status"):
+                print("inactive")
+                return 3 if verb == "is-active" else 4
+            fail(f"Failed to {verb} {unit}.service: Unit {unit}.service not found.", 5)
         if verb in ("start", "restart", "stop"):
             set_qdevice_daemon(ctx, ctx.node, verb != "stop")
             return 0

@@ -2,6 +2,19 @@
 
 from __future__ import annotations
 
-from provision.lab.ops import ceph, cluster, guests, ha, network, nodes, options, packages, pools, storage
+from provision.lab.ops import (
+    ceph,
+    cluster,
+    guests,
+    ha,
+    network,
+    nodes,
+    options,
+    packages,
+    pools,
+    report,
+    storage,
+)
 
-__all__ = ["ceph", "cluster", "guests", "ha", "network", "nodes", "options", "packages", "pools", "storage"]
+__all__ = ["ceph", "cluster", "guests", "ha", "network", "nodes", "options", "packages", "pools", "report",
+           "storage"]

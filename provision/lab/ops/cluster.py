@@ -13,6 +13,7 @@ from typing import Any
 from provision.lab import tokens
 from provision.lab.files import COROSYNC, parse_corosync, write_corosync
 from provision.lab.formats.corosync import ClusterConf, CorosyncError
+from provision.lab.ops import qdevice_prep
 from provision.lab.ops.common import as_node, require_quorum, task, topo
 from provision.lab.registry import ApiError, Ctx, p_bool, p_int, p_req, p_str, param_error, route
 
@@ -291,15 +292,14 @@ def set_expected(ctx: Ctx, votes: int) -> None:
 
 def qdevice_setup(ctx: Ctx, host: str, force: bool) -> None:
     with ctx.store.tx():
-        require_quorum(ctx)
         conf = read_conf(ctx)
         if conf is None:
             raise ApiError(500, "node is not in a cluster")
         t = topo(ctx)
-        offline = [n.name for n in conf.nodes if not t.sees(ctx.node, n.name)]
-        if offline:
-            raise ApiError(500, f"All nodes must be online! Please make sure that node(s) {', '.join(offline)} "
-                           "are online before setting up a QDevice.")
+        offline = sorted(n.name for n in conf.nodes if not t.sees(ctx.node, n.name))
+        if offline:  # pvecm.pm checks the members before anything else
+            raise ApiError(500, f"All nodes must be online! Node {offline[0]} is offline, aborting.")
+        require_quorum(ctx)
         try:
             conf.setup_qdevice(host, force=force)
         except CorosyncError as exc:
@@ -307,6 +307,7 @@ def qdevice_setup(ctx: Ctx, host: str, force: bool) -> None:
             if "odd node count" in msg:
                 msg += "\nUse --force to override."
             raise ApiError(500, msg) from None
+        qdevice_prep.require_ready(ctx, host, conf.cluster_name, {n.name: _node_ip(ctx, n.name) for n in conf.nodes})
         save_conf(ctx, conf)
         ctx.store.set_meta("qnetd_up", True)
 

@@ -3,7 +3,13 @@
 A freshly installed PVE node has no Ceph: `pveceph init` and the daemon creates refuse
 until `pveceph install` wrote the Ceph repository and installed the packages, and
 `GET /nodes/{node}/apt/versions` lists `ceph` only once it is installed (it is one of
-pve-manager's optional packages). Each node keeps its own list (lab meta `packages`).
+pve-manager's optional packages). Each node keeps its own list (lab meta `packages`),
+and so does each external host (keyed by its address).
+
+`apt/versions` lists a fixed set of package names (pve-manager `PVE/API2/APT.pm`
+`versions`: `@pkgs` and `@opt_pack`, 9: ~L839-893, 8: ~L772-825); neither
+`corosync-qdevice` nor `corosync-qnetd` is among them, so installing them (`apt-get
+install`, as pvecm.adoc tells the admin) never shows there.
 """
 
 from __future__ import annotations
@@ -24,7 +30,11 @@ REPOSITORIES = ("enterprise", "no-subscription", "test")
 CEPH_PACKAGES = ("ceph", "ceph-common", "ceph-fuse", "ceph-mds", "ceph-volume", "gdisk", "nvme-cli")
 BASE = {8: {"pve-manager": "8.4.1", "proxmox-ve": "8.4.0", "corosync": "3.1.9-pve1"},
         9: {"pve-manager": "9.1.1", "proxmox-ve": "9.1.0", "corosync": "3.1.9-pve2"}}
-OPTIONAL = frozenset({"ceph", "ceph-fuse", "corosync-qdevice"})
+OPTIONAL = frozenset({"ceph", "ceph-fuse"})
+# What `apt-get install` can add from Debian's own repositories (bookworm for PVE 8,
+# trixie for PVE 9): the QDevice's two halves.
+DEBIAN = {8: {"corosync-qdevice": "3.0.3-1", "corosync-qnetd": "3.0.3-1"},
+          9: {"corosync-qdevice": "3.0.3-1+b1", "corosync-qnetd": "3.0.3-1+b1"}}
 
 
 def installed(store: Store, node: str) -> dict[str, str]:
