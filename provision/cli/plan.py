@@ -23,11 +23,11 @@ from pydantic import ValidationError
 
 from provision.cli.common import Format, errors, fail, render_plan, warn_insecure
 from provision.discover import ApiClient, discover, from_lab, from_url
-from provision.discover.export import to_stack
+from provision.discover.export import secret_names, to_stack
 from provision.plan import LivePlan, plan_stack
 from provision.plan import planfile as planfiles
 from provision.plan.workflow import api_workers
-from provision.spec import Connection, SecretRef
+from provision.spec import Connection, SecretRef, SpecError, load_stack
 from provision.spec.addresses import Address
 
 LAB = typer.Option(None, "--lab", help="Use this local lab instead of the stack's connection.")
@@ -140,7 +140,7 @@ def import_cmd(
     if not found.observed.clustered:
         raise fail(f"error: nothing to import: the nodes of {source} are not a cluster yet "
                     "(write the stack by hand, e.g. from stacks/lab.yaml)")
-    text = to_stack(found.cluster, connection, source=source)
+    text = to_stack(found.cluster, connection, source=source, keep_secrets=_earlier_secrets(out))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
@@ -149,6 +149,18 @@ def import_cmd(
     typer.echo(f"Wrote {out} ({len(found.cluster.nodes)} nodes, {found.requests} API requests).")
     for note in found.observed.notes:
         typer.echo(f"note: {note}")
+
+
+def _earlier_secrets(out: Path) -> dict[tuple[str, str], SecretRef]:
+    """The secret references of the stack a re-import (`--force`) replaces, so that the
+    variables a deployment already sets keep their names; none when it does not load."""
+    if not out.is_file():
+        return {}
+    try:
+        return secret_names(load_stack(out).cluster)
+    except SpecError:
+        typer.echo(f"note: {out} does not load as a stack; secret variables get new names", err=True)
+        return {}
 
 
 _CONNECTION_OPTIONS = {"url": "--url", "fingerprint": "--fingerprint", "ca_file": "--ca-file", "token": "--token-env",

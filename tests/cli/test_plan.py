@@ -173,7 +173,7 @@ def test_request_count_depends_on_nodes_only(lab: Lab) -> None:
         lab.post("/cluster/ha/resources", sid=f"vm:{vmid}")
     after = discover(ApiClient.for_endpoint(lab.endpoint()))
     assert len(after.cluster.ha.resources) == 3 and not before.cluster.ha.resources
-    assert before.requests == after.requests == 11 + 3 * 3 + 7
+    assert before.requests == after.requests == 12 + 3 * 3 + 7
 
 
 def test_tls_pinning_and_auth_errors(lab: Lab, tmp_path: Path) -> None:

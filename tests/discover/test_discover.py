@@ -93,7 +93,7 @@ def test_request_count_depends_on_nodes_only() -> None:
     bigger = answers("built-pve8")
     _add_node(bigger, "pve04", 4)
     _add_node(bigger, "pve05", 5)
-    assert base == 11 + 3 * 3 + 7
+    assert base == 12 + 3 * 3 + 7
     assert run(more_objects).requests == base
     assert run(bigger).requests == base + 2 * 3
 
