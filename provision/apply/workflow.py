@@ -38,7 +38,7 @@ from provision.apply.errors import ApplyError
 from provision.apply.lock import ApplyLock, LockError, LockInfo, LockReleaseError, ProxmoxerPools
 from provision.apply.render import NETWORK_CONFIRM_SECONDS, Inventory, RenderError, RunDir, render_run
 from provision.apply.signals import Interrupted, StopSignals
-from provision.apply.verify import verify
+from provision.apply.verify import Verification, plan_scope, verify
 from provision.discover import Endpoint, ProxmoxerTransport
 from provision.discover.endpoint import lab_connection_file, provision_home
 from provision.plan import Change, Live, PlanError, read_live, spec_digest
@@ -103,6 +103,7 @@ class ApplyOutcome:
     remaining: list[Change] = field(default_factory=list)
     interrupted: str | None = None  # the signal that stopped the run ("Ctrl-C", "SIGTERM", ...)
     leak: str | None = None
+    verified: Verification | None = None  # what the re-discovery after the run compared
 
     @property
     def ok(self) -> bool:
@@ -357,8 +358,9 @@ def _run(document: dict[str, Any], run_dir: RunDir, values: secret_values.Secret
     if options.check:
         outcome.status = "checked"
         return outcome
-    verification = verify(live.desired, live.client, prune=prune)
+    verification = verify(live.desired, live.client, prune=prune, scope=plan_scope(document))
     outcome.remaining = verification.remaining
+    outcome.verified = verification
     outcome.status = "applied" if verification.converged else "not_converged"
     return outcome
 

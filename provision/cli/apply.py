@@ -140,13 +140,32 @@ def _report(outcome: ApplyOutcome, output: Output) -> int:
         _emit(output, f"Check mode: {tally.tasks} task(s) ran, {tally.changed} would change "
                       f"({result.wall_seconds:.1f}s). Record: {outcome.run_dir}", {"status": "checked", **stats})
         return 0
+    scope, outside, verified = _verified(outcome)
+    stats.update(verified)
     if outcome.status == "not_converged":
-        lines = ["error: the cluster did not converge; still different after apply:", *describe(outcome.remaining)]
+        lines = ["error: the cluster did not converge; still different after apply"
+                 + (f" (verified {scope})" if scope else "") + ":", *describe(outcome.remaining)]
+        if outside:
+            lines.append(outside.strip())
         _emit(output, "\n".join(lines), {"status": "not_converged", **stats})
         return 1
     _emit(output, f"Apply complete: {len(result.done)} action(s), {tally.tasks} task(s), {tally.changed} "
-                  f"changed, in {result.wall_seconds:.1f}s. Record: {outcome.run_dir}", {"status": "applied", **stats})
+                  f"changed, in {result.wall_seconds:.1f}s. Record: {outcome.run_dir}"
+                  + (f"\nVerified {scope}: converged.{outside}" if scope else ""), {"status": "applied", **stats})
     return 0
+
+
+def _verified(outcome: ApplyOutcome) -> tuple[str, str, dict[str, Any]]:
+    """What the re-discovery compared, for a targeted plan: the scope in words, a sentence
+    on what lies outside it, and the JSON fields."""
+    v = outcome.verified
+    if v is None or not v.scope:
+        return "", "", {}
+    targets = ", ".join((outcome.document.get("options") or {}).get("targets") or [])
+    outside = (f" {v.outside} difference(s) outside the target(s) left alone as planned "
+               "(`provision plan` without --target lists them)." if v.outside else "")
+    return (f"only what the plan targeted ({targets}) and what it needs", outside,
+            {"verified_scope": v.scope, "outside_scope": v.outside})
 
 
 @errors

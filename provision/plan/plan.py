@@ -19,6 +19,7 @@ from provision.discover.observed import Observed
 from provision.plan.diff import Change, diff
 from provision.plan.errors import PlanError
 from provision.plan.files import interfaces_diffs
+from provision.plan.guests import missing_guests
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets
 from provision.spec.addresses import Address
 from provision.spec.cluster import Cluster
@@ -132,7 +133,8 @@ def make_plan(
     now: datetime | None = None,
 ) -> Plan:
     """Diff, order and check a plan. Raises PlanError (no actions) when the
-    cluster is not quorate, a change is impossible, a target names no kind of
+    cluster is not quorate, an HA resource names a guest that does not exist, a
+    change is impossible, a target names no kind of
     object, or a step would be unsafe."""
     check_targets(targets)
     if facts is not None and facts.clustered and not facts.quorate:
@@ -141,6 +143,9 @@ def make_plan(
             f"cluster is not quorate: {facts.online_votes} of {facts.expected_votes} votes online "
             f"(offline: {offline}); refusing to plan changes until quorum is back"
         )
+    missing = missing_guests(desired, observed, facts)
+    if missing:
+        raise PlanError([str(m) for m in missing])
     changes = diff(desired, observed, prune=prune, facts=facts)
     actions = build_actions(changes, desired, observed, facts, prune=prune)
     ordered = order_actions(actions)
