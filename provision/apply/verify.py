@@ -18,6 +18,7 @@ from typing import Any
 
 from provision.discover import ApiClient, discover
 from provision.plan.diff import Change, diff
+from provision.plan.prune import Prune
 from provision.spec import Address, Cluster
 
 # Change actions that mean "reality still differs from the stack".
@@ -37,9 +38,10 @@ class Verification:
         return not self.remaining
 
 
-def pending(changes: Iterable[Change], *, prune: bool = False) -> list[Change]:
-    """The changes that still need work (unmanaged objects count only with --prune)."""
-    return [c for c in changes if c.action in PENDING or (prune and c.action == "unmanaged")]
+def pending(changes: Iterable[Change]) -> list[Change]:
+    """The changes that still need work. Unmanaged objects are none: where the prune
+    scope covers one, the diff made it a delete; the rest apply was never asked to touch."""
+    return [c for c in changes if c.action in PENDING]
 
 
 def plan_scope(document: Mapping[str, Any]) -> list[Address]:
@@ -59,11 +61,11 @@ def plan_scope(document: Mapping[str, Any]) -> list[Address]:
     return out
 
 
-def verify(desired: Cluster, client: ApiClient, *, prune: bool = False,
+def verify(desired: Cluster, client: ApiClient, *, prune: bool | Prune = False,
            scope: Sequence[Address] = ()) -> Verification:
     """Discover again and diff; with a `scope` only differences inside it remain."""
     found = discover(client, hint_nodes=desired.node_names)
-    changes = pending(diff(desired, found.cluster, prune=prune, facts=found.observed), prune=prune)
+    changes = pending(diff(desired, found.cluster, prune=prune, facts=found.observed))
     inside = [c for c in changes if not scope or any(s.contains(c.address) for s in scope)]
     return Verification(inside, found.requests, found.seconds, scope=[str(s) for s in scope],
                         outside=len(changes) - len(inside))

@@ -43,6 +43,7 @@ from provision.discover import Endpoint, ProxmoxerTransport
 from provision.discover.endpoint import lab_connection_file, provision_home
 from provision.plan import Change, Live, PlanError, read_live, spec_digest
 from provision.plan import planfile as planfiles
+from provision.plan.prune import Prune
 from provision.plan.replan import plan_file_mismatch
 from provision.plan.workflow import connect, plan_of
 from provision.spec import Address, Cluster, Connection, load_stack
@@ -57,7 +58,7 @@ class ApplyOptions:
     auto_approve: bool = False
     allow_destroy: bool = False
     check: bool = False  # Ansible check mode: no lock, no verify
-    prune: bool = False
+    prune: bool | Prune = False  # True: every unmanaged object; a Prune: only those it covers
     insecure: bool = False
     state_dir: Path | None = None  # default: $PROVISION_HOME
     network_confirm_seconds: int = NETWORK_CONFIRM_SECONDS  # commit-confirm window of a network reload
@@ -221,7 +222,7 @@ def apply(target: Path, options: ApplyOptions = ApplyOptions(), reporter: Report
             raise ApplyError(f"interrupted ({exc.name}); the cluster lock, if taken, was released") from None
 
 
-def _check_against_replan(document: Mapping[str, Any], live: Live, prune: bool) -> None:
+def _check_against_replan(document: Mapping[str, Any], live: Live, prune: Prune) -> None:
     """Trust nothing in a plan file that can be recomputed: with the same stack (digest
     checked) and cluster state (fingerprint checked), the stored actions must be the
     ones the planner gives now, or the file was edited and re-sealed (`plan.replan`)."""
@@ -240,7 +241,7 @@ def _apply(target: Path, options: ApplyOptions, reporter: Reporter, stop: StopSi
     resolved = _target(target)
     live = read_live(resolved.stack, _connection(options), insecure=options.insecure, on_endpoint=reporter.endpoint)
     desired, found = live.desired, live.found
-    prune = options.prune
+    prune = Prune.of(options.prune)
     document = resolved.document
     if document is not None:
         if document.get("spec_digest") != spec_digest(desired):
@@ -248,7 +249,10 @@ def _apply(target: Path, options: ApplyOptions, reporter: Reporter, stop: StopSi
         reason = stale_reason(document, found.observed.identity(), found.observed.fingerprint)
         if reason is not None:
             raise ApplyError(reason)
-        prune = bool((document.get("options") or {}).get("prune", prune))
+        try:
+            prune = Prune.from_options(document.get("options") or {}) if document.get("options") else prune
+        except ValueError as exc:
+            raise ApplyError(f"{target}: options.prune_scope: {exc}") from None
         _check_against_replan(document, live, prune)
     else:
         document = plan_of(live, prune=prune).to_document()
@@ -328,7 +332,7 @@ def _inventory(desired: Cluster, lab_name: str | None) -> Inventory:
 
 
 def _run(document: dict[str, Any], run_dir: RunDir, values: secret_values.Secrets, live: Live,
-         options: ApplyOptions, reporter: Reporter, stop: StopSignals, prune: bool) -> ApplyOutcome:
+         options: ApplyOptions, reporter: Reporter, stop: StopSignals, prune: Prune) -> ApplyOutcome:
     """Run Ansible, record the run, verify. Signals only cancel Ansible meanwhile."""
     events = record.EventLog(run_dir.root / "events.jsonl")
     try:

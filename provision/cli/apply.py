@@ -24,7 +24,7 @@ from provision.apply.progress import JsonLines, LivePanel, PhaseLines
 from provision.apply.render import NETWORK_CONFIRM_SECONDS
 from provision.apply.verify import describe
 from provision.apply.workflow import EventSink
-from provision.cli.common import Format, errors, fail, render_plan, warn_insecure
+from provision.cli.common import PRUNE_HELP, Format, errors, fail, prune_scope, render_plan, warn_insecure
 from provision.discover import Endpoint
 
 
@@ -180,7 +180,7 @@ def apply_cmd(
     output: Output = typer.Option(Output.text, "--output", "-o", help="text, or json (one JSON line per event)."),
     force_unlock_id: str | None = typer.Option(None, "--force-unlock", metavar="ID",
                                                help="Release the cluster lock with this id and exit."),
-    prune: bool = typer.Option(False, "--prune", help="Also delete objects that are not in the stack."),
+    prune: list[str] | None = typer.Option(None, "--prune", metavar="[KIND|ADDRESS]", help=PRUNE_HELP),
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate."),
     state_dir: Path | None = typer.Option(None, "--state-dir", metavar="DIR",
                                           help="Run records and the local lock (default: $PROVISION_HOME)."),
@@ -193,7 +193,7 @@ def apply_cmd(
     if quiet and output is Output.json:
         raise fail("error: --quiet and --output json cannot be combined (json already prints only events)")
     options = ApplyOptions(lab=lab, auto_approve=auto_approve, allow_destroy=allow_destroy, check=check,
-                           prune=prune, insecure=insecure, state_dir=state_dir,
+                           prune=prune_scope(prune), insecure=insecure, state_dir=state_dir,
                            network_confirm_seconds=network_confirm)
     reporter = CliReporter(output, quiet, auto_approve)
     try:

@@ -21,7 +21,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from provision.cli.common import Format, errors, fail, render_plan, warn_insecure
+from provision.cli.common import PRUNE_HELP, Format, errors, fail, prune_scope, render_plan, warn_insecure
 from provision.discover import ApiClient, discover, from_lab, from_url
 from provision.discover.export import secret_names, to_stack
 from provision.plan import LivePlan, plan_stack
@@ -33,9 +33,10 @@ from provision.spec.addresses import Address
 LAB = typer.Option(None, "--lab", help="Use this local lab instead of the stack's connection.")
 INSECURE = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate (prints a warning).")
 FORMAT = typer.Option(Format.text, "--format", "-f", help="Output format.")
+PRUNE = typer.Option(None, "--prune", metavar="[KIND|ADDRESS]", help=PRUNE_HELP)
 
 
-def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: bool,
+def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: list[str] | None,
                    targets: list[str] | None) -> LivePlan:
     """Parse the options, then the shared workflow: load, discover, plan."""
     parsed: list[Address] = []
@@ -45,7 +46,8 @@ def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: bool,
         except ValueError as exc:
             raise fail(f"error: --target {text}: {exc}") from None
     override = connection_from_options(lab, None, None, None, None) if lab is not None else None
-    return plan_stack(stack, override, insecure=insecure, prune=prune, targets=parsed, on_endpoint=warn_insecure)
+    return plan_stack(stack, override, insecure=insecure, prune=prune_scope(prune), targets=parsed,
+                      on_endpoint=warn_insecure)
 
 
 @errors
@@ -54,7 +56,7 @@ def plan_cmd(
     lab: str | None = LAB,
     out: Path | None = typer.Option(None, "--out", "-o", help="Store the plan in this file (for show/apply)."),
     fmt: Format = FORMAT,
-    prune: bool = typer.Option(False, "--prune", help="Delete objects that exist but are not in the stack."),
+    prune: list[str] | None = PRUNE,
     target: list[str] | None = typer.Option(None, "--target", help="Limit to this address and what it needs "
                                                                     '(repeatable), e.g. ceph.pool["vm-pool"].'),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
@@ -87,20 +89,39 @@ def drift_cmd(
     stack: Path = typer.Argument(..., help="Stack file (YAML)."),
     lab: str | None = LAB,
     fmt: Format = FORMAT,
+    prune: list[str] | None = PRUNE,
     insecure: bool = INSECURE,
 ) -> None:
-    """Exit 2 with a report when the cluster drifted from the stack, 0 when converged."""
-    result = _plan_document(stack, lab, insecure, False, None)
-    document, changed, unmanaged = result.document, result.changed, result.unmanaged
-    if changed or unmanaged:
+    """Exit 2 with a report when the cluster drifted from the stack, 0 when it matches.
+
+    Drift is what `plan --detailed-exitcode` calls changes (with the same `--prune`):
+    objects the stack does not declare are listed, but are drift only where `--prune`
+    would delete them (`ignore:` them to stop listing them). When part of the cluster
+    could not be read (a node powered off), there is no "No drift": exit 1 and say what
+    was not compared."""
+    result = _plan_document(stack, lab, insecure, prune, None)
+    document = result.document
+    not_compared = list(document.get("not_compared") or [])
+    if result.changed:
         if fmt is Format.text:
             typer.echo(f"Drift detected: the cluster no longer matches {stack}.")
         typer.echo(render_plan(document, fmt), nl=False)
         raise typer.Exit(2)
-    if fmt is Format.text:
-        typer.echo(f"No drift: the cluster matches {stack}.")
-    else:
+    if fmt is not Format.text:
         typer.echo(render_plan(document, fmt), nl=False)
+    elif not_compared:
+        typer.echo(f"No drift in what could be compared with {stack}, but not everything could be:")
+        for line in not_compared:
+            typer.echo(f"  ! {line}")
+    else:
+        typer.echo(f"No drift: the cluster matches {stack}.")
+    if fmt is Format.text and result.unmanaged:
+        typer.echo(f"{result.unmanaged} object(s) exist that the stack does not declare (not drift; adopt them in "
+                   "the stack, or list them under `ignore:`):")
+        for item in document.get("unmanaged") or []:
+            typer.echo(f"  ? {item['address']}")
+    if not_compared:
+        raise typer.Exit(1)
 
 
 @errors

@@ -19,6 +19,7 @@ from provision.discover import ApiClient, Discovery, Endpoint, discover, from_co
 from provision.plan.errors import PlanError
 from provision.plan.guests import missing_guests
 from provision.plan.plan import Plan, check_targets, make_plan
+from provision.plan.prune import Prune
 from provision.spec import Cluster, Connection, Diagnostic, LoadedStack, SpecError, load_stack
 from provision.spec.addresses import Address
 
@@ -72,7 +73,7 @@ def read_live(stack: Path, connection: Connection | None = None, *, insecure: bo
     return Live(stack=stack, desired=desired, endpoint=endpoint, client=client, found=found, loaded=loaded)
 
 
-def plan_of(live: Live, *, prune: bool = False, targets: Sequence[Address] = ()) -> Plan:
+def plan_of(live: Live, *, prune: bool | Prune = False, targets: Sequence[Address] = ()) -> Plan:
     """The ordered, safety-checked plan from what `live` discovered. An HA resource
     without its guest is reported at its place in the stack file (FILE:LINE:COL)."""
     missing = missing_guests(live.desired, live.found.cluster, live.found.observed)
@@ -100,7 +101,7 @@ class LivePlan:
 
 
 def plan_stack(stack: Path, connection: Connection | None = None, *, insecure: bool = False,
-               prune: bool = False, targets: Sequence[Address] = (),
+               prune: bool | Prune = False, targets: Sequence[Address] = (),
                on_endpoint: Callable[[Endpoint], None] | None = None) -> LivePlan:
     """Load, discover, plan: what `provision plan` and `provision drift` show."""
     live = read_live(stack, connection, insecure=insecure, before_discovery=targets, on_endpoint=on_endpoint)
