@@ -161,16 +161,29 @@ class ActionTracker:
         return f"{len(tasks)} task(s) finished, {changed} changed; last finished: {last}"
 
 
+# Ansible's own words for "the command failed", which say nothing of why.
+_GENERIC_MSGS = frozenset({"non-zero return code", "failed", "MODULE FAILURE"})
+
+
+def _tail(text: Any, lines: int = 3) -> str:
+    kept = [line.strip() for line in str(text or "").splitlines() if line.strip()]
+    return " / ".join(kept[-lines:])
+
+
 def _message(data: Mapping[str, Any]) -> str:
+    """Why a task failed, in PVE's words where there are some: a node command's stderr
+    (`resource 'vm:104' does not exist in cluster`) is the cause; Ansible's `msg` for a
+    command is only "non-zero return code", and is kept only when it says more."""
     res = data.get("res") or {}
     if res.get("censored"):
         return "failed (output hidden: no_log)"
-    for key in ("msg", "stderr", "stdout"):
-        value = res.get(key)
-        if value:
-            text = str(value).strip()
-            return text.splitlines()[-1] if key != "msg" else text
-    return "failed"
+    msg = str(res.get("msg") or "").strip()
+    stderr = _tail(res.get("stderr"))
+    text = ": ".join(part for part in (msg if msg not in _GENERIC_MSGS else "", stderr) if part)
+    if not text:
+        return _tail(res.get("stdout")) or msg or "failed"
+    rc = res.get("rc")
+    return f"{text} (exit {rc})" if stderr and rc not in (None, 0) else text
 
 
 def _child_env(blank: tuple[str, ...]) -> dict[str, str]:

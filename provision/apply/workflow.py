@@ -38,11 +38,12 @@ from provision.apply.errors import ApplyError
 from provision.apply.lock import ApplyLock, LockError, LockInfo, LockReleaseError, ProxmoxerPools
 from provision.apply.render import NETWORK_CONFIRM_SECONDS, Inventory, RenderError, RunDir, render_run
 from provision.apply.signals import Interrupted, StopSignals
-from provision.apply.verify import verify
+from provision.apply.verify import Verification, plan_scope, verify
 from provision.discover import Endpoint, ProxmoxerTransport
 from provision.discover.endpoint import lab_connection_file, provision_home
 from provision.plan import Change, Live, PlanError, read_live, spec_digest
 from provision.plan import planfile as planfiles
+from provision.plan.prune import Prune
 from provision.plan.replan import plan_file_mismatch
 from provision.plan.workflow import connect, plan_of
 from provision.spec import Address, Cluster, Connection, load_stack
@@ -57,7 +58,7 @@ class ApplyOptions:
     auto_approve: bool = False
     allow_destroy: bool = False
     check: bool = False  # Ansible check mode: no lock, no verify
-    prune: bool = False
+    prune: bool | Prune = False  # True: every unmanaged object; a Prune: only those it covers
     insecure: bool = False
     state_dir: Path | None = None  # default: $PROVISION_HOME
     network_confirm_seconds: int = NETWORK_CONFIRM_SECONDS  # commit-confirm window of a network reload
@@ -103,6 +104,7 @@ class ApplyOutcome:
     remaining: list[Change] = field(default_factory=list)
     interrupted: str | None = None  # the signal that stopped the run ("Ctrl-C", "SIGTERM", ...)
     leak: str | None = None
+    verified: Verification | None = None  # what the re-discovery after the run compared
 
     @property
     def ok(self) -> bool:
@@ -220,7 +222,7 @@ def apply(target: Path, options: ApplyOptions = ApplyOptions(), reporter: Report
             raise ApplyError(f"interrupted ({exc.name}); the cluster lock, if taken, was released") from None
 
 
-def _check_against_replan(document: Mapping[str, Any], live: Live, prune: bool) -> None:
+def _check_against_replan(document: Mapping[str, Any], live: Live, prune: Prune) -> None:
     """Trust nothing in a plan file that can be recomputed: with the same stack (digest
     checked) and cluster state (fingerprint checked), the stored actions must be the
     ones the planner gives now, or the file was edited and re-sealed (`plan.replan`)."""
@@ -239,7 +241,7 @@ def _apply(target: Path, options: ApplyOptions, reporter: Reporter, stop: StopSi
     resolved = _target(target)
     live = read_live(resolved.stack, _connection(options), insecure=options.insecure, on_endpoint=reporter.endpoint)
     desired, found = live.desired, live.found
-    prune = options.prune
+    prune = Prune.of(options.prune)
     document = resolved.document
     if document is not None:
         if document.get("spec_digest") != spec_digest(desired):
@@ -247,7 +249,10 @@ def _apply(target: Path, options: ApplyOptions, reporter: Reporter, stop: StopSi
         reason = stale_reason(document, found.observed.identity(), found.observed.fingerprint)
         if reason is not None:
             raise ApplyError(reason)
-        prune = bool((document.get("options") or {}).get("prune", prune))
+        try:
+            prune = Prune.from_options(document.get("options") or {}) if document.get("options") else prune
+        except ValueError as exc:
+            raise ApplyError(f"{target}: options.prune_scope: {exc}") from None
         _check_against_replan(document, live, prune)
     else:
         document = plan_of(live, prune=prune).to_document()
@@ -335,7 +340,7 @@ def _inventory(document: dict[str, Any], live: Live, lab_name: str | None) -> In
 
 
 def _run(document: dict[str, Any], run_dir: RunDir, values: secret_values.Secrets, live: Live,
-         options: ApplyOptions, reporter: Reporter, stop: StopSignals, prune: bool) -> ApplyOutcome:
+         options: ApplyOptions, reporter: Reporter, stop: StopSignals, prune: Prune) -> ApplyOutcome:
     """Run Ansible, record the run, verify. Signals only cancel Ansible meanwhile."""
     events = record.EventLog(run_dir.root / "events.jsonl")
     try:
@@ -365,8 +370,10 @@ def _run(document: dict[str, Any], run_dir: RunDir, values: secret_values.Secret
     if options.check:
         outcome.status = "checked"
         return outcome
-    verification = verify(live.desired, live.client, prune=prune, node_client=live.node_client)
+    verification = verify(live.desired, live.client, prune=prune, scope=plan_scope(document),
+                          node_client=live.node_client)
     outcome.remaining = verification.remaining
+    outcome.verified = verification
     outcome.status = "applied" if verification.converged else "not_converged"
     return outcome
 

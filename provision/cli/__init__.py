@@ -12,6 +12,8 @@ import sys
 
 import typer
 
+from provision.cli.common import optional_values
+
 app = typer.Typer(
     name="provision",
     help="Declarative provisioning for Proxmox VE HA clusters: validate, plan, apply, simulate.",
@@ -73,7 +75,7 @@ def main() -> None:
     """
     command = typer.main.get_command(app)
     try:
-        result = command.main(prog_name="provision", standalone_mode=False)
+        result = command.main(args=optional_values(sys.argv[1:]), prog_name="provision", standalone_mode=False)
     except typer.Abort:
         typer.echo("Aborted.", err=True)
         sys.exit(1)

@@ -24,7 +24,7 @@ from provision.apply.progress import JsonLines, LivePanel, PhaseLines
 from provision.apply.render import NETWORK_CONFIRM_SECONDS
 from provision.apply.verify import describe
 from provision.apply.workflow import EventSink
-from provision.cli.common import Format, errors, fail, render_plan, warn_insecure
+from provision.cli.common import PRUNE_HELP, Format, errors, fail, prune_scope, render_plan, warn_insecure
 from provision.discover import Endpoint
 
 
@@ -140,13 +140,32 @@ def _report(outcome: ApplyOutcome, output: Output) -> int:
         _emit(output, f"Check mode: {tally.tasks} task(s) ran, {tally.changed} would change "
                       f"({result.wall_seconds:.1f}s). Record: {outcome.run_dir}", {"status": "checked", **stats})
         return 0
+    scope, outside, verified = _verified(outcome)
+    stats.update(verified)
     if outcome.status == "not_converged":
-        lines = ["error: the cluster did not converge; still different after apply:", *describe(outcome.remaining)]
+        lines = ["error: the cluster did not converge; still different after apply"
+                 + (f" (verified {scope})" if scope else "") + ":", *describe(outcome.remaining)]
+        if outside:
+            lines.append(outside.strip())
         _emit(output, "\n".join(lines), {"status": "not_converged", **stats})
         return 1
     _emit(output, f"Apply complete: {len(result.done)} action(s), {tally.tasks} task(s), {tally.changed} "
-                  f"changed, in {result.wall_seconds:.1f}s. Record: {outcome.run_dir}", {"status": "applied", **stats})
+                  f"changed, in {result.wall_seconds:.1f}s. Record: {outcome.run_dir}"
+                  + (f"\nVerified {scope}: converged.{outside}" if scope else ""), {"status": "applied", **stats})
     return 0
+
+
+def _verified(outcome: ApplyOutcome) -> tuple[str, str, dict[str, Any]]:
+    """What the re-discovery compared, for a targeted plan: the scope in words, a sentence
+    on what lies outside it, and the JSON fields."""
+    v = outcome.verified
+    if v is None or not v.scope:
+        return "", "", {}
+    targets = ", ".join((outcome.document.get("options") or {}).get("targets") or [])
+    outside = (f" {v.outside} difference(s) outside the target(s) left alone as planned "
+               "(`provision plan` without --target lists them)." if v.outside else "")
+    return (f"only what the plan targeted ({targets}) and what it needs", outside,
+            {"verified_scope": v.scope, "outside_scope": v.outside})
 
 
 @errors
@@ -161,7 +180,7 @@ def apply_cmd(
     output: Output = typer.Option(Output.text, "--output", "-o", help="text, or json (one JSON line per event)."),
     force_unlock_id: str | None = typer.Option(None, "--force-unlock", metavar="ID",
                                                help="Release the cluster lock with this id and exit."),
-    prune: bool = typer.Option(False, "--prune", help="Also delete objects that are not in the stack."),
+    prune: list[str] | None = typer.Option(None, "--prune", metavar="[KIND|ADDRESS]", help=PRUNE_HELP),
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate."),
     state_dir: Path | None = typer.Option(None, "--state-dir", metavar="DIR",
                                           help="Run records and the local lock (default: $PROVISION_HOME)."),
@@ -174,7 +193,7 @@ def apply_cmd(
     if quiet and output is Output.json:
         raise fail("error: --quiet and --output json cannot be combined (json already prints only events)")
     options = ApplyOptions(lab=lab, auto_approve=auto_approve, allow_destroy=allow_destroy, check=check,
-                           prune=prune, insecure=insecure, state_dir=state_dir,
+                           prune=prune_scope(prune), insecure=insecure, state_dir=state_dir,
                            network_confirm_seconds=network_confirm)
     reporter = CliReporter(output, quiet, auto_approve)
     try:

@@ -12,6 +12,7 @@ import sys
 from collections.abc import Callable
 from enum import StrEnum
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
@@ -19,6 +20,7 @@ import typer
 from provision.apply import ApplyError
 from provision.discover import DiscoveryError, Endpoint
 from provision.plan import PlanError, PlanFileError
+from provision.plan.prune import EVERYTHING, Prune
 from provision.plan.render import render_json, render_markdown, render_text
 from provision.spec import SecretUnavailableError, SpecError
 
@@ -70,6 +72,36 @@ def errors(fn: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+PRUNE_HELP = ("Delete objects that exist but are not in the stack: all of them, or only this kind or address "
+              "(repeatable), e.g. --prune ceph.osd, --prune 'storage[\"old\"]'. Objects under `ignore:` never.")
+OPTIONAL_VALUE = ("--prune",)
+"""Options whose value may be left out (`--prune` alone means everything)."""
+
+
+def optional_values(argv: list[str]) -> list[str]:
+    """Give the options of OPTIONAL_VALUE their value when it was left out: `--prune`
+    followed by nothing, by another option or by an existing file (the stack, written
+    after it) becomes `--prune=*`. The command line parser needs a value for every
+    occurrence of an option that takes one."""
+    out: list[str] = []
+    for i, token in enumerate(argv):
+        if token in OPTIONAL_VALUE:
+            following = argv[i + 1] if i + 1 < len(argv) else None
+            if following is None or following.startswith("-") or Path(following).exists():
+                out.append(f"{token}={EVERYTHING}")
+                continue
+        out.append(token)
+    return out
+
+
+def prune_scope(values: list[str] | None) -> Prune:
+    """`--prune` values as a scope; a value that names no kind of object is one line."""
+    try:
+        return Prune.of(values or [])
+    except ValueError as exc:
+        raise fail(f"error: --prune {exc}") from None
+
+
 def warn_insecure(endpoint: Endpoint) -> None:
     if endpoint.insecure:
         typer.echo(f"warning: TLS verification is OFF for {endpoint.describe()} (--insecure); "
@@ -86,4 +118,5 @@ def render_plan(document: dict[str, Any], fmt: Format) -> str:
     return render_text(document, color=color)
 
 
-__all__ = ["Format", "errors", "fail", "render_plan", "warn_insecure"]
+__all__ = ["PRUNE_HELP", "Format", "errors", "fail", "optional_values", "prune_scope", "render_plan",
+           "warn_insecure"]

@@ -21,21 +21,22 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from provision.cli.common import Format, errors, fail, render_plan, warn_insecure
+from provision.cli.common import PRUNE_HELP, Format, errors, fail, prune_scope, render_plan, warn_insecure
 from provision.discover import ApiClient, discover, from_lab, from_url
-from provision.discover.export import to_stack
+from provision.discover.export import secret_names, to_stack
 from provision.plan import LivePlan, plan_stack
 from provision.plan import planfile as planfiles
 from provision.plan.workflow import api_workers
-from provision.spec import Connection, SecretRef
+from provision.spec import Connection, SecretRef, SpecError, load_stack
 from provision.spec.addresses import Address
 
 LAB = typer.Option(None, "--lab", help="Use this local lab instead of the stack's connection.")
 INSECURE = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate (prints a warning).")
 FORMAT = typer.Option(Format.text, "--format", "-f", help="Output format.")
+PRUNE = typer.Option(None, "--prune", metavar="[KIND|ADDRESS]", help=PRUNE_HELP)
 
 
-def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: bool,
+def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: list[str] | None,
                    targets: list[str] | None) -> LivePlan:
     """Parse the options, then the shared workflow: load, discover, plan."""
     parsed: list[Address] = []
@@ -45,7 +46,8 @@ def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: bool,
         except ValueError as exc:
             raise fail(f"error: --target {text}: {exc}") from None
     override = connection_from_options(lab, None, None, None, None) if lab is not None else None
-    return plan_stack(stack, override, insecure=insecure, prune=prune, targets=parsed, on_endpoint=warn_insecure)
+    return plan_stack(stack, override, insecure=insecure, prune=prune_scope(prune), targets=parsed,
+                      on_endpoint=warn_insecure)
 
 
 @errors
@@ -54,7 +56,7 @@ def plan_cmd(
     lab: str | None = LAB,
     out: Path | None = typer.Option(None, "--out", "-o", help="Store the plan in this file (for show/apply)."),
     fmt: Format = FORMAT,
-    prune: bool = typer.Option(False, "--prune", help="Delete objects that exist but are not in the stack."),
+    prune: list[str] | None = PRUNE,
     target: list[str] | None = typer.Option(None, "--target", help="Limit to this address and what it needs "
                                                                     '(repeatable), e.g. ceph.pool["vm-pool"].'),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
@@ -87,20 +89,39 @@ def drift_cmd(
     stack: Path = typer.Argument(..., help="Stack file (YAML)."),
     lab: str | None = LAB,
     fmt: Format = FORMAT,
+    prune: list[str] | None = PRUNE,
     insecure: bool = INSECURE,
 ) -> None:
-    """Exit 2 with a report when the cluster drifted from the stack, 0 when converged."""
-    result = _plan_document(stack, lab, insecure, False, None)
-    document, changed, unmanaged = result.document, result.changed, result.unmanaged
-    if changed or unmanaged:
+    """Exit 2 with a report when the cluster drifted from the stack, 0 when it matches.
+
+    Drift is what `plan --detailed-exitcode` calls changes (with the same `--prune`):
+    objects the stack does not declare are listed, but are drift only where `--prune`
+    would delete them (`ignore:` them to stop listing them). When part of the cluster
+    could not be read (a node powered off), there is no "No drift": exit 1 and say what
+    was not compared."""
+    result = _plan_document(stack, lab, insecure, prune, None)
+    document = result.document
+    not_compared = list(document.get("not_compared") or [])
+    if result.changed:
         if fmt is Format.text:
             typer.echo(f"Drift detected: the cluster no longer matches {stack}.")
         typer.echo(render_plan(document, fmt), nl=False)
         raise typer.Exit(2)
-    if fmt is Format.text:
-        typer.echo(f"No drift: the cluster matches {stack}.")
-    else:
+    if fmt is not Format.text:
         typer.echo(render_plan(document, fmt), nl=False)
+    elif not_compared:
+        typer.echo(f"No drift in what could be compared with {stack}, but not everything could be:")
+        for line in not_compared:
+            typer.echo(f"  ! {line}")
+    else:
+        typer.echo(f"No drift: the cluster matches {stack}.")
+    if fmt is Format.text and result.unmanaged:
+        typer.echo(f"{result.unmanaged} object(s) exist that the stack does not declare (not drift; adopt them in "
+                   "the stack, or list them under `ignore:`):")
+        for item in document.get("unmanaged") or []:
+            typer.echo(f"  ? {item['address']}")
+    if not_compared:
+        raise typer.Exit(1)
 
 
 @errors
@@ -140,7 +161,7 @@ def import_cmd(
     if not found.observed.clustered:
         raise fail(f"error: nothing to import: the nodes of {source} are not a cluster yet "
                     "(write the stack by hand, e.g. from stacks/lab.yaml)")
-    text = to_stack(found.cluster, connection, source=source)
+    text = to_stack(found.cluster, connection, source=source, keep_secrets=_earlier_secrets(out))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(text, encoding="utf-8")
@@ -149,6 +170,18 @@ def import_cmd(
     typer.echo(f"Wrote {out} ({len(found.cluster.nodes)} nodes, {found.requests} API requests).")
     for note in found.observed.notes:
         typer.echo(f"note: {note}")
+
+
+def _earlier_secrets(out: Path) -> dict[tuple[str, str], SecretRef]:
+    """The secret references of the stack a re-import (`--force`) replaces, so that the
+    variables a deployment already sets keep their names; none when it does not load."""
+    if not out.is_file():
+        return {}
+    try:
+        return secret_names(load_stack(out).cluster)
+    except SpecError:
+        typer.echo(f"note: {out} does not load as a stack; secret variables get new names", err=True)
+        return {}
 
 
 _CONNECTION_OPTIONS = {"url": "--url", "fingerprint": "--fingerprint", "ca_file": "--ca-file", "token": "--token-env",

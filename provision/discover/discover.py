@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
+from provision.discover.capacity import normalise_capacity
 from provision.discover.ceph import installed_ceph, normalise_ceph
 from provision.discover.client import ApiClient
 from provision.discover.cluster import normalise_status, normalise_version
@@ -61,6 +62,7 @@ CLUSTER_ENDPOINTS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "ha_rules": ("/cluster/ha/rules", {}, True),  # PVE 8: no such endpoint
     "ha_resources": ("/cluster/ha/resources", {}, False),
     "guests": ("/cluster/resources", {"type": "vm"}, False),
+    "node_resources": ("/cluster/resources", {"type": "node"}, True),  # capacity (import, what-if)
     "options": ("/cluster/options", {}, True),  # datacenter.cfg: ha.crs
 }
 # key -> (path, params); `skipsmart=1`: without it PVE runs smartctl on every disk
@@ -249,6 +251,7 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
     addresses = {n: [i.address for i in ifs if i.address is not None] for n, ifs in interfaces.items()}
 
     coro_nodes = normalise_nodes(c.get("corosync_nodes") or []) if status.clustered else []
+    capacity = normalise_capacity(c.get("node_resources"))
     nodes: list[Node] = []
     for cn in coro_nodes:
         st = status.nodes.get(cn.name)
@@ -260,7 +263,7 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
         nodes.append(Node(
             name=cn.name, nodeid=max(cn.nodeid, 1), votes=cn.votes,
             address=_mgmt_address(st.ip if st else None, ifaces, cn.links.get(0)),
-            interfaces=list(ifaces),
+            interfaces=list(ifaces), capacity=capacity.get(cn.name),
         ))
     for name in sorted(interfaces):
         if name in obs.members:

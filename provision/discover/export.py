@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import io
 import ipaddress
+from collections.abc import Mapping
+from pathlib import PurePath
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import AnyUrl, BaseModel
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
@@ -50,17 +52,19 @@ def _value(value: Any) -> Any:
             seq.fa.set_flow_style()
         return seq
     if isinstance(value, (ipaddress.IPv4Address, ipaddress.IPv4Network, ipaddress.IPv4Interface,
-                          ipaddress.IPv6Address, ipaddress.IPv6Interface)):
-        return str(value)
+                          ipaddress.IPv6Address, ipaddress.IPv6Interface, AnyUrl, PurePath)):
+        return str(value)  # a YAML emitter represents only plain types
     if isinstance(value, str) and value.lower() in ("on", "off", "yes", "no", "y", "n", "true", "false"):
         return DoubleQuotedScalarString(value)  # YAML 1.1 readers would take these for booleans
     return value
 
 
-def _model(model: BaseModel, *, drop: tuple[str, ...] = (), first: tuple[str, ...] = ("name",),
-           comments: bool = True) -> CommentedMap:
-    """Non-default fields in declaration order (discriminator `type` always kept),
-    with a comment naming the real-valued defaults that were left out."""
+def _fields(model: BaseModel, *, drop: tuple[str, ...] = (),
+            first: tuple[str, ...] = ("name",)) -> tuple[CommentedMap, list[str]]:
+    """Non-default fields in declaration order (discriminator `type` always kept), and
+    the real-valued defaults that were left out. A nested model's defaults are noted on
+    the key that holds it (`ha:  # defaults: crs=basic`), never on its first field,
+    which would read as if they belonged to that field."""
     out = CommentedMap()
     defaults: list[str] = []
     fields = type(model).model_fields
@@ -72,13 +76,36 @@ def _model(model: BaseModel, *, drop: tuple[str, ...] = (), first: tuple[str, ..
         value = getattr(model, name)
         default = info.get_default(call_default_factory=True) if not info.is_required() else object()
         if name != "type" and not info.is_required() and _same(value, default):
-            if _worth_naming(default):
+            if _worth_naming(default) and not isinstance(default, BaseModel):
                 defaults.append(f"{name}={_plain(default)}")
             continue
-        out[name] = _value(value)
+        if isinstance(value, BaseModel) and not isinstance(value, SecretRef):
+            _put(out, name, value)
+        else:
+            out[name] = _value(value)
+    return out, defaults
+
+
+def _note(defaults: list[str]) -> str:
+    return "defaults: " + ", ".join(defaults)
+
+
+def _put(parent: CommentedMap, key: str, model: BaseModel, **kwargs: Any) -> CommentedMap:
+    """`parent[key]` = the model, with its left-out defaults noted on `key`."""
+    out, defaults = _fields(model, **kwargs)
+    parent[key] = out
+    if defaults:
+        parent.yaml_add_eol_comment(_note(defaults), key)
+    return out
+
+
+def _model(model: BaseModel, *, drop: tuple[str, ...] = (), first: tuple[str, ...] = ("name",),
+           comments: bool = True) -> CommentedMap:
+    """A sequence item (a node, a storage, an HA group): its left-out defaults are noted
+    on its first line, the one that starts the item."""
+    out, defaults = _fields(model, drop=drop, first=first)
     if comments and defaults and out:
-        key = next(iter(out))
-        out.yaml_add_eol_comment("defaults: " + ", ".join(defaults), key)
+        out.yaml_add_eol_comment(_note(defaults), next(iter(out)))
     return out
 
 
@@ -118,15 +145,53 @@ def _links(cluster: Cluster) -> CommentedSeq:
     return seq
 
 
-def to_stack(cluster: Cluster, connection: Connection, *, source: str = "") -> str:
-    """Render the stack YAML text."""
+SecretNames = Mapping[tuple[str, str], SecretRef]
+"""(storage name, field) -> the reference an earlier stack file used for that secret."""
+
+_SECRET_FIELDS = ("password", "keyring", "secret", "encryption_key")
+
+
+def secret_names(stack: Cluster) -> dict[tuple[str, str], SecretRef]:
+    """The secret references of a stack, for a re-import that must keep them: the
+    variables (or files) a deployment already provides are not renamed under it."""
+    out: dict[tuple[str, str], SecretRef] = {}
+    for storage in stack.storage:
+        for name in _SECRET_FIELDS:
+            ref = getattr(storage, name, None)
+            if isinstance(ref, SecretRef):
+                out[(storage.name, name)] = ref
+    return out
+
+
+def _secret_ref(storage: str, field: str, keep: SecretNames, taken: set[str]) -> SecretRef:
+    """The reference to write: the earlier stack's, else an environment variable named
+    after the storage and field, unique in the file (`pbs.backup` and `pbs-backup`
+    must not share one) and never one of pve-provision's own."""
+    if (storage, field) in keep:
+        return keep[(storage, field)]
+    base = f"{storage.upper().replace('-', '_').replace('.', '_')}_{field.upper()}"
+    if own_credential(base):  # a storage named `provision-...` must still validate
+        base = f"STORAGE_{base}"
+    var, n = base, 2
+    while var in taken:
+        var, n = f"{base}_{n}", n + 1
+    return SecretRef(env=var)
+
+
+def to_stack(cluster: Cluster, connection: Connection, *, source: str = "", keep_secrets: SecretNames | None = None
+             ) -> str:
+    """Render the stack YAML text. `keep_secrets`: references to reuse (a re-import)."""
+    keep = keep_secrets or {}
+    taken = {ref.env for ref in keep.values() if ref.env}
     root = CommentedMap()
     root["name"] = cluster.name
     root["pve_version"] = cluster.pve_version
-    root["connection"] = _model(connection)
+    _put(root, "connection", connection)
     nodes = CommentedSeq()
     for node in cluster.nodes:
-        item = _model(node, drop=("interfaces", "ssh", "capacity"))
+        item = _model(node, drop=("interfaces", "ssh"))
+        if "capacity" in item:  # what-if plans with it; discovery reads it from the node
+            item["capacity"].fa.set_flow_style()
         if node.interfaces:
             ifaces = CommentedSeq()
             slaves = {s for i in node.interfaces if isinstance(i, Bond) for s in i.slaves}
@@ -144,33 +209,35 @@ def to_stack(cluster: Cluster, connection: Connection, *, source: str = "") -> s
             item["interfaces"] = ifaces
         nodes.append(item)
     root["nodes"] = nodes
-    coro = _model(cluster.corosync, drop=("links",))
+    coro = _put(root, "corosync", cluster.corosync, drop=("links",))
     coro.insert(0, "links", _links(cluster))
-    root["corosync"] = coro
     if cluster.quorum.qdevice is not None:
-        root["quorum"] = CommentedMap({"qdevice": _model(cluster.quorum.qdevice, first=("host",))})
+        root["quorum"] = CommentedMap()
+        _put(root["quorum"], "qdevice", cluster.quorum.qdevice, first=("host",))
     if cluster.ceph is not None:
-        ceph = _model(cluster.ceph, first=("public_network",))
+        ceph = _put(root, "ceph", cluster.ceph, first=("public_network",))
         if "osds" in ceph:
             ceph["osds"] = CommentedSeq([_model(o, first=("node", "device"), comments=False)
                                          for o in cluster.ceph.osds])
-        root["ceph"] = ceph
     if cluster.storage:
         storages = CommentedSeq()
         for storage in cluster.storage:
             entry = _model(storage, first=("name", "type"))
-            for field in ("password", "keyring", "secret", "encryption_key"):
+            for field in _SECRET_FIELDS:
                 if field in type(storage).model_fields and type(storage).model_fields[field].is_required():
-                    var = f"{storage.name.upper().replace('-', '_').replace('.', '_')}_{field.upper()}"
-                    if own_credential(var):  # a storage named `provision-...` must still validate
-                        var = f"STORAGE_{var}"
-                    entry[field] = CommentedMap({"env": var})
-                    entry.yaml_add_eol_comment(f"set {var}: the API never returns secrets", field)
+                    ref = _secret_ref(storage.name, field, keep, taken)
+                    entry[field] = _value(ref)
+                    if ref.env:
+                        taken.add(ref.env)
+                    what = f"set {ref.env}" if ref.env else f"put it in {ref.file}"
+                    entry.yaml_add_eol_comment(f"{what}: the API never returns secrets", field)
             storages.append(entry)
         root["storage"] = storages
-    ha = _model(cluster.ha)
+    ha, ha_defaults = _fields(cluster.ha)
     if ha:
         root["ha"] = ha
+        if ha_defaults:
+            root.yaml_add_eol_comment(_note(ha_defaults), "ha")
     if cluster.guests:
         root["guests"] = CommentedSeq([_model(g, first=("sid",), comments=False) for g in cluster.guests])
         for guest in root["guests"]:

@@ -7,6 +7,7 @@ from provision.plan.errors import PlanError
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets
 from provision.plan.plan import FORMAT_VERSION, Plan, check_targets, make_plan, spec_digest
 from provision.plan.planfile import PlanFileError
+from provision.plan.prune import Prune
 from provision.plan.workflow import Live, LivePlan, plan_stack, read_live
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "Plan",
     "PlanError",
     "PlanFileError",
+    "Prune",
     "build_actions",
     "check_safety",
     "check_targets",

@@ -9,7 +9,8 @@ stack (`auto`, e.g. a pool's pg_num, an OSD's device class) and are compared onl
 when set. Secrets are never compared and print as `(sensitive)`.
 
 Objects that exist but are not in the stack are `unmanaged`; they become
-deletes only with `prune=True`. Fields that cannot change after creation either
+deletes only where the prune scope covers them (`prune=True`: everywhere), and
+vanish from the diff altogether where the stack's `ignore:` names them. Fields that cannot change after creation either
 force a replace (destroy + create, e.g. an OSD's DB device) or, where a replace
 would be absurd (a node id, the Ceph public network), fail with a clear error.
 """
@@ -25,6 +26,7 @@ from pydantic import BaseModel
 
 from provision.discover.observed import Observed
 from provision.plan.errors import PlanError
+from provision.plan.prune import Prune
 from provision.spec.addresses import Address
 from provision.spec.cluster import Cluster
 from provision.spec.ha import HaGroup, HaResource, NodeAffinityRule
@@ -58,6 +60,7 @@ class Change:
     field_diffs: tuple[FieldDiff, ...] = ()
     reason: str = ""
     destructive: bool = False
+    not_compared: bool = False  # a noop-note saying this object could not be compared at all
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -151,7 +154,7 @@ def cluster_members(observed: Cluster) -> set[str]:
 class _Differ:
     desired: Cluster
     observed: Cluster
-    prune: bool
+    prune: Prune
     facts: Observed | None
     changes: list[Change] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
@@ -169,10 +172,13 @@ class _Differ:
 
     def gone(self, address: Address, before: dict[str, Any], what: str, *, destructive: bool = False,
              prunable: bool = True) -> None:
-        """An object only reality has: unmanaged, or a delete with prune."""
-        if self.prune and prunable:
-            self.add(Change(address, "delete", before=before, reason=f"{what} is not in the stack (--prune)",
-                            destructive=destructive))
+        """An object only reality has: nothing when the stack ignores it, a delete when
+        the prune scope covers it, else unmanaged."""
+        if self.desired.ignores(address):
+            return
+        if prunable and self.prune.covers(address):
+            self.add(Change(address, "delete", before=before,
+                            reason=f"{what} is not in the stack ({self.prune.describe()})", destructive=destructive))
         else:
             why = f"{what} exists but is not in the stack" + ("; --prune deletes it" if prunable else "")
             self.add(Change(address, "unmanaged", before=before, reason=why, destructive=destructive))
@@ -260,7 +266,7 @@ class _Differ:
             if seen is None or node.name in unreadable:
                 why = unreadable.get(node.name, "it could not be read through the API")
                 self.add(Change(Address.of(("network", node.name)), "noop-note",
-                                reason=f"network of {node.name} is not compared: {why}"))
+                                reason=f"network of {node.name} is not compared: {why}", not_compared=True))
                 continue
             desired = {i.name: i for i in node.interfaces if i.managed}
             unmanaged = {i.name for i in node.interfaces if not i.managed}
@@ -319,6 +325,8 @@ class _Differ:
             return
         if want is None:
             assert have is not None
+            if self.desired.ignores(root):
+                return
             self.add(Change(root, "unmanaged", before=view(have, exclude=("osds", "pools", "filesystems")),
                             reason="Ceph is initialised but not in the stack; pve-provision never purges Ceph"))
             return
@@ -332,7 +340,7 @@ class _Differ:
             known = self.facts.ceph_networks_known if self.facts else True
             if not known:
                 self.add(Change(root, "noop-note", reason="ceph.conf could not be read: public_network and "
-                                                          "cluster_network are not compared"))
+                                                          "cluster_network are not compared", not_compared=True))
             for net in nets if known else ():
                 old, new = _ceph_network(have, net), _ceph_network(want, net)
                 if old != new:
@@ -505,14 +513,15 @@ def _as_migrated(
     return [], new_rules, new_resources
 
 
-def diff(desired: Cluster, observed: Cluster, *, prune: bool = False, facts: Observed | None = None) -> list[Change]:
+def diff(desired: Cluster, observed: Cluster, *, prune: bool | Prune = False,
+         facts: Observed | None = None) -> list[Change]:
     """All changes that turn `observed` into `desired`, sorted by address.
 
     `facts` (from discovery) says which nodes could not be read and which PVE
     version runs; without it, membership is inferred from the observed model
     (node id 0 = not a member). Raises PlanError listing every impossible change.
     """
-    d = _Differ(desired, observed, prune, facts)
+    d = _Differ(desired, observed, Prune.of(prune), facts)
     d.cluster()
     d.nodes()
     d.network()

@@ -19,21 +19,15 @@ from provision.discover.observed import Observed
 from provision.plan.diff import Change, diff
 from provision.plan.errors import PlanError
 from provision.plan.files import interfaces_diffs
+from provision.plan.guests import missing_guests
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets
-from provision.spec.addresses import Address
+from provision.plan.prune import Prune
+from provision.spec.addresses import Address, kind_problem
 from provision.spec.cluster import Cluster
 
 FORMAT_VERSION = "2"
 """2: typed action ids and params validated per kind (docs/plan-format.md); 1 is refused."""
 MUTATING = ("create", "update", "replace", "delete")
-# The kinds of object an address can name (design.md "Addresses"): root -> kinds below it.
-TARGET_KINDS: dict[str, frozenset[str]] = {
-    "node": frozenset(), "cluster": frozenset(), "storage": frozenset(),
-    "network": frozenset({"nic", "bond", "bridge", "vlan"}),
-    "corosync": frozenset({"link", "totem"}), "quorum": frozenset({"qdevice"}),
-    "ceph": frozenset({"mon", "mgr", "mds", "osd", "pool", "fs"}),
-    "ha": frozenset({"group", "rule", "resource"}),
-}
 
 
 def tool_version() -> str:
@@ -60,10 +54,11 @@ class Plan:
     spec_digest: str = ""
     observed_fingerprint: str = ""
     identity: dict[str, Any] = field(default_factory=dict)
-    prune: bool = False
+    prune: Prune = field(default_factory=Prune)
     targets: list[str] = field(default_factory=list)
     created_at: str = ""
     files: list[dict[str, Any]] = field(default_factory=list)
+    not_compared: list[str] = field(default_factory=list)  # what discovery could not read, "address: why"
 
     @property
     def has_changes(self) -> bool:
@@ -97,11 +92,13 @@ class Plan:
             "spec_digest": self.spec_digest,
             "observed_fingerprint": self.observed_fingerprint,
             "cluster": self.identity,
-            "options": {"prune": self.prune, "targets": list(self.targets)},
+            "options": {"prune": self.prune.enabled, "prune_scope": self.prune.texts(),
+                        "targets": list(self.targets)},
             "summary": self.summary(),
             "changes": [c.to_json() for c in self.changes if c.action in MUTATING],
             "unmanaged": [c.to_json() for c in self.changes if c.action == "unmanaged"],
             "notes": list(self.notes),
+            "not_compared": list(self.not_compared),
             "files": list(self.files),
             "phases": phases,
             "actions": [a.to_json() for a in self.actions],
@@ -112,11 +109,9 @@ def check_targets(targets: Sequence[Address]) -> None:
     """Refuse a target that cannot name any object: a typo would otherwise plan nothing."""
     problems = []
     for target in targets:
-        kinds = [kind for kind, _ in target.segments]
-        below = TARGET_KINDS.get(kinds[0])
-        if below is None or len(kinds) > 2 or (len(kinds) == 2 and kinds[1] not in below):
-            problems.append(f"--target {target}: not an object address (they start with "
-                            f"{', '.join(sorted(TARGET_KINDS))}; e.g. ceph.pool[\"vm-pool\"])")
+        problem = kind_problem(target)
+        if problem is not None:
+            problems.append(f"--target {target}: {problem}")
     if problems:
         raise PlanError(problems)
 
@@ -142,14 +137,16 @@ def make_plan(
     facts: Observed | None = None,
     *,
     stack: str = "",
-    prune: bool = False,
+    prune: bool | Prune = False,
     targets: Sequence[Address] = (),
     now: datetime | None = None,
 ) -> Plan:
     """Diff, order and check a plan. Raises PlanError (no actions) when the
-    cluster is not quorate, a change is impossible, a target names no kind of
+    cluster is not quorate, an HA resource names a guest that does not exist, a
+    change is impossible, a target names no kind of
     object, or a step would be unsafe."""
     check_targets(targets)
+    prune = Prune.of(prune)
     if facts is not None and facts.clustered and not facts.quorate:
         offline = ", ".join(facts.offline_members) or "none"
         raise PlanError(
@@ -158,8 +155,11 @@ def make_plan(
         )
     if facts is not None:
         check_founder(desired, facts)
+    missing = missing_guests(desired, observed, facts)
+    if missing:
+        raise PlanError([str(m) for m in missing])
     changes = diff(desired, observed, prune=prune, facts=facts)
-    actions = build_actions(changes, desired, observed, facts, prune=prune)
+    actions = build_actions(changes, desired, observed, facts, prune=prune.enabled)
     ordered = order_actions(actions)
     if targets:
         ordered = order_actions(select_targets(ordered, targets))
@@ -169,6 +169,7 @@ def make_plan(
     check_safety(ordered, desired, observed, facts)
     files = interfaces_diffs(ordered, facts)
     notes = [f"{c.address}: {c.reason}" for c in changes if c.action == "noop-note"]
+    not_compared = [f"{c.address}: {c.reason}" for c in changes if c.action == "noop-note" and c.not_compared]
     if facts is not None:
         notes += facts.notes
     identity = facts.identity() if facts is not None else {"name": observed.name or None}
@@ -186,6 +187,7 @@ def make_plan(
         targets=[str(t) for t in targets],
         created_at=moment.isoformat(timespec="seconds"),
         files=files,
+        not_compared=not_compared,
     )
 
 

@@ -17,8 +17,10 @@ from typing import Any
 
 from provision.discover import ApiClient, Discovery, Endpoint, NodeClient, bootstrap, discover, from_connection
 from provision.plan.errors import PlanError
+from provision.plan.guests import missing_guests
 from provision.plan.plan import Plan, check_targets, make_plan
-from provision.spec import Cluster, Connection, load_stack
+from provision.plan.prune import Prune
+from provision.spec import Cluster, Connection, Diagnostic, LoadedStack, SpecError, load_stack
 from provision.spec.addresses import Address
 
 DEFAULT_WORKERS = 8
@@ -62,6 +64,7 @@ class Live:
     client: ApiClient
     found: Discovery
     node_client: NodeClient | None = None
+    loaded: LoadedStack | None = None  # the YAML tree, to place a plan error in the file
 
 
 def read_live(stack: Path, connection: Connection | None = None, *, insecure: bool = False,
@@ -70,7 +73,8 @@ def read_live(stack: Path, connection: Connection | None = None, *, insecure: bo
     """Load `stack` and discover its cluster. `before_discovery` are `--target`
     addresses, checked before any request so that a typo fails fast; `on_endpoint`
     sees the endpoint before the first request (to warn about `--insecure`)."""
-    desired = load_stack(stack).cluster
+    loaded = load_stack(stack)
+    desired = loaded.cluster
     check_targets(before_discovery)
     endpoint = connect(desired, stack, connection, insecure=insecure)
     if on_endpoint is not None:
@@ -78,11 +82,18 @@ def read_live(stack: Path, connection: Connection | None = None, *, insecure: bo
     client = ApiClient.for_endpoint(endpoint)
     own = node_clients(desired, connection, insecure=insecure)
     found = discover(client, hint_nodes=desired.node_names, workers=api_workers(), node_client=own)
-    return Live(stack=stack, desired=desired, endpoint=endpoint, client=client, found=found, node_client=own)
+    return Live(stack=stack, desired=desired, endpoint=endpoint, client=client, found=found, node_client=own,
+                loaded=loaded)
 
 
-def plan_of(live: Live, *, prune: bool = False, targets: Sequence[Address] = ()) -> Plan:
-    """The ordered, safety-checked plan from what `live` discovered."""
+def plan_of(live: Live, *, prune: bool | Prune = False, targets: Sequence[Address] = ()) -> Plan:
+    """The ordered, safety-checked plan from what `live` discovered. An HA resource
+    without its guest is reported at its place in the stack file (FILE:LINE:COL)."""
+    missing = missing_guests(live.desired, live.found.cluster, live.found.observed)
+    if missing and live.loaded is not None:
+        loaded = live.loaded
+        raise SpecError([Diagnostic(str(loaded.path), *loaded.position(m.loc), str(m.address), m.message)
+                         for m in missing])
     return make_plan(live.desired, live.found.cluster, live.found.observed, stack=str(live.stack), prune=prune,
                      targets=targets)
 
@@ -103,7 +114,7 @@ class LivePlan:
 
 
 def plan_stack(stack: Path, connection: Connection | None = None, *, insecure: bool = False,
-               prune: bool = False, targets: Sequence[Address] = (),
+               prune: bool | Prune = False, targets: Sequence[Address] = (),
                on_endpoint: Callable[[Endpoint], None] | None = None) -> LivePlan:
     """Load, discover, plan: what `provision plan` and `provision drift` show."""
     live = read_live(stack, connection, insecure=insecure, before_discovery=targets, on_endpoint=on_endpoint)

@@ -8,7 +8,17 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from functools import total_ordering
+
+# The kinds of object an address can name (design.md "Addresses"): root -> kinds below it.
+KINDS: dict[str, frozenset[str]] = {
+    "node": frozenset(), "cluster": frozenset(), "storage": frozenset(),
+    "network": frozenset({"nic", "bond", "bridge", "vlan"}),
+    "corosync": frozenset({"link", "totem"}), "quorum": frozenset({"qdevice"}),
+    "ceph": frozenset({"mon", "mgr", "mds", "osd", "pool", "fs"}),
+    "ha": frozenset({"group", "rule", "resource"}),
+}
 
 _SEGMENT = re.compile(r'([a-z_]+)(?:\[(?:"([^"]*)"|(\d+))\])?')
 
@@ -80,3 +90,52 @@ class Address:
 
     def __repr__(self) -> str:
         return f"Address({self})"
+
+
+def kind_problem(address: Address) -> str | None:
+    """Why `address` cannot name any kind of object (a typo), or None."""
+    kinds = [kind for kind, _ in address.segments]
+    below = KINDS.get(kinds[0])
+    if below is None or len(kinds) > 2 or (len(kinds) == 2 and kinds[1] not in below):
+        return (f"not an object address (they start with {', '.join(sorted(KINDS))}; "
+                'e.g. ceph.pool["vm-pool"] or a kind such as ceph.osd)')
+    return None
+
+
+@dataclass(frozen=True)
+class AddressPattern:
+    """A set of addresses, for `ignore:` and `--prune KIND|ADDRESS`: an address whose keys
+    may hold shell wildcards (`storage["local*"]`), a kind without a key for every object
+    of that kind (`ceph.osd`), or `*` for everything. A pattern also covers what lies
+    below what it names (`network["pve01"]` covers that node's interfaces)."""
+
+    text: str
+    address: Address | None  # None: `*`
+
+    @classmethod
+    def parse(cls, text: str) -> AddressPattern:
+        """Raises ValueError naming the problem."""
+        text = text.strip()
+        if text == "*":
+            return cls(text, None)
+        address = Address.parse(text)
+        problem = kind_problem(address)
+        if problem is not None:
+            raise ValueError(f"{text}: {problem}")
+        return cls(text, address)
+
+    def matches(self, address: Address) -> bool:
+        if self.address is None:
+            return True
+        want = self.address.segments
+        if len(address.segments) < len(want):
+            return False
+        for (kind, key), (have_kind, have_key) in zip(want, address.segments, strict=False):
+            if kind != have_kind:
+                return False
+            if key is not None and (have_key is None or not fnmatchcase(str(have_key), str(key))):
+                return False
+        return True
+
+    def __str__(self) -> str:
+        return self.text

@@ -4,10 +4,11 @@ difference between two instances."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
+from provision.spec.addresses import Address, AddressPattern
 from provision.spec.base import CLUSTER_NAME, SpecModel, Text
 from provision.spec.ceph import Ceph
 from provision.spec.connection import Connection
@@ -17,6 +18,15 @@ from provision.spec.ha import Ha
 from provision.spec.network import Bond, Nic
 from provision.spec.node import Node
 from provision.spec.storage import RbdStorage, Storage
+
+
+def _pattern(text: str) -> str:
+    AddressPattern.parse(text)  # a ValueError names the problem
+    return text
+
+
+Pattern = Annotated[Text, AfterValidator(_pattern)]
+"""An address pattern (`provision.spec.addresses.AddressPattern`), kept as written."""
 
 
 class Cluster(SpecModel):
@@ -38,6 +48,20 @@ class Cluster(SpecModel):
     guests: list[Guest] = Field(
         default_factory=list, description="Guests that exist (not managed; used for checks and what-if)."
     )
+    ignore: list[Pattern] = Field(
+        default_factory=list,
+        description='Objects the cluster has and the stack leaves alone: not reported as unmanaged, not drift, '
+        'never pruned. Addresses or patterns: storage["local"], storage["local*"], ceph.osd (a whole kind), '
+        'network["*"].bridge["vmbr9*"]. An object the stack declares is managed whatever this says.',
+    )
+
+    @property
+    def ignore_patterns(self) -> list[AddressPattern]:
+        return [AddressPattern.parse(text) for text in self.ignore]
+
+    def ignores(self, address: Address) -> bool:
+        """Whether `ignore:` covers this address."""
+        return any(p.matches(address) for p in self.ignore_patterns)
 
     # -- lookups -----------------------------------------------------------------
     def node(self, name: str) -> Node | None:

@@ -94,8 +94,8 @@ def test_request_count_depends_on_nodes_only() -> None:
     bigger = answers("built-pve8")
     _add_node(bigger, "pve04", 4)
     _add_node(bigger, "pve05", 5)
-    # 11 cluster-wide + 3 per node + 7 Ceph + the report (no corosync-qdevice answered)
-    assert base == 11 + 3 * 3 + 7 + 1
+    # 12 cluster-wide + 3 per node + 7 Ceph + the report (no corosync-qdevice answered)
+    assert base == 12 + 3 * 3 + 7 + 1
     assert run(more_objects).requests == base
     assert run(bigger).requests == base + 2 * 3
 

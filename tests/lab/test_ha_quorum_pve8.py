@@ -43,6 +43,9 @@ def test_groups_and_resources_shapes(lab: LabHandle) -> None:
     assert dup.status_code == 500 and "resource ID 'vm:100' already defined" in dup.json()["message"]
     nog = lab.request("POST", "/cluster/ha/resources", sid="vm:999")
     assert nog.status_code == 500 and nog.json()["message"] == "resource 'vm:999' does not exist in cluster\n"
+    kind = lab.request("POST", "/cluster/ha/resources", sid="ct:101")  # 101 is a VM (PVECT.pm exists)
+    assert kind.status_code == 500
+    assert kind.json()["message"] == "resource 'ct:101' - guest with ID 101 is not a container\n"
     bare = lab.request("POST", "/cluster/ha/resources", sid="999")
     assert bare.json()["message"] == "unable do detect SID from VMID - VM/CT 999 does not exist\n"
     res = {r["sid"]: r for r in lab.get("/cluster/ha/resources")}

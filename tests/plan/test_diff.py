@@ -92,6 +92,20 @@ def test_unmanaged_only_deleted_with_prune(lab_stack: Cluster, observe: Observe)
     assert (str(pruned.address), pruned.action) == ('ha.resource["vm:105"]', "delete")
 
 
+def test_prune_scope_and_ignore(lab_text: str, observe: Observe) -> None:
+    """`--prune KIND` deletes only that kind; `ignore:` hides an object even from a plain --prune."""
+    def extra(data: dict[str, Any]) -> None:
+        data["/cluster/ha/resources"].append({"sid": "vm:105", "type": "vm", "state": "started"})
+        data["/storage"].append({"storage": "scratch", "type": "dir", "path": "/srv/scratch", "content": "iso"})
+    d = observe("built-pve8", extra)
+    desired = stack_from(lab_text)
+    scoped = {(str(c.address), c.action) for c in diff(desired, d.cluster, facts=d.observed, prune=["ha.resource"])}
+    assert scoped == {('ha.resource["vm:105"]', "delete"), ('storage["scratch"]', "unmanaged")}
+    ignoring = stack_from(lab_text.replace("storage:\n", 'ignore:\n  - storage["scr*"]\nstorage:\n', 1))
+    everything = {(str(c.address), c.action) for c in diff(ignoring, d.cluster, facts=d.observed, prune=True)}
+    assert everything == {('ha.resource["vm:105"]', "delete")}
+
+
 def test_unconfigured_nics_are_hardware_not_unmanaged(lab_text: str, observe: Observe) -> None:
     desired = stack_from(lab_text.replace("      - {name: enp65s0f1, type: nic}\n", "", 1).replace(
         "slaves: [enp65s0f0, enp65s0f1]", "slaves: [enp65s0f0]", 1))

@@ -64,9 +64,14 @@ def parse_sid(ctx: Ctx, raw: str) -> tuple[str, str, str]:
     return f"{kind}:{vmid}", kind, vmid
 
 
-def _guest_exists(ctx: Ctx, kind: str, vmid: str) -> bool:
-    gtype = "qemu" if kind == "vm" else "lxc"
-    return ctx.store.one("SELECT 1 FROM guests WHERE vmid = ? AND type = ?", (int(vmid), gtype)) is not None
+def _check_guest(ctx: Ctx, kind: str, vmid: str) -> None:
+    """pve-ha-manager `Resources/PVEVM.pm`/`PVECT.pm` `exists` (the cluster's vmlist)."""
+    row = ctx.store.one("SELECT type FROM guests WHERE vmid = ?", (int(vmid),))
+    if row is None:
+        raise ApiError(500, f"resource '{kind}:{vmid}' does not exist in cluster")
+    if row["type"] != ("qemu" if kind == "vm" else "lxc"):
+        what = "VM" if kind == "vm" else "container"
+        raise ApiError(500, f"resource '{kind}:{vmid}' - guest with ID {vmid} is not a {what}")
 
 
 def _resource_props(ctx: Ctx, params: dict[str, Any], create: bool) -> dict[str, str]:
@@ -143,8 +148,7 @@ def resources_create(ctx: Ctx, params: dict[str, Any]) -> None:
         ptype = p_str(params, "type")
         if ptype and ptype != kind:
             raise ApiError(500, "types does not match")
-        if not _guest_exists(ctx, kind, vmid):
-            raise ApiError(500, f"resource '{kind}:{vmid}' does not exist in cluster")
+        _check_guest(ctx, kind, vmid)
         props = _resource_props(ctx, params, True)
         res = read_resources(ctx)
         if any(sid_of(s) == sid for s in res):
