@@ -34,6 +34,7 @@ from typing import Any
 
 from provision.apply import record, runner
 from provision.apply import secrets as secret_values
+from provision.apply.actionfeed import ActionFeed
 from provision.apply.errors import ApplyError
 from provision.apply.lock import ApplyLock, LockError, LockInfo, LockReleaseError, ProxmoxerPools
 from provision.apply.render import NETWORK_CONFIRM_SECONDS, Inventory, RenderError, RunDir, render_run
@@ -333,7 +334,7 @@ def _run(document: dict[str, Any], run_dir: RunDir, values: secret_values.Secret
     try:
         with stop.cancelling(), reporter.running(len(run_dir.actions)) as view:
             result = runner.run(run_dir, secrets=values.values, blank_env=values.env_names, check=options.check,
-                                on_event=_fan_out([events] if view is None else [events, view]),
+                                on_event=_fan_out([events] if view is None else [events, ActionFeed(run_dir, view)]),
                                 cancel=stop.is_requested)
     finally:
         events.close()

@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from provision.cli.common import stdout_console
 from provision.simulate import (
     EventError,
     Report,
@@ -177,7 +178,7 @@ def _emit(report: Report, output: Format, verbose: bool) -> None:
     if output is Format.json:
         sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
         return
-    render_report(report, Console(highlight=False), verbose=verbose)
+    render_report(report, stdout_console(), verbose=verbose)
 
 
 def register(app: typer.Typer) -> None:

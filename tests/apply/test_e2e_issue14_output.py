@@ -1,0 +1,62 @@
+"""Issue 14 item 9: apply's output in CI (no terminal) through the real CLI on a built lab.
+
+Every apply here runs `provision apply` in a subprocess whose stdout/stderr are pipes,
+as in a CI job: the live panel is off, so the default must log each action's start and
+finish with times, `--quiet` must print less than that, and `--format json` events must
+carry a time and the action id.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from e2e_lab import Lab, stack_copy
+
+pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
+
+STOP = ('- {sid: "vm:101", group: web}', '- {sid: "vm:101", group: web, state: stopped}')
+
+
+def _stack(lab: Lab, name: str, stopped: bool) -> Path:
+    return stack_copy(lab.work / name, (lambda t: t.replace(*STOP)) if stopped else None)
+
+
+def test_without_a_terminal_apply_logs_each_action_and_quiet_logs_less(built_lab: Lab) -> None:
+    default = built_lab.cli("apply", str(_stack(built_lab, "stop.yaml", True)), "--auto-approve")
+    assert default.returncode == 0, default.stdout + default.stderr
+    lines = default.stdout.splitlines()
+    start = [line for line in lines if re.match(r"^\d\d:\d\d:\d\d  start  \[1/1\] ha_resource_set "
+                                                 r'ha\.resource\["vm:101"\] on pve0\d$', line)]
+    done = [line for line in lines if re.match(r"^\d\d:\d\d:\d\d  done   \[1/1\] ha_resource_set "
+                                                r'ha\.resource\["vm:101"\] on pve0\d \(\d+\.\ds\)$', line)]
+    assert len(start) == 1 and len(done) == 1, default.stdout
+    assert "Phase ha_resources: ha_resource_set" in lines
+
+    quiet = built_lab.cli("apply", str(_stack(built_lab, "start.yaml", False)), "--auto-approve", "--quiet")
+    assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    assert "Phase ha_resources: ha_resource_set" in quiet.stdout.splitlines()
+    assert " start " not in quiet.stdout and "Changes:" not in quiet.stdout
+    assert len(quiet.stdout.splitlines()) < len(lines)
+    assert quiet.stderr == ""  # not even the lock line
+
+
+def test_json_events_carry_a_time_and_the_action_id(built_lab: Lab) -> None:
+    proc = built_lab.cli("apply", str(_stack(built_lab, "stop-json.yaml", True)), "--auto-approve",
+                         "--format", "json")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert events and all(re.match(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d", e["time"]) for e in events)
+    aid = 'ha.resource["vm:101"]#set'
+    tasks = [e for e in events if str(e.get("task", "")).startswith("Action ")]
+    assert tasks and all(e["action"] == aid for e in tasks)
+    names = [e["event"] for e in events if e.get("action") == aid and e["event"].startswith("action_")]
+    assert names == ["action_start", "action_done"]
+    assert events[-1]["event"] == "apply" and events[-1]["status"] == "applied"
+
+    old = built_lab.cli("apply", str(_stack(built_lab, "start-json.yaml", False)), "--auto-approve", "-o", "json")
+    assert old.returncode == 0, old.stdout + old.stderr
+    assert "`--output`/`-o` of apply is now `--format`/`-f`" in old.stderr
+    assert json.loads(old.stdout.splitlines()[-1])["status"] == "applied"
