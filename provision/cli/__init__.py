@@ -12,6 +12,8 @@ import sys
 
 import typer
 
+from provision.cli.metavars import readable
+
 app = typer.Typer(
     name="provision",
     help="Declarative provisioning for Proxmox VE HA clusters: validate, plan, apply, simulate.",
@@ -72,6 +74,7 @@ def main() -> None:
     produce it the way click does by default: usage errors exit 1 here.
     """
     command = typer.main.get_command(app)
+    readable(command)
     try:
         result = command.main(prog_name="provision", standalone_mode=False)
     except typer.Abort:
