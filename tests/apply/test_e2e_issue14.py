@@ -1,15 +1,17 @@
-"""Issue 14 item 9: apply's output in CI (no terminal) through the real CLI on a built lab.
+"""Issue 14 items 8, 9 and 10 through the real CLI on a built lab.
 
-Every apply here runs `provision apply` in a subprocess whose stdout/stderr are pipes,
+Item 9: every apply here runs `provision apply` in a subprocess whose stdout/stderr are pipes,
 as in a CI job: the live panel is off, so the default must log each action's start and
 finish with times, `--quiet` must print less than that, and `--format json` events must
-carry a time and the action id.
+carry a time and the action id. Item 10: a TLS failure shows the fingerprint the
+server presented, and pinning that fingerprint works.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -60,3 +62,33 @@ def test_json_events_carry_a_time_and_the_action_id(built_lab: Lab) -> None:
     assert old.returncode == 0, old.stdout + old.stderr
     assert "`--output`/`-o` of apply is now `--format`/`-f`" in old.stderr
     assert json.loads(old.stdout.splitlines()[-1])["status"] == "applied"
+
+
+def _api_stack(lab: Lab, name: str, pin: str | None) -> Path:
+    """stacks/lab.yaml reaching the lab through `connection.api` (as a real cluster would be),
+    with the lab's token in a file next to the stack and no CA file."""
+    info = json.loads((lab.lab_dir / "connection.json").read_text())
+    shutil.copy(info["token_file"], lab.work / "token")
+    url = info["api_url"].removesuffix("/api2/json")
+    pinned = f', fingerprint: "{pin}"' if pin else ""
+    return stack_copy(lab.work / name, lambda t: t.replace("  lab: default",
+                                                           f'  api: {{url: "{url}", token: {{file: token}}{pinned}}}'))
+
+
+def test_a_tls_failure_shows_the_presented_fingerprint_and_pinning_it_works(built_lab: Lab) -> None:
+    presented = json.loads((built_lab.lab_dir / "connection.json").read_text())["fingerprint"]
+    proc = built_lab.cli("plan", str(_api_stack(built_lab, "tls.yaml", None)))
+    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert "server certificate did not verify" in proc.stderr
+    assert f"the server presented SHA-256 fingerprint {presented}" in proc.stderr
+    assert f'connection.api.fingerprint: "{presented}"' in proc.stderr
+
+    wrong = "AA:" * 31 + "AA"
+    proc = built_lab.cli("plan", str(_api_stack(built_lab, "tls-wrong.yaml", wrong)))
+    assert proc.returncode == 1
+    assert f"presented SHA-256 fingerprint {presented}, the stack pins {wrong}" in proc.stderr
+
+    proc = built_lab.cli("plan", str(_api_stack(built_lab, "tls-pinned.yaml", presented)), "--detailed-exitcode")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "No changes" in proc.stdout
