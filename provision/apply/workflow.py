@@ -10,9 +10,10 @@ Front ends (the CLI, a CI job in Python) only choose options and show things: th
 as a value. Refusals raise `ApplyError`.
 
 State (run records, the local lock) lives under the state directory,
-`$PROVISION_HOME` unless `ApplyOptions.state_dir` says otherwise, never in the current
-directory: an installed `provision` is run from anywhere, and two checkouts of one
-stack must still see each other's local lock.
+`$PROVISION_HOME` unless `ApplyOptions.state_dir` says otherwise, keyed by cluster name
+(`runs/<cluster>/`, `locks/<cluster>.lock`), never in the current directory: an
+installed `provision` is run from anywhere, and two checkouts of one stack must still
+see each other's local lock and find their cluster's run records in one place.
 
 Signals: from the first line to the last, SIGINT, SIGTERM and SIGHUP stop the apply
 the same way (signals.py): Ansible is cancelled, the run record says what was done,
@@ -36,7 +37,7 @@ from provision.apply import record, runner
 from provision.apply import secrets as secret_values
 from provision.apply.actionfeed import ActionFeed
 from provision.apply.errors import ApplyError
-from provision.apply.lock import ApplyLock, LockError, LockInfo, LockReleaseError, ProxmoxerPools
+from provision.apply.lock import ApplyLock, LockError, LockInfo, LockReleaseError, ProxmoxerPools, cluster_key
 from provision.apply.render import NETWORK_CONFIRM_SECONDS, Inventory, RenderError, RunDir, render_run
 from provision.apply.signals import Interrupted, StopSignals
 from provision.apply.verify import verify
@@ -309,7 +310,7 @@ def _removed_unless_run(run_dir: RunDir) -> Iterator[Callable[[], None]]:
 
 
 def _render(document: dict[str, Any], live: Live, options: ApplyOptions) -> RunDir:
-    runs_root = state_dir(options) / "runs"
+    runs_root = state_dir(options) / "runs" / cluster_key(live.desired.name)
     runs_root.mkdir(parents=True, exist_ok=True)
     lab = options.lab or (live.desired.connection.lab if live.desired.connection is not None else None)
     try:

@@ -36,6 +36,9 @@ def test_without_a_terminal_apply_logs_each_action_and_quiet_logs_less(built_lab
                                                 r'ha\.resource\["vm:101"\] on pve0\d \(\d+\.\ds\)$', line)]
     assert len(start) == 1 and len(done) == 1, default.stdout
     assert "Phase ha_resources: ha_resource_set" in lines
+    # item 10: the run record is kept per cluster under $PROVISION_HOME, never in the cwd
+    assert f"Record: {built_lab.home}/runs/lab/" in default.stdout
+    assert not (built_lab.work / ".provision").exists()
 
     quiet = built_lab.cli("apply", str(_stack(built_lab, "start.yaml", False)), "--auto-approve", "--quiet")
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
