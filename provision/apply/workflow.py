@@ -45,7 +45,7 @@ from provision.discover import Endpoint, ProxmoxerTransport
 from provision.discover.endpoint import lab_connection_file, provision_home
 from provision.plan import Change, Live, PlanError, read_live, spec_digest
 from provision.plan import planfile as planfiles
-from provision.plan.replan import plan_file_mismatch
+from provision.plan.replan import plan_file_mismatch, what_moved
 from provision.plan.workflow import connect, plan_of
 from provision.spec import Address, Cluster, Connection, load_stack
 
@@ -145,6 +145,9 @@ def physical_nics(observed: Cluster) -> dict[str, list[str]]:
     return {node.name: [i.name for i in node.interfaces if i.type == "nic"] for node in observed.nodes}
 
 
+STALE = "plan is stale: the cluster changed since the plan was made"
+
+
 def stale_reason(document: Mapping[str, Any], identity: Mapping[str, Any], fingerprint: str) -> str | None:
     """Why a stored plan may not be applied to what discovery just saw, if it may not."""
     planned = document.get("cluster") or {}
@@ -155,7 +158,7 @@ def stale_reason(document: Mapping[str, Any], identity: Mapping[str, Any], finge
     if planned.get("nodes") and identity.get("nodes") and set(planned["nodes"]).isdisjoint(identity["nodes"]):
         return f"the plan was made for nodes {planned['nodes']}, but this cluster has {identity['nodes']}"
     if document.get("observed_fingerprint") != fingerprint:
-        return "plan is stale: the cluster changed since the plan was made; make a new plan"
+        return STALE
     return None
 
 
@@ -222,16 +225,21 @@ def apply(target: Path, options: ApplyOptions = ApplyOptions(), reporter: Report
             raise ApplyError(f"interrupted ({exc.name}); the cluster lock, if taken, was released") from None
 
 
+def _fresh(document: Mapping[str, Any], live: Live, prune: bool) -> dict[str, Any]:
+    """The plan this stack and cluster give now, with the stored plan's options."""
+    options = document.get("options") or {}
+    try:
+        targets = [Address.parse(str(t)) for t in options.get("targets") or []]
+        return plan_of(live, prune=prune, targets=targets).to_document()
+    except (ValueError, PlanError) as exc:
+        raise ApplyError(f"the plan file cannot be checked against a fresh plan: {exc}") from None
+
+
 def _check_against_replan(document: Mapping[str, Any], live: Live, prune: bool) -> None:
     """Trust nothing in a plan file that can be recomputed: with the same stack (digest
     checked) and cluster state (fingerprint checked), the stored actions must be the
     ones the planner gives now, or the file was edited and re-sealed (`plan.replan`)."""
-    options = document.get("options") or {}
-    try:
-        targets = [Address.parse(str(t)) for t in options.get("targets") or []]
-        fresh = plan_of(live, prune=prune, targets=targets).to_document()
-    except (ValueError, PlanError) as exc:
-        raise ApplyError(f"the plan file cannot be checked against a fresh plan: {exc}") from None
+    fresh = _fresh(document, live, prune)
     mismatch = plan_file_mismatch(document, fresh)
     if mismatch is not None:
         raise ApplyError(f"refusing the plan file: {mismatch}; make a new plan")
@@ -246,10 +254,12 @@ def _apply(target: Path, options: ApplyOptions, reporter: Reporter, stop: StopSi
     if document is not None:
         if document.get("spec_digest") != spec_digest(desired):
             raise ApplyError(f"plan is stale: {resolved.stack} changed since the plan was made; make a new plan")
+        prune = bool((document.get("options") or {}).get("prune", prune))
         reason = stale_reason(document, found.observed.identity(), found.observed.fingerprint)
         if reason is not None:
+            if reason == STALE:
+                reason = f"{STALE}: {what_moved(document, _fresh(document, live, prune))}; make a new plan"
             raise ApplyError(reason)
-        prune = bool((document.get("options") or {}).get("prune", prune))
         _check_against_replan(document, live, prune)
     else:
         document = plan_of(live, prune=prune).to_document()

@@ -19,6 +19,7 @@ from provision.discover.observed import Observed
 from provision.plan.diff import Change, diff
 from provision.plan.errors import PlanError
 from provision.plan.files import interfaces_diffs
+from provision.plan.impact import GuestImpact, guest_impacts
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets
 from provision.spec.addresses import Address
 from provision.spec.cluster import Cluster
@@ -64,6 +65,11 @@ class Plan:
     targets: list[str] = field(default_factory=list)
     created_at: str = ""
     files: list[dict[str, Any]] = field(default_factory=list)
+    impacts: dict[str, list[GuestImpact]] = field(default_factory=dict)
+    """Change address -> running guests it stops, starts, migrates or restarts (impact.py)."""
+    live: dict[str, Any] = field(default_factory=dict)
+    """What the plan was made from, for saying what moved when it is stale: node
+    online/offline and where each guest runs."""
 
     @property
     def has_changes(self) -> bool:
@@ -99,13 +105,21 @@ class Plan:
             "cluster": self.identity,
             "options": {"prune": self.prune, "targets": list(self.targets)},
             "summary": self.summary(),
-            "changes": [c.to_json() for c in self.changes if c.action in MUTATING],
+            "changes": [self._change_json(c) for c in self.changes if c.action in MUTATING],
             "unmanaged": [c.to_json() for c in self.changes if c.action == "unmanaged"],
             "notes": list(self.notes),
             "files": list(self.files),
             "phases": phases,
             "actions": [a.to_json() for a in self.actions],
+            "live": self.live,
         }
+
+    def _change_json(self, change: Change) -> dict[str, Any]:
+        out = change.to_json()
+        impacts = self.impacts.get(str(change.address))
+        if impacts:
+            out["guest_impact"] = [i.to_json() for i in impacts]
+        return out
 
 
 def check_targets(targets: Sequence[Address]) -> None:
@@ -157,6 +171,8 @@ def make_plan(
     identity = facts.identity() if facts is not None else {"name": observed.name or None}
     identity["stack_name"] = desired.name
     moment = now or datetime.now(UTC)
+    live = {"guests": {g.sid: g.node for g in observed.guests},
+            "nodes": {n: m.online for n, m in sorted(facts.members.items())} if facts is not None else {}}
     return Plan(
         changes=[c for c in changes if c.action != "noop-note"],
         actions=ordered,
@@ -169,6 +185,8 @@ def make_plan(
         targets=[str(t) for t in targets],
         created_at=moment.isoformat(timespec="seconds"),
         files=files,
+        impacts=guest_impacts(changes, desired, observed, facts),
+        live=live,
     )
 
 

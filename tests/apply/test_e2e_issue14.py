@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -95,3 +96,76 @@ def test_a_tls_failure_shows_the_presented_fingerprint_and_pinning_it_works(buil
     proc = built_lab.cli("plan", str(_api_stack(built_lab, "tls-pinned.yaml", presented)), "--detailed-exitcode")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "No changes" in proc.stdout
+
+
+# -- item 8: changes that stop or move running guests ------------------------------------------
+
+
+def _ha_nodes(lab: Lab) -> dict[str, tuple[str, str]]:
+    """sid -> (node, state) from the lab's own status table (the lab's HA manager)."""
+    proc = lab.cli("lab", "status")
+    rows = re.findall(r"│ ((?:vm|ct):\d+) +│ (\w+) +│ (\w+) +│ (\w+) +│", proc.stdout)
+    return {sid: (node, state) for sid, _request, node, state in rows}
+
+
+def _wait_for(lab: Lab, want: dict[str, tuple[str, str]]) -> dict[str, tuple[str, str]]:
+    seen: dict[str, tuple[str, str]] = {}
+    for _ in range(60):
+        seen = _ha_nodes(lab)
+        if all(seen.get(sid) == where for sid, where in want.items()):
+            break
+        time.sleep(1)
+    return seen
+
+
+def test_a_stale_plan_refusal_says_what_moved(built_lab: Lab) -> None:
+    stack = _stack(built_lab, "stale.yaml", True)
+    assert built_lab.cli("plan", str(stack), "--out", "p.json").returncode == 0
+    assert built_lab.node_cli("pve01", "ha-manager", "migrate", "vm:100", "pve02").returncode == 0
+    assert built_lab.node_cli("pve01", "ha-manager", "set", "vm:102", "--state", "stopped").returncode == 0
+    seen = _wait_for(built_lab, {"vm:100": ("pve02", "started"), "vm:102": ("pve03", "stopped")})
+    assert seen["vm:100"] == ("pve02", "started"), seen
+    proc = built_lab.cli("apply", "p.json", "--auto-approve")
+    assert proc.returncode == 1
+    assert proc.stderr.startswith("plan is stale: the cluster changed since the plan was made: ")
+    assert "vm:100 moved pve01 → pve02" in proc.stderr
+    assert 'ha.resource["vm:102"] now differs from the stack (state is "stopped")' in proc.stderr
+    assert len(proc.stderr.strip().splitlines()) == 1
+    assert built_lab.node_cli("pve01", "ha-manager", "set", "vm:102", "--state", "started").returncode == 0
+
+
+def test_the_plan_names_the_guests_a_change_stops_or_moves_and_the_lab_agrees(built_lab: Lab) -> None:
+    """From live placement: vm:100 runs on pve02 (moved there by hand, not where the
+    stack's guest list says); raising pve03 in group web moves the web guests there, and
+    stopping vm:102 shuts it down."""
+    assert built_lab.node_cli("pve01", "ha-manager", "migrate", "vm:100", "pve02").returncode == 0
+    before = _wait_for(built_lab, {"vm:100": ("pve02", "started"), "vm:102": ("pve03", "started")})
+    assert before["vm:100"] == ("pve02", "started") and before["vm:101"][0] == "pve02", before
+    stack = stack_copy(built_lab.work / "move.yaml", lambda t: t.replace(
+        "- {name: web, nodes: {pve01: 2, pve02: 2, pve03: 1}}", "- {name: web, nodes: {pve01: 1, pve02: 1, pve03: 2}}"
+    ).replace('- {sid: "vm:102", group: db, max_relocate: 2}', '- {sid: "vm:102", group: db, max_relocate: 2, '
+                                                              'state: stopped}'))
+    text = built_lab.cli("plan", str(stack))
+    assert text.returncode == 0, text.stderr
+    assert '~ ha.group["web"]  [guest impact]' in text.stdout
+    assert "! migrates vm:100 pve02 → pve03 (live migration)" in text.stdout
+    assert "! migrates vm:101 pve02 → pve03 (live migration)" in text.stdout
+    assert "! restarts ct:200: relocated pve01 → pve03 (a container is shut down, moved and started)" in text.stdout
+    assert '~ ha.resource["vm:102"]  [guest impact]' in text.stdout and "! stops vm:102 (on pve03)" in text.stdout
+    assert "Guest impact: migrates vm:100, vm:101; restarts ct:200; stops vm:102." in text.stdout
+
+    markdown = built_lab.cli("plan", str(stack), "--format", "markdown").stdout
+    assert "> **Guest impact: migrates vm:100, vm:101; restarts ct:200; stops vm:102.**" in markdown
+    assert "  - **guest impact:** migrates vm:100 pve02 → pve03 (live migration)" in markdown
+
+    document = json.loads(built_lab.cli("plan", str(stack), "--format", "json").stdout)
+    impacts = {(i["guest"], i["impact"], i["node"], i["target"])
+               for c in document["changes"] for i in c.get("guest_impact", [])}
+    assert impacts == {("vm:100", "migrate", "pve02", "pve03"), ("vm:101", "migrate", "pve02", "pve03"),
+                       ("ct:200", "restart", "pve01", "pve03"), ("vm:102", "stop", "pve03", None)}
+
+    applied = built_lab.cli("apply", str(stack), "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    want = {"vm:100": ("pve03", "started"), "vm:101": ("pve03", "started"), "ct:200": ("pve03", "started"),
+            "vm:102": ("pve03", "stopped")}
+    assert _wait_for(built_lab, want) == want
