@@ -49,3 +49,19 @@ def test_options_in_the_readme_command_table_exist() -> None:
         help_text = _cli(name, "--help")
         for option in sorted(options):
             assert option in help_text, f"README names {option} for `provision {name}`, its --help does not"
+
+
+def test_the_real_hardware_guide_covers_every_endpoint_the_product_calls() -> None:
+    """docs/real-hardware.md derives the token's privileges from the API calls discovery
+    and the apply lock make: a new endpoint must show up there with its permission."""
+    from provision.apply.lock import POOL_ID
+    from provision.discover.discover import CEPH_ENDPOINTS, CLUSTER_ENDPOINTS, NODE_ENDPOINTS
+
+    guide = (REPO / "docs" / "real-hardware.md").read_text()
+    paths = [p for p, _params, _optional in CLUSTER_ENDPOINTS.values()]
+    paths += [p for p, _params in NODE_ENDPOINTS.values()] + list(CEPH_ENDPOINTS.values())
+    for path in paths:
+        shown = path.replace("{node}", "<n>")
+        last = "/" + shown.rsplit("/", 1)[1]
+        assert shown in guide or f"`{last}`" in guide or f", {last}" in guide, f"{path} is not in the guide"
+    assert f"Pool.Allocate` on `/pool/{POOL_ID}`" in guide and f"/pool/{POOL_ID} --tokens" in guide
