@@ -123,7 +123,7 @@ def simulate_command(
         None, "--fail-on",
         help="Exit 1 if a scenario leaves a service or pool unavailable (or also degraded).",
     ),
-    output: Format = typer.Option(Format.text, "--format", help="text (tables) or json (versioned document)."),
+    output: Format = typer.Option(Format.text, "--format", "-f", help="text (tables) or json (versioned document)."),
     ceph_used: float | None = typer.Option(
         None, "--ceph-used", min=0.0, max=100.0, metavar="PERCENT",
         help="Raw Ceph usage now, in percent: checks that backfill onto the survivors fits.",

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -38,9 +39,13 @@ def test_help_shows_readable_placeholders_not_python_types(tmp_path: Path) -> No
     assert "text|markdown|json" in plan
 
 
-def test_apply_takes_format_like_plan_and_documents_it(tmp_path: Path) -> None:
-    proc = _cli(tmp_path, "apply", "--help")
-    assert "--format" in proc.stdout and "-f" in proc.stdout and "--output" not in proc.stdout
+def test_format_is_f_and_o_is_an_output_file_in_every_command(tmp_path: Path) -> None:
+    for command in ("plan", "show", "drift", "apply", "simulate", "validate"):
+        text = _cli(tmp_path, command, "--help").stdout
+        assert re.search(r"--format +-f ", text), (command, text)
+        assert "--output" not in text, command
+    for command in ("plan", "import"):
+        assert re.search(r"--out +-o +FILE", _cli(tmp_path, command, "--help").stdout), command
     assert "--format json" in (REPO / "docs" / "apply.md").read_text()
 
 
