@@ -27,7 +27,7 @@ import e2e_lab  # noqa: E402
 def _apply(lab: e2e_lab.Lab, stack: Path) -> dict[str, Any]:
     before = set(lab.runs())
     start = time.monotonic()
-    proc = lab.cli("apply", str(stack), "--auto-approve", "--output", "json", timeout=1800)
+    proc = lab.cli("apply", str(stack), "--auto-approve", "--format", "json", timeout=1800)
     wall = time.monotonic() - start
     if proc.returncode != 0:
         raise SystemExit(f"apply failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")

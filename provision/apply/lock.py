@@ -130,7 +130,9 @@ class ProxmoxerPools:
         self._api.pools(poolid).delete()
 
 
-def _cluster_key(name: str) -> str:
+def cluster_key(name: str) -> str:
+    """The cluster's name as one safe path component: run records and the local lock
+    are kept per cluster under the state directory."""
     return re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "cluster"
 
 
@@ -146,7 +148,7 @@ class ApplyLock:
                  delays: Sequence[float] = RETRY_DELAYS, sleep: Callable[[float], None] = time.sleep) -> None:
         self.pools = pools
         self.cluster = cluster
-        self.file = state_dir / "locks" / f"{_cluster_key(cluster)}.lock"
+        self.file = state_dir / "locks" / f"{cluster_key(cluster)}.lock"
         self.unlock = unlock
         self.info: LockInfo | None = None
         self._delays = tuple(delays)

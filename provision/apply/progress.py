@@ -1,10 +1,13 @@
-"""Progress of an apply, driven by ansible-runner events.
+"""Progress of an apply, driven by ansible-runner events (stamped and completed with
+action start/finish events by `actionfeed.ActionFeed`).
 
-Three views of the same event stream: a rich live panel for people at a terminal
-(phase, per-host current task, ok/changed/failed counts), one JSON object per line
-for CI logs (`--output json`), where a redrawn panel would only produce noise, and one
-plain line per phase (`--quiet`). None prints task results: they can be large, and the
-run record keeps them.
+Four views of the same event stream: a rich live panel for people at a terminal
+(phase, per-host current task, ok/changed/failed counts); one plain line per phase and
+per action start/finish with times (`ActionLines`, the default without a terminal, so a
+CI log shows progress instead of minutes of silence); one JSON object per line for
+machines (`--format json`), each with its time and action id; and one line per phase
+only (`--quiet`, the least). None prints task results: they can be large, and the run
+record keeps them.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from rich.live import Live
 from rich.table import Table
 from rich.text import Text
 
+from provision.apply.actionfeed import ACTION_EVENTS
 from provision.apply.runner import is_changed
 
 _COUNTED = {
@@ -32,8 +36,13 @@ _COUNTED = {
 
 def summarize_event(event: Mapping[str, Any]) -> dict[str, Any]:
     """The small, secret-free projection of an event used by both views."""
+    if event.get("event") in ACTION_EVENTS:
+        return dict(event)
     data = event.get("event_data") or {}
     out: dict[str, Any] = {"event": event.get("event"), "counter": event.get("counter")}
+    for key in ("time", "action"):
+        if event.get(key):
+            out[key] = event[key]
     for key in ("play", "task", "host"):
         if data.get(key):
             out[key] = data[key]
@@ -47,7 +56,8 @@ def summarize_event(event: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class JsonLines:
-    """One JSON line per event (for `--output json` / `--quiet`)."""
+    """One JSON line per event (for `--format json`), each with `time` and, for a task or
+    action event, `action` (the plan action id)."""
 
     def __init__(self, stream: IO[str] | None = None) -> None:
         self.stream = stream or sys.stdout
@@ -93,6 +103,49 @@ class PhaseLines:
             return
         self._last = play
         self.stream.write(f"{play}\n")
+        self.stream.flush()
+
+
+def _clock(when: object) -> str:
+    """HH:MM:SS of an ISO time stamp (UTC as ansible-runner writes it)."""
+    text = str(when or "")
+    return text[11:19] if len(text) >= 19 else text
+
+
+class ActionLines:
+    """Plain lines for a log without a terminal: each phase as it starts, and each action
+    as it starts and as it ends, with the time, its step out of the total and, at the end,
+    how long it took. Nothing is redrawn, so the lines read well in a CI job's log."""
+
+    _MARK = {"action_start": "start", "action_done": "done ", "action_failed": "FAILED"}
+
+    def __init__(self, stream: IO[str] | None = None, total_actions: int = 0) -> None:
+        self.stream = stream or sys.stdout
+        self.total = total_actions
+        self._phases = PhaseLines(self.stream)
+        self._step: dict[str, int] = {}
+
+    def __enter__(self) -> ActionLines:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stream.flush()
+
+    def __call__(self, event: Mapping[str, Any]) -> None:
+        kind = str(event.get("event", ""))
+        if kind == "playbook_on_play_start":
+            self._phases(event)
+            return
+        if kind not in self._MARK:
+            return
+        aid = str(event.get("action"))
+        step = self._step.setdefault(aid, len(self._step) + 1)
+        count = f"[{step}/{self.total}]" if self.total else f"[{step}]"
+        line = (f"{_clock(event.get('time'))}  {self._MARK[kind]}  {count} {event.get('kind')} "
+                f"{event.get('address')} on {event.get('node')}")
+        if kind != "action_start" and event.get("seconds") is not None:
+            line += f" ({float(event['seconds']):.1f}s)"
+        self.stream.write(line + "\n")
         self.stream.flush()
 
 

@@ -10,9 +10,10 @@ Front ends (the CLI, a CI job in Python) only choose options and show things: th
 as a value. Refusals raise `ApplyError`.
 
 State (run records, the local lock) lives under the state directory,
-`$PROVISION_HOME` unless `ApplyOptions.state_dir` says otherwise, never in the current
-directory: an installed `provision` is run from anywhere, and two checkouts of one
-stack must still see each other's local lock.
+`$PROVISION_HOME` unless `ApplyOptions.state_dir` says otherwise, keyed by cluster name
+(`runs/<cluster>/`, `locks/<cluster>.lock`), never in the current directory: an
+installed `provision` is run from anywhere, and two checkouts of one stack must still
+see each other's local lock and find their cluster's run records in one place.
 
 Signals: from the first line to the last, SIGINT, SIGTERM and SIGHUP stop the apply
 the same way (signals.py): Ansible is cancelled, the run record says what was done,
@@ -34,8 +35,9 @@ from typing import Any
 
 from provision.apply import record, runner
 from provision.apply import secrets as secret_values
+from provision.apply.actionfeed import ActionFeed
 from provision.apply.errors import ApplyError
-from provision.apply.lock import ApplyLock, LockError, LockInfo, LockReleaseError, ProxmoxerPools
+from provision.apply.lock import ApplyLock, LockError, LockInfo, LockReleaseError, ProxmoxerPools, cluster_key
 from provision.apply.render import NETWORK_CONFIRM_SECONDS, Inventory, RenderError, RunDir, render_run
 from provision.apply.signals import Interrupted, StopSignals
 from provision.apply.verify import Verification, plan_scope, verify
@@ -44,7 +46,7 @@ from provision.discover.endpoint import lab_connection_file, provision_home
 from provision.plan import Change, Live, PlanError, read_live, spec_digest
 from provision.plan import planfile as planfiles
 from provision.plan.prune import Prune
-from provision.plan.replan import plan_file_mismatch
+from provision.plan.replan import plan_file_mismatch, what_moved
 from provision.plan.workflow import connect, plan_of
 from provision.spec import Address, Cluster, Connection, load_stack
 
@@ -145,6 +147,9 @@ def physical_nics(observed: Cluster) -> dict[str, list[str]]:
     return {node.name: [i.name for i in node.interfaces if i.type == "nic"] for node in observed.nodes}
 
 
+STALE = "plan is stale: the cluster changed since the plan was made"
+
+
 def stale_reason(document: Mapping[str, Any], identity: Mapping[str, Any], fingerprint: str) -> str | None:
     """Why a stored plan may not be applied to what discovery just saw, if it may not."""
     planned = document.get("cluster") or {}
@@ -155,7 +160,7 @@ def stale_reason(document: Mapping[str, Any], identity: Mapping[str, Any], finge
     if planned.get("nodes") and identity.get("nodes") and set(planned["nodes"]).isdisjoint(identity["nodes"]):
         return f"the plan was made for nodes {planned['nodes']}, but this cluster has {identity['nodes']}"
     if document.get("observed_fingerprint") != fingerprint:
-        return "plan is stale: the cluster changed since the plan was made; make a new plan"
+        return STALE
     return None
 
 
@@ -222,16 +227,21 @@ def apply(target: Path, options: ApplyOptions = ApplyOptions(), reporter: Report
             raise ApplyError(f"interrupted ({exc.name}); the cluster lock, if taken, was released") from None
 
 
+def _fresh(document: Mapping[str, Any], live: Live, prune: Prune) -> dict[str, Any]:
+    """The plan this stack and cluster give now, with the stored plan's options."""
+    options = document.get("options") or {}
+    try:
+        targets = [Address.parse(str(t)) for t in options.get("targets") or []]
+        return plan_of(live, prune=prune, targets=targets).to_document()
+    except (ValueError, PlanError) as exc:
+        raise ApplyError(f"the plan file cannot be checked against a fresh plan: {exc}") from None
+
+
 def _check_against_replan(document: Mapping[str, Any], live: Live, prune: Prune) -> None:
     """Trust nothing in a plan file that can be recomputed: with the same stack (digest
     checked) and cluster state (fingerprint checked), the stored actions must be the
     ones the planner gives now, or the file was edited and re-sealed (`plan.replan`)."""
-    options = document.get("options") or {}
-    try:
-        targets = [Address.parse(str(t)) for t in options.get("targets") or []]
-        fresh = plan_of(live, prune=prune, targets=targets).to_document()
-    except (ValueError, PlanError) as exc:
-        raise ApplyError(f"the plan file cannot be checked against a fresh plan: {exc}") from None
+    fresh = _fresh(document, live, prune)
     mismatch = plan_file_mismatch(document, fresh)
     if mismatch is not None:
         raise ApplyError(f"refusing the plan file: {mismatch}; make a new plan")
@@ -246,13 +256,15 @@ def _apply(target: Path, options: ApplyOptions, reporter: Reporter, stop: StopSi
     if document is not None:
         if document.get("spec_digest") != spec_digest(desired):
             raise ApplyError(f"plan is stale: {resolved.stack} changed since the plan was made; make a new plan")
-        reason = stale_reason(document, found.observed.identity(), found.observed.fingerprint)
-        if reason is not None:
-            raise ApplyError(reason)
         try:
             prune = Prune.from_options(document.get("options") or {}) if document.get("options") else prune
         except ValueError as exc:
             raise ApplyError(f"{target}: options.prune_scope: {exc}") from None
+        reason = stale_reason(document, found.observed.identity(), found.observed.fingerprint)
+        if reason is not None:
+            if reason == STALE:
+                reason = f"{STALE}: {what_moved(document, _fresh(document, live, prune))}; make a new plan"
+            raise ApplyError(reason)
         _check_against_replan(document, live, prune)
     else:
         document = plan_of(live, prune=prune).to_document()
@@ -313,7 +325,7 @@ def _removed_unless_run(run_dir: RunDir) -> Iterator[Callable[[], None]]:
 
 
 def _render(document: dict[str, Any], live: Live, options: ApplyOptions) -> RunDir:
-    runs_root = state_dir(options) / "runs"
+    runs_root = state_dir(options) / "runs" / cluster_key(live.desired.name)
     runs_root.mkdir(parents=True, exist_ok=True)
     lab = options.lab or (live.desired.connection.lab if live.desired.connection is not None else None)
     try:
@@ -346,7 +358,7 @@ def _run(document: dict[str, Any], run_dir: RunDir, values: secret_values.Secret
     try:
         with stop.cancelling(), reporter.running(len(run_dir.actions)) as view:
             result = runner.run(run_dir, secrets=values.values, blank_env=values.env_names, check=options.check,
-                                on_event=_fan_out([events] if view is None else [events, view]),
+                                on_event=_fan_out([events] if view is None else [events, ActionFeed(run_dir, view)]),
                                 cancel=stop.is_requested)
     finally:
         events.close()

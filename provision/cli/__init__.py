@@ -13,6 +13,7 @@ import sys
 import typer
 
 from provision.cli.common import optional_values
+from provision.cli.metavars import readable
 
 app = typer.Typer(
     name="provision",
@@ -74,6 +75,7 @@ def main() -> None:
     produce it the way click does by default: usage errors exit 1 here.
     """
     command = typer.main.get_command(app)
+    readable(command)
     try:
         result = command.main(args=optional_values(sys.argv[1:]), prog_name="provision", standalone_mode=False)
     except typer.Abort:

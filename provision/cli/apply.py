@@ -2,9 +2,13 @@
 
 The workflow itself is `provision.apply.apply` (read and re-check the plan, secrets,
 locks, playbooks, Ansible, run record, verify); this module only parses options,
-asks for confirmation and renders what happened: text with a live panel, `--quiet`
-(one line per phase and the summary) or `--output json` (events). Exit 0 on success
-or no changes, 1 on any failure or refusal.
+asks for confirmation and renders what happened: text (a live panel on a terminal;
+without one, a line per phase and per action start/finish with times), `--quiet` (one
+line per phase and the summary: always less than the default) or `--format json` (one
+event per line, each with its time and action id). `--output`/`-o` is the old spelling
+of `--format`, kept working with a warning: `-o` means an output file elsewhere
+(`plan -o FILE`, `import -o FILE`). Exit 0 on success or no changes, 1 on any failure
+or refusal.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Mapping
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -20,7 +24,8 @@ from typing import Any
 import typer
 
 from provision.apply import ApplyOptions, ApplyOutcome, LockInfo, Reporter, apply, force_unlock
-from provision.apply.progress import JsonLines, LivePanel, PhaseLines
+from provision.apply.actionfeed import event_time
+from provision.apply.progress import ActionLines, JsonLines, LivePanel, PhaseLines
 from provision.apply.render import NETWORK_CONFIRM_SECONDS
 from provision.apply.verify import describe
 from provision.apply.workflow import EventSink
@@ -35,7 +40,8 @@ class Output(StrEnum):
 
 def _emit(output: Output, text: str, data: dict[str, Any] | None = None) -> None:
     if output is Output.json:
-        typer.echo(json.dumps({"event": "apply", **(data or {}), "message": text}, sort_keys=True))
+        typer.echo(json.dumps({"event": "apply", "time": event_time({}), **(data or {}), "message": text},
+                              sort_keys=True))
     else:
         typer.echo(text)
 
@@ -84,7 +90,7 @@ class CliReporter(Reporter):
             return PhaseLines()
         if sys.stderr.isatty():
             return LivePanel(total_actions=total_actions)
-        return nullcontext(None)
+        return ActionLines(total_actions=total_actions)
 
 
 def _label(document: Mapping[str, Any]) -> Any:
@@ -177,7 +183,10 @@ def apply_cmd(
     check: bool = typer.Option(False, "--check", help="Run Ansible in check mode: report, change nothing."),
     quiet: bool = typer.Option(False, "--quiet", "-q",
                                help="Print only one line per phase and the final summary (no plan, no live display)."),
-    output: Output = typer.Option(Output.text, "--output", "-o", help="text, or json (one JSON line per event)."),
+    output: Output = typer.Option(Output.text, "--format", "-f",
+                                  help="text, or json (one JSON line per event, with its time and action id)."),
+    old_output: Output | None = typer.Option(None, "--output", "-o", hidden=True,
+                                             help="Old spelling of --format (warns)."),
     force_unlock_id: str | None = typer.Option(None, "--force-unlock", metavar="ID",
                                                help="Release the cluster lock with this id and exit."),
     prune: list[str] | None = typer.Option(None, "--prune", metavar="[KIND|ADDRESS]", help=PRUNE_HELP),
@@ -190,8 +199,12 @@ def apply_cmd(
              "this long after the reload unless pve-provision confirmed it reachable and in the cluster."),
 ) -> None:
     """Apply a stack or a stored plan to the cluster through generated Ansible playbooks."""
+    if old_output is not None:
+        typer.echo("warning: `--output`/`-o` of apply is now `--format`/`-f`, as in plan, show and drift "
+                   "(`-o` names an output file there)", err=True)
+        output = old_output
     if quiet and output is Output.json:
-        raise fail("error: --quiet and --output json cannot be combined (json already prints only events)")
+        raise fail("error: --quiet and --format json cannot be combined (json already prints only events)")
     options = ApplyOptions(lab=lab, auto_approve=auto_approve, allow_destroy=allow_destroy, check=check,
                            prune=prune_scope(prune), insecure=insecure, state_dir=state_dir,
                            network_confirm_seconds=network_confirm)

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import typer
+from rich.console import Console
 
 from provision.apply import ApplyError
 from provision.discover import DiscoveryError, Endpoint
@@ -108,6 +109,19 @@ def warn_insecure(endpoint: Endpoint) -> None:
                    "anyone on the path can read the API token", err=True)
 
 
+LOG_WIDTH = 1000
+"""Columns of text written to a file or a pipe: wide enough that no table row wraps.
+Rich falls back to 80 columns without a terminal, which folds every wide table into
+unreadable fragments in a CI log; a log has no right edge to respect."""
+
+
+def stdout_console() -> Console:
+    """A rich console for tables on stdout: the terminal's width on a terminal, else
+    `LOG_WIDTH` (so logs keep one line per row)."""
+    tty = sys.stdout.isatty()
+    return Console(highlight=False, width=None if tty else LOG_WIDTH)
+
+
 def render_plan(document: dict[str, Any], fmt: Format) -> str:
     """A plan document as text (coloured on a terminal unless NO_COLOR), Markdown or JSON."""
     if fmt is Format.json:
@@ -118,5 +132,5 @@ def render_plan(document: dict[str, Any], fmt: Format) -> str:
     return render_text(document, color=color)
 
 
-__all__ = ["PRUNE_HELP", "Format", "errors", "fail", "optional_values", "prune_scope", "render_plan",
-           "warn_insecure"]
+__all__ = ["LOG_WIDTH", "PRUNE_HELP", "Format", "errors", "fail", "optional_values", "prune_scope", "render_plan",
+           "stdout_console", "warn_insecure"]

@@ -30,7 +30,7 @@ from provision.plan.workflow import api_workers
 from provision.spec import Connection, SecretRef, SpecError, load_stack
 from provision.spec.addresses import Address
 
-LAB = typer.Option(None, "--lab", help="Use this local lab instead of the stack's connection.")
+LAB = typer.Option(None, "--lab", metavar="NAME", help="Use this local lab instead of the stack's connection.")
 INSECURE = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate (prints a warning).")
 FORMAT = typer.Option(Format.text, "--format", "-f", help="Output format.")
 PRUNE = typer.Option(None, "--prune", metavar="[KIND|ADDRESS]", help=PRUNE_HELP)
@@ -54,11 +54,13 @@ def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: list[str
 def plan_cmd(
     stack: Path = typer.Argument(..., help="Stack file (YAML)."),
     lab: str | None = LAB,
-    out: Path | None = typer.Option(None, "--out", "-o", help="Store the plan in this file (for show/apply)."),
+    out: Path | None = typer.Option(None, "--out", "-o", metavar="FILE",
+                                    help="Store the plan in this file (for show/apply)."),
     fmt: Format = FORMAT,
     prune: list[str] | None = PRUNE,
-    target: list[str] | None = typer.Option(None, "--target", help="Limit to this address and what it needs "
-                                                                    '(repeatable), e.g. ceph.pool["vm-pool"].'),
+    target: list[str] | None = typer.Option(None, "--target", metavar="ADDRESS",
+                                            help="Limit to this address and what it needs (repeatable), "
+                                                 'e.g. ceph.pool["vm-pool"].'),
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                            help="Exit 0 without changes, 2 with changes, 1 on error."),
     insecure: bool = INSECURE,
@@ -126,7 +128,7 @@ def drift_cmd(
 
 @errors
 def import_cmd(
-    out: Path = typer.Option(..., "--out", "-o", help="Stack file to write, e.g. stacks/prod.yaml."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="Stack file to write, e.g. stacks/prod.yaml."),
     lab: str | None = typer.Option(None, "--lab", help="Import a local lab (default: the lab 'default' "
                                    "when no --url is given)."),
     url: str | None = typer.Option(None, "--url", help="API URL of a real cluster, e.g. https://10.0.0.11:8006."),

@@ -16,6 +16,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from provision.cli.common import stdout_console
 from provision.simulate import (
     EventError,
     Report,
@@ -122,7 +123,7 @@ def simulate_command(
         None, "--fail-on",
         help="Exit 1 if a scenario leaves a service or pool unavailable (or also degraded).",
     ),
-    output: Format = typer.Option(Format.text, "--format", help="text (tables) or json (versioned document)."),
+    output: Format = typer.Option(Format.text, "--format", "-f", help="text (tables) or json (versioned document)."),
     ceph_used: float | None = typer.Option(
         None, "--ceph-used", min=0.0, max=100.0, metavar="PERCENT",
         help="Raw Ceph usage now, in percent: checks that backfill onto the survivors fits.",
@@ -177,7 +178,7 @@ def _emit(report: Report, output: Format, verbose: bool) -> None:
     if output is Format.json:
         sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
         return
-    render_report(report, Console(highlight=False), verbose=verbose)
+    render_report(report, stdout_console(), verbose=verbose)
 
 
 def register(app: typer.Typer) -> None:

@@ -39,6 +39,7 @@ from provision.crm.quorum import (
     quorum_threshold,
 )
 from provision.crm.rules import CompiledRules, DroppedRule, compile_rules
+from provision.crm.shapes import ha_config
 
 __all__ = [
     "CompiledRules",
@@ -63,6 +64,7 @@ __all__ = [
     "expected_votes",
     "explain_service_node",
     "failback_moves",
+    "ha_config",
     "partition_quorum",
     "pending_moves",
     "qdevice_votes",

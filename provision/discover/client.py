@@ -29,6 +29,7 @@ from provision.discover.errors import (
     TlsError,
     UnavailableError,
 )
+from provision.discover.presented import pin_advice
 
 
 class HttpStatusError(DiscoveryError):
@@ -100,7 +101,8 @@ class ProxmoxerTransport:
         except requests.exceptions.SSLError as exc:
             why = "certificate fingerprint does not match the pinned one" if "ingerprint" in str(exc) else \
                 "server certificate did not verify"
-            raise TlsError(f"TLS error talking to {where}: {why}") from None
+            advice = pin_advice(self.endpoint.host, self.endpoint.port, self.endpoint.fingerprint)
+            raise TlsError(f"TLS error talking to {where}: {why}; {advice}") from None
         except requests.exceptions.Timeout:
             raise RetryableError(f"timeout talking to {where}") from None
         except requests.exceptions.ConnectionError as exc:

@@ -20,6 +20,7 @@ from provision.plan.diff import Change, diff
 from provision.plan.errors import PlanError
 from provision.plan.files import interfaces_diffs
 from provision.plan.guests import missing_guests
+from provision.plan.impact import GuestImpact, guest_impacts
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets
 from provision.plan.prune import Prune
 from provision.spec.addresses import Address, kind_problem
@@ -59,6 +60,11 @@ class Plan:
     created_at: str = ""
     files: list[dict[str, Any]] = field(default_factory=list)
     not_compared: list[str] = field(default_factory=list)  # what discovery could not read, "address: why"
+    impacts: dict[str, list[GuestImpact]] = field(default_factory=dict)
+    """Change address -> running guests it stops, starts, migrates or restarts (impact.py)."""
+    live: dict[str, Any] = field(default_factory=dict)
+    """What the plan was made from, for saying what moved when it is stale: node
+    online/offline and where each guest runs."""
 
     @property
     def has_changes(self) -> bool:
@@ -95,14 +101,22 @@ class Plan:
             "options": {"prune": self.prune.enabled, "prune_scope": self.prune.texts(),
                         "targets": list(self.targets)},
             "summary": self.summary(),
-            "changes": [c.to_json() for c in self.changes if c.action in MUTATING],
+            "changes": [self._change_json(c) for c in self.changes if c.action in MUTATING],
             "unmanaged": [c.to_json() for c in self.changes if c.action == "unmanaged"],
             "notes": list(self.notes),
             "not_compared": list(self.not_compared),
             "files": list(self.files),
             "phases": phases,
             "actions": [a.to_json() for a in self.actions],
+            "live": self.live,
         }
+
+    def _change_json(self, change: Change) -> dict[str, Any]:
+        out = change.to_json()
+        impacts = self.impacts.get(str(change.address))
+        if impacts:
+            out["guest_impact"] = [i.to_json() for i in impacts]
+        return out
 
 
 def check_targets(targets: Sequence[Address]) -> None:
@@ -175,6 +189,8 @@ def make_plan(
     identity = facts.identity() if facts is not None else {"name": observed.name or None}
     identity["stack_name"] = desired.name
     moment = now or datetime.now(UTC)
+    live = {"guests": {g.sid: g.node for g in observed.guests},
+            "nodes": {n: m.online for n, m in sorted(facts.members.items())} if facts is not None else {}}
     return Plan(
         changes=[c for c in changes if c.action != "noop-note"],
         actions=ordered,
@@ -188,6 +204,8 @@ def make_plan(
         created_at=moment.isoformat(timespec="seconds"),
         files=files,
         not_compared=not_compared,
+        impacts=guest_impacts(changes, desired, observed, facts),
+        live=live,
     )
 
 

@@ -20,7 +20,6 @@ from typing import Literal
 from provision import crm
 from provision.simulate.membership import Membership
 from provision.spec import Cluster, HaResource
-from provision.spec import NodeAffinityRule as SpecNodeAffinity
 
 __all__ = [
     "HaModel",
@@ -56,18 +55,7 @@ class HaModel:
 
     @classmethod
     def from_cluster(cls, cluster: Cluster, services: Sequence[crm.Service]) -> HaModel:
-        groups = [crm.Group(g.name, dict(g.nodes), g.restricted, g.nofailback) for g in cluster.ha.groups]
-        rules: list[crm.Rule] = []
-        for rule in cluster.ha.rules:
-            if isinstance(rule, SpecNodeAffinity):
-                rules.append(
-                    crm.NodeAffinityRule(rule.name, frozenset(rule.resources), dict(rule.nodes), rule.strict,
-                                         rule.disable)
-                )
-            else:
-                rules.append(crm.ResourceAffinityRule(rule.name, frozenset(rule.resources), rule.affinity,
-                                                      rule.disable))
-        config = crm.HAConfig(groups=tuple(groups), rules=tuple(rules))
+        config = crm.ha_config(cluster.ha.groups, cluster.ha.rules)
         capacity = {
             n.name: (n.capacity.memory_mib, n.capacity.cores) if n.capacity else (0, 0) for n in cluster.nodes
         }

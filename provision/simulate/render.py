@@ -144,7 +144,7 @@ def _scenario(result: ScenarioResult) -> RenderableType:
     steps = [_step(s, i, len(result.steps)) for i, s in enumerate(result.steps, 1)]
     title = Text(f"Scenario: {result.scenario.name}  ")
     title.append_text(_badge(result.status))
-    return Panel(Group(*steps), title=title, title_align="left")
+    return Panel(Group(*steps), title=title, title_align="left", expand=False)
 
 
 def _matrix(report: Report) -> Table:

@@ -80,9 +80,24 @@ INT32_MAX = 2**31 - 1
 
 # Name patterns shared by several models. Proxmox node names are hostnames;
 # configids (HA groups/rules, storage ids, pools) follow PVE's `pve-configid`.
-NODE_NAME = r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$"
-CONFIG_ID = r"^[a-zA-Z][a-zA-Z0-9_\-.]{0,63}$"
-CLUSTER_NAME = r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$"
+PATTERN_TEXT: dict[str, str] = {}
+"""Pattern -> what it allows, in words: a spec error says this instead of the regex."""
+
+
+def described(pattern: str, text: str) -> str:
+    """Register the words for `pattern` (they complete "VALUE is not ..."); returns it."""
+    PATTERN_TEXT[pattern] = text
+    return pattern
+
+
+NODE_NAME = described(r"^[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?$",
+                      "a valid node name: a hostname of 1 to 63 letters, digits and '-', "
+                      "not starting or ending with '-'")
+CONFIG_ID = described(r"^[a-zA-Z][a-zA-Z0-9_\-.]{0,63}$",
+                      "a valid PVE id: 1 to 64 letters, digits, '-', '_' and '.', starting with a letter")
+CLUSTER_NAME = described(r"^[A-Za-z0-9][A-Za-z0-9-]{0,14}$",
+                         "a valid cluster name: at most 15 characters (corosync's limit), letters, digits "
+                         "and '-', not starting with '-'")
 
 
 def check_node_names(names: Iterable[str]) -> None:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from pydantic import Field, HttpUrl, field_validator, model_validator
 
-from provision.spec.base import FilePath, SpecModel, Text, check_node_names
+from provision.spec.base import FilePath, SpecModel, Text, check_node_names, described
 from provision.spec.secrets import SecretRef
 
-FINGERPRINT = r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$"
+FINGERPRINT = described(r"^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$",
+                        "a SHA-256 fingerprint: 32 hex byte pairs separated by ':' (AA:BB:...)")
 
 
 class NodeApi(SpecModel):

@@ -6,9 +6,10 @@ from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from provision.spec.base import CONFIG_ID, INT32_MAX, Int, SpecModel, Text, check_node_names
+from provision.spec.base import CONFIG_ID, INT32_MAX, Int, SpecModel, Text, check_node_names, described
 
-SID = r"^(vm|ct):[1-9][0-9]{2,8}$"
+SID = described(r"^(vm|ct):[1-9][0-9]{2,8}$",
+                "a resource id like vm:100 or ct:200 (vmid 100 to 999999999)")
 ResourceState = Literal["started", "stopped", "disabled", "ignored"]
 
 

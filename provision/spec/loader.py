@@ -8,6 +8,8 @@ reference, becomes a `Diagnostic` printed as
 from __future__ import annotations
 
 import difflib
+import json
+import re
 import types
 import typing
 from collections.abc import Sequence
@@ -19,6 +21,8 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from provision.spec import suggest
+from provision.spec.base import PATTERN_TEXT
 from provision.spec.cluster import Cluster
 from provision.spec.consistency import Loc, check
 from provision.spec.fastcompose import compose_fast
@@ -254,7 +258,9 @@ def readable_address(tree: Any, loc: Loc) -> str:
                         break
                 if label is None and "node" in item and "device" in item:
                     label = f"{item['node']}:{item['device']}"
-            parts[-1] += f'["{label}"]' if isinstance(label, str) else f"[{label if label is not None else key}]"
+            # json quoting keeps a name with a newline or a quote on one line of the error
+            parts[-1] += (f"[{json.dumps(label, ensure_ascii=False)}]" if isinstance(label, str)
+                          else f"[{label if label is not None else key}]")
         else:
             parts.append(str(key))
     for key in rest:
@@ -348,7 +354,8 @@ def _validation_diagnostics(exc: ValidationError, tree: Any, name: str) -> list[
             loc = (*loc, "type")  # point at the bad value, not at the whole entry
             ctx = err.get("ctx", {})
             msg = f"unknown {str(ctx.get('discriminator', 'type')).strip(chr(39))} {ctx.get('tag')!r}"
-            hint = f"expected one of {ctx.get('expected_tags')}"
+            allowed = re.findall(r"'([^']*)'", str(ctx.get("expected_tags")))
+            hint = suggest.hint(ctx.get("tag"), allowed) if allowed else f"expected one of {ctx.get('expected_tags')}"
         elif kind == "union_tag_not_found":
             msg = f"missing key {str(err.get('ctx', {}).get('discriminator', 'type')).strip(chr(39))!r}"
             hint = "every entry needs a type"
@@ -360,8 +367,16 @@ def _validation_diagnostics(exc: ValidationError, tree: Any, name: str) -> list[
                       "dict_type", "model_type", "float_parsing"):
             given = err.get("input")
             msg = f"{msg.rstrip('.')}, got {given!r}" if not isinstance(given, (dict, list)) else msg
+        elif kind == "literal_error":
+            allowed = re.findall(r"'([^']*)'", str(err.get("ctx", {}).get("expected", "")))
+            best = suggest.suggestion(err.get("input"), allowed) if allowed else None
+            msg = f"{err.get('input')!r} is not one of: {', '.join(allowed)}" if allowed else msg
+            hint = f"did you mean {best!r}?" if best else None
         elif kind == "string_pattern_mismatch":
-            msg = f"{err.get('input')!r} has the wrong form (must match {err.get('ctx', {}).get('pattern')})"
+            pattern = str(err.get("ctx", {}).get("pattern"))
+            words = PATTERN_TEXT.get(pattern)
+            msg = (f"{err.get('input')!r} is not {words}" if words
+                   else f"{err.get('input')!r} has the wrong form (must match {pattern})")
         line, col = locate(tree, loc)
         address = readable_address(tree, loc)
         key = (line, col, msg)

@@ -22,13 +22,15 @@ from provision.spec.base import (
     IPv6Interface,
     SpecModel,
     Text,
+    described,
 )
 
 BondMode = Literal[
     "balance-rr", "active-backup", "balance-xor", "broadcast", "802.3ad", "balance-tlb", "balance-alb"
 ]
 XmitHashPolicy = Literal["layer2", "layer2+3", "layer3+4"]
-IFACE_NAME = r"^[a-zA-Z][a-zA-Z0-9_.\-]{0,14}$"
+IFACE_NAME = described(r"^[a-zA-Z][a-zA-Z0-9_.\-]{0,14}$",
+                       "a valid interface name: 1 to 15 letters, digits, '-', '_' and '.', starting with a letter")
 DEFAULT_MTU = 1500
 
 

@@ -34,8 +34,8 @@ class Lab:
         return self.home / "labs" / "default"
 
     def runs(self) -> list[Path]:
-        root = self.home / "runs"
-        return sorted(root.iterdir()) if root.exists() else []
+        root = self.home / "runs"  # runs/<cluster>/<run>
+        return sorted(root.glob("*/*"), key=lambda p: p.name) if root.exists() else []
 
     def summary(self, run: Path) -> dict[str, Any]:
         return json.loads((run / "summary.json").read_text())

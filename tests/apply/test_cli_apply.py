@@ -82,7 +82,7 @@ def test_quiet_prints_one_line_per_phase() -> None:
 
 
 def test_quiet_and_json_output_are_exclusive(tmp_path: Path) -> None:
-    proc = _apply(tmp_path, str(STACK), "--quiet", "--output", "json", "--auto-approve")
+    proc = _apply(tmp_path, str(STACK), "--quiet", "--format", "json", "--auto-approve")
     assert proc.returncode == 1
-    assert "--quiet and --output json cannot be combined" in proc.stderr
+    assert "--quiet and --format json cannot be combined" in proc.stderr
     assert proc.stdout == ""

@@ -45,7 +45,7 @@ def _plan_exit(lab: Lab, stack: Path) -> int:
 
 def test_full_build_converges(lab: Lab, base_stack: Path) -> None:
     assert _plan_exit(lab, base_stack) == 2  # a blank lab needs work
-    proc = lab.cli("apply", str(base_stack), "--auto-approve", "--output", "json")
+    proc = lab.cli("apply", str(base_stack), "--auto-approve", "--format", "json")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     final = json.loads(proc.stdout.strip().splitlines()[-1])
     assert final["status"] == "applied"

@@ -29,7 +29,7 @@ def test_a_failed_action_stops_every_node_before_the_next_phase(lab: Lab) -> Non
                                               "content: [images]}\n", 1)
 
     stack = stack_copy(lab.work / "failing.yaml", edit)
-    proc = lab.cli("apply", str(stack), "--auto-approve", "--output", "json")
+    proc = lab.cli("apply", str(stack), "--auto-approve", "--format", "json")
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     final = json.loads(proc.stdout.strip().splitlines()[-1])
     assert final["status"] == "failed"

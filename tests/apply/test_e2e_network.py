@@ -94,7 +94,7 @@ def test_a_change_that_cuts_the_management_address_is_rolled_back_by_the_node(la
         return text
 
     stack = stack_copy(lab.work / "cut.yaml", move)
-    proc = lab.cli("apply", str(stack), "--auto-approve", "--network-confirm", "20", "--output", "json")
+    proc = lab.cli("apply", str(stack), "--auto-approve", "--network-confirm", "20", "--format", "json")
     assert proc.returncode == 1, proc.stdout[-3000:] + proc.stderr[-3000:]
     final = json.loads(proc.stdout.strip().splitlines()[-1])
     assert final["failed"] == ['network["pve01"]#apply']

@@ -85,7 +85,7 @@ def test_apply_from_python_converges_and_keeps_state_where_told(env: Lab, tmp_pa
     recorder = Recorder(answer=True)
     outcome = apply(stack, ApplyOptions(state_dir=state), recorder)
     assert outcome.status == "applied", (outcome.status, outcome.result and outcome.result.failure_messages)
-    assert outcome.ok and outcome.run_dir is not None and outcome.run_dir.parent == state / "runs"
+    assert outcome.ok and outcome.run_dir is not None and outcome.run_dir.parent == state / "runs" / "lab"
     assert [s.split()[0] for s in recorder.seen] == ["plan", "confirm", "lock", "running"]
     assert any(e.get("event") == "playbook_on_stats" for e in recorder.events)
     assert not (env.home / "runs").exists()  # state_dir wins over $PROVISION_HOME

@@ -110,7 +110,7 @@ CASES: dict[str, tuple[str, list[Expect]]] = {
     "unknown discriminator type": (
         edit("{name: eno3, type: nic}", "{name: eno3, type: nick}"),
         [Expect(10, 22, 'nodes["pve01"].interfaces["eno3"].type', "unknown type 'nick'", "type: nick",
-                "expected one of 'nic', 'bond', 'bridge', 'vlan'")],
+                "did you mean 'nic'?")],
     ),
     "unknown storage type": (
         edit("{name: fs, type: cephfs,", "{name: fs, type: cephs,"),

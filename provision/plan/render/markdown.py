@@ -11,7 +11,15 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from provision.plan.render.text import SYMBOL, attribute_rows, bootstrap_line, fmt_value, summary_line
+from provision.plan.render.text import (
+    SYMBOL,
+    attribute_rows,
+    bootstrap_line,
+    fmt_value,
+    impact_summary,
+    impact_text,
+    summary_line,
+)
 
 
 def _cell(text: str) -> str:
@@ -51,6 +59,10 @@ def render_markdown(document: dict[str, Any]) -> str:
         lines.append(f"> **Warning:** {len(destructive)} destructive action(s): "
                      + ", ".join(f"`{a['id']}`" for a in destructive))
         lines.append("")
+    impact = impact_summary(document)
+    if impact:
+        lines.append(f"> **{impact}**")
+        lines.append("")
     changes = {ch["address"]: ch for ch in document.get("changes", [])}
     by_id = {a["id"]: a for a in document.get("actions", [])}
     for phase in document.get("phases", []):
@@ -73,6 +85,7 @@ def render_markdown(document: dict[str, Any]) -> str:
                 sym = SYMBOL[ch["action"]][0]
                 details.append(f"- `{sym}` `{addr}`" + (f" — {ch['reason']}" if ch.get("reason") else ""))
                 details += [f"  - `{key}` = `{fmt_value(value)}`" for key, value in attribute_rows(ch)]
+                details += [f"  - **guest impact:** {impact_text(item)}" for item in ch.get("guest_impact") or []]
                 for fd in ch.get("field_diffs", []):
                     details.append(f"  - `{fd['path']}`: `{fmt_value(fd['old'])}` → `{fmt_value(fd['new'])}`")
         if details:

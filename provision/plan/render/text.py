@@ -38,6 +38,29 @@ def summary_line(document: dict[str, Any]) -> str:
     return line
 
 
+def impact_text(item: dict[str, Any]) -> str:
+    """One guest impact of a change in words (`migrates vm:100 pve01 → pve02 (live migration)`)."""
+    guest, node, target = item.get("guest"), item.get("node"), item.get("target")
+    kind = item.get("impact")
+    if kind == "migrate":
+        return f"migrates {guest} {node} → {target} (live migration)"
+    if kind == "restart":
+        return f"restarts {guest}: relocated {node} → {target} (a container is shut down, moved and started)"
+    return f"{kind}s {guest}" + (f" (on {node})" if node else "")
+
+
+def impact_summary(document: dict[str, Any]) -> str | None:
+    """`Guest impact: stops vm:101; migrates vm:100, vm:102; restarts ct:200.` or None."""
+    by_kind: dict[str, list[str]] = {}
+    for ch in document.get("changes", []):
+        for item in ch.get("guest_impact") or []:
+            by_kind.setdefault(str(item.get("impact")), []).append(str(item.get("guest")))
+    if not by_kind:
+        return None
+    parts = [f"{kind}s {', '.join(sorted(set(guests)))}" for kind, guests in sorted(by_kind.items())]
+    return "Guest impact: " + "; ".join(parts) + "."
+
+
 def attribute_rows(change: dict[str, Any]) -> list[tuple[str, Any]]:
     """The attributes a reviewer needs for an object that is created (its `after`) or
     deleted (its `before`): every field that has a value, sorted."""
@@ -85,9 +108,13 @@ def render_text(document: dict[str, Any], *, color: bool = False, width: int = 1
         line.append(ch["address"], style="bold")
         if ch.get("destructive"):
             line.append("  [destructive]", style="bold red")
+        if ch.get("guest_impact"):
+            line.append("  [guest impact]", style="bold yellow")
         if ch["action"] in ("create", "delete") and ch.get("reason"):
             line.append(f"  ({ch['reason']})", style="dim")
         console.print(line)
+        for item in ch.get("guest_impact") or []:
+            console.print(Text(f"      ! {impact_text(item)}", style="bold yellow"))
         for key, value in attribute_rows(ch):
             row = Text(f"      {key}: ")
             row.append(fmt_value(value), style=style)
@@ -149,5 +176,8 @@ def render_text(document: dict[str, Any], *, color: bool = False, width: int = 1
                                "listed above.", style="green"))
         else:
             console.print(Text("No changes. The cluster matches the stack.", style="green"))
+    impact = impact_summary(document)
+    if impact:
+        console.print(Text(impact, style="bold yellow"))
     console.print(Text(summary_line(document), style="bold"))
     return out.getvalue()
