@@ -21,7 +21,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from provision.cli.common import Format, errors, fail, render_plan, warn_insecure
+from provision.cli.common import FULL_PLAN_URL, MARKDOWN_LIMIT, Format, errors, fail, render_plan, warn_insecure
 from provision.discover import ApiClient, discover, from_lab, from_url
 from provision.discover.export import to_stack
 from provision.plan import LivePlan, plan_stack
@@ -60,13 +60,16 @@ def plan_cmd(
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                            help="Exit 0 without changes, 2 with changes, 1 on error."),
     insecure: bool = INSECURE,
+    markdown_limit: int = MARKDOWN_LIMIT,
+    full_plan_url: str | None = FULL_PLAN_URL,
 ) -> None:
     """Compare a stack with the live cluster and print the ordered plan."""
     result = _plan_document(stack, lab, insecure, prune, target)
     document, changed = result.document, result.changed
     if out is not None:
         planfiles.save(document, out)
-    typer.echo(render_plan(document, fmt), nl=False)
+    typer.echo(render_plan(document, fmt, full_plan=None if out is None else str(out),
+                           markdown_limit=markdown_limit, full_plan_url=full_plan_url), nl=False)
     if out is not None and fmt is Format.text:
         typer.echo(f"Saved the plan to {out}; run `provision apply {out}` to execute it.")
     if detailed_exitcode and changed:
@@ -77,9 +80,12 @@ def plan_cmd(
 def show_cmd(
     planfile: Path = typer.Argument(..., help="Plan file written by `provision plan --out`."),
     fmt: Format = FORMAT,
+    markdown_limit: int = MARKDOWN_LIMIT,
+    full_plan_url: str | None = FULL_PLAN_URL,
 ) -> None:
     """Render a stored plan."""
-    typer.echo(render_plan(planfiles.load(planfile), fmt), nl=False)
+    typer.echo(render_plan(planfiles.load(planfile), fmt, full_plan=str(planfile), markdown_limit=markdown_limit,
+                           full_plan_url=full_plan_url), nl=False)
 
 
 @errors
@@ -88,19 +94,22 @@ def drift_cmd(
     lab: str | None = LAB,
     fmt: Format = FORMAT,
     insecure: bool = INSECURE,
+    markdown_limit: int = MARKDOWN_LIMIT,
+    full_plan_url: str | None = FULL_PLAN_URL,
 ) -> None:
     """Exit 2 with a report when the cluster drifted from the stack, 0 when converged."""
     result = _plan_document(stack, lab, insecure, False, None)
     document, changed, unmanaged = result.document, result.changed, result.unmanaged
+    report = render_plan(document, fmt, markdown_limit=markdown_limit, full_plan_url=full_plan_url)
     if changed or unmanaged:
         if fmt is Format.text:
             typer.echo(f"Drift detected: the cluster no longer matches {stack}.")
-        typer.echo(render_plan(document, fmt), nl=False)
+        typer.echo(report, nl=False)
         raise typer.Exit(2)
     if fmt is Format.text:
         typer.echo(f"No drift: the cluster matches {stack}.")
     else:
-        typer.echo(render_plan(document, fmt), nl=False)
+        typer.echo(report, nl=False)
 
 
 @errors
