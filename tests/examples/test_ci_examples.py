@@ -183,16 +183,17 @@ def lab_env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]
         subprocess.run(["provision", "lab", "down"], env=env, capture_output=True, timeout=300)
 
 
-def _checkout(tmp_path: Path, stack_text: str) -> Path:
+def _checkout(tmp_path: Path, stack_text: str | None = None) -> Path:
+    """A checkout of a stack repository: the reference stack (or `stack_text`) as stacks/prod.yaml."""
     (tmp_path / "stacks").mkdir(parents=True)
-    (tmp_path / "stacks" / "prod.yaml").write_text(stack_text)
+    (tmp_path / "stacks" / "prod.yaml").write_text(stack_text or (ROOT / "stacks" / "lab.yaml").read_text())
     return tmp_path
 
 
 def test_pr_validate_job_annotates_and_writes_sarif_even_when_the_stack_is_broken(tmp_path: Path) -> None:
     env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}"}
     good = run_github_job(GITHUB / "pve-provision-pr.yml", "validate",
-                          _checkout(tmp_path / "good", (ROOT / "stacks" / "lab.yaml").read_text()), env)
+                          _checkout(tmp_path / "good"), env)
     assert good.failed is None
     sarif = json.loads((good.workdir / "pve-provision.sarif").read_text())
     assert sarif["version"] == "2.1.0"
@@ -208,7 +209,7 @@ def test_pr_validate_job_annotates_and_writes_sarif_even_when_the_stack_is_broke
 def test_pr_plan_job_posts_a_comment_sized_plan_and_keeps_the_plan_file(lab_env: dict[str, str],
                                                                        tmp_path: Path) -> None:
     run = run_github_job(GITHUB / "pve-provision-pr.yml", "plan",
-                         _checkout(tmp_path, (ROOT / "stacks" / "lab.yaml").read_text()), lab_env)
+                         _checkout(tmp_path), lab_env)
     assert run.failed is None
     comment = (tmp_path / "plan.md").read_text()
     assert comment.startswith("### pve-provision plan for ") and len(comment.encode()) <= 65_536
@@ -220,7 +221,7 @@ def test_pr_plan_job_posts_a_comment_sized_plan_and_keeps_the_plan_file(lab_env:
 def test_merge_plan_job_sets_changes_and_shows_the_plan_to_the_approver(lab_env: dict[str, str],
                                                                          tmp_path: Path) -> None:
     run = run_github_job(GITHUB / "pve-provision-apply.yml", "plan",
-                         _checkout(tmp_path, (ROOT / "stacks" / "lab.yaml").read_text()), lab_env)
+                         _checkout(tmp_path), lab_env)
     assert run.failed is None
     assert (tmp_path / ".github_output").read_text() == "changes=true\n"
     assert "<details><summary><b>network</b>" in (tmp_path / ".github_step_summary").read_text()
@@ -229,7 +230,7 @@ def test_merge_plan_job_sets_changes_and_shows_the_plan_to_the_approver(lab_env:
 @pytest.mark.e2e
 def test_nightly_drift_job_fails_with_the_report_on_the_summary(lab_env: dict[str, str], tmp_path: Path) -> None:
     run = run_github_job(GITHUB / "pve-provision-drift.yml", "drift",
-                         _checkout(tmp_path, (ROOT / "stacks" / "lab.yaml").read_text()), lab_env)
+                         _checkout(tmp_path), lab_env)
     assert run.failed == ("Drift", 2)
     assert "### pve-provision plan for " in (tmp_path / ".github_step_summary").read_text()
 
@@ -240,7 +241,7 @@ def test_gitlab_plan_job_writes_the_note_and_the_apply_switch(lab_env: dict[str,
     job = pipeline["plan"]
     env = {**lab_env, **{k: str(v) for k, v in pipeline["variables"].items()}, "PVE_TOKEN_READONLY": "x",
            "CI_JOB_URL": "https://gitlab.example/acme/infra/-/jobs/7"}
-    run = Run(_checkout(tmp_path, (ROOT / "stacks" / "lab.yaml").read_text()), env)
+    run = Run(_checkout(tmp_path), env)
     job_vars = {k: re.sub(r"\$(\w+)", lambda m: env[m.group(1)], v) for k, v in job["variables"].items()}
     assert run.shell("\n".join(job["script"]), job_vars) == 0
     assert (tmp_path / "plan.env").read_text() == "PLAN_CHANGES=true\n"
