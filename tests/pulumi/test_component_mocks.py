@@ -7,6 +7,8 @@ itself is tested through the real gRPC protocol in test_provider_grpc.py.
 from __future__ import annotations
 
 import json
+import runpy
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -15,6 +17,7 @@ from pulumi.runtime import rpc
 
 from provision.pulumi import ProxmoxCluster
 
+ROOT = Path(__file__).resolve().parents[2]
 OUTPUTS = {"name": "lab", "nodes": ["pve01", "pve02", "pve03"], "quorum_votes": 3, "quorate": True,
            "ceph_health": "HEALTH_OK", "pending_changes": 0, "last_plan_id": "plan-0123456789"}
 
@@ -75,3 +78,16 @@ def test_secrets_default_to_pulumi_config(engine: Engine) -> Any:
         assert _secret(engine.registered[-1].inputs["secrets"]) == {"PBS_PASSWORD": "from-config"}
 
     return cluster.name.apply(check)
+
+
+@pulumi.runtime.test
+def test_example_program_declares_one_cluster(engine: Engine) -> Any:
+    pulumi.runtime.set_all_config({"pve:stack": "stacks/lab.yaml"})  # the mock project is "pve"
+    program = runpy.run_path(str(ROOT / "examples" / "pulumi" / "__main__.py"))
+
+    def check(name: str) -> None:
+        (cluster,) = [a for a in engine.registered if a.typ.endswith("pve-provision:Cluster")]
+        assert name == "lab"
+        assert cluster.inputs["stack"] == "stacks/lab.yaml" and cluster.inputs["allow_delete"] is False
+
+    return program["cluster"].name.apply(check)
