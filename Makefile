@@ -14,7 +14,7 @@ DEV := $(VENV)/.installed-dev
 # - ifupdown2: apply checks every staged interfaces file with `ifup -a -s -i FILE`.
 SYS_DEBS := fuse3 corosync corosync-qnetd corosync-qdevice iproute2 util-linux ifupdown2
 
-.PHONY: venv sysdeps test lint typecheck unit demo bench clean
+.PHONY: venv sysdeps test lint typecheck unit demo bench docs clean
 
 # The runtime install includes the `lab` extra: the demo and the tests run the embedded lab.
 $(RUNTIME): pyproject.toml
@@ -52,6 +52,12 @@ unit: $(DEV) sysdeps
 	$(BIN)/pytest -q -n 2
 
 test: lint typecheck unit
+
+# The generated reference pages (tests fail when a committed page differs from its source).
+docs: $(DEV)
+	$(BIN)/python -m provision.spec.doc docs/spec.md
+	$(BIN)/provision rules --markdown > docs/rules.md
+	$(BIN)/python -m provision.actions.doc docs/plan-format.md
 
 demo: $(RUNTIME) sysdeps
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh

@@ -5,10 +5,18 @@ read here, into memory, and handed to the runner, which passes them to ansible-p
 through its environment. A secret that cannot be read stops the apply before the lock
 is taken, naming every object and field that needs one (all at once, so one fix round
 is enough).
+
+A reference that cannot be read where it points may also be supplied under its stable
+run variable (`PVE_PROVISION_SECRET_<NAME>`, `render.secret_env_name`): that is how
+AWX credential injectors and CI secret stores hand secrets to `provision apply` when
+the stack's own variable or file does not exist on the machine that applies. The stack's
+reference is read first, so setting the stable variable never changes an apply that
+works without it.
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -55,7 +63,10 @@ def resolve(run_dir: RunDir) -> Secrets:
         try:
             values[var] = ref.resolve()
         except SecretUnavailableError as exc:
-            missing.append(f"  - {', '.join(users.get(desc, [])) or var}: {exc}")
+            if os.environ.get(var):
+                values[var] = os.environ[var]
+            else:
+                missing.append(f"  - {', '.join(users.get(desc, [])) or var}: {exc} (or set {var})")
         if kind == "env":
             env_names.add(where)
     if missing:

@@ -8,6 +8,7 @@ internals; each command module only parses its options and renders results.
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Callable
 from enum import StrEnum
@@ -23,6 +24,7 @@ from provision.discover import DiscoveryError, Endpoint
 from provision.plan import PlanError, PlanFileError
 from provision.plan.prune import EVERYTHING, Prune
 from provision.plan.render import render_json, render_markdown, render_text
+from provision.plan.render.fit import DEFAULT_LIMIT, GITHUB_COMMENT_LIMIT
 from provision.spec import SecretUnavailableError, SpecError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -122,15 +124,37 @@ def stdout_console() -> Console:
     return Console(highlight=False, width=None if tty else LOG_WIDTH)
 
 
-def render_plan(document: dict[str, Any], fmt: Format) -> str:
-    """A plan document as text (coloured on a terminal unless NO_COLOR), Markdown or JSON."""
+MARKDOWN_LIMIT = typer.Option(
+    DEFAULT_LIMIT, "--markdown-limit", min=0, metavar="BYTES",
+    help=f"Cut a Markdown plan to at most this many bytes, at whole lines, with a note where the whole plan is "
+         f"(GitHub refuses comments over {GITHUB_COMMENT_LIMIT} characters; GitLab notes allow 1000000). 0: no limit.")
+FULL_PLAN_URL = typer.Option(
+    None, "--full-plan-url", metavar="URL",
+    help="Where reviewers find the whole plan (e.g. the CI run's artifact), linked from a cut Markdown plan.")
+
+_URL = re.compile(r"^https?://[^\s<>()\[\]`]+$")
+
+
+def render_plan(document: dict[str, Any], fmt: Format, *, full_plan: str | None = None,
+                markdown_limit: int = DEFAULT_LIMIT, full_plan_url: str | None = None) -> str:
+    """A plan document as text (coloured on a terminal unless NO_COLOR), Markdown or JSON.
+
+    Markdown is for a review comment: cut to `markdown_limit` bytes (0: whole), pointing at
+    the plan file `full_plan` and the link `full_plan_url` when it had to be cut."""
+    if full_plan_url is not None and not _URL.match(full_plan_url):
+        raise fail(f"error: --full-plan-url {full_plan_url!r} is not an http(s) URL without spaces, brackets, "
+                   "parentheses or backticks")
     if fmt is Format.json:
         return render_json(document)
     if fmt is Format.markdown:
-        return render_markdown(document)
+        try:
+            return render_markdown(document, limit=markdown_limit or None, full_plan=full_plan,
+                                   full_plan_url=full_plan_url)
+        except ValueError as exc:
+            raise fail(f"error: --markdown-limit {markdown_limit}: {exc}") from None
     color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     return render_text(document, color=color)
 
 
-__all__ = ["LOG_WIDTH", "PRUNE_HELP", "Format", "errors", "fail", "optional_values", "prune_scope", "render_plan",
-           "stdout_console", "warn_insecure"]
+__all__ = ["FULL_PLAN_URL", "LOG_WIDTH", "MARKDOWN_LIMIT", "PRUNE_HELP", "Format", "errors", "fail",
+           "optional_values", "prune_scope", "render_plan", "stdout_console", "warn_insecure"]

@@ -21,7 +21,17 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
-from provision.cli.common import PRUNE_HELP, Format, errors, fail, prune_scope, render_plan, warn_insecure
+from provision.cli.common import (
+    FULL_PLAN_URL,
+    MARKDOWN_LIMIT,
+    PRUNE_HELP,
+    Format,
+    errors,
+    fail,
+    prune_scope,
+    render_plan,
+    warn_insecure,
+)
 from provision.discover import ApiClient, discover, from_lab, from_url
 from provision.discover.export import secret_names, to_stack
 from provision.plan import LivePlan, plan_stack
@@ -64,13 +74,16 @@ def plan_cmd(
     detailed_exitcode: bool = typer.Option(False, "--detailed-exitcode",
                                            help="Exit 0 without changes, 2 with changes, 1 on error."),
     insecure: bool = INSECURE,
+    markdown_limit: int = MARKDOWN_LIMIT,
+    full_plan_url: str | None = FULL_PLAN_URL,
 ) -> None:
     """Compare a stack with the live cluster and print the ordered plan."""
     result = _plan_document(stack, lab, insecure, prune, target)
     document, changed = result.document, result.changed
     if out is not None:
         planfiles.save(document, out)
-    typer.echo(render_plan(document, fmt), nl=False)
+    typer.echo(render_plan(document, fmt, full_plan=None if out is None else str(out),
+                           markdown_limit=markdown_limit, full_plan_url=full_plan_url), nl=False)
     if out is not None and fmt is Format.text:
         typer.echo(f"Saved the plan to {out}; run `provision apply {out}` to execute it.")
     if detailed_exitcode and changed:
@@ -81,9 +94,12 @@ def plan_cmd(
 def show_cmd(
     planfile: Path = typer.Argument(..., help="Plan file written by `provision plan --out`."),
     fmt: Format = FORMAT,
+    markdown_limit: int = MARKDOWN_LIMIT,
+    full_plan_url: str | None = FULL_PLAN_URL,
 ) -> None:
     """Render a stored plan."""
-    typer.echo(render_plan(planfiles.load(planfile), fmt), nl=False)
+    typer.echo(render_plan(planfiles.load(planfile), fmt, full_plan=str(planfile), markdown_limit=markdown_limit,
+                           full_plan_url=full_plan_url), nl=False)
 
 
 @errors
@@ -93,6 +109,8 @@ def drift_cmd(
     fmt: Format = FORMAT,
     prune: list[str] | None = PRUNE,
     insecure: bool = INSECURE,
+    markdown_limit: int = MARKDOWN_LIMIT,
+    full_plan_url: str | None = FULL_PLAN_URL,
 ) -> None:
     """Exit 2 with a report when the cluster drifted from the stack, 0 when it matches.
 
@@ -104,13 +122,14 @@ def drift_cmd(
     result = _plan_document(stack, lab, insecure, prune, None)
     document = result.document
     not_compared = list(document.get("not_compared") or [])
+    report = render_plan(document, fmt, markdown_limit=markdown_limit, full_plan_url=full_plan_url)
     if result.changed:
         if fmt is Format.text:
             typer.echo(f"Drift detected: the cluster no longer matches {stack}.")
-        typer.echo(render_plan(document, fmt), nl=False)
+        typer.echo(report, nl=False)
         raise typer.Exit(2)
     if fmt is not Format.text:
-        typer.echo(render_plan(document, fmt), nl=False)
+        typer.echo(report, nl=False)
     elif not_compared:
         typer.echo(f"No drift in what could be compared with {stack}, but not everything could be:")
         for line in not_compared:

@@ -4,6 +4,7 @@ A summary table, then one `<details>` section per phase with its actions and the
 field changes they carry, then unmanaged objects and notes. Everything is sorted
 and nothing time-dependent is printed, so two runs over the same inputs give
 byte-identical comments (CI can update a comment only when the plan changed).
+A plan too long for one comment is cut to fit (`fit`) and says where the whole plan is.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from provision.plan.render.fit import DEFAULT_LIMIT, Block, fit
 from provision.plan.render.text import (
     SYMBOL,
     attribute_rows,
@@ -33,7 +35,42 @@ def _fence(lines: list[str]) -> str:
     return "`" * max(3, longest + 1)
 
 
-def render_markdown(document: dict[str, Any]) -> str:
+_MAX_LISTED_DESTRUCTIVE = 20
+
+
+def render_markdown(document: dict[str, Any], *, limit: int | None = DEFAULT_LIMIT,
+                    full_plan: str | None = None, full_plan_url: str | None = None) -> str:
+    """The plan as a pull-request comment of at most `limit` UTF-8 bytes (None: no limit).
+
+    A plan too long for that is cut at whole lines and says so after the summary,
+    pointing at the full plan: the plan file `full_plan` (shown with `provision show`)
+    and, when given, the link `full_plan_url` (e.g. the CI run's artifact)."""
+    head, blocks, foot = _parts(document)
+    if limit is None:
+        return "\n".join([*head, *(ln for b in blocks for ln in (*b.head, *b.items, *b.tail)), *foot]) + "\n"
+    lines = fit(head, blocks, foot, limit, _too_long(document, limit, full_plan, full_plan_url))
+    return "\n".join(lines) + "\n"
+
+
+def _too_long(document: dict[str, Any], limit: int, full_plan: str | None, url: str | None) -> list[str]:
+    where = []
+    if full_plan:
+        where.append(f"the plan file `{_code(full_plan)}` (`provision show {_code(full_plan)}`)")
+    if url:
+        where.append(f"[the full plan]({url})")
+    if not where:
+        stack = document.get("stack") or "STACK"
+        where.append(f"`provision plan {_code(stack)}`")
+    return [f"> **This plan is too long for one comment** (the limit is {limit} bytes), so sections are cut "
+            f"below. Review the whole plan in {' or '.join(where)}.", ""]
+
+
+def _code(text: str) -> str:
+    return text.replace("`", "'")
+
+
+def _parts(document: dict[str, Any]) -> tuple[list[str], list[Block], list[str]]:
+    """The comment as a fixed head, the sections that may be cut, and a fixed foot."""
     c = document.get("cluster", {})
     s = document.get("summary", {})
     lines: list[str] = []
@@ -56,28 +93,43 @@ def render_markdown(document: dict[str, Any]) -> str:
     lines.append("")
     destructive = [a for a in document.get("actions", []) if a.get("destructive")]
     if destructive:
-        lines.append(f"> **Warning:** {len(destructive)} destructive action(s): "
-                     + ", ".join(f"`{a['id']}`" for a in destructive))
+        listed = ", ".join(f"`{a['id']}`" for a in destructive[:_MAX_LISTED_DESTRUCTIVE])
+        more = len(destructive) - _MAX_LISTED_DESTRUCTIVE
+        lines.append(f"> **Warning:** {len(destructive)} destructive action(s): " + listed
+                     + (f" and {more} more (marked in the phases below)" if more > 0 else ""))
         lines.append("")
     impact = impact_summary(document)
     if impact:
         lines.append(f"> **{impact}**")
         lines.append("")
+    blocks = [*_phase_blocks(document), *_file_blocks(document)]
+    unmanaged = document.get("unmanaged", [])
+    if unmanaged:
+        blocks.append(Block(
+            f"**unmanaged** ({len(unmanaged)})",
+            [f"<details><summary><b>unmanaged</b> ({len(unmanaged)})</summary>", ""],
+            [f"- `{ch['address']}` — {ch.get('reason', '')}" for ch in unmanaged],
+            ["", "</details>", ""]))
+    notes = document.get("notes", [])
+    if notes:
+        blocks.append(Block(f"**notes** ({len(notes)})", ["**Notes**", ""], [f"- {n}" for n in notes], [""]))
+    return lines, blocks, [f"**{summary_line(document)}**"]
+
+
+def _phase_blocks(document: dict[str, Any]) -> list[Block]:
     changes = {ch["address"]: ch for ch in document.get("changes", [])}
     by_id = {a["id"]: a for a in document.get("actions", [])}
+    blocks = []
     for phase in document.get("phases", []):
         ids = phase["actions"]
-        lines.append(f"<details><summary><b>{phase['name']}</b> ({len(ids)} action(s))</summary>")
-        lines.append("")
-        lines.append("| # | action | node | address | flags |")
-        lines.append("| ---: | --- | --- | --- | --- |")
+        rows: list[str] = []
         details: list[str] = []
         for aid in ids:
             a = by_id[aid]
             flags = ", ".join(f for f, on in (("serial", a.get("serial")), ("**destructive**", a.get("destructive")))
                               if on)
-            lines.append(f"| {a['step']} | `{a['kind']}` | {a.get('node') or '(any)'} | `{_cell(a['address'])}` "
-                         f"| {flags} |")
+            rows.append(f"| {a['step']} | `{a['kind']}` | {a.get('node') or '(any)'} | `{_cell(a['address'])}` "
+                        f"| {flags} |")
             for addr in a.get("changes", []):
                 ch = changes.get(addr)
                 if ch is None:
@@ -88,36 +140,21 @@ def render_markdown(document: dict[str, Any]) -> str:
                 details += [f"  - **guest impact:** {impact_text(item)}" for item in ch.get("guest_impact") or []]
                 for fd in ch.get("field_diffs", []):
                     details.append(f"  - `{fd['path']}`: `{fmt_value(fd['old'])}` → `{fmt_value(fd['new'])}`")
-        if details:
-            lines.append("")
-            lines.extend(details)
-        lines.append("")
-        lines.append("</details>")
-        lines.append("")
+        head = [f"<details><summary><b>{phase['name']}</b> ({len(ids)} action(s))</summary>", "",
+                "| # | action | node | address | flags |", "| ---: | --- | --- | --- | --- |"]
+        items = [*rows, "", *details] if details else rows
+        blocks.append(Block(f"**{phase['name']}** ({len(ids)} action(s))", head, items, ["", "</details>", ""],
+                            rows=len(rows)))
+    return blocks
+
+
+def _file_blocks(document: dict[str, Any]) -> list[Block]:
+    blocks = []
     for f in document.get("files", []):
-        lines.append(f"<details open><summary><b>{f['path']}</b> on {f['node']}</summary>")
-        lines.append("")
         fence = _fence(f["diff"])
-        lines.append(f"{fence}diff")
-        lines.extend(f["diff"])
-        lines.append(fence)
-        lines.append("")
-        lines.append("</details>")
-        lines.append("")
-    unmanaged = document.get("unmanaged", [])
-    if unmanaged:
-        lines.append(f"<details><summary><b>unmanaged</b> ({len(unmanaged)})</summary>")
-        lines.append("")
-        for ch in unmanaged:
-            lines.append(f"- `{ch['address']}` — {ch.get('reason', '')}")
-        lines.append("")
-        lines.append("</details>")
-        lines.append("")
-    notes = document.get("notes", [])
-    if notes:
-        lines.append("**Notes**")
-        lines.append("")
-        lines.extend(f"- {n}" for n in notes)
-        lines.append("")
-    lines.append(f"**{summary_line(document)}**")
-    return "\n".join(lines) + "\n"
+        blocks.append(Block(
+            f"**{f['path']}** on {f['node']}",
+            [f"<details open><summary><b>{f['path']}</b> on {f['node']}</summary>", "", f"{fence}diff"],
+            list(f["diff"]),
+            [fence, "", "</details>", ""]))
+    return blocks
