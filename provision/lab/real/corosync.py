@@ -25,7 +25,7 @@ from pathlib import Path
 from provision.lab.formats.corosync import ClusterConf
 from provision.lab.paths import LabPaths
 from provision.lab.real import network, qdevice, state
-from provision.lab.real.host import RealLabError, alive, comm, netns_inode, process_netns_inode, run
+from provision.lab.real.host import RealLabError, alive, comm, host_env, netns_inode, process_netns_inode, run
 from provision.lab.real.state import RealState
 from provision.lab.store import Store
 
@@ -97,7 +97,8 @@ def spawn(root: Path, st: RealState, who: str, daemon: str, argv: list[str]) -> 
                    f"{who.lstrip('@')}")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                                env=host_env())
     st.procs[f"{daemon}/{who}"] = proc.pid
     deadline = time.monotonic() + STOP_TIMEOUT
     while comm(proc.pid) != daemon[:15]:
@@ -187,8 +188,10 @@ def sync(root: Path, text: str | None, conf: ClusterConf | None, power: dict[str
         if changed and text is not None:
             reloader = next((n for n in sorted(members) if n not in started and pid_of(st, n)), None)
             if reloader is not None:
-                tool(st, reloader, ["corosync-cfgtool", "-R"])
-                log.append(f"{reloader}: corosync-cfgtool -R")
+                done = tool(st, reloader, ["corosync-cfgtool", "-R"])
+                log.append(f"{reloader}: corosync-cfgtool -R" + (
+                    "" if done.returncode == 0 else f" failed with exit code {done.returncode}: "
+                    f"{done.stderr.strip() or done.stdout.strip()}"))
         log += qdevice.sync(root, st, conf, {n for n in members if power.get(n)})
         for node in started if changed else []:
             wait_quorate(st, node)
@@ -247,4 +250,15 @@ def sync_store(store: Store, root: Path) -> list[str]:
     log = sync(root, text, conf, power, {str(r["name"]): str(r["ip"]) for r in rows})
     if log:
         membership.forget(root)
+        _journal(root, log)
     return log
+
+
+def _journal(root: Path, lines: list[str]) -> None:
+    """Keep what the hand-over did in ``real/log/pmxcfs.log`` (pmxcfs logs it to syslog):
+    node CLIs have no other place for it, and a join that hangs is diagnosed from here."""
+    path = state.real_dir(root) / "log" / "pmxcfs.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with path.open("a") as fh:
+        fh.writelines(f"{stamp} [{os.getpid()}] {line}\n" for line in lines)
