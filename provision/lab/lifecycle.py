@@ -28,7 +28,7 @@ from provision.lab import fusemount, hardware, pmxcfs, real, topology
 from provision.lab.files import CEPH_CONF, HA_RESOURCES, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.procs import alive as _alive
-from provision.lab.real import corosync, host, parts
+from provision.lab.real import host, parts
 from provision.lab.real.host import RealLabError
 from provision.lab.store import Store
 from provision.lab.tls import make_certs
@@ -100,11 +100,12 @@ class Lab:
 
 
 def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path | None = None,
-       real_parts: bool = False) -> Lab:
+       real_parts: bool = False, real_ceph: bool = False) -> Lab:
     """Create and start a lab; ``pve=None`` means 8, or the stack's version with ``stack``.
 
     With ``real_parts`` each node is a network namespace running a real corosync
-    (``provision.lab.real``); membership and quorum then come from those daemons."""
+    (``provision.lab.real``); membership and quorum then come from those daemons. With
+    ``real_ceph`` as well, real Ceph daemons follow what the lab's ``pveceph`` records."""
     lab = Lab.named(name)
     if lab.paths.root.exists():
         state = "running" if lab.running() else "stopped"
@@ -128,12 +129,13 @@ def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path
         raise LabError(f"--nodes must be between 1 and 32, got {nodes}")
     if time_scale <= 0:
         raise LabError(f"--time-scale must be positive, got {time_scale}")
+    real_parts = real_parts or real_ceph
     if real_parts:
-        _real_call(host.preflight)
+        _real_call(host.preflight, with_ceph=real_ceph)
     paths = lab.paths
     paths.root.mkdir(parents=True)
     try:
-        return _create(lab, nodes, pve, time_scale, spec, real_parts)
+        return _create(lab, nodes, pve, time_scale, spec, real_parts, real_ceph)
     except BaseException:
         _stop_server(lab)
         with contextlib.suppress(fusemount.MountError):
@@ -143,15 +145,16 @@ def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path
         raise
 
 
-def _real_call(fn: Callable[..., T], *args: Any) -> T:
+def _real_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a real-parts step; its one-line error becomes a LabError."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except RealLabError as exc:
         raise LabError(str(exc)) from None
 
 
-def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | None, real_parts: bool) -> Lab:
+def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | None, real_parts: bool,
+            real_ceph: bool) -> Lab:
     paths = lab.paths
     for d in (paths.tokens, paths.tls, paths.bin):
         d.mkdir(parents=True, exist_ok=True)
@@ -175,7 +178,7 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
         else:
             names = hardware.seed_blank(st, paths, nodes, pve)
         if real_parts:
-            _real_call(parts.create, paths.root, names)
+            _real_call(parts.create, paths.root, names, with_ceph=real_ceph)
         _real_call(pmxcfs.sync, st, paths)  # the real daemons run the seeded corosync.conf
 
     try:
@@ -313,9 +316,9 @@ def power(name: str, node: str, on: bool) -> None:
         c.execute("UPDATE nodes SET power = ?, boot_time = ? WHERE name = ?", (int(on), time.time(), node))
         if not on:
             c.execute("UPDATE guests SET status = 'stopped' WHERE node = ?", (node,))
-    if real.enabled(lab.paths.root):  # the node's corosync dies with it, or boots with it
+    if real.enabled(lab.paths.root):  # the node's daemons die with it, or boot with it
         with lab.store() as st:
-            _real_call(corosync.sync_store, st, lab.paths.root)
+            _real_call(parts.sync_store, st, lab.paths.root)
 
 
 def partition(name: str, groups: list[list[str]]) -> None:
@@ -398,7 +401,7 @@ def status(name: str) -> dict[str, Any]:
     """What ``lab status`` shows: nodes, quorum, HA services, Ceph health."""
     lab = Lab.named(name)
     lab.require_running()
-    from provision.lab.ops.ceph import health
+    from provision.lab.ops.ceph import current_health
 
     with lab.store() as st, st.read():
         t = topology.load(st)
@@ -422,7 +425,7 @@ def status(name: str) -> dict[str, Any]:
             row = crm.get(s.id)
             services.append({"sid": s.id, "request": s.props.get("state", "started"),
                              "node": row["node"] if row else "", "state": row["state"] if row else "queued"})
-        ceph = health(st) if st.get_file(CEPH_CONF) is not None else None
+        ceph = current_health(st, lab.paths.root) if st.get_file(CEPH_CONF) is not None else None
         faults_ = st.get_meta("api_faults", {}) or {}
         fail_once = [r["prefix"] for r in st.query("SELECT prefix FROM fail_once ORDER BY id")]
         return {

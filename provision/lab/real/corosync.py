@@ -58,10 +58,15 @@ def make_authkey(root: Path) -> None:
         fh.write(os.urandom(256))
 
 
+def program(daemon: str) -> str:
+    """The process name of a recorded daemon: ``ceph-osd@3`` is a ``ceph-osd`` (comm: 15 chars)."""
+    return daemon.split("@", 1)[0][:15]
+
+
 def pid_of(st: RealState, node: str, daemon: str = "corosync") -> int | None:
     """The PID of ``daemon`` on ``node`` if it still is that daemon in that node's namespace."""
     pid = st.procs.get(f"{daemon}/{node}")
-    if pid is None or not alive(pid) or comm(pid) != daemon[:15]:
+    if pid is None or not alive(pid) or comm(pid) != program(daemon):
         return None
     ns = netns_inode(st.node_ns.get(node, ""))
     return pid if ns is not None and process_netns_inode(pid) == ns else None
@@ -89,19 +94,20 @@ def private_argv(ns: str, etc: Path, program: list[str]) -> list[str]:
             "sh", "-c", _PRIVATE, "sh", str(etc), *program]
 
 
-def spawn(root: Path, st: RealState, who: str, daemon: str, argv: list[str]) -> int:
+def spawn(root: Path, st: RealState, who: str, daemon: str, argv: list[str], log: Path | None = None) -> int:
     """Start a daemon detached, record its PID under ``daemon/who``, wait until it is exec'd.
 
     ``ip netns exec``, unshare, nsenter and sh all exec, so the PID is the daemon's."""
-    log = log_file(root, who.lstrip("@") if daemon == "corosync" else f"{daemon.removeprefix('corosync-')}-"
-                   f"{who.lstrip('@')}")
+    if log is None:
+        log = log_file(root, who.lstrip("@") if daemon == "corosync" else f"{daemon.removeprefix('corosync-')}-"
+                       f"{who.lstrip('@')}")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
         proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
                                 env=host_env())
     st.procs[f"{daemon}/{who}"] = proc.pid
     deadline = time.monotonic() + STOP_TIMEOUT
-    while comm(proc.pid) != daemon[:15]:
+    while comm(proc.pid) != program(daemon):
         if proc.poll() is not None or time.monotonic() > deadline:
             tail = log.read_text(errors="replace").strip().splitlines()[-1:]
             raise RealLabError(f"{who}: {daemon} did not start: {tail[0] if tail else 'no output'}")
@@ -250,15 +256,4 @@ def sync_store(store: Store, root: Path) -> list[str]:
     log = sync(root, text, conf, power, {str(r["name"]): str(r["ip"]) for r in rows})
     if log:
         membership.forget(root)
-        _journal(root, log)
     return log
-
-
-def _journal(root: Path, lines: list[str]) -> None:
-    """Keep what the hand-over did in ``real/log/pmxcfs.log`` (pmxcfs logs it to syslog):
-    node CLIs have no other place for it, and a join that hangs is diagnosed from here."""
-    path = state.real_dir(root) / "log" / "pmxcfs.log"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
-    with path.open("a") as fh:
-        fh.writelines(f"{stamp} [{os.getpid()}] {line}\n" for line in lines)

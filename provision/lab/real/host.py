@@ -33,7 +33,10 @@ class RealLabError(Exception):
     """A user-facing error of the real lab: one line, exit code 1."""
 
 
-def preflight() -> None:
+CEPH_TOOLS = ("ceph", "ceph-mon", "ceph-mgr", "ceph-osd", "ceph-authtool", "monmaptool")
+
+
+def preflight(*, with_ceph: bool = False) -> None:
     """Refuse early, with the one reason, when this machine cannot run the real lab."""
     if not sys.platform.startswith("linux"):
         raise RealLabError("--real needs Linux (network namespaces)")
@@ -43,6 +46,10 @@ def preflight() -> None:
     if missing:
         raise RealLabError(f"--real needs {', '.join(missing)} (Debian: apt-get install corosync iproute2 "
                            "util-linux)")
+    missing = [t for t in CEPH_TOOLS if with_ceph and shutil.which(t, path=HOST_PATH) is None]
+    if missing:
+        raise RealLabError(f"--real-ceph needs {', '.join(missing)} (Debian: apt-get install ceph-mon ceph-mgr "
+                           "ceph-osd ceph-common)")
 
 
 def host_env() -> dict[str, str]:
