@@ -70,7 +70,8 @@ class Wanted:
     power: dict[str, bool]
     mons: dict[str, tuple[str, str, bool]] = field(default_factory=dict)  # id -> (host, addr, running)
     mgrs: dict[str, tuple[str, bool]] = field(default_factory=dict)  # id -> (host, running)
-    osds: dict[int, tuple[str, str, bool, bool]] = field(default_factory=dict)  # id -> (host, uuid, running, in)
+    osds: dict[int, tuple[str, str, bool, bool, str]] = field(default_factory=dict)  # id -> (host, uuid, running,
+    # in, device class)
     pools: dict[str, tuple[int, int, int, str]] = field(default_factory=dict)  # name -> (size, min, pgs, app)
 
     def digest(self) -> str:
@@ -108,8 +109,9 @@ def wanted(store: Store, root: Path) -> Wanted | None:
         w.mons[str(r["name"])] = (str(r["host"]), str(r["addr"]), bool(r["running"]))
     for r in store.query("SELECT name, host, running FROM ceph_mgrs"):
         w.mgrs[str(r["name"])] = (str(r["host"]), bool(r["running"]))
-    for r in store.query("SELECT id, host, uuid, running, in_ FROM ceph_osds"):
-        w.osds[int(r["id"])] = (str(r["host"]), str(r["uuid"] or ""), bool(r["running"]), bool(r["in_"]))
+    for r in store.query("SELECT id, host, uuid, running, in_, class FROM ceph_osds"):
+        w.osds[int(r["id"])] = (str(r["host"]), str(r["uuid"] or ""), bool(r["running"]), bool(r["in_"]),
+                                str(r["class"] or ""))
     for r in store.query("SELECT name, size, min_size, pg_num, application FROM ceph_pools"):
         w.pools[str(r["name"])] = (int(r["size"]), int(r["min_size"]), int(r["pg_num"]), str(r["application"]))
     return w
@@ -269,7 +271,7 @@ def _osd_hosts(w: Wanted) -> dict[int, str]:
 def _all_as_wanted(st: RealState, w: Wanted) -> bool:
     return (all(_running(st, h, "mon", i) == w.runs(h, r) for i, (h, _, r) in w.mons.items())
             and all(_running(st, h, "mgr", i) == w.runs(h, r) for i, (h, r) in w.mgrs.items())
-            and all(_running(st, h, "osd", str(i)) == w.runs(h, r) for i, (h, _, r, _) in w.osds.items()))
+            and all(_running(st, h, "osd", str(i)) == w.runs(h, r) for i, (h, _, r, *_) in w.osds.items()))
 
 
 def _sync_mons(root: Path, st: RealState, w: Wanted) -> list[str]:
@@ -352,7 +354,7 @@ def _sync_osds(root: Path, st: RealState, w: Wanted) -> list[str]:
         client(root, st, w, ["osd", "purge", key, "--yes-i-really-mean-it"], check=False)
         shutil.rmtree(d / f"osd.{key}", ignore_errors=True)
         log.append(f"{host}: ceph-osd {key} destroyed")
-    for osd, (host, osd_uuid, flag, in_) in sorted(w.osds.items()):
+    for osd, (host, osd_uuid, flag, in_, dclass) in sorted(w.osds.items()):
         key = str(osd)
         if key not in st.ceph_osds:
             osd_dir = d / f"osd.{key}"
@@ -363,6 +365,8 @@ def _sync_osds(root: Path, st: RealState, w: Wanted) -> list[str]:
                                  "allow profile osd", "osd", "allow *", "-o", str(osd_dir / "keyring")])
             run(["ip", "netns", "exec", st.node_ns[host], "ceph-osd", "-c", str(conf_path(root)), "-i", key,
                  "--mkfs", "--osd-uuid", fsid], timeout=120)
+            if dclass:  # what ceph-volume records for --crush-device-class; the OSD reads it at start
+                (osd_dir / "crush_device_class").write_text(dclass + "\n")
             st.ceph_osds[key] = host
             log.append(f"{host}: ceph-osd {key} created (BlueStore on a sparse file)")
         if w.runs(host, flag) and not _running(st, host, "osd", key):
@@ -434,3 +438,15 @@ def osd_safety(store: Store, root: Path, osd: int, action: str) -> tuple[int, st
     verb = "ok-to-stop" if action == "stop" else "safe-to-destroy"
     proc = client(root, *live, ["osd", verb, str(osd)], check=False)
     return proc.returncode, (proc.stderr or proc.stdout).strip()
+
+
+def node_client(store: Store, root: Path, node: str, argv: list[str]) -> subprocess.CompletedProcess[str] | None:
+    """The real ``ceph ARGV`` on ``node`` (its namespace, the cluster's admin key), as a
+    PVE node's own ``ceph`` command is the real client; None without real Ceph."""
+    live = _live(store, root)
+    if live is None:
+        return None
+    st, _w = live
+    full = ["ip", "netns", "exec", st.node_ns[node], "ceph", "-c", str(conf_path(root)), *argv]
+    return subprocess.run(full, capture_output=True, text=True, stdin=subprocess.DEVNULL, env=host_env(),
+                          timeout=600)

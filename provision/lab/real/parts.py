@@ -110,6 +110,8 @@ def summary(root: Path, conf: ClusterConf | None) -> dict[str, object]:
     return {
         "knet": {n: knet_links(st, n, names) for n in sorted(st.node_ns) if corosync.pid_of(st, n) is not None},
         "namespaces": st.namespaces(),
+        "node_ns": dict(sorted(st.node_ns.items())),
+        "ceph_conf": str(ceph.conf_path(root)) if st.ceph else None,
         "daemons": {k: v for k, v in sorted(st.procs.items())
                     if corosync.pid_of(st, k.split("/", 1)[1], k.split("/", 1)[0]) is not None},
         "links": dict(sorted(st.links.items())),
