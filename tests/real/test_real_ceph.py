@@ -1,5 +1,6 @@
 """Real Ceph under the lab (``lab up --real-ceph``): 3 MONs, 2 MGRs and one BlueStore OSD
-per node, made by the lab's pveceph from a slim copy of stacks/lab.yaml. What the real
+per node, made by the lab's pveceph from tests/real/stacks/ceph.yaml (stacks/lab.yaml with
+one OSD per node and no CephFS). What the real
 monitors report after a failure must be what ``provision simulate`` predicted, objects
 written with ``rados put`` must read back, and ``lab down`` must leave no Ceph process or
 file behind.
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from real_lab import RealLab, stack_copy, up, workdir
+from real_lab import REPO, RealLab, up, workdir
 
 from provision.lab.procs import alive
 
@@ -28,24 +29,10 @@ SETTLE = 180.0  # peering and the MONs' down reports on 2 busy cores (mon_osd_re
 OBJECTS = {f"obj-{i}": f"payload {i} ".encode() * 1000 for i in range(4)}
 
 
-def slim(text: str) -> str:
-    """stacks/lab.yaml with one OSD per node and no CephFS (no ceph-mds on Debian's list)."""
-    keep = []
-    for line in text.splitlines(keepends=True):
-        if any(f"device: /dev/sd{c}" in line for c in "cdefg") or line.strip().startswith("mdss:") \
-                or "type: cephfs" in line:
-            continue
-        keep.append(line)
-    out = "".join(keep)
-    fs = "  filesystems:\n    - {name: cephfs, pg_num: 32}\n"
-    assert fs in out
-    return out.replace(fs, "")
-
-
 @pytest.fixture(scope="module")
 def ceph_lab() -> Iterator[tuple[RealLab, Path]]:
     with workdir() as tmp:
-        stack = stack_copy(tmp / "slim.yaml", slim)
+        stack = REPO / "tests" / "real" / "stacks" / "ceph.yaml"
         lab = up(tmp / "home", tmp, "--real-ceph", "--from", str(stack))
         try:
             yield lab, stack
