@@ -1,6 +1,6 @@
-"""Real Ceph under the lab (``lab up --real-ceph``): 3 MONs, 2 MGRs and one BlueStore OSD
+"""Real Ceph under the lab (``lab up --real-ceph``): 3 MONs, 2 MGRs and two BlueStore OSDs
 per node, made by the lab's pveceph from tests/real/stacks/ceph.yaml (stacks/lab.yaml with
-one OSD per node and no CephFS). What the real
+two OSDs per node and no CephFS). What the real
 monitors report after a failure must be what ``provision simulate`` predicted, objects
 written with ``rados put`` must read back, and ``lab down`` must leave no Ceph process or
 file behind.
@@ -117,7 +117,7 @@ def test_real_ceph_comes_up_healthy(ceph_lab: tuple[RealLab, Path]) -> None:
     healthy(lab)
     s = ceph(lab, "-s")
     assert sorted(s["quorum_names"]) == ["pve01", "pve02", "pve03"]
-    assert (s["osdmap"]["num_osds"], s["osdmap"]["num_up_osds"]) == (3, 3)
+    assert (s["osdmap"]["num_osds"], s["osdmap"]["num_up_osds"]) == (6, 6)
     daemons = set(lab.status()["real"]["daemons"])
     assert {"ceph-mon@pve01/pve01", "ceph-mgr@pve01/pve01", "ceph-osd@0/pve01"} <= daemons
     # the CRUSH hosts are the lab's nodes, so the default rule puts copies on three nodes
@@ -137,7 +137,7 @@ def test_one_nodes_osds_stopped_match_simulate(ceph_lab: tuple[RealLab, Path]) -
 
     def seen() -> dict[str, str] | None:
         s = ceph(lab, "-s")
-        if s["osdmap"]["num_up_osds"] != 3 - len(osds) or not settled(lab):
+        if s["osdmap"]["num_up_osds"] != s["osdmap"]["num_osds"] - len(osds) or not settled(lab):
             return None
         got = pool_states(lab)
         return {k: v for k, v in got.items() if k in want} if {"OSD_DOWN", "PG_DEGRADED"} <= set(
@@ -154,11 +154,12 @@ def test_one_nodes_osds_stopped_match_simulate(ceph_lab: tuple[RealLab, Path]) -
 def test_node_failure_matches_simulate(ceph_lab: tuple[RealLab, Path]) -> None:
     lab, stack = ceph_lab
     want = predicted_ceph(lab, stack, "--fail", "pve03")
-    lab.ok("lab", "fail", "pve03")  # the power cord: its MON, MGR and OSD die with it
+    lost = len(osds_of(lab, "pve03"))
+    lab.ok("lab", "fail", "pve03")  # the power cord: its MON and OSDs die with it
 
     def seen() -> tuple[list[str], dict[str, str]] | None:
         s = ceph(lab, "-s", node="pve01")
-        if s["osdmap"]["num_up_osds"] != 2 or not settled(lab):
+        if s["osdmap"]["num_up_osds"] != s["osdmap"]["num_osds"] - lost or not settled(lab):
             return None
         return sorted(s["quorum_names"]), {k: v for k, v in pool_states(lab).items() if k == "vm-pool"}
 
@@ -172,11 +173,34 @@ def test_node_failure_matches_simulate(ceph_lab: tuple[RealLab, Path]) -> None:
         assert rados(lab, "pve03", "-p", "vm-pool", "get", name, "-") == data
 
 
+def test_osd_removal_waits_for_real_ceph(ceph_lab: tuple[RealLab, Path]) -> None:
+    """The plan that removes one of the two OSDs on each of the three hosts (size 3: every
+    PG has a copy on each host, so every PG loses a copy) must wait on the real monitors'
+    safe-to-destroy/ok-to-stop; at the end every PG is active+clean and every object reads
+    back."""
+    lab, stack = ceph_lab
+    text = stack.read_text()
+    shrunk = lab.work / "shrunk.yaml"
+    shrunk.write_text("".join(line for line in text.splitlines(keepends=True) if "/dev/sdc" not in line))
+    written = {f"late-{i}": f"before the removal {i} ".encode() * 2000 for i in range(6)}
+    for name, data in written.items():
+        rados(lab, "pve01", "-p", "vm-pool", "put", name, "-", data=data)
+
+    out = lab.cli("apply", str(shrunk), "--auto-approve", "--allow-destroy", "--output", "json", timeout=1800)
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    assert lab.cli("plan", str(shrunk), "--detailed-exitcode").returncode == 0
+    healthy(lab)
+    s = ceph(lab, "-s")
+    assert (s["osdmap"]["num_osds"], s["osdmap"]["num_up_osds"]) == (3, 3)
+    for name, data in {**OBJECTS, **written}.items():
+        assert rados(lab, "pve02", "-p", "vm-pool", "get", name, "-") == data
+
+
 def test_lab_down_leaves_no_ceph_behind(ceph_lab: tuple[RealLab, Path]) -> None:
     lab, _ = ceph_lab
     real = lab.status()["real"]
     pids = [pid for key, pid in real["daemons"].items() if key.startswith("ceph-")]
-    assert len(pids) == 3 + 2 + 3 and all(alive(p) for p in pids)
+    assert len(pids) == 3 + 2 + 3 and all(alive(p) for p in pids)  # after the removal: 3 OSDs
     ceph_dir = Path(real["ceph_conf"]).parent
     assert any(ceph_dir.glob("osd.*/block"))
 
