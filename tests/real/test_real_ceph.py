@@ -186,9 +186,12 @@ def test_osd_removal_waits_for_real_ceph(ceph_lab: tuple[RealLab, Path]) -> None
     for name, data in written.items():
         rados(lab, "pve01", "-p", "vm-pool", "put", name, "-", data=data)
 
-    out = lab.cli("apply", str(shrunk), "--auto-approve", "--allow-destroy", "--output", "json", timeout=1800)
+    plan = json.loads(lab.ok("plan", str(shrunk), "--prune", "--format", "json"))
+    assert sorted(a["kind"] for a in plan["actions"]) == ["ceph_osd_destroy"] * 3, plan["actions"]
+    out = lab.cli("apply", str(shrunk), "--prune", "--auto-approve", "--allow-destroy", "--output", "json",
+                  timeout=1800)
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
-    assert lab.cli("plan", str(shrunk), "--detailed-exitcode").returncode == 0
+    assert lab.cli("plan", str(shrunk), "--prune", "--detailed-exitcode").returncode == 0
     healthy(lab)
     s = ceph(lab, "-s")
     assert (s["osdmap"]["num_osds"], s["osdmap"]["num_up_osds"]) == (3, 3)
