@@ -11,8 +11,12 @@ DEV := $(VENV)/.installed-dev
 # - fuse3: the lab mounts each node's /etc/pve through FUSE with pmxcfs's rules;
 # - corosync, corosync-qnetd, corosync-qdevice, iproute2, util-linux: `lab up --real`
 #   (real knet/votequorum and qnetd in network namespaces; tests/real);
-# - ifupdown2: apply checks every staged interfaces file with `ifup -a -s -i FILE`.
-SYS_DEBS := fuse3 corosync corosync-qnetd corosync-qdevice iproute2 util-linux ifupdown2
+# - ifupdown2: apply checks every staged interfaces file with `ifup -a -s -i FILE`;
+# - ceph-mon, ceph-mgr, ceph-osd, ceph-common: `lab up --real-ceph` (real MONs, MGRs and
+#   BlueStore OSDs on sparse files; tests/real/test_real_ceph.py). No recommends: ceph-base
+#   would pull in ceph-mds, chrony and btrfs-progs, which the lab does not use.
+SYS_DEBS := fuse3 corosync corosync-qnetd corosync-qdevice iproute2 util-linux ifupdown2 \
+	ceph-mon ceph-mgr ceph-osd ceph-common
 
 .PHONY: venv sysdeps test lint typecheck unit demo bench docs clean
 

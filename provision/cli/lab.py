@@ -49,13 +49,17 @@ def up(
     qnetd: list[str] = typer.Option([], "--qnetd", metavar="IP",
                                     help="A freshly installed Debian host at IP to run corosync-qnetd on "
                                          "(a stack's quorum.qdevice.host); repeatable."),
+    real_ceph: bool = typer.Option(False, "--real-ceph", help="--real plus real Ceph daemons (MONs, MGRs, "
+                                   "BlueStore OSDs on sparse files) for what pveceph creates."),
 ) -> None:
     """Start a lab: write its files and run its API server in the background."""
     if stack is not None and blank:
         raise LabError("--blank and --from are mutually exclusive")
-    lab = lifecycle.up(name, nodes, pve, time_scale=time_scale, stack=stack, real_parts=real, qnetd=qnetd)
+    lab = lifecycle.up(name, nodes, pve, time_scale=time_scale, stack=stack, real_parts=real, qnetd=qnetd,
+                       real_ceph=real_ceph)
     conn = lab.connection()
-    typer.echo(f"lab '{lab.name}' up{' (real corosync)' if real else ''}: PVE {conn['pve_version']}, "
+    what = " (real corosync and Ceph)" if real_ceph else " (real corosync)" if real else ""
+    typer.echo(f"lab '{lab.name}' up{what}: PVE {conn['pve_version']}, "
                f"nodes {', '.join(conn['nodes'])}")
     typer.echo(f"api: {conn['api_url']}  (connection: {lab.paths.connection})")
 

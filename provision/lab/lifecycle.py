@@ -29,7 +29,7 @@ from provision.lab import fusemount, hardware, hosts, pmxcfs, real, tokens, topo
 from provision.lab.files import CEPH_CONF, COROSYNC, HA_RESOURCES, parse_corosync, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.procs import alive as _alive
-from provision.lab.real import corosync, host, parts
+from provision.lab.real import host, parts
 from provision.lab.real.host import RealLabError
 from provision.lab.store import Store
 from provision.lab.tls import make_certs
@@ -101,11 +101,12 @@ class Lab:
 
 
 def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path | None = None,
-       real_parts: bool = False, qnetd: Sequence[str] = ()) -> Lab:
+       real_parts: bool = False, qnetd: Sequence[str] = (), real_ceph: bool = False) -> Lab:
     """Create and start a lab; ``pve=None`` means 8, or the stack's version with ``stack``.
 
     With ``real_parts`` each node is a network namespace running a real corosync
-    (``provision.lab.real``); membership and quorum then come from those daemons.
+    (``provision.lab.real``); membership and quorum then come from those daemons. With
+    ``real_ceph`` as well, real Ceph daemons follow what the lab's ``pveceph`` records.
     Each ``qnetd`` address becomes a freshly installed external host (``hosts``)."""
     lab = Lab.named(name)
     if lab.paths.root.exists():
@@ -135,12 +136,13 @@ def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path
             ipaddress.ip_address(address)
         except ValueError:
             raise LabError(f"--qnetd {address!r} is not an IP address (pvecm qdevice setup takes one)") from None
+    real_parts = real_parts or real_ceph
     if real_parts:
-        _real_call(host.preflight)
+        _real_call(host.preflight, with_ceph=real_ceph)
     paths = lab.paths
     paths.root.mkdir(parents=True)
     try:
-        return _create(lab, nodes, pve, time_scale, spec, real_parts, qnetd)
+        return _create(lab, nodes, pve, time_scale, spec, real_parts, qnetd, real_ceph)
     except BaseException:
         _stop_server(lab)
         with contextlib.suppress(fusemount.MountError):
@@ -150,16 +152,16 @@ def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path
         raise
 
 
-def _real_call(fn: Callable[..., T], *args: Any) -> T:
+def _real_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run a real-parts step; its one-line error becomes a LabError."""
     try:
-        return fn(*args)
+        return fn(*args, **kwargs)
     except RealLabError as exc:
         raise LabError(str(exc)) from None
 
 
 def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | None, real_parts: bool,
-            qnetd: Sequence[str]) -> Lab:
+            qnetd: Sequence[str], real_ceph: bool) -> Lab:
     paths = lab.paths
     for d in (paths.tokens, paths.tls, paths.bin):
         d.mkdir(parents=True, exist_ok=True)
@@ -183,7 +185,7 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
             hosts.add_qnetd(st, paths, address)
         external = hosts.qnetd_hosts(st)
         if real_parts:
-            _real_call(parts.create, paths.root, names)
+            _real_call(parts.create, paths.root, names, with_ceph=real_ceph)
         _real_call(pmxcfs.sync, st, paths)  # the real daemons run the seeded corosync.conf
 
     try:
@@ -386,9 +388,9 @@ def power(name: str, node: str, on: bool) -> None:
         c.execute("UPDATE nodes SET power = ?, boot_time = ? WHERE name = ?", (int(on), time.time(), node))
         if not on:
             c.execute("UPDATE guests SET status = 'stopped' WHERE node = ?", (node,))
-    if real.enabled(lab.paths.root):  # the node's corosync dies with it, or boots with it
+    if real.enabled(lab.paths.root):  # the node's daemons die with it, or boot with it
         with lab.store() as st:
-            _real_call(corosync.sync_store, st, lab.paths.root)
+            _real_call(parts.sync_store, st, lab.paths.root)
 
 
 def partition(name: str, groups: list[list[str]]) -> None:
@@ -471,7 +473,7 @@ def status(name: str) -> dict[str, Any]:
     """What ``lab status`` shows: nodes, quorum, HA services, Ceph health."""
     lab = Lab.named(name)
     lab.require_running()
-    from provision.lab.ops.ceph import health
+    from provision.lab.ops.ceph import current_health
 
     with lab.store() as st, st.read():
         t = topology.load(st)
@@ -495,7 +497,7 @@ def status(name: str) -> dict[str, Any]:
             row = crm.get(s.id)
             services.append({"sid": s.id, "request": s.props.get("state", "started"),
                              "node": row["node"] if row else "", "state": row["state"] if row else "queued"})
-        ceph = health(st) if st.get_file(CEPH_CONF) is not None else None
+        ceph = current_health(st, lab.paths.root) if st.get_file(CEPH_CONF) is not None else None
         faults_ = st.get_meta("api_faults", {}) or {}
         fail_once = [r["prefix"] for r in st.query("SELECT prefix FROM fail_once ORDER BY id")]
         return {

@@ -476,10 +476,11 @@ if __name__ == "__main__":
 
 def sync(store: Store, paths: LabPaths) -> list[str]:
     """What pmxcfs's dcdb.c does when corosync.conf changes, for a `--real` lab: write it
-    to each member's /etc/corosync and `corosync-cfgtool -R`. (Node writes need no import:
+    to each member's /etc/corosync and `corosync-cfgtool -R` (and, with real Ceph, what
+    PVE's Ceph services do with the daemons the lab's records name). (Node writes need no import:
     the FUSE mount puts them in the store at once.) Returns one line per change, for logs."""
     if real.enabled(paths.root):
-        from provision.lab.real import corosync
+        from provision.lab.real import parts
 
-        return corosync.sync_store(store, paths.root)
+        return parts.sync_store(store, paths.root)
     return []

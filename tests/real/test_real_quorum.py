@@ -35,10 +35,6 @@ def _whole(lab: RealLab, nodes: tuple[str, ...] = ALL, votes: int = 3) -> None:
     wait_for(lab, {n: (nodes, votes, True) for n in nodes}, "healthy cluster")
 
 
-@pytest.mark.xfail(strict=False, reason=(
-    "open integration bug after merging the FUSE pmxcfs with the real lab: on a blank --real lab the "
-    "first join's corosync.conf reaches pve02's daemon but pve01 is not reloaded (no cfgtool -R in its log), "
-    "so pve02 waits without quorum; a manual corosync-cfgtool -R on pve01 forms the cluster"))
 def test_apply_then_failures_match_simulate() -> None:
     with workdir() as tmp_path:
         _apply_then_failures(tmp_path)

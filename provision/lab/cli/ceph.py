@@ -1,13 +1,19 @@
 """The ``ceph`` client commands Ansible roles use: ``-s``, ``health``, ``osd in/out``, ``osd ok-to-stop``,
 ``osd safe-to-destroy``, ``osd pool ls``, ``fs ls``, ``fs fail``. Errors exit like the real client
-(librados errno codes)."""
+(librados errno codes).
+
+Under ``lab up --real-ceph`` every command but ``osd in``/``osd out`` (which the lab records, and
+its hand-over passes on) is the real ``ceph`` client, run in the node's namespace."""
 
 from __future__ import annotations
 
 import json
+import sys
 
+from provision.lab import real
 from provision.lab.cli.common import CliError, fail, node_context
 from provision.lab.ops import ceph
+from provision.lab.real import ceph as real_ceph
 from provision.lab.registry import ApiError, Ctx
 
 EINVAL = 22
@@ -34,6 +40,13 @@ def main(argv: list[str]) -> int:
             words.append(a)
         i += 1
     with node_context(["ceph", *argv]) as ctx:
+        if not (len(words) == 3 and words[:2] in (["osd", "out"], ["osd", "in"])):  # in/out: the lab's records
+            done = real_ceph.node_client(ctx.store, ctx.paths.root, ctx.node, argv) if real.enabled(
+                ctx.paths.root) else None
+            if done is not None:  # a --real-ceph lab: the node's ceph is the real client
+                sys.stdout.write(done.stdout)
+                sys.stderr.write(done.stderr)
+                return done.returncode
         try:
             return _run(ctx, words, fmt.startswith("json"))
         except ApiError as exc:

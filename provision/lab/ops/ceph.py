@@ -12,13 +12,16 @@ import ipaddress
 import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
+from provision.lab import real
 from provision.lab.files import CEPH_CONF, STORAGE, parse_ceph_conf, parse_sections, write_ceph_conf, write_sections
 from provision.lab.formats import ceph_conf
 from provision.lab.formats.sectionconfig import Section
 from provision.lab.ops import ceph_pgs, packages
 from provision.lab.ops.common import require_node, require_quorum, task, worker
+from provision.lab.real.host import RealLabError
 from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_int, p_req, p_str, param_error, route
 from provision.lab.store import Store
 
@@ -202,8 +205,34 @@ def status(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     return ceph_status(ctx)
 
 
+def real_status(store: Store, root: Path) -> dict[str, Any] | None:
+    """With real Ceph under the lab (``lab up --real-ceph``), what its ``ceph status -f
+    json`` says, which PVE's status endpoint returns as is; librados's timeout without a
+    MON quorum becomes PVE's "got timeout"."""
+    if not real.enabled(root):
+        return None
+    from provision.lab.real import ceph as real_ceph
+
+    try:
+        return real_ceph.status(store, root)
+    except RealLabError:
+        raise ApiError(500, "got timeout") from None
+
+
+def current_health(store: Store, root: Path) -> dict[str, Any]:
+    """``lab status``'s Ceph health: the real cluster's when there is one."""
+    try:
+        doc = real_status(store, root)
+    except ApiError as exc:
+        return {"status": "UNREACHABLE", "checks": {}, "mutes": [], "error": exc.message}
+    return health(store) if doc is None else dict(doc["health"])
+
+
 def ceph_status(ctx: Ctx) -> dict[str, Any]:
     """The ``ceph -s --format json`` document."""
+    doc = real_status(ctx.store, ctx.paths.root)
+    if doc is not None:
+        return doc
     conf = _conf(ctx)
     st = ctx.store
     names, quorum = mon_quorum(st)
@@ -596,8 +625,18 @@ def osd_out(ctx: Ctx, params: dict[str, Any]) -> None:
 
 
 def osd_safety(ctx: Ctx, osdid: int, action: str) -> tuple[int, str]:
-    """`ceph osd ok-to-stop` / `safe-to-destroy`: (return code, status message) from the PG model."""
+    """`ceph osd ok-to-stop` / `safe-to-destroy`: (return code, status message) from the
+    real monitors under a ``--real-ceph`` lab, else from the PG model."""
     _require_rados(ctx)
+    if real.enabled(ctx.paths.root):
+        from provision.lab.real import ceph as real_ceph
+
+        try:
+            answer = real_ceph.osd_safety(ctx.store, ctx.paths.root, osdid, action)
+        except RealLabError:
+            raise ApiError(500, "got timeout") from None
+        if answer is not None:
+            return answer
     o = ctx.store.one("SELECT * FROM ceph_osds WHERE id = ?", (osdid,))
     if o is None:
         return 2, f"osd.{osdid} does not exist"

@@ -25,7 +25,7 @@ from pathlib import Path
 from provision.lab.formats.corosync import ClusterConf
 from provision.lab.paths import LabPaths
 from provision.lab.real import network, qdevice, state
-from provision.lab.real.host import RealLabError, alive, comm, netns_inode, process_netns_inode, run
+from provision.lab.real.host import RealLabError, alive, comm, host_env, netns_inode, process_netns_inode, run
 from provision.lab.real.state import RealState
 from provision.lab.store import Store
 
@@ -58,10 +58,15 @@ def make_authkey(root: Path) -> None:
         fh.write(os.urandom(256))
 
 
+def program(daemon: str) -> str:
+    """The process name of a recorded daemon: ``ceph-osd@3`` is a ``ceph-osd`` (comm: 15 chars)."""
+    return daemon.split("@", 1)[0][:15]
+
+
 def pid_of(st: RealState, node: str, daemon: str = "corosync") -> int | None:
     """The PID of ``daemon`` on ``node`` if it still is that daemon in that node's namespace."""
     pid = st.procs.get(f"{daemon}/{node}")
-    if pid is None or not alive(pid) or comm(pid) != daemon[:15]:
+    if pid is None or not alive(pid) or comm(pid) != program(daemon):
         return None
     ns = netns_inode(st.node_ns.get(node, ""))
     return pid if ns is not None and process_netns_inode(pid) == ns else None
@@ -89,18 +94,20 @@ def private_argv(ns: str, etc: Path, program: list[str]) -> list[str]:
             "sh", "-c", _PRIVATE, "sh", str(etc), *program]
 
 
-def spawn(root: Path, st: RealState, who: str, daemon: str, argv: list[str]) -> int:
+def spawn(root: Path, st: RealState, who: str, daemon: str, argv: list[str], log: Path | None = None) -> int:
     """Start a daemon detached, record its PID under ``daemon/who``, wait until it is exec'd.
 
     ``ip netns exec``, unshare, nsenter and sh all exec, so the PID is the daemon's."""
-    log = log_file(root, who.lstrip("@") if daemon == "corosync" else f"{daemon.removeprefix('corosync-')}-"
-                   f"{who.lstrip('@')}")
+    if log is None:
+        log = log_file(root, who.lstrip("@") if daemon == "corosync" else f"{daemon.removeprefix('corosync-')}-"
+                       f"{who.lstrip('@')}")
     log.parent.mkdir(parents=True, exist_ok=True)
     with log.open("ab") as out:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True)
+        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True,
+                                env=host_env())
     st.procs[f"{daemon}/{who}"] = proc.pid
     deadline = time.monotonic() + STOP_TIMEOUT
-    while comm(proc.pid) != daemon[:15]:
+    while comm(proc.pid) != program(daemon):
         if proc.poll() is not None or time.monotonic() > deadline:
             tail = log.read_text(errors="replace").strip().splitlines()[-1:]
             raise RealLabError(f"{who}: {daemon} did not start: {tail[0] if tail else 'no output'}")
@@ -187,8 +194,10 @@ def sync(root: Path, text: str | None, conf: ClusterConf | None, power: dict[str
         if changed and text is not None:
             reloader = next((n for n in sorted(members) if n not in started and pid_of(st, n)), None)
             if reloader is not None:
-                tool(st, reloader, ["corosync-cfgtool", "-R"])
-                log.append(f"{reloader}: corosync-cfgtool -R")
+                done = tool(st, reloader, ["corosync-cfgtool", "-R"])
+                log.append(f"{reloader}: corosync-cfgtool -R" + (
+                    "" if done.returncode == 0 else f" failed with exit code {done.returncode}: "
+                    f"{done.stderr.strip() or done.stdout.strip()}"))
         log += qdevice.sync(root, st, conf, {n for n in members if power.get(n)})
         for node in started if changed else []:
             wait_quorate(st, node)

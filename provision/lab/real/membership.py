@@ -19,6 +19,7 @@ from pathlib import Path
 
 from provision.lab.formats.corosync import ClusterConf
 from provision.lab.real import corosync, state
+from provision.lab.real.host import host_env
 
 TTL = 0.5
 
@@ -83,7 +84,8 @@ def views(root: Path, conf: ClusterConf, power: dict[str, bool]) -> dict[str, Vi
         if pid is not None:
             procs[n.name] = subprocess.Popen(
                 ["nsenter", "-t", str(pid), "-m", "-n", "corosync-quorumtool", "-s", "-p"],
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True,
+                env=host_env())
     out: dict[str, View] = {}
     for node, proc in procs.items():
         try:

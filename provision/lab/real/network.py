@@ -22,6 +22,7 @@ from provision.lab.real.host import RealLabError, netns_inode, run
 from provision.lab.real.state import RealState
 
 MGMT = "m"  # link key of the management network
+CEPH = "c"  # link key of Ceph's public network (real Ceph: MONs, MGRs and OSDs bind there)
 
 
 def node_ifname(link: str) -> str:
@@ -74,10 +75,15 @@ def link_prefix(addresses: list[str]) -> int:
     return int(net.prefixlen)
 
 
-def set_links(st: RealState, wanted: dict[str, dict[str, str]]) -> None:
-    """Make each node's link NICs exactly ``wanted`` ({node: {link: "addr/prefix"}})."""
+def set_links(st: RealState, wanted: dict[str, dict[str, str]], *, ceph: bool = False) -> None:
+    """Make each node's link NICs exactly ``wanted`` ({node: {link: "addr/prefix"}}).
+
+    Corosync's hand-over owns every link but Ceph's public network, which the Ceph
+    hand-over owns (``ceph=True``); neither removes the other's NICs."""
     for key, cidr in sorted(st.links.items()):
         node, link = key.split("/")
+        if (link == CEPH) != ceph:
+            continue
         if wanted.get(node, {}).get(link) != cidr:
             run(["ip", "-n", st.switch_ns, "link", "del", port_name(st, node, link)], check=False)
             del st.links[key]
@@ -103,10 +109,10 @@ def set_links(st: RealState, wanted: dict[str, dict[str, str]]) -> None:
 def _bridge_of(st: RealState, node: str, link: str) -> str:
     """The bridge a node's port belongs on under the current partition.
 
-    A partition cuts the corosync links only: the management network stays whole, so
-    every group still reaches the QNetd host (as ``simulate --partition`` assumes by
+    A partition cuts the corosync links only: the management network (and Ceph's public
+    network) stays whole, so every group still reaches the QNetd host (as ``simulate --partition`` assumes by
     default and the simulated lab models)."""
-    if link == MGMT:
+    if link in (MGMT, CEPH):
         return bridge_name(link)
     for i, group in enumerate(st.partitions):
         if node in group:

@@ -7,24 +7,49 @@ failed ``up``) can remove exactly what this lab made: its daemons by PID, its na
 
 from __future__ import annotations
 
+import os
 import shutil
+import time
 from pathlib import Path
 
 from provision.lab.formats.corosync import ClusterConf
-from provision.lab.real import corosync, host, membership, network, state
+from provision.lab.real import ceph, corosync, host, membership, network, state
 from provision.lab.real.state import RealState
+from provision.lab.store import Store
 
 
-def create(root: Path, nodes: list[str]) -> None:
-    host.preflight()
+def create(root: Path, nodes: list[str], *, with_ceph: bool = False) -> None:
+    host.preflight(with_ceph=with_ceph)
     rdir = state.real_dir(root)
     rdir.mkdir(parents=True)
     prefix = state.prefix_for(root)
-    st = RealState(prefix=prefix, switch_ns=f"{prefix}-sw")
+    st = RealState(prefix=prefix, switch_ns=f"{prefix}-sw", ceph=with_ceph)
     state.save(root, st)
     corosync.make_authkey(root)
     with state.locked(root) as st:
         network.create(st, nodes)
+
+
+def sync_store(store: Store, root: Path) -> list[str]:
+    """pmxcfs's hand-over to the real daemons: corosync.conf to the corosyncs, then (with
+    real Ceph) the lab's Ceph records to the Ceph daemons."""
+    log = corosync.sync_store(store, root)
+    _journal(root, log)
+    more = ceph.sync_store(store, root)
+    _journal(root, more)
+    return log + more
+
+
+def _journal(root: Path, lines: list[str]) -> None:
+    """Keep what the hand-over did in ``real/log/pmxcfs.log`` (pmxcfs logs it to syslog):
+    node CLIs have no other place for it, and a join that hangs is diagnosed from here."""
+    if not lines:
+        return
+    path = state.real_dir(root) / "log" / "pmxcfs.log"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y-%m-%d %H:%M:%S")
+    with path.open("a") as fh:
+        fh.writelines(f"{stamp} [{os.getpid()}] {line}\n" for line in lines)
 
 
 def destroy(root: Path) -> list[str]:
@@ -85,6 +110,8 @@ def summary(root: Path, conf: ClusterConf | None) -> dict[str, object]:
     return {
         "knet": {n: knet_links(st, n, names) for n in sorted(st.node_ns) if corosync.pid_of(st, n) is not None},
         "namespaces": st.namespaces(),
+        "node_ns": dict(sorted(st.node_ns.items())),
+        "ceph_conf": str(ceph.conf_path(root)) if st.ceph else None,
         "daemons": {k: v for k, v in sorted(st.procs.items())
                     if corosync.pid_of(st, k.split("/", 1)[1], k.split("/", 1)[0]) is not None},
         "links": dict(sorted(st.links.items())),

@@ -30,6 +30,13 @@ class RealState:
     links: dict[str, str] = field(default_factory=dict)  # "pve01/0" -> "10.10.10.11/24" (configured veths)
     applied_conf: str = ""  # sha256 of the corosync.conf the daemons run with
     partitions: list[list[str]] = field(default_factory=list)
+    ceph: bool = False  # real Ceph daemons follow the lab's pveceph records (``lab up --real-ceph``)
+    applied_ceph: str = ""  # digest of the Ceph records the daemons were last brought in line with
+    ceph_mons: dict[str, str] = field(default_factory=dict)  # made (mkfs'd) MON id -> node
+    ceph_mgrs: dict[str, str] = field(default_factory=dict)  # MGR id with a key -> node
+    ceph_osds: dict[str, str] = field(default_factory=dict)  # OSD id in the osdmap -> node
+    ceph_osd_in: dict[str, bool] = field(default_factory=dict)  # last in/out the lab set
+    ceph_pools: list[str] = field(default_factory=list)  # pools the lab created
 
     def namespaces(self) -> list[str]:
         return [self.switch_ns, *self.node_ns.values(), *self.extra_ns]
