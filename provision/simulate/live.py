@@ -1,9 +1,10 @@
 """Simulating the live cluster: the discovered model, plus what discovery cannot see.
 
 Discovery reads what Proxmox stores (members, links, HA config, guests and where they
-run now, Ceph). It does not know the hardware the admin plans with (``capacity``) and
-does not read ``datacenter.cfg`` ``crs``, so both come from the stack file when it names
-the same nodes. Members that are offline right now start every scenario already failed,
+run now, Ceph, each node's memory and CPUs). The hardware the admin plans with
+(``capacity``, perhaps less than the node has) and ``datacenter.cfg`` ``crs`` come from
+the stack file when it names the same nodes; a node the stack gives no capacity keeps
+what discovery read. Members that are offline right now start every scenario already failed,
 which is what they are.
 """
 
@@ -54,7 +55,7 @@ def with_planning_data(observed: Cluster, spec: Cluster | None) -> tuple[Cluster
     borrowed = []
     for node in observed.nodes:
         planned = spec.node(node.name)
-        if node.capacity is None and planned is not None and planned.capacity is not None:
+        if planned is not None and planned.capacity is not None:
             node = node.model_copy(update={"capacity": planned.capacity})
             borrowed.append(node.name)
         nodes.append(node)
