@@ -2,7 +2,7 @@
 
 Needs root and Debian's ceph-mon/ceph-mgr/ceph-osd/ceph-common. Runs the real console
 script in a throw-away PROVISION_HOME with ``tests/real/stacks/ceph.yaml`` (3 nodes, 3
-MONs, 2 MGRs, 3 BlueStore OSDs on sparse files, one pool):
+MONs, 2 MGRs, 6 BlueStore OSDs on sparse files, one pool):
 
 1. wall time of ``lab up`` (namespaces, corosync, every Ceph daemon made and started) and
    until HEALTH_OK with every PG active+clean;
@@ -79,9 +79,12 @@ def main() -> None:
             t1 = time.perf_counter()
             cli(env, "lab", "down")
             t_down = time.perf_counter() - t1
-    print(f"lab up --real-ceph (3 nodes, 3 MON, 2 MGR, 3 OSD, 1 pool): {t_up:.1f} s")
-    print(f"until HEALTH_OK, every PG active+clean:                 {t_ok:.1f} s")
-    print(f"lab down:                                              {t_down:.1f} s")
+    kinds = [k.split("@")[0].removeprefix("ceph-") for k, _ in rows if k.startswith("ceph-")]
+    layout = ", ".join(f"{kinds.count(k)} {k.upper()}" for k in ("mon", "mgr", "osd"))
+    print(f"lab up --real-ceph ({layout}):  {t_up:.1f} s")
+    print(f"until HEALTH_OK, every PG active+clean: {t_ok:.1f} s")
+    print(f"lab down:                               {t_down:.1f} s")
+    print(f"load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"real/ceph on disk: {used} MiB used ({apparent} MiB apparent, sparse OSD files)")
     print("daemon RSS (MiB):")
     for key, mib in rows:

@@ -44,7 +44,7 @@ def _apply_then_failures(tmp_path: Path) -> None:
     lab = up(tmp_path / "home", tmp_path, "--blank")
     try:
         stack = stack_copy(tmp_path / "lab.yaml")
-        proc = lab.cli("apply", str(stack), "--auto-approve", "--format", "json")
+        proc = lab.cli("apply", str(stack), "--auto-approve", "--format", "json", timeout=1800)  # hang guard only
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         replan = lab.cli("plan", str(stack), "--detailed-exitcode")
         assert replan.returncode == 0, replan.stdout + replan.stderr

@@ -26,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
+import re
 import shutil
 import signal
 import subprocess
@@ -43,6 +44,7 @@ from provision.lab.store import Store
 MAX_PGS = 32
 OSD_BYTES = 10 * 1024**3  # apparent size; BlueStore allocates what it writes (real-lab.md: 2 GiB ran out)
 CLIENT_TIMEOUT = 20
+_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")  # pve-configid-like: a path or section name, never more
 STATUS_TIMEOUT = 10  # a status read without a MON quorum gives up after this (librados: "timed out")
 JOIN_TIMEOUT = 90.0
 
@@ -114,6 +116,9 @@ def wanted(store: Store, root: Path) -> Wanted | None:
                                 str(r["class"] or ""))
     for r in store.query("SELECT name, size, min_size, pg_num, application FROM ceph_pools"):
         w.pools[str(r["name"])] = (int(r["size"]), int(r["min_size"]), int(r["pg_num"]), str(r["application"]))
+    for ident in [*w.mons, *w.mgrs, *w.addrs]:  # they name directories and ceph.conf sections
+        if not _ID.fullmatch(ident):
+            raise RealLabError(f"real Ceph: daemon or node name {ident!r} is not a plain id ([A-Za-z0-9_.-])")
     return w
 
 
@@ -382,7 +387,8 @@ def _sync_osds(root: Path, st: RealState, w: Wanted) -> list[str]:
 
 
 def _sync_pools(root: Path, st: RealState, w: Wanted) -> list[str]:
-    if not any(w.runs(h, r) for h, _, r in w.mons.values()):
+    running = sum(1 for h, _, r in w.mons.values() if w.runs(h, r))
+    if running * 2 <= len(w.mons):  # no MON majority: nothing answers (a lost node must not fail `lab fail`)
         return []
     log: list[str] = []
     have = {p["pool_name"]: p for p in client_json(root, st, w, ["osd", "pool", "ls", "detail"]) or []}
