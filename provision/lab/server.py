@@ -123,7 +123,9 @@ class Api:
             node = node_hint or topo.local_node()
             if node is None or not topo.power.get(node, False):
                 raise ApiError(595, "Connection refused")
-            role = tokens.verify(st, tokens.database(node, member=topo.is_member(node)), *token)
+            # a node removed by delnode keeps its copy of the cluster's /etc/pve, tokens included
+            in_cluster_db = topo.is_member(node) or node in topo.evicted
+            role = tokens.verify(st, tokens.database(node, member=in_cluster_db), *token)
             if role is None:
                 return 401, None
             user = token[0].split("!", 1)[0]

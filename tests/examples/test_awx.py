@@ -133,7 +133,8 @@ def test_job_template_playbook_applies_the_committed_plan_with_the_credential(re
 
 
 def _newest_run(home: Path) -> Path:
-    return max((home / "runs").iterdir(), key=lambda p: p.name)
+    """Run records live in runs/<cluster>/<run> (docs/apply.md)."""
+    return max((home / "runs").glob("*/*"), key=lambda p: p.name)
 
 
 @pytest.mark.e2e
