@@ -53,7 +53,7 @@ typecheck: $(DEV)
 # Includes tests/packaging: the wheel is built, installed into a fresh virtualenv
 # outside the repository and used from there (lab up, apply, re-plan to zero).
 unit: $(DEV) sysdeps
-	$(BIN)/pytest -q -n 2
+	$(BIN)/pytest -q -n 2 --durations=25
 
 test: lint typecheck unit
 
