@@ -97,26 +97,12 @@ class LabHandle:
     def trust_ssh(self, src: str, dst: str, dst_addr: str) -> None:
         """What an admin does before `pvecm add --use_ssh`: authorize src's root key on dst
         and pin dst's host key in src's known_hosts."""
-        src_root, dst_root = self.root / "nodes" / src / "root", self.root / "nodes" / dst / "root"
-        kind, key = (dst_root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
-        (src_root / "root/.ssh").mkdir(parents=True, exist_ok=True)
-        (dst_root / "root/.ssh").mkdir(parents=True, exist_ok=True)
-        with (src_root / "root/.ssh/known_hosts").open("a") as f:
-            f.write(f"{dst_addr} {kind} {key}\n")
-        with (dst_root / "root/.ssh/authorized_keys").open("a") as f:
-            f.write((src_root / "root/.ssh/id_rsa.pub").read_text())
+        _trust(self.root / "nodes" / src / "root", self.root / "nodes" / dst / "root", dst_addr)
 
     def trust_qnetd(self, src: str, address: str) -> None:
         """What an admin does before `pvecm qdevice setup`: authorize src's root key on the
         QNetd host and pin that host's key in src's known_hosts."""
-        src_root, dst_root = self.root / "nodes" / src / "root", self.root / "hosts" / address / "root"
-        kind, key = (dst_root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
-        (src_root / "root/.ssh").mkdir(parents=True, exist_ok=True)
-        (dst_root / "root/.ssh").mkdir(parents=True, exist_ok=True)
-        with (src_root / "root/.ssh/known_hosts").open("a") as f:
-            f.write(f"{address} {kind} {key}\n")
-        with (dst_root / "root/.ssh/authorized_keys").open("a") as f:
-            f.write((src_root / "root/.ssh/id_rsa.pub").read_text())
+        _trust(self.root / "nodes" / src / "root", self.root / "hosts" / address / "root", address)
 
     def host_apt(self, address: str, *packages: str) -> subprocess.CompletedProcess[str]:
         """`apt-get install -y PACKAGES` on an external host (the QNetd host)."""
@@ -149,3 +135,14 @@ def start_lab(home: Path, name: str, *args: str) -> LabHandle:
 
 def stop_lab(lab: LabHandle) -> None:
     subprocess.run([PROVISION, "lab", "down", "--name", lab.name], env=lab.env(), capture_output=True, timeout=60)
+
+
+def _trust(src_root: Path, dst_root: Path, dst_addr: str) -> None:
+    """Authorize src's root key on dst and pin dst's host key (at `dst_addr`) in src's known_hosts."""
+    kind, key = (dst_root / "etc/ssh/ssh_host_ed25519_key.pub").read_text().split()[:2]
+    (src_root / "root/.ssh").mkdir(parents=True, exist_ok=True)
+    (dst_root / "root/.ssh").mkdir(parents=True, exist_ok=True)
+    with (src_root / "root/.ssh/known_hosts").open("a") as f:
+        f.write(f"{dst_addr} {kind} {key}\n")
+    with (dst_root / "root/.ssh/authorized_keys").open("a") as f:
+        f.write((src_root / "root/.ssh/id_rsa.pub").read_text())

@@ -32,6 +32,7 @@ import signal
 import subprocess
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,6 +231,19 @@ def _stop(st: RealState, w: Wanted, node: str, kind: str, ident: str) -> bool:
     return corosync.stop(st, node, f"ceph-{kind}@{ident}", sig)
 
 
+def _follow_power(root: Path, st: RealState, w: Wanted, host: str, flag: bool, kind: str, ident: str,
+                  log: list[str], extra: Sequence[str] = ()) -> bool:
+    """Start or stop one daemon as the lab's record and its node's power say (a log line
+    for what changed). True when it was started now."""
+    if w.runs(host, flag) and not _running(st, host, kind, ident):
+        _daemon(root, st, host, kind, ident, list(extra))
+        log.append(f"{host}: ceph-{kind} {ident} started")
+        return True
+    if not w.runs(host, flag) and _stop(st, w, host, kind, ident):
+        log.append(f"{host}: ceph-{kind} {ident} stopped")
+    return False
+
+
 def _wait(what: str, check: Any, timeout: float) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -303,13 +317,9 @@ def _sync_mons(root: Path, st: RealState, w: Wanted) -> list[str]:
             st.ceph_mons[ident] = host
             _write_conf(root, w, {i: a for i, (_, a, _) in w.mons.items() if i in st.ceph_mons}, _osd_hosts(w))
             log.append(f"{host}: ceph-mon {ident} created")
-        if w.runs(host, flag) and not _running(st, host, "mon", ident):
-            _daemon(root, st, host, "mon", ident, ["--public-addrv", _addrv(addr)])
-            log.append(f"{host}: ceph-mon {ident} started")
-            if made:  # pveceph mon create waits until the new monitor is in the quorum
-                _wait(f"mon.{ident} in quorum", lambda i=ident: _in_quorum(root, st, w, i), JOIN_TIMEOUT)
-        elif not w.runs(host, flag) and _stop(st, w, host, "mon", ident):
-            log.append(f"{host}: ceph-mon {ident} stopped")
+        started = _follow_power(root, st, w, host, flag, "mon", ident, log, ["--public-addrv", _addrv(addr)])
+        if started and made:  # pveceph mon create waits until the new monitor is in the quorum
+            _wait(f"mon.{ident} in quorum", lambda i=ident: _in_quorum(root, st, w, i), JOIN_TIMEOUT)
     return log
 
 
@@ -342,11 +352,7 @@ def _sync_mgrs(root: Path, st: RealState, w: Wanted) -> list[str]:
                                  "mds", "allow *", "-o", str(d / f"mgr.{ident}" / "keyring")])
             st.ceph_mgrs[ident] = host
             log.append(f"{host}: ceph-mgr {ident} created")
-        if w.runs(host, flag) and not _running(st, host, "mgr", ident):
-            _daemon(root, st, host, "mgr", ident, [])
-            log.append(f"{host}: ceph-mgr {ident} started")
-        elif not w.runs(host, flag) and _stop(st, w, host, "mgr", ident):
-            log.append(f"{host}: ceph-mgr {ident} stopped")
+        _follow_power(root, st, w, host, flag, "mgr", ident, log)
     return log
 
 
@@ -374,11 +380,7 @@ def _sync_osds(root: Path, st: RealState, w: Wanted) -> list[str]:
                 (osd_dir / "crush_device_class").write_text(dclass + "\n")
             st.ceph_osds[key] = host
             log.append(f"{host}: ceph-osd {key} created (BlueStore on a sparse file)")
-        if w.runs(host, flag) and not _running(st, host, "osd", key):
-            _daemon(root, st, host, "osd", key, [])
-            log.append(f"{host}: ceph-osd {key} started")
-        elif not w.runs(host, flag) and _stop(st, w, host, "osd", key):
-            log.append(f"{host}: ceph-osd {key} stopped")
+        _follow_power(root, st, w, host, flag, "osd", key, log)
         if st.ceph_osd_in.get(key) != in_:
             client(root, st, w, ["osd", "in" if in_ else "out", key])
             st.ceph_osd_in[key] = in_
