@@ -25,7 +25,8 @@ def test_up_writes_the_contract_and_down_removes_everything(tmp_path: Path) -> N
     try:
         conn = lab.conn
         assert set(conn) == {"name", "api_url", "ca_file", "fingerprint", "token_file", "readonly_token_file",
-                             "node_api_urls", "bootstrap", "inventory", "bin_dir", "pve_version", "nodes", "qnetd_hosts"}
+                             "node_api_urls", "bootstrap", "inventory", "bin_dir", "pve_version", "nodes",
+                             "qnetd_hosts"}
         assert sorted(conn["node_api_urls"]) == sorted(conn["bootstrap"]) == ["pve01", "pve02"]
         assert conn["name"] == "c1" and conn["pve_version"] == 9 and conn["nodes"] == ["pve01", "pve02"]
         assert conn["api_url"].startswith("https://127.0.0.1:") and conn["api_url"].endswith("/api2/json")
