@@ -173,7 +173,10 @@ def _texts(value: Any, refs: dict[str, str]) -> Any:
     the name of the environment variable that will hold it (never its value)."""
     if isinstance(value, SecretParam):
         name = secret_env_name(value.secret)
-        refs[name] = value.secret
+        other = refs.setdefault(name, value.secret)
+        if other != value.secret:  # one variable cannot carry two secrets
+            raise RenderError(f"secret references {other!r} and {value.secret!r} both map to the variable {name}; "
+                              "rename one of them in the stack")
         return name
     if isinstance(value, BaseModel):
         return {k: _texts(getattr(value, k), refs) for k in type(value).model_fields}

@@ -165,6 +165,22 @@ def test_unknown_kind_and_node_are_refused(tmp_path: Path) -> None:
         render_run(bad, runs_root=tmp_path, inventory=_inventory())
 
 
+def test_two_secret_references_with_one_variable_name_are_refused(tmp_path: Path) -> None:
+    """`env:pbs` and `env:PBS` would both travel as PVE_PROVISION_SECRET_PBS: one storage
+    would get the other's password."""
+    first = case_action("storage_add", "pbs-with-password")
+    second = json.loads(json.dumps(first))
+    first["params"]["secrets"]["password"]["secret"] = "env:pbs"
+    second["params"]["secrets"]["password"]["secret"] = "env:PBS"
+    second["params"]["storage"] = "pbs-other"
+    second["id"], second["address"] = 'storage["pbs-other"]#add', 'storage["pbs-other"]'
+    plan = {"id": "p", "actions": [first, second]}
+    with pytest.raises(RenderError, match="'env:pbs' and 'env:PBS' both map to the variable PVE_PROVISION_SECRET_PBS"):
+        render_run(plan, runs_root=tmp_path, inventory=_inventory())
+    second["params"]["secrets"]["password"]["secret"] = "env:pbs"  # the same reference twice is one secret
+    render_run(plan, runs_root=tmp_path, inventory=_inventory())
+
+
 # -- /etc/network/interfaces -----------------------------------------------------------
 
 def test_secret_in_a_template_without_no_log_is_refused(tmp_path: Path) -> None:
