@@ -428,11 +428,19 @@ def stack_schema() -> dict[str, Any]:
     }
 
 
+# pydantic writes a bound of an optional number (`mtu: Int | None = Field(ge=1280)`) into
+# the union's member under its own name, which JSON Schema does not know; an editor
+# would then accept any MTU. These are the JSON Schema words for them.
+_BOUNDS = {"ge": "minimum", "le": "maximum", "gt": "exclusiveMinimum", "lt": "exclusiveMaximum"}
+
+
 def _draft7_refs(node: Any) -> Any:
     """Draft-07 ignores keywords next to `$ref`; wrap such refs in `allOf` so the
-    field descriptions still reach the editor's hover text."""
+    field descriptions still reach the editor's hover text. Bounds get their JSON
+    Schema names (`_BOUNDS`)."""
     if isinstance(node, dict):
-        node = {k: _draft7_refs(v) for k, v in node.items()}
+        numeric = node.get("type") in ("integer", "number")
+        node = {(_BOUNDS.get(k, k) if numeric else k): _draft7_refs(v) for k, v in node.items()}
         if "$ref" in node and len(node) > 1:
             ref = node.pop("$ref")
             node["allOf"] = [{"$ref": ref}]

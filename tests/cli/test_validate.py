@@ -312,6 +312,12 @@ def test_schema_is_valid_json_schema_and_accepts_the_examples(tmp_path: Path) ->
     bad["nodes"][0]["nodied"] = 1
     bad["nodes"][1]["interfaces"][0]["type"] = "wifi"
     assert len(list(validator.iter_errors(bad))) >= 2, "the schema catches typos editors should underline"
+    assert not re.search(r'"(ge|le|gt|lt)":', json.dumps(schema)), "bounds use JSON Schema's words"
+    low_mtu = _lab_data()
+    bond = next(i for i in low_mtu["nodes"][0]["interfaces"] if i["type"] == "bond")
+    bond["mtu"] = 576  # an optional number's bounds reach the editor too
+    where = low_mtu["nodes"][0]["interfaces"].index(bond)
+    assert [list(e.absolute_path) for e in validator.iter_errors(low_mtu)] == [["nodes", 0, "interfaces", where]]
 
 
 def test_schema_out_writes_a_file(tmp_path: Path) -> None:
