@@ -64,7 +64,8 @@ def plan_scope(document: Mapping[str, Any]) -> list[Address]:
 def verify(desired: Cluster, client: ApiClient, *, prune: bool | Prune = False,
            scope: Sequence[Address] = (), node_client: NodeClient | None = None) -> Verification:
     """Discover again and diff; with a `scope` only differences inside it remain."""
-    found = discover(client, hint_nodes=desired.node_names, node_client=node_client)
+    found = discover(client, hint_nodes=desired.node_names, node_client=node_client,
+                     read_report=desired.quorum.qdevice is not None)
     changes = pending(diff(desired, found.cluster, prune=prune, facts=found.observed))
     inside = [c for c in changes if not scope or any(s.contains(c.address) for s in scope)]
     return Verification(inside, found.requests, found.seconds, scope=[str(s) for s in scope],

@@ -154,7 +154,7 @@ def _check_own(node: str, client: ApiClient, rows: Any) -> None:
 
 
 def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8,
-          node_client: NodeClient | None = None) -> Responses:
+          node_client: NodeClient | None = None, read_report: bool = True) -> Responses:
     """Read everything discovery needs. `hint_nodes` are node names the stack
     expects; those that are not (yet) members are read through `node_client` (their own
     API), so a blank node or a node about to join still shows its network. Without
@@ -183,7 +183,7 @@ def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8,
     if ceph_node:
         for key, path in CEPH_ENDPOINTS.items():
             jobs[f"ceph:{key}"] = (client, path.format(node=ceph_node), {}, True, None)
-        if status.clustered and not resp.cluster.get("qdevice"):
+        if read_report and status.clustered and not resp.cluster.get("qdevice"):
             # no daemon answered: corosync.conf decides whether a QDevice is configured
             resp.report_node = ceph_node
             jobs[f"report:{ceph_node}"] = (client, REPORT_PATH.format(node=ceph_node), {}, True, None)
@@ -329,12 +329,15 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
 
 
 def discover(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8,
-             node_client: NodeClient | None = None) -> Discovery:
+             node_client: NodeClient | None = None, read_report: bool = True) -> Discovery:
     """Fetch and assemble; raises a DiscoveryError subclass with a one-line cause.
-    `node_client` reaches the own API of a hinted node that is not a member."""
+    `node_client` reaches the own API of a hinted node that is not a member.
+    `read_report=False` skips the node report (PVE builds it by running many commands,
+    seconds on a real node) that tells a stopped QDevice daemon from no QDevice: a plan
+    whose stack declares no QDevice has nothing to protect by it."""
     start = time.monotonic()
     before = client.requests
-    resp = fetch(client, hint_nodes, workers, node_client)
+    resp = fetch(client, hint_nodes, workers, node_client, read_report)
     try:
         cluster, observed = assemble(resp)
     except ValidationError as exc:

@@ -81,7 +81,8 @@ def read_live(stack: Path, connection: Connection | None = None, *, insecure: bo
         on_endpoint(endpoint)
     client = ApiClient.for_endpoint(endpoint)
     own = node_clients(desired, connection, insecure=insecure)
-    found = discover(client, hint_nodes=desired.node_names, workers=api_workers(), node_client=own)
+    found = discover(client, hint_nodes=desired.node_names, workers=api_workers(), node_client=own,
+                     read_report=desired.quorum.qdevice is not None)
     return Live(stack=stack, desired=desired, endpoint=endpoint, client=client, found=found, node_client=own,
                 loaded=loaded)
 

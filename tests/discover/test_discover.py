@@ -100,6 +100,25 @@ def test_request_count_depends_on_nodes_only() -> None:
     assert run(bigger).requests == base + 2 * 3
 
 
+def test_a_stack_without_a_qdevice_does_not_ask_for_the_node_report() -> None:
+    """PVE builds /nodes/{node}/report by running many commands (seconds on a real node);
+    only a stack that declares a QDevice needs it to tell a stopped daemon from none."""
+    asked: list[str] = []
+
+    class Recording(ReplayTransport):
+        def __call__(self, path: str, params: dict[str, Any]) -> Any:
+            asked.append(path)
+            return super().__call__(path, params)
+
+    with_report = discover(ApiClient(Recording(answers("built-pve8")), sleep=lambda _: None))
+    assert any(p.endswith("/report") for p in asked)
+    asked.clear()
+    without = discover(ApiClient(Recording(answers("built-pve8")), sleep=lambda _: None), read_report=False)
+    assert asked and not any(p.endswith("/report") for p in asked)
+    assert without.requests == with_report.requests - 1
+    assert without.cluster.quorum.qdevice is None and without.cluster.nodes == with_report.cluster.nodes
+
+
 class Flaky:
     """Fails `failures` times with `error`, then answers."""
 
