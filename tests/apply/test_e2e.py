@@ -8,10 +8,12 @@ bench/apply_full_build.py, never asserted here.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from e2e_lab import SECRET, Lab, stack_copy
+from e2e_lab import SECRET, Lab
+from e2e_lab import stack_copy as _lab_stack_copy
 
 from provision.apply import record
 
@@ -21,6 +23,20 @@ WEB_OLD = "- {name: web, nodes: {pve01: 2, pve02: 2, pve03: 1}}"
 WEB_NEW = "- {name: web, nodes: {pve01: 2, pve02: 2, pve03: 3}}"
 OSD_LAST = "      - {node: pve03, device: /dev/sdg, device_class: ssd}"
 OSD_NEW = OSD_LAST + "\n      - {node: pve02, device: /dev/sdh, device_class: ssd}"
+# stacks/lab.yaml is a PVE 8 stack; `pvecm create` has --token-coefficient only from
+# pve-cluster 9.1, so on PVE 8 the planner must follow the create with a totem set. Every
+# stack of this module carries it, so the one blank build also proves that path.
+TOKEN_COEFFICIENT = 125
+
+
+def stack_copy(dst: Path, edit: Callable[[str], str] | None = None) -> Path:
+    """stacks/lab.yaml with `corosync.token_coefficient` set, then `edit`."""
+    def with_token(text: str) -> str:
+        assert "corosync:\n" in text
+        text = text.replace("corosync:\n", f"corosync:\n  token_coefficient: {TOKEN_COEFFICIENT}\n", 1)
+        return edit(text) if edit is not None else text
+
+    return _lab_stack_copy(dst, with_token)
 
 
 @pytest.fixture(scope="module")
@@ -57,6 +73,10 @@ def test_full_build_converges(lab: Lab, base_stack: Path) -> None:
         assert (run / rel).is_file(), rel
     # every JSON line on stdout is an event or the final summary
     assert all(json.loads(line).get("event") for line in proc.stdout.strip().splitlines())
+    read = lab.node_cli("pve01", "pvesh", "get", "/cluster/config/totem", "--output-format", "json")
+    assert read.returncode == 0, read.stderr
+    totem = json.loads(read.stdout)
+    assert totem.get("token_coefficient") == str(TOKEN_COEFFICIENT)
 
 
 def test_run_dir_holds_no_secret(lab: Lab) -> None:

@@ -128,19 +128,6 @@ def test_cephfs_waits_for_a_standby_mds(realtime: Lab) -> None:
 
 
 @pytest.fixture(scope="module")
-def blank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    with _running(tmp_path_factory) as lab:
-        yield lab
-
-
-def test_token_coefficient_on_a_pve8_cluster(blank: Lab) -> None:
-    stack = _stack(blank, "token.yaml", lambda t: t.replace("corosync:\n", "corosync:\n  token_coefficient: 125\n", 1))
-    _apply(blank, stack)
-    totem = _json(blank, "pve01", "/cluster/config/totem")
-    assert isinstance(totem, dict) and totem.get("token_coefficient") == "125"
-
-
-@pytest.fixture(scope="module")
 def with_qdevice(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """stacks/lab.yaml plus a QDevice (LMS), already running."""
     work = tmp_path_factory.mktemp("work")
