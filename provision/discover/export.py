@@ -238,6 +238,8 @@ def to_stack(cluster: Cluster, connection: Connection, *, source: str = "", keep
         root["ha"] = ha
         if ha_defaults:
             root.yaml_add_eol_comment(_note(ha_defaults), "ha")
+    if not cluster.datacenter.empty:
+        _put(root, "datacenter", cluster.datacenter)
     if cluster.guests:
         root["guests"] = CommentedSeq([_model(g, first=("sid",), comments=False) for g in cluster.guests])
         for guest in root["guests"]:
