@@ -8,25 +8,26 @@ import pytest
 from labkit import LabHandle
 
 ENUM = "value '{}' does not have a value in the enumeration '{}'"
+FMT = "invalid format - format error\n"
 
 REFUSED = [
     # (option, value, the error PVE puts under the option's name)
-    ("crs", "ha=dynamic", "invalid format - format error\ncrs.ha: " + ENUM.format("dynamic", "basic, static")),
+    ("crs", "ha=dynamic", FMT + "crs.ha: " + ENUM.format("dynamic", "basic, static")),
     ("crs", "ha-auto-rebalance=1", "invalid format - invalid key in comma-separated list property: ha-auto-rebalance"),
     ("crs", "ha-rebalance-on-start=maybe",
-     "invalid format - format error\ncrs.ha-rebalance-on-start: type check ('boolean') failed - got 'maybe'"),
-    ("ha", "shutdown_policy=reboot", "invalid format - format error\nha.shutdown_policy: "
+     FMT + "crs.ha-rebalance-on-start: type check ('boolean') failed - got 'maybe'"),
+    ("ha", "shutdown_policy=reboot", FMT + "ha.shutdown_policy: "
      + ENUM.format("reboot", "freeze, failover, conditional, migrate")),
-    ("migration", "fast", "invalid format - format error\nmigration.type: " + ENUM.format("fast", "secure, insecure")),
+    ("migration", "fast", FMT + "migration.type: " + ENUM.format("fast", "secure, insecure")),
     ("migration", "secure,network=10.40.40.0",
-     "invalid format - format error\nmigration.network: invalid format - value does not look like a valid CIDR network"),
-    ("bwlimit", "migration=-1", "invalid format - format error\nbwlimit.migration: value must have a minimum value of 0"),
-    ("bwlimit", "restore=fast", "invalid format - format error\nbwlimit.restore: type check ('number') failed - got 'fast'"),
+     FMT + "migration.network: invalid format - value does not look like a valid CIDR network"),
+    ("bwlimit", "migration=-1", FMT + "bwlimit.migration: value must have a minimum value of 0"),
+    ("bwlimit", "restore=fast", FMT + "bwlimit.restore: type check ('number') failed - got 'fast'"),
     ("bwlimit", "backup=100", "invalid format - invalid key in comma-separated list property: backup"),
     ("email_from", "root at example", "invalid format - value does not look like a valid email address"),
     ("max_workers", "0", "value must have a minimum value of 1"),
     ("max_workers", "many", "type check ('integer') failed - got 'many'"),
-    ("next-id", "lower=abc", "invalid format - format error\nnext-id.lower: type check ('integer') failed - got 'abc'"),
+    ("next-id", "lower=abc", FMT + "next-id.lower: type check ('integer') failed - got 'abc'"),
     ("max-workers", "4", "property is not defined in schema and the schema does not allow additional properties"),
 ]
 
