@@ -64,6 +64,7 @@ class Kind(StrEnum):
     HA_RESOURCE_SET = "ha_resource_set"
     HA_RESOURCE_REMOVE = "ha_resource_remove"
     DATACENTER_OPTIONS_SET = "datacenter_options_set"
+    HA_WATCHDOG_SET = "ha_watchdog_set"
 
 
 Destructive = Callable[[P.Params], bool]
@@ -176,6 +177,9 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
     _spec(K.DATACENTER_OPTIONS_SET, "pvesh set /cluster/options: the datacenter.cfg options that differ (HA "
           "scheduler and policy, migration, email sender, workers, bandwidth limits, VMID range); sub-keys the "
           "stack does not manage are kept", P.DatacenterOptionsSet, Ph.HA_GROUPS, rank=1),
+    _spec(K.HA_WATCHDOG_SET, "WATCHDOG_MODULE in /etc/default/pve-ha-manager on a node (checked on the node at "
+          "every apply, as the API cannot show it; loaded at the next boot)", P.HaWatchdogSet, Ph.HA_GROUPS,
+          rank=2),
 )}
 assert set(CATALOGUE) == set(Kind), "every kind has exactly one catalogue entry"
 

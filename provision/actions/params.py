@@ -31,6 +31,7 @@ from provision.actions.values import (
     Text,
     no_control,
 )
+from provision.spec.hapolicy import WATCHDOG_MODULE
 from provision.spec.network import IFACE_NAME, Interface
 
 Vote = Field(ge=0, le=255)
@@ -313,6 +314,13 @@ class DatacenterOptionsSet(Params):
         if "," in "".join(v for sub in self.merge.values() for v in sub.values()):
             raise ValueError("a property-string value cannot hold a comma")
         return self
+
+
+class HaWatchdogSet(Params):
+    """A node's hardware watchdog module, `WATCHDOG_MODULE=` in /etc/default/pve-ha-manager
+    (read by watchdog-mux.service's EnvironmentFile; pve-ha-manager `src/watchdog-mux.c`)."""
+
+    module: Annotated[str, StringConstraints(pattern=WATCHDOG_MODULE)]
 
 
 class HaGroupAdd(Params):

@@ -139,6 +139,10 @@ def _network(store: Store, paths: LabPaths, spec: Cluster) -> None:
         except ifs.InterfacesError as exc:
             raise ApiError(500, f"{n.name}: {exc}") from None
         paths.interfaces(n.name).write_text(text)
+        if n.ha_watchdog_module is not None:  # an admin who configured it when installing the node
+            line = f"WATCHDOG_MODULE={n.ha_watchdog_module}"
+            paths.ha_manager_default(n.name).write_text(
+                hardware.HA_MANAGER_DEFAULT.replace("#WATCHDOG_MODULE=ipmi_watchdog", line))
 
 
 def _cluster(store: Store, paths: LabPaths, spec: Cluster) -> None:

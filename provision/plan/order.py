@@ -612,6 +612,18 @@ class _Builder:
                     self.add(set_kind, ch.address, Verb.SET, phase, _update(set_model, ch, ident, want),
                              depends_on=self.planned(*deps))
 
+    def watchdogs(self) -> None:
+        """`WATCHDOG_MODULE` of each node whose stack entry names one. No API shows the file,
+        so discovery cannot compare it: every plan carries the check, which apply makes on
+        the node (changing the file only where it differs) and which is no change of the plan."""
+        for node in self.desired.nodes:
+            if node.ha_watchdog_module is None:
+                continue
+            self.add(Kind.HA_WATCHDOG_SET, Address.of(("node", node.name)), Verb.ENSURE_WATCHDOG, Phase.HA_GROUPS,
+                     _params(P.HaWatchdogSet, {"module": node.ha_watchdog_module}), node=node.name,
+                     depends_on=self.planned(self.member_action(node.name)), changes=[],
+                     reason="the API cannot show /etc/default/pve-ha-manager: apply checks it on the node")
+
     def _ha_object(self, kind: str, key: str) -> Any:
         ha = self.desired.ha
         if kind == "group":
@@ -668,6 +680,7 @@ def build_actions(
     b.ceph()
     b.storage()
     b.ha()
+    b.watchdogs()
     return list(b.actions.values())
 
 

@@ -12,7 +12,10 @@ from typing import Literal
 
 from pydantic import Field
 
-from provision.spec.base import Int, SpecModel
+from provision.spec.base import Int, SpecModel, described
+
+WATCHDOG_MODULE = described(r"^[A-Za-z0-9_-]{1,64}$", "a kernel module name like ipmi_watchdog or iTCO_wdt")
+"""What watchdog-mux hands to `modprobe -q` (pve-ha-manager `src/watchdog-mux.c`)."""
 
 ShutdownPolicy = Literal["conditional", "freeze", "failover", "migrate"]
 CrsMode = Literal["basic", "static", "dynamic"]

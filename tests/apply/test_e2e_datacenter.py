@@ -105,3 +105,28 @@ def test_an_option_changed_outside_shows_in_the_plan(lab: Lab) -> None:
     p = lab.cli("plan", str(stack), "--detailed-exitcode")
     assert p.returncode == 2, p.stdout + p.stderr
     assert re.search(r"datacenter\.max_workers.*8.*4", p.stdout), p.stdout
+
+
+def test_the_watchdog_module_is_checked_on_the_node_at_every_apply(lab: Lab) -> None:
+    """No API shows /etc/default/pve-ha-manager: the plan has no change for it, only the
+    check, and apply edits the node's file where it differs."""
+    base = (lab.work / "changed.yaml").read_text()
+    # undo the previous test's outside change
+    assert lab.node_cli("pve03", "pvesh", "set", "/cluster/options", "--max_workers", "4").returncode == 0
+    assert "    address: 192.168.10.12\n" in base
+    stack = lab.work / "watchdog.yaml"
+    stack.write_text(base.replace("    address: 192.168.10.12\n",
+                                  "    address: 192.168.10.12\n    ha_watchdog_module: ipmi_watchdog\n", 1))
+    default = lab.lab_dir / "nodes" / "pve02" / "root" / "etc" / "default" / "pve-ha-manager"
+    assert "#WATCHDOG_MODULE=ipmi_watchdog" in default.read_text()  # as the package installs it
+    plan = lab.cli("plan", str(stack), "--detailed-exitcode")
+    assert plan.returncode == 0, plan.stdout + plan.stderr
+    assert "ha_watchdog_set" in plan.stdout or "ensure-watchdog" in plan.stdout, plan.stdout
+    p = lab.cli("apply", str(stack), "--auto-approve")
+    assert p.returncode == 0, p.stdout + p.stderr
+    lines = default.read_text().splitlines()
+    assert "WATCHDOG_MODULE=ipmi_watchdog" in lines and "#WATCHDOG_MODULE=ipmi_watchdog" not in lines
+    other = lab.lab_dir / "nodes" / "pve01" / "root" / "etc" / "default" / "pve-ha-manager"
+    assert "#WATCHDOG_MODULE=ipmi_watchdog" in other.read_text()  # a node without the key is left alone
+    again = lab.cli("plan", str(stack), "--detailed-exitcode")
+    assert again.returncode == 0, again.stdout + again.stderr
