@@ -154,3 +154,23 @@ def crs_without_sizes(c: Cluster) -> Iterator[Hit]:
             what.append(f"node(s) without capacity: {', '.join(no_capacity)}")
         yield Hit(("ha", "crs"), f"crs {c.ha.crs} places by memory and CPUs, but the stack lacks them ("
                   + "; ".join(what) + ")", "declare guests' memory_mib/cores and nodes' capacity")
+
+
+@rule("PVE-HA026", "info", "Software watchdog on a node that runs HA services")
+def softdog(c: Cluster) -> Iterator[Hit]:
+    """Self-fencing depends on the watchdog resetting a node that lost quorum. `softdog`
+    (PVE's default) is a kernel timer: it works while the kernel still runs its timers,
+    but a hung kernel or a stuck driver can keep the node alive with its guests while the
+    rest of the cluster recovers them elsewhere. A hardware watchdog (IPMI/BMC, iTCO)
+    resets the machine independently of the kernel.
+
+    Fix: set `ha_watchdog_module` to the board's watchdog driver (e.g. `ipmi_watchdog`,
+    `iTCO_wdt`) after checking it works on that hardware; it is loaded at the next boot.
+    """
+    if not _started(c):
+        return
+    for ni, node in enumerate(c.nodes):
+        if node.ha_watchdog_module == "softdog":
+            yield Hit(("nodes", ni, "ha_watchdog_module"),
+                      f"{node.name} fences with softdog: a hung kernel may not reset the node",
+                      "use the board's hardware watchdog module (ipmi_watchdog, iTCO_wdt, ...)")

@@ -236,6 +236,8 @@ CASES = [
          "pve01, pve02, pve03"),
     Case("PVE-HA025", "lab", _all(_set(lambda t: t["ha"], "crs", "static"),
                                   lambda t: sv.node(t, "pve02").pop("capacity")), "ha.crs", "pve02"),
+    Case("PVE-HA026", "lab", _set(lambda t: sv.node(t, "pve03"), "ha_watchdog_module", "softdog"),
+         'nodes["pve03"].ha_watchdog_module', "pve03 fences with softdog"),
 ]
 
 
