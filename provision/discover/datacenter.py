@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from provision.discover._values import as_bool, as_int
-from provision.spec.datacenter import Bwlimit, Datacenter, Migration, NextId
+from provision.spec.datacenter import Bwlimit, Datacenter, NextId
 from provision.spec.hapolicy import AutoRebalance
 
 _AUTO = {"threshold": "ha-auto-rebalance-threshold", "method": "ha-auto-rebalance-method",
@@ -98,4 +98,4 @@ def normalise_datacenter(options: dict[str, Any] | None) -> tuple[Datacenter, li
     return Datacenter.model_validate(kept), notes
 
 
-__all__ = ["Migration", "normalise_datacenter", "normalise_policy", "property_string"]
+__all__ = ["normalise_datacenter", "normalise_policy", "property_string"]
