@@ -27,9 +27,13 @@ CHANGED = ("ha:\n  crs: static\n  shutdown_policy: migrate\n  rebalance_on_start
            "  next_id: {lower: 1000, upper: 200000}\n")
 
 
-def _write(work: Path, name: str, ha: str, datacenter: str) -> Path:
+def _write(work: Path, name: str, ha: str, datacenter: str, watchdog: str = "") -> Path:
     text = (REPO / "stacks" / "lab.yaml").read_text()
     assert re.search(r"^ha:\n", text, re.M) and "\ndatacenter:" not in text
+    if watchdog:  # pve03's hardware watchdog
+        assert "    address: 192.168.10.13\n" in text
+        line = f"    ha_watchdog_module: {watchdog}\n"
+        text = text.replace("    address: 192.168.10.13\n", "    address: 192.168.10.13\n" + line)
     text = re.sub(r"^ha:\n", ha, text, count=1, flags=re.M) + "\n" + datacenter
     path = work / name
     path.write_text(text)
@@ -47,7 +51,7 @@ def _options(lab: Lab) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     work = tmp_path_factory.mktemp("work")
-    seeded = _write(work, "seeded.yaml", *SEEDED)
+    seeded = _write(work, "seeded.yaml", *SEEDED, watchdog="iTCO_wdt")
     handle = start(tmp_path_factory.mktemp("home"), work, "--from", str(seeded))
     try:
         yield handle
@@ -58,6 +62,8 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def test_a_lab_seeded_with_the_options_plans_to_zero_changes(lab: Lab) -> None:
     opts = _options(lab)
     assert opts["ha"] == {"shutdown_policy": "freeze"} and opts["email_from"] == "seed@example.com"
+    default = lab.lab_dir / "nodes" / "pve03" / "root" / "etc" / "default" / "pve-ha-manager"
+    assert "WATCHDOG_MODULE=iTCO_wdt" in default.read_text().splitlines()
     p = lab.cli("plan", str(lab.work / "seeded.yaml"), "--detailed-exitcode")
     assert p.returncode == 0, p.stdout + p.stderr
 
