@@ -54,7 +54,6 @@ class Kind(StrEnum):
     STORAGE_ADD = "storage_add"
     STORAGE_SET = "storage_set"
     STORAGE_REMOVE = "storage_remove"
-    HA_CRS_SET = "ha_crs_set"
     HA_GROUP_ADD = "ha_group_add"
     HA_GROUP_SET = "ha_group_set"
     HA_GROUP_REMOVE = "ha_group_remove"
@@ -64,6 +63,8 @@ class Kind(StrEnum):
     HA_RESOURCE_ADD = "ha_resource_add"
     HA_RESOURCE_SET = "ha_resource_set"
     HA_RESOURCE_REMOVE = "ha_resource_remove"
+    DATACENTER_OPTIONS_SET = "datacenter_options_set"
+    HA_WATCHDOG_SET = "ha_watchdog_set"
 
 
 Destructive = Callable[[P.Params], bool]
@@ -161,8 +162,6 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
     _spec(K.STORAGE_SET, "pvesm set", P.StorageSet, Ph.STORAGE),
     _spec(K.STORAGE_REMOVE, "pvesm remove (storage.cfg entry only)", P.StorageRemove, Ph.STORAGE,
           Ph.DESTROY_STORAGE, destructive=_strands_content),
-    _spec(K.HA_CRS_SET, "pvesh set /cluster/options --crs (the HA scheduler; other crs keys kept)", P.HaCrsSet,
-          Ph.HA_GROUPS, rank=1),
     _spec(K.HA_GROUP_ADD, "ha-manager groupadd (PVE 8)", P.HaGroupAdd, Ph.HA_GROUPS),
     _spec(K.HA_GROUP_SET, "ha-manager groupset (PVE 8)", P.HaGroupSet, Ph.HA_GROUPS),
     _spec(K.HA_GROUP_REMOVE, "ha-manager groupremove (PVE 8)", P.HaGroupRemove, Ph.HA_GROUPS,
@@ -175,6 +174,12 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
     _spec(K.HA_RESOURCE_SET, "ha-manager set", P.HaResourceSet, Ph.HA_RESOURCES),
     _spec(K.HA_RESOURCE_REMOVE, "ha-manager remove", P.HaResourceRemove, Ph.HA_RESOURCES,
           Ph.DESTROY_HA_RESOURCES),
+    _spec(K.DATACENTER_OPTIONS_SET, "pvesh set /cluster/options: the datacenter.cfg options that differ (HA "
+          "scheduler and policy, migration, email sender, workers, bandwidth limits, VMID range); sub-keys the "
+          "stack does not manage are kept", P.DatacenterOptionsSet, Ph.HA_GROUPS, rank=1),
+    _spec(K.HA_WATCHDOG_SET, "WATCHDOG_MODULE in /etc/default/pve-ha-manager on a node (checked on the node at "
+          "every apply, as the API cannot show it; loaded at the next boot)", P.HaWatchdogSet, Ph.HA_GROUPS,
+          rank=2),
 )}
 assert set(CATALOGUE) == set(Kind), "every kind has exactly one catalogue entry"
 

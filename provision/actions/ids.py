@@ -31,6 +31,7 @@ class Verb(StrEnum):
     INSTALL_QNETD = "install-qnetd"
     TRUST_SSH = "trust-ssh"
     REMOVE_FOR_MEMBERSHIP = "remove-for-membership"
+    ENSURE_WATCHDOG = "ensure-watchdog"
     FAIL = "fail"
     SHUTDOWN = "shutdown"
 

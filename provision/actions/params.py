@@ -31,6 +31,7 @@ from provision.actions.values import (
     Text,
     no_control,
 )
+from provision.spec.hapolicy import WATCHDOG_MODULE
 from provision.spec.network import IFACE_NAME, Interface
 
 Vote = Field(ge=0, le=255)
@@ -296,11 +297,30 @@ class StorageRemove(Params):
 
 
 # -- HA -------------------------------------------------------------------------------
-class HaCrsSet(Params):
-    """The HA scheduler, datacenter.cfg `crs: ha=<mode>` (pve-cluster `DataCenterConfig.pm`;
-    `dynamic` needs pve-cluster 9.1, which the spec does not offer yet)."""
+class DatacenterOptionsSet(Params):
+    """datacenter.cfg through `pvesh set /cluster/options` (pve-manager `PVE/API2/Cluster.pm`
+    set_options; formats: pve-cluster `DataCenterConfig.pm`). `options`: plain options and
+    their values; `merge`: property-string options (`crs`, `ha`, `migration`, `bwlimit`,
+    `next-id`) and the sub-keys the stack manages. PVE replaces an option as a whole, so apply
+    reads each one first and sends it back with only these sub-keys changed."""
 
-    ha: Literal["basic", "static"]
+    options: dict[OptionName, Arg] = Field(default_factory=dict)
+    merge: dict[OptionName, dict[OptionName, Arg]] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _something(self) -> DatacenterOptionsSet:
+        if not self.options and not self.merge:
+            raise ValueError("nothing to set")
+        if "," in "".join(v for sub in self.merge.values() for v in sub.values()):
+            raise ValueError("a property-string value cannot hold a comma")
+        return self
+
+
+class HaWatchdogSet(Params):
+    """A node's hardware watchdog module, `WATCHDOG_MODULE=` in /etc/default/pve-ha-manager
+    (read by watchdog-mux.service's EnvironmentFile; pve-ha-manager `src/watchdog-mux.c`)."""
+
+    module: Annotated[str, StringConstraints(pattern=WATCHDOG_MODULE)]
 
 
 class HaGroupAdd(Params):

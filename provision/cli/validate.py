@@ -260,7 +260,8 @@ def summary_lines(c: Cluster) -> list[tuple[str, str]]:
     else:
         states = Counter(r.state for r in ha.resources)
         state_text = ", ".join(f"{v} {k}" for k, v in sorted(states.items()))
-        add("HA", f"{_plural(len(ha.resources), 'resource')} ({state_text}), scheduler {ha.crs}")
+        policy = f", shutdown policy {ha.shutdown_policy}" if ha.shutdown_policy else ""
+        add("HA", f"{_plural(len(ha.resources), 'resource')} ({state_text}), scheduler {ha.crs}{policy}")
     for g in ha.groups:
         members = " ".join(f"{n}:{p}" for n, p in g.nodes.items())
         sids = " ".join(r.sid for r in ha.resources if r.group == g.name) or "no resources"

@@ -32,6 +32,7 @@ from provision.discover.corosync import (
     normalise_nodes,
     normalise_qdevice,
 )
+from provision.discover.datacenter import normalise_datacenter, normalise_policy
 from provision.discover.errors import ConfigError, DiscoveryError, PermanentError, UnmodelledError
 from provision.discover.guests import normalise_guests
 from provision.discover.ha import (
@@ -63,7 +64,7 @@ CLUSTER_ENDPOINTS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "ha_resources": ("/cluster/ha/resources", {}, False),
     "guests": ("/cluster/resources", {"type": "vm"}, False),
     "node_resources": ("/cluster/resources", {"type": "node"}, True),  # capacity (import, what-if)
-    "options": ("/cluster/options", {}, True),  # datacenter.cfg: ha.crs
+    "options": ("/cluster/options", {}, True),  # datacenter.cfg: ha.crs and policy, datacenter
 }
 # key -> (path, params); `skipsmart=1`: without it PVE runs smartctl on every disk
 # (pve-storage Diskmanage.pm get_disks), slow on disk-heavy nodes, and discovery needs
@@ -306,13 +307,16 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
     version = obs.pve_version if obs.pve_version in (8, 9) else (9 if (obs.pve_version or 0) > 9 else 8)
     obs.options_known = c.get("options") is not None
     ha = Ha.model_validate({"crs": normalise_crs(c.get("options")), "groups": groups, "rules": rules,
-                            "resources": resources})
+                            "resources": resources, **normalise_policy(c.get("options"))})
+    datacenter, datacenter_notes = normalise_datacenter(c.get("options"))
+    obs.notes.extend(datacenter_notes)
     quorum = Quorum(qdevice=qdevice)
     if status.clustered and coro_nodes:
         corosync = normalise_corosync(coro_nodes, c.get("totem") or {}, addresses)
         cluster = Cluster(
             name=obs.cluster_name or "unnamed", pve_version=version, nodes=nodes,
             corosync=corosync, quorum=quorum, ceph=ceph, storage=list(storages), ha=ha, guests=guests,
+            datacenter=datacenter,
         )
     else:
         # Not a cluster yet: no name, no links. model_construct keeps the shape the
@@ -321,7 +325,7 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
                                             crypto_hash=cast(Any, DEFAULT_HASH), token=None, token_coefficient=None)
         cluster = Cluster.model_construct(
             name="", pve_version=cast(Any, version), connection=None, nodes=nodes, corosync=corosync, quorum=quorum,
-            ceph=ceph, storage=list(storages), ha=ha, guests=guests,
+            ceph=ceph, storage=list(storages), ha=ha, guests=guests, datacenter=datacenter,
         )
     obs.notes = sorted(set(obs.notes))
     obs.fingerprint = fingerprint_of(cluster.model_dump(mode="json"), obs)

@@ -238,6 +238,13 @@ def to_stack(cluster: Cluster, connection: Connection, *, source: str = "", keep
         root["ha"] = ha
         if ha_defaults:
             root.yaml_add_eol_comment(_note(ha_defaults), "ha")
+    if "auto_rebalance" in root.get("ha", {}):
+        root["ha"]["auto_rebalance"].fa.set_flow_style()
+    if not cluster.datacenter.empty:
+        dc = _put(root, "datacenter", cluster.datacenter)
+        for key in ("migration", "bwlimit", "next_id"):
+            if key in dc:
+                dc[key].fa.set_flow_style()
     if cluster.guests:
         root["guests"] = CommentedSeq([_model(g, first=("sid",), comments=False) for g in cluster.guests])
         for guest in root["guests"]:

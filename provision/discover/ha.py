@@ -17,8 +17,8 @@ MIGRATED_PREFIX = "ha-group-"
 
 def normalise_crs(options: dict[str, Any] | None) -> str:
     """datacenter.cfg `crs: ha=...` as GET /cluster/options returns it (an object; absent
-    means pve-cluster's default `basic`). A mode the spec cannot hold (`dynamic`, pve-cluster
-    9.1) is passed on, so validation reports it instead of reading it as another mode."""
+    means pve-cluster's default `basic`). Any other mode is passed on as it is, so a mode the
+    spec does not know is reported by validation instead of being read as another one."""
     crs = (options or {}).get("crs")
     mode = crs.get("ha") if isinstance(crs, dict) else None
     return str(mode) if mode else "basic"

@@ -137,7 +137,14 @@ def seed_nodes(store: Store, paths: LabPaths, nodes: list[NodeHW], guests: list[
         iface = paths.interfaces(hw.name)
         iface.parent.mkdir(parents=True, exist_ok=True)
         _write_atomic(iface, hw.interfaces or installer_interfaces(i, hw.ip, hw.nics[0]))
+        default = paths.ha_manager_default(hw.name)
+        default.parent.mkdir(parents=True, exist_ok=True)
+        _write_atomic(default, HA_MANAGER_DEFAULT)
         ssh.install_keys(paths, hw.name)
+
+
+HA_MANAGER_DEFAULT = "# select watchdog module (default is softdog)\n#WATCHDOG_MODULE=ipmi_watchdog\n"
+"""/etc/default/pve-ha-manager as the package installs it (pve-ha-manager debian/pve-ha-manager.default)."""
 
 
 def _write_atomic(path: Path, text: str) -> None:

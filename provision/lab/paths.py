@@ -123,6 +123,10 @@ class LabPaths:
     def interfaces(self, node: str) -> Path:
         return self.node_root(node) / "etc" / "network" / "interfaces"
 
+    def ha_manager_default(self, node: str) -> Path:
+        """``/etc/default/pve-ha-manager``: watchdog-mux's environment (``WATCHDOG_MODULE``)."""
+        return self.node_root(node) / "etc" / "default" / "pve-ha-manager"
+
     def transient_units(self, node: str) -> Path:
         """``systemd-run`` timers of a node (one JSON file per unit: pid, command, due time)."""
         return self.node_root(node) / "run" / "systemd" / "transient"

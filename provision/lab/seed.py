@@ -21,6 +21,7 @@ from provision.lab.registry import ApiError, Ctx, call
 from provision.lab.store import Store
 from provision.pveformat import interfaces as ifs
 from provision.spec import Bond, Bridge, Cluster, Nic, SpecError, Vlan, load_stack
+from provision.spec.dcoptions import pve_option_values
 
 
 class SeedError(Exception):
@@ -138,6 +139,10 @@ def _network(store: Store, paths: LabPaths, spec: Cluster) -> None:
         except ifs.InterfacesError as exc:
             raise ApiError(500, f"{n.name}: {exc}") from None
         paths.interfaces(n.name).write_text(text)
+        if n.ha_watchdog_module is not None:  # an admin who configured it when installing the node
+            line = f"WATCHDOG_MODULE={n.ha_watchdog_module}"
+            paths.ha_manager_default(n.name).write_text(
+                hardware.HA_MANAGER_DEFAULT.replace("#WATCHDOG_MODULE=ipmi_watchdog", line))
 
 
 def _cluster(store: Store, paths: LabPaths, spec: Cluster) -> None:
@@ -261,8 +266,12 @@ def _ha(store: Store, paths: LabPaths, spec: Cluster) -> None:
     def nodes(prios: dict[str, int]) -> str:
         return ",".join(f"{n}:{p}" if p else n for n, p in prios.items())
 
-    if spec.ha.crs != "basic":  # basic is datacenter.cfg's default: nothing to write
-        call(ctx, "PUT", "/cluster/options", {"crs": f"ha={spec.ha.crs}"})
+    options = {k: v if isinstance(v, str) else ",".join(f"{sub}={x}" for sub, x in sorted(v.items()))
+               for k, v in pve_option_values(spec).items()}
+    if options.get("crs") == "ha=basic":  # datacenter.cfg's default: nothing to write
+        del options["crs"]
+    if options:
+        call(ctx, "PUT", "/cluster/options", options)
     for g in spec.ha.groups:
         p: dict[str, Any] = {"group": g.name, "nodes": nodes(g.nodes), "restricted": int(g.restricted),
                              "nofailback": int(g.nofailback)}

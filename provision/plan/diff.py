@@ -25,6 +25,7 @@ from typing import Any, Literal, get_args
 from pydantic import BaseModel
 
 from provision.discover.observed import Observed
+from provision.plan import datacenter as datacenter_options
 from provision.plan.errors import PlanError
 from provision.plan.prune import Prune
 from provision.spec.addresses import Address
@@ -398,7 +399,6 @@ class _Differ:
         )
 
     def ha(self) -> None:
-        self.crs()
         desired_ha = self.desired.ha
         groups = list(desired_ha.groups)
         rules = list(desired_ha.rules)
@@ -423,17 +423,21 @@ class _Differ:
             {r.sid: r for r in self.observed.ha.resources}, lambda r: view(r, exclude=("sid",)), "HA resource",
         )
 
-    def crs(self) -> None:
-        """The HA scheduler (datacenter.cfg `crs: ha=`). Not compared when /cluster/options
-        could not be read: an unread option is not PVE's default."""
-        addr = Address.of("ha", "crs")
+    def datacenter(self) -> None:
+        """datacenter.cfg (`provision.plan.datacenter`): one update of every managed option
+        that differs. Not compared when /cluster/options could not be read: an unread option
+        is not PVE's default."""
+        addr = datacenter_options.ADDRESS
         if self.facts is not None and not self.facts.options_known:
-            self.add(Change(addr, "noop-note", reason="ha.crs is not compared: /cluster/options could not be read"))
+            self.add(Change(addr, "noop-note", reason="datacenter.cfg (ha.crs, ha policy, datacenter) is not "
+                                                      "compared: /cluster/options could not be read",
+                            not_compared=True))
             return
-        want, have = self.desired.ha.crs, self.observed.ha.crs
-        if want != have:
-            self.add(Change(addr, "update", before={"crs": have}, after={"crs": want},
-                            field_diffs=(FieldDiff("crs", have, want),)))
+        after = datacenter_options.wanted(self.desired)
+        before = datacenter_options.current(self.observed, list(after))
+        diffs = compare(after, before)
+        if diffs:
+            self.add(Change(addr, "update", before=before, after=after, field_diffs=tuple(diffs)))
 
 
 # -- views and helpers ----------------------------------------------------------------
@@ -530,6 +534,7 @@ def diff(desired: Cluster, observed: Cluster, *, prune: bool | Prune = False,
     d.ceph()
     d.storage()
     d.ha()
+    d.datacenter()
     if d.errors:
         raise PlanError(sorted(d.errors))
     order = {"noop-note": 1}

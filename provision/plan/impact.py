@@ -27,6 +27,7 @@ from provision import crm
 from provision.discover.observed import Observed
 from provision.plan.diff import Change
 from provision.spec.cluster import Cluster
+from provision.spec.hapolicy import placement_mode
 
 STOPPED = ("stopped", "disabled")
 
@@ -62,7 +63,7 @@ def _services(cluster: Cluster, placement: dict[str, str]) -> list[crm.Service]:
 def _moves(cluster: Cluster, placement: dict[str, str], nodes: Sequence[crm.NodeInfo]) -> list[crm.Move]:
     try:
         config = crm.ha_config(cluster.ha.groups, cluster.ha.rules)
-        return crm.pending_moves(_services(cluster, placement), nodes, config, cluster.ha.crs)
+        return crm.pending_moves(_services(cluster, placement), nodes, config, placement_mode(cluster.ha.crs))
     except ValueError:
         return []  # an HA configuration the CRM model refuses: no prediction rather than a wrong one
 

@@ -28,6 +28,7 @@ from provision.actions import params as P
 from provision.actions.action import ActionError
 from provision.crm.quorum import QDevice
 from provision.discover.observed import Observed
+from provision.plan import datacenter as datacenter_options
 from provision.plan.diff import Change, _iface_view, cluster_members
 from provision.plan.errors import PlanError
 from provision.plan.storage_options import storage_options
@@ -571,12 +572,14 @@ class _Builder:
 
     def ha(self) -> None:
         members = self.membership_ids()
-        crs = self.by_addr.get("ha.crs")
-        if crs is not None:
+        dc = self.by_addr.get(str(datacenter_options.ADDRESS))
+        if dc is not None:
             # after create/join: a join replaces the node's datacenter.cfg with the cluster's
-            self.add(Kind.HA_CRS_SET, crs.address, Verb.SET, Phase.HA_GROUPS,
-                     _params(P.HaCrsSet, {"ha": self.desired.ha.crs}), depends_on=members,
-                     reason="datacenter.cfg crs through /cluster/options (other options untouched)")
+            options, merge = datacenter_options.pve_options(self.desired, [f.path for f in dc.field_diffs])
+            self.add(Kind.DATACENTER_OPTIONS_SET, dc.address, Verb.SET, Phase.HA_GROUPS,
+                     _params(P.DatacenterOptionsSet, {"options": options, "merge": merge}), depends_on=members,
+                     reason="datacenter.cfg through /cluster/options (options and sub-keys the stack does not "
+                            "manage are kept)")
         for kind, key_name in (("group", "group"), ("resource", "sid"), ("rule", "rule")):
             add_kind, set_kind, remove_kind, phase, destroy_phase, add_model, set_model, remove_model = _HA[kind]
             for ch in self.changed("ha", kind):
@@ -608,6 +611,18 @@ class _Builder:
                         ident["type"] = want.type
                     self.add(set_kind, ch.address, Verb.SET, phase, _update(set_model, ch, ident, want),
                              depends_on=self.planned(*deps))
+
+    def watchdogs(self) -> None:
+        """`WATCHDOG_MODULE` of each node whose stack entry names one. No API shows the file,
+        so discovery cannot compare it: every plan carries the check, which apply makes on
+        the node (changing the file only where it differs) and which is no change of the plan."""
+        for node in self.desired.nodes:
+            if node.ha_watchdog_module is None:
+                continue
+            self.add(Kind.HA_WATCHDOG_SET, Address.of(("node", node.name)), Verb.ENSURE_WATCHDOG, Phase.HA_GROUPS,
+                     _params(P.HaWatchdogSet, {"module": node.ha_watchdog_module}), node=node.name,
+                     depends_on=self.planned(self.member_action(node.name)), changes=[],
+                     reason="the API cannot show /etc/default/pve-ha-manager: apply checks it on the node")
 
     def _ha_object(self, kind: str, key: str) -> Any:
         ha = self.desired.ha
@@ -665,6 +680,7 @@ def build_actions(
     b.ceph()
     b.storage()
     b.ha()
+    b.watchdogs()
     return list(b.actions.values())
 
 

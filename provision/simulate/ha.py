@@ -20,6 +20,7 @@ from typing import Literal
 from provision import crm
 from provision.simulate.membership import Membership
 from provision.spec import Cluster, HaResource
+from provision.spec.hapolicy import placement_mode
 
 __all__ = [
     "HaModel",
@@ -61,7 +62,7 @@ class HaModel:
         }
         compiled = crm.compile_rules(config, services, cluster.node_names)
         dropped = tuple(f"HA rule {d.rule} is ignored by the CRM: {d.reason}" for d in compiled.dropped)
-        return cls(config, cluster.ha.crs, capacity, dropped)
+        return cls(config, placement_mode(cluster.ha.crs), capacity, dropped)
 
     def nodes(self, online: frozenset[str]) -> list[crm.NodeInfo]:
         return [

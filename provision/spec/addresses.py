@@ -18,6 +18,7 @@ KINDS: dict[str, frozenset[str]] = {
     "corosync": frozenset({"link", "totem"}), "quorum": frozenset({"qdevice"}),
     "ceph": frozenset({"mon", "mgr", "mds", "osd", "pool", "fs"}),
     "ha": frozenset({"group", "rule", "resource"}),
+    "datacenter": frozenset(),
 }
 
 _SEGMENT = re.compile(r'([a-z_]+)(?:\[(?:"([^"]*)"|(\d+))\])?')

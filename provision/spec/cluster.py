@@ -13,6 +13,7 @@ from provision.spec.base import CLUSTER_NAME, SpecModel, Text
 from provision.spec.ceph import Ceph
 from provision.spec.connection import Connection
 from provision.spec.corosync import Corosync, Quorum
+from provision.spec.datacenter import Datacenter
 from provision.spec.guests import Guest
 from provision.spec.ha import Ha
 from provision.spec.network import Bond, Nic
@@ -47,6 +48,11 @@ class Cluster(SpecModel):
     ha: Ha = Field(default_factory=Ha, description="HA groups, rules and resources.")
     guests: list[Guest] = Field(
         default_factory=list, description="Guests that exist (not managed; used for checks and what-if)."
+    )
+    datacenter: Datacenter = Field(
+        default_factory=Datacenter,
+        description="datacenter.cfg options (migration, email sender, workers, bandwidth limits, VMID range); "
+        "each one left out is left alone.",
     )
     ignore: list[Pattern] = Field(
         default_factory=list,

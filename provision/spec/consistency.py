@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from provision.spec.ceph import CEPH_RELEASES
 from provision.spec.cluster import Cluster
 from provision.spec.ha import HaGroup, NodeAffinityRule
+from provision.spec.hapolicy import PVE9_CRS_MODES
 from provision.spec.network import Bond, Bridge, Nic, Vlan, interface_parents
 from provision.spec.secrets import SecretRef, own_credential
 from provision.spec.storage import CephFsStorage, RbdStorage
@@ -337,6 +338,20 @@ def _qdevice(checker: _Checker) -> None:
                                                     "on its own)" if possible == "lms" else ""))
 
 
+def _ha_policy(checker: _Checker) -> None:
+    """`crs: ha=dynamic` and the `ha-auto-rebalance*` keys exist only in pve-cluster 9.1.2+
+    (`src/PVE/DataCenterConfig.pm` master L13-81; stable-bookworm L13-32 has basic/static and
+    ha-rebalance-on-start only): PVE 8 refuses them with a 400."""
+    ha = checker.c.ha
+    if checker.c.pve_version != 8:
+        return
+    if ha.crs in PVE9_CRS_MODES:
+        checker.add(("ha", "crs"), f"CRS mode {ha.crs} needs PVE 9", "on PVE 8 use basic or static")
+    if ha.auto_rebalance is not None:
+        checker.add(("ha", "auto_rebalance"), "automatic HA rebalancing needs PVE 9 (pve-ha-manager 5.2)",
+                    "drop auto_rebalance, or use rebalance_on_start on PVE 8")
+
+
 def check(cluster: Cluster) -> list[SpecIssue]:
     """All cross-check failures of `cluster`, in a stable order."""
     checker = _Checker(cluster)
@@ -348,4 +363,5 @@ def check(cluster: Cluster) -> list[SpecIssue]:
     checker.secrets()
     checker.bootstrap()
     checker.ha()
+    _ha_policy(checker)
     return checker.issues

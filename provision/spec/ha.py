@@ -7,6 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, field_validator
 
 from provision.spec.base import CONFIG_ID, INT32_MAX, Int, SpecModel, Text, check_node_names, described
+from provision.spec.hapolicy import AutoRebalance, CrsMode, ShutdownPolicy
 
 SID = described(r"^(vm|ct):[1-9][0-9]{2,8}$",
                 "a resource id like vm:100 or ct:200 (vmid 100 to 999999999)")
@@ -111,13 +112,28 @@ class HaResource(SpecModel):
 class Ha(SpecModel):
     """HA manager configuration."""
 
-    crs: Literal["basic", "static"] = Field(
+    crs: CrsMode = Field(
         default="basic",
-        description="Cluster resource scheduler for HA placement (datacenter.cfg `crs: ha=`).",
+        description="Cluster resource scheduler for HA placement (datacenter.cfg `crs: ha=`); dynamic needs PVE 9.",
     )
     groups: list[HaGroup] = Field(default_factory=list, description="HA groups (PVE 8).")
     rules: list[HaRule] = Field(default_factory=list, description="HA rules (PVE 9).")
     resources: list[HaResource] = Field(default_factory=list, description="HA-managed guests.")
+    shutdown_policy: ShutdownPolicy | None = Field(
+        default=None,
+        description="What HA does with a node's services when the node shuts down or reboots (datacenter.cfg "
+        "`ha: shutdown_policy=`; PVE's default conditional). Unset: left as the cluster has it.",
+    )
+    rebalance_on_start: bool | None = Field(
+        default=None,
+        description="Let the CRS pick the node when a stopped HA service is started (`crs: ha-rebalance-on-start`). "
+        "Unset: left as the cluster has it.",
+    )
+    auto_rebalance: AutoRebalance | None = Field(
+        default=None,
+        description="PVE 9: automatic rebalancing of HA resources (`crs: ha-auto-rebalance...`). Unset: left as "
+        "the cluster has it.",
+    )
 
     def resource(self, sid: str) -> HaResource | None:
         return next((r for r in self.resources if r.sid == sid), None)

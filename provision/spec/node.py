@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from provision.spec.base import INT32_MAX, NODE_NAME, FilePath, Int, IPv4Address, SpecModel, Text
+from provision.spec.hapolicy import WATCHDOG_MODULE
 from provision.spec.network import Interface
 
 
@@ -38,6 +39,12 @@ class Node(SpecModel):
         default_factory=list, description="Network interfaces managed in /etc/network/interfaces."
     )
     capacity: Capacity | None = Field(default=None, description="Memory and cores, for failure analysis.")
+    ha_watchdog_module: Text | None = Field(
+        default=None, pattern=WATCHDOG_MODULE,
+        description="Hardware watchdog the HA stack fences with (`WATCHDOG_MODULE` in /etc/default/pve-ha-manager, "
+        "e.g. ipmi_watchdog; softdog is PVE's default). Loaded at the next boot. The API cannot show it: plan "
+        "always carries a check that apply makes on the node. Unset: left as the node has it.",
+    )
 
     def interface(self, name: str) -> Interface | None:
         """The interface called `name`, if declared."""

@@ -206,5 +206,31 @@ def test_ha_crs_is_read_from_cluster_options() -> None:
     data["/cluster/options"] = {"crs": {"ha": "static", "ha-rebalance-on-start": 1}, "allowed-tags": []}
     assert run(data).cluster.ha.crs == "static"
     data["/cluster/options"] = {"crs": {"ha": "dynamic"}, "allowed-tags": []}
-    with pytest.raises(UnmodelledError, match=r"crs.*dynamic"):
-        run(data)
+    assert run(data).cluster.ha.crs == "dynamic"  # pve-cluster 9.1.2+
+
+
+def test_datacenter_options_are_read_as_the_file_sets_them() -> None:
+    """GET /cluster/options as PVE 9 answers: property strings as objects (booleans 1/0),
+    bwlimit as its text; what the file leaves out stays unset (issue 15)."""
+    data = answers("built-pve8")
+    data["/cluster/options"] = {
+        "crs": {"ha": "static", "ha-rebalance-on-start": 1, "ha-auto-rebalance": 1,
+                "ha-auto-rebalance-threshold": "40", "ha-auto-rebalance-method": "topsis"},
+        "ha": {"shutdown_policy": "migrate"},
+        "migration": {"type": "insecure", "network": "10.40.40.0/24"},
+        "email_from": "pve@example.com", "max_workers": 4, "bwlimit": "restore=51200,migration=102400",
+        "next-id": {"lower": "1000", "upper": "2000"}, "keyboard": "de", "allowed-tags": [],
+    }
+    cluster = run(data).cluster
+    assert cluster.ha.shutdown_policy == "migrate" and cluster.ha.rebalance_on_start is True
+    auto = cluster.ha.auto_rebalance
+    assert auto is not None and (auto.enabled, auto.threshold, auto.method, auto.margin) == (True, 40, "topsis", 10)
+    dc = cluster.datacenter
+    assert dc.migration is not None and dc.migration.type == "insecure"
+    assert str(dc.migration.network) == "10.40.40.0/24"
+    assert (dc.email_from, dc.max_workers) == ("pve@example.com", 4)
+    assert dc.bwlimit is not None
+    assert (dc.bwlimit.restore, dc.bwlimit.migration, dc.bwlimit.default) == (51200, 102400, None)
+    assert dc.next_id is not None and (dc.next_id.lower, dc.next_id.upper) == (1000, 2000)
+    blank = run(answers("built-pve8")).cluster
+    assert blank.ha.shutdown_policy is None and blank.ha.auto_rebalance is None and blank.datacenter.empty

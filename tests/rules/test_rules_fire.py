@@ -52,6 +52,13 @@ def _qdevice(**fields: Any) -> Callable[[Any], None]:
     return change
 
 
+def _datacenter(**fields: Any) -> Callable[[Any], None]:
+    def change(tree: Any) -> None:
+        tree["datacenter"] = CommentedMap({k: CommentedMap(v) for k, v in fields.items()})
+
+    return change
+
+
 def _drop(name: str) -> Callable[[Any], None]:
     return lambda t: sv.drop_node(t, name)
 
@@ -217,6 +224,20 @@ CASES = [
          'ha.resources["vm:102"]', "outside group db"),
     Case("PVE-HA012", "lab", _set(lambda t: sv.guest(t, "vm:100"), "node", "pve03"),
          'ha.resources["vm:100"]', "prefers pve01, pve02", id="failback"),
+    # -- HA policy (issue 15)
+    Case("PVE-HA020", "lab", _set(lambda t: t["ha"], "shutdown_policy", "freeze"), "ha.shutdown_policy",
+         "4 started"),
+    Case("PVE-HA021", "lab", _set(lambda t: t["ha"], "shutdown_policy", "conditional"), "ha.shutdown_policy"),
+    Case("PVE-HA022", "lab", _set(lambda t: t["ha"], "shutdown_policy", "migrate"), "ha.shutdown_policy"),
+    Case("PVE-HA023", "lab", _datacenter(migration={"type": "insecure"}), "datacenter.migration.type"),
+    Case("PVE-HA023", "lab", _datacenter(migration={"type": "insecure", "network": "10.10.10.0/24"}),
+         "datacenter.migration.network", "corosync link 0", id="shared"),
+    Case("PVE-HA024", "lab", _datacenter(migration={"network": "10.99.0.0/24"}), "datacenter.migration.network",
+         "pve01, pve02, pve03"),
+    Case("PVE-HA025", "lab", _all(_set(lambda t: t["ha"], "crs", "static"),
+                                  lambda t: sv.node(t, "pve02").pop("capacity")), "ha.crs", "pve02"),
+    Case("PVE-HA026", "lab", _set(lambda t: sv.node(t, "pve03"), "ha_watchdog_module", "softdog"),
+         'nodes["pve03"].ha_watchdog_module', "pve03 fences with softdog"),
 ]
 
 
