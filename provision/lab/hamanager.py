@@ -8,12 +8,20 @@ round inside the API server (asyncio background task), with all node choices del
 to ``provision.crm.placement`` and all delays multiplied by ``--time-scale``.
 
 Nothing moves unless the master sits in a quorate partition, as in PVE.
+
+Node maintenance (``ha-manager crm-command node-maintenance``) follows pve-ha-manager's
+three steps: the CRM records the request in its status (``node_request``), the node's LRM
+picks it up and switches to ``maintenance`` mode, and the CRM then marks the node
+``maintenance`` and moves its services away, remembering each one's ``maintenance_node``
+so that they move back when the request is cleared (docs/lab-contract.md, "HA node
+maintenance"). The lab runs the LRM's part inside the same round.
 """
 
 from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import replace
 
 from provision.crm import placement
 from provision.crm.model import Service
@@ -43,6 +51,10 @@ def crm_round(store: Store, now: float | None = None) -> None:
         store.set_meta("ha_master", {"node": master, "timestamp": now})
         members = sorted(n.name for n in t.conf.nodes)
         online = {n for n in members if t.sees(master, n)}
+        cmds: list[list[str]] = store.get_meta("crm_commands", []) or []
+        store.set_meta("crm_commands", None)
+        prior = {r["name"]: str(r["state"]) for r in store.query("SELECT name, state FROM ha_nodes")}
+        modes = lrm_modes(store, _node_requests(store, cmds, prior), online)
         resources = {s.id: s for s in parse_sections(store.get_file(HA_RESOURCES), "resources")}
         config = crmbridge.ha_config(
             parse_sections(store.get_file(HA_GROUPS), "groups"), parse_sections(store.get_file(HA_RULES), "rules")
@@ -58,7 +70,9 @@ def crm_round(store: Store, now: float | None = None) -> None:
 
         def as_service(sid: str, node: str) -> Service:
             g = guests.get(sid, {})
-            return crmbridge.service(resources[sid], node, int(g.get("memory_mb", 0)), int(g.get("cores", 0)))
+            svc = crmbridge.service(resources[sid], node, int(g.get("memory_mb", 0)), int(g.get("cores", 0)))
+            fallback = rows[sid].get("maintenance_node") if sid in rows else None
+            return replace(svc, maintenance_node=str(fallback)) if fallback else svc
 
         # Services that left the config, or are ignored, leave the manager status.
         for sid in list(rows):
@@ -79,14 +93,19 @@ def crm_round(store: Store, now: float | None = None) -> None:
         states = {r["name"]: dict(r) for r in store.query("SELECT * FROM ha_nodes")}
         for node in members:
             prev = states.get(node)
+            maintenance = modes.get(node) == "maintenance"
             if node in online:
-                if prev is None or prev["state"] != "online":
+                if prev is None or prev["state"] not in ("online", "maintenance"):
                     _set_node(store, node, "online", now)
                     for sid, row in rows.items():
                         if row["node"] == node and row["state"] == "fence":
                             _set_service(store, rows, sid, state="stopped")
+                elif (prev["state"] == "maintenance") != maintenance:  # NodeStatus::update
+                    _set_node(store, node, "maintenance" if maintenance else "online", now)
                 continue
-            if prev is None or prev["state"] == "online":
+            if prev is not None and prev["state"] == "maintenance" and maintenance:
+                continue  # left in maintenance (migrate policy): not fenced
+            if prev is None or prev["state"] in ("online", "maintenance"):
                 victims = [sid for sid, r in rows.items()
                            if r["node"] == node and _recoverable(resources[sid].props.get("state", "started"))]
                 _set_node(store, node, "fence" if victims else "unknown", now)
@@ -105,7 +124,9 @@ def crm_round(store: Store, now: float | None = None) -> None:
                     _set_service(store, rows, sid, state="recovery")
 
         services = [as_service(sid, row["node"]) for sid, row in rows.items()]
-        infos = crmbridge.node_infos(members, online, size)
+        in_maintenance = {r["name"] for r in store.query("SELECT name FROM ha_nodes WHERE state = 'maintenance'")}
+        infos = crmbridge.node_infos(members, online, size, in_maintenance)
+        schedulable = online - in_maintenance
         to_recover = [s for s in services if rows[s.sid]["state"] == "recovery"]
         if to_recover:
             # The CRM's state says which services are in recovery (their fencing finished);
@@ -123,7 +144,7 @@ def crm_round(store: Store, now: float | None = None) -> None:
         # Finish migrations started last round.
         for sid, row in rows.items():
             if row["state"] in ("migrate", "relocate") and row["target"]:
-                if row["target"] in online:
+                if row["target"] in schedulable:
                     _move_guest(store, sid, row["target"], running=True)
                     _set_service(store, rows, sid, node=row["target"], state="started", target=None)
                 else:
@@ -143,19 +164,68 @@ def crm_round(store: Store, now: float | None = None) -> None:
                 _set_service(store, rows, sid, state="stopped")
 
         # Admin requests (ha-manager migrate/relocate), then the CRM's own moves (failback).
-        cmds: list[list[str]] = store.get_meta("crm_commands", []) or []
-        store.set_meta("crm_commands", None)
-        for kind, sid, target in cmds:
+        for cmd in cmds:
+            if len(cmd) != 3:
+                continue  # node-maintenance requests were taken above
+            kind, sid, target = cmd
             current = rows.get(sid)
-            if current is None or target not in online or current["node"] == target or current["state"] != "started":
+            if current is None or target not in schedulable or current["node"] == target \
+                    or current["state"] != "started":
                 continue
             _set_service(store, rows, sid, state=kind, target=target)
+        for sid, row in rows.items():
+            # Manager.pm next_state_started: a fallback that is the service's own node again
+            # on an online node is stale (the cluster went down in maintenance) and is dropped.
+            if row.get("maintenance_node") == row["node"] and row["node"] in schedulable:
+                _set_service(store, rows, sid, maintenance_node=None)
         services = [as_service(sid, row["node"]) for sid, row in rows.items()
                     if row["state"] in ("started", "stopped")]
         for move in placement.pending_moves(services, infos, config, crs):
             if rows[move.sid]["state"] == "started":
                 kind = "migrate" if move.sid.startswith("vm:") else "relocate"
-                _set_service(store, rows, move.sid, state=kind, target=move.target)
+                _set_service(store, rows, move.sid, state=kind, target=move.target,
+                             maintenance_node=move.maintenance_node)
+
+
+def queue_crm_command(store: Store, words: list[str]) -> None:
+    """Append to the CRM's command queue (``HA::Config::queue_crm_commands``, the file
+    ``/etc/pve/ha/crm_commands``), which the master reads and empties every round."""
+    with store.tx():
+        cmds: list[list[str]] = store.get_meta("crm_commands", []) or []
+        cmds.append(words)
+        store.set_meta("crm_commands", cmds)
+
+
+def _node_requests(store: Store, cmds: list[list[str]], states: dict[str, str]) -> dict[str, dict[str, int]]:
+    """``Manager::update_crm_commands`` for node maintenance: enabling is recorded only for
+    an ``online`` node (one in maintenance is left alone, others are an error in PVE's log);
+    disabling always clears the request. Kept in the CRM status across master changes."""
+    requests: dict[str, dict[str, int]] = store.get_meta("ha_node_request", {}) or {}
+    for cmd in cmds:
+        if len(cmd) != 2:
+            continue
+        verb, node = cmd
+        if verb == "enable-node-maintenance" and states.get(node) == "online":
+            requests.setdefault(node, {})["maintenance"] = 1
+        elif verb == "disable-node-maintenance":
+            requests.get(node, {}).pop("maintenance", None)
+    requests = {n: r for n, r in requests.items() if r}
+    store.set_meta("ha_node_request", requests or None)
+    return requests
+
+
+def lrm_modes(store: Store, requests: dict[str, dict[str, int]], online: set[str]) -> dict[str, str]:
+    """Each LRM's mode (``LRM::update_service_status``): a running LRM follows the CRM's
+    maintenance request; a node that is not running keeps the mode it last wrote to its
+    ``lrm_status``, which is what the CRM reads."""
+    modes: dict[str, str] = store.get_meta("lrm_modes", {}) or {}
+    for node in online:
+        if requests.get(node, {}).get("maintenance"):
+            modes[node] = "maintenance"
+        elif modes.get(node) == "maintenance":
+            modes[node] = "active"
+    store.set_meta("lrm_modes", modes or None)
+    return modes
 
 
 def _recoverable(request: str) -> bool:
@@ -176,8 +246,9 @@ def _set_service(store: Store, rows: dict[str, dict[str, object]], sid: str, **c
         changes["uid"] = _uid()
         changes["since"] = time.time()
     row.update(changes)
-    store.exec("UPDATE ha_services SET node = ?, state = ?, uid = ?, since = ?, target = ? WHERE sid = ?",
-               (row["node"], row["state"], row["uid"], row["since"], row["target"], sid))
+    store.exec("UPDATE ha_services SET node = ?, state = ?, uid = ?, since = ?, target = ?, maintenance_node = ? "
+               "WHERE sid = ?",
+               (row["node"], row["state"], row["uid"], row["since"], row["target"], row.get("maintenance_node"), sid))
 
 
 def _vmid(sid: str) -> int:
