@@ -43,6 +43,10 @@ def predict(cluster: Cluster, node: str, down: tuple[str, ...] = ()) -> Predicti
     for svc in during_step.services:
         if svc.action == "lost":
             refusals.append(f"{svc.sid} would be left without a node: {svc.reason}")
+        elif svc.state == "started" and svc.before == node and svc.after == node:
+            # The CRM keeps it running on the node in maintenance: nothing to fail over to.
+            refusals.append(f"{svc.sid} would be left without a node to move to: its group or rules allow no "
+                            f"other online node than {node}")
     return Prediction(
         before={s.sid: s.before or "" for s in during_step.services},
         during={s.sid: s.after or "" for s in during_step.services},
