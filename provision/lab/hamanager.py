@@ -22,9 +22,11 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import replace
+from typing import Any
 
 from provision.crm import placement
 from provision.crm.model import Service
+from provision.crm.shutdown import DEFAULT_POLICY, FENCE_DELAY_SECONDS, shutdown_mode
 from provision.lab import crmbridge, topology
 from provision.lab.files import DATACENTER, HA_GROUPS, HA_RESOURCES, HA_RULES, parse_datacenter, parse_sections
 from provision.lab.store import Store
@@ -54,7 +56,8 @@ def crm_round(store: Store, now: float | None = None) -> None:
         cmds: list[list[str]] = store.get_meta("crm_commands", []) or []
         store.set_meta("crm_commands", None)
         prior = {r["name"]: str(r["state"]) for r in store.query("SELECT name, state FROM ha_nodes")}
-        modes = lrm_modes(store, _node_requests(store, cmds, prior), online)
+        shutdowns: dict[str, dict[str, Any]] = store.get_meta("lrm_shutdown", {}) or {}
+        modes = lrm_modes(store, _node_requests(store, cmds, prior), online, shutdowns)
         resources = {s.id: s for s in parse_sections(store.get_file(HA_RESOURCES), "resources")}
         config = crmbridge.ha_config(
             parse_sections(store.get_file(HA_GROUPS), "groups"), parse_sections(store.get_file(HA_RULES), "rules")
@@ -106,16 +109,18 @@ def crm_round(store: Store, now: float | None = None) -> None:
             if prev is not None and prev["state"] == "maintenance" and maintenance:
                 continue  # left in maintenance (migrate policy): not fenced
             if prev is None or prev["state"] in ("online", "maintenance"):
-                victims = [sid for sid, r in rows.items()
-                           if r["node"] == node and _recoverable(resources[sid].props.get("state", "started"))]
+                # frozen services wait for their node (Manager.pm never fences 'freeze')
+                victims = [sid for sid, r in rows.items() if r["node"] == node and r["state"] != "freeze"
+                           and _recoverable(resources[sid].props.get("state", "started"))]
                 _set_node(store, node, "fence" if victims else "unknown", now)
                 for sid in victims:
                     _set_service(store, rows, sid, state="fence")
 
         # Fencing done once the dead node's lock expired: its guests are gone, services recover.
-        delay = FENCE_SECONDS * scale
+        # A node its LRM left cleanly (failover) released its lock: only the offline delay.
+        clean = {n for n, req in shutdowns.items() if req.get("exited") and req.get("mode") == "shutdown"}
         fenced = [r["name"] for r in store.query("SELECT * FROM ha_nodes WHERE state = 'fence'")
-                  if now - r["since"] >= delay]
+                  if now - r["since"] >= (FENCE_DELAY_SECONDS if r["name"] in clean else FENCE_SECONDS) * scale]
         for node in fenced:
             _set_node(store, node, "unknown", now)
             c.execute("UPDATE guests SET status = 'stopped' WHERE node = ?", (node,))
@@ -150,9 +155,11 @@ def crm_round(store: Store, now: float | None = None) -> None:
                 else:
                     _set_service(store, rows, sid, state="started", target=None)
 
-        # Requested states on online nodes (the LRM part).
+        _freeze(store, rows, modes, online, resources)
+        # Requested states on online nodes (the LRM part; an LRM shutting down manages nothing).
         for sid, row in rows.items():
-            if row["node"] not in online or row["state"] not in ("started", "stopped"):
+            if row["node"] not in online or row["state"] not in ("started", "stopped") \
+                    or modes.get(str(row["node"])) in ("shutdown", "restart"):
                 continue
             want = resources[sid].props.get("state", "started")
             if want in ("started", "enabled"):
@@ -185,6 +192,7 @@ def crm_round(store: Store, now: float | None = None) -> None:
                 kind = "migrate" if move.sid.startswith("vm:") else "relocate"
                 _set_service(store, rows, move.sid, state=kind, target=move.target,
                              maintenance_node=move.maintenance_node)
+        _lrm_exits(store, rows, shutdowns, online)
 
 
 def queue_crm_command(store: Store, words: list[str]) -> None:
@@ -214,18 +222,90 @@ def _node_requests(store: Store, cmds: list[list[str]], states: dict[str, str]) 
     return requests
 
 
-def lrm_modes(store: Store, requests: dict[str, dict[str, int]], online: set[str]) -> dict[str, str]:
-    """Each LRM's mode (``LRM::update_service_status``): a running LRM follows the CRM's
-    maintenance request; a node that is not running keeps the mode it last wrote to its
-    ``lrm_status``, which is what the CRM reads."""
+def lrm_modes(store: Store, requests: dict[str, dict[str, int]], online: set[str],
+              shutdowns: dict[str, dict[str, Any]]) -> dict[str, str]:
+    """Each LRM's mode (``LRM::update_service_status``, ``shutdown_request``): a running LRM
+    that is shutting down keeps its shutdown mode; otherwise it follows the CRM's maintenance
+    request. A node that is not running keeps the mode it last wrote to its ``lrm_status``,
+    which is what the CRM reads."""
     modes: dict[str, str] = store.get_meta("lrm_modes", {}) or {}
     for node in online:
-        if requests.get(node, {}).get("maintenance"):
+        if node in shutdowns:
+            modes[node] = str(shutdowns[node]["mode"])
+        elif requests.get(node, {}).get("maintenance"):
             modes[node] = "maintenance"
-        elif modes.get(node) == "maintenance":
+        elif modes.get(node, "active") != "active":
             modes[node] = "active"
     store.set_meta("lrm_modes", modes or None)
     return modes
+
+
+def request_shutdown(store: Store, node: str, reboot: bool) -> tuple[str, str]:
+    """The node's LRM gets a shutdown request (``LRM::shutdown_request``): its mode follows
+    ``datacenter.cfg`` ``ha: shutdown_policy`` (``provision.crm.shutdown_mode``), except that
+    a node in manual maintenance stays in maintenance. Returns ``(policy, mode)``."""
+    with store.tx():
+        ha = parse_datacenter(store.get_file(DATACENTER)).get("ha")
+        policy = str(ha.get("shutdown_policy", DEFAULT_POLICY)) if isinstance(ha, dict) else DEFAULT_POLICY
+        mode: str = shutdown_mode(policy, reboot)
+        if (store.get_meta("lrm_modes", {}) or {}).get(node) == "maintenance":
+            mode = "maintenance"  # "ignore <policy> policy as manual maintenance mode is enabled"
+        shutdowns: dict[str, dict[str, Any]] = store.get_meta("lrm_shutdown", {}) or {}
+        shutdowns[node] = {"mode": mode, "reboot": reboot, "exited": False}
+        store.set_meta("lrm_shutdown", shutdowns)
+    return policy, mode
+
+
+def lrm_exited(store: Store, node: str) -> bool:
+    """Whether the node's LRM finished its shutdown (the node may now power off)."""
+    return bool(((store.get_meta("lrm_shutdown", {}) or {}).get(node) or {}).get("exited"))
+
+
+def clear_shutdown(store: Store, node: str) -> None:
+    """The node booted: a fresh LRM starts in mode ``active`` (or maintenance, if requested)."""
+    with store.tx():
+        shutdowns: dict[str, dict[str, Any]] = store.get_meta("lrm_shutdown", {}) or {}
+        if shutdowns.pop(node, None) is not None:
+            store.set_meta("lrm_shutdown", shutdowns or None)
+
+
+def _freeze(store: Store, rows: dict[str, dict[str, Any]], modes: dict[str, str], online: set[str],
+            resources: dict[str, Any]) -> None:
+    """Manager.pm: services of a node whose LRM is in ``restart`` mode are frozen (the LRM
+    stops them); a frozen service whose node's LRM is ``active`` again is unfrozen."""
+    for sid, row in rows.items():
+        mode = modes.get(str(row["node"]), "active")
+        if mode == "restart" and row["state"] in ("started", "stopped"):
+            _set_guest_status(store, sid, "stopped")
+            _set_service(store, rows, sid, state="freeze")
+        elif row["state"] == "freeze" and mode == "active" and row["node"] in online:
+            want = resources[sid].props.get("state", "started")
+            _set_service(store, rows, sid, state="started" if want in ("started", "enabled") else "stopped")
+
+
+def _lrm_exits(store: Store, rows: dict[str, dict[str, Any]], shutdowns: dict[str, dict[str, Any]],
+               online: set[str]) -> None:
+    """``LRM::work``: a shutting-down LRM exits once nothing active is left on its node;
+    in ``shutdown`` mode (failover) it first stops every service itself, while the CRM
+    still sees them ``started``."""
+    changed = False
+    for node, req in shutdowns.items():
+        if req.get("exited") or node not in online:
+            continue
+        mine = [sid for sid, r in rows.items() if r["node"] == node]
+        if req["mode"] == "shutdown":
+            for sid in mine:
+                _set_guest_status(store, sid, "stopped")
+            busy = []
+        elif req["mode"] == "restart":
+            busy = [sid for sid in mine if rows[sid]["state"] not in ("stopped", "freeze", "error")]
+        else:  # maintenance: every running service migrated away
+            busy = [sid for sid in mine if rows[sid]["state"] in ("started", "migrate", "relocate")]
+        if not busy:
+            req["exited"] = True
+            changed = True
+    if changed:
+        store.set_meta("lrm_shutdown", shutdowns)
 
 
 def _recoverable(request: str) -> bool:
