@@ -42,7 +42,7 @@ def drill_cmd(
             raise fail(f"error: --lab {lab}: {exc.errors()[0]['msg']}") from None
     if insecure:
         typer.echo("warning: --insecure: the API's TLS certificate is not verified", err=True)
-    options = DrillOptions(node=node, connection=connection, lab=lab, insecure=insecure, timeout=timeout, poll=poll)
+    options = DrillOptions(node=node, connection=connection, insecure=insecure, timeout=timeout, poll=poll)
     try:
         report = run_drill(stack, options, progress=lambda msg: typer.echo(f"drill: {msg}", err=True))
     except ChannelError as exc:

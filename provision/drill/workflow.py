@@ -33,8 +33,7 @@ __all__ = ["DrillOptions", "run_drill"]
 @dataclass(frozen=True)
 class DrillOptions:
     node: str
-    connection: Connection | None = None
-    lab: str | None = None
+    connection: Connection | None = None  # overrides the stack's (`--lab NAME`)
     insecure: bool = False
     timeout: float = 600.0
     poll: float = 2.0
@@ -49,10 +48,8 @@ def run_drill(stack: Path, options: DrillOptions, progress: Callable[[str], None
     live = read_live(stack, options.connection, insecure=options.insecure)
     cluster, notes = with_planning_data(live.found.cluster, live.desired)
     report = DrillReport(cluster.name, options.node, live.endpoint.describe(), _now(), notes=notes)
-    lab = options.lab or (live.desired.connection.lab if live.desired.connection is not None
-                          and options.connection is None else None)
-    if options.connection is not None:
-        lab = options.connection.lab
+    chosen = options.connection or live.desired.connection  # as read_live chose it
+    lab = chosen.lab if chosen is not None else None
     down = tuple(n for n, m in sorted(live.found.observed.members.items()) if not m.online)
     prediction = predict(cluster, options.node, down)
     refusals = [*(f"discovered cluster is incomplete: {g}" for g in discovery_gaps(cluster)), *prediction.refusals]
@@ -96,8 +93,13 @@ def run_drill(stack: Path, options: DrillOptions, progress: Callable[[str], None
                     start = time.monotonic()
                     moved = read_status(get)
                     report.timeline.append((_now(), f"disabling maintenance on {options.node}"))
-                    channel.node_maintenance(inventory, options.node, options.node, "disable")
-                    report.timeline.append((_now(), f"maintenance disabled on {options.node}"))
+                    try:
+                        channel.node_maintenance(inventory, options.node, options.node, "disable")
+                        report.timeline.append((_now(), f"maintenance disabled on {options.node}"))
+                    except channel.ChannelError as exc:
+                        enabled = False  # no failback to wait for; the admin must act
+                        report.problems.append(f"{options.node} is still in maintenance: {exc} (run "
+                                               f"`ha-manager crm-command node-maintenance disable {options.node}`)")
         if enabled and report.verdict != "interrupted":
             try:
                 progress("waiting for the failback")
