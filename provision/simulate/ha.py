@@ -309,9 +309,9 @@ def _fencing(
         # pve-ha-lrm's active_service_count: services assigned here, not requested stopped.
         active = sorted(sid for sid, svc in services.items() if svc.node == node and svc.state == "started")
         if node not in powered and node in maintenance:
-            out[node] = "is shut down in maintenance (migrate policy): not fenced"
+            out[node] = "is shut down in maintenance (migrate policy): no fencing"
         elif node not in powered and node in frozen:
-            out[node] = "is shut down with its services frozen (freeze): not fenced"
+            out[node] = "is shut down with its services frozen (freeze): no fencing"
         elif node not in powered and node in clean:
             out[node] = ("is shut down cleanly (failover): fenced after 60 s offline, its lock is free"
                          if member.quorate else "is shut down cleanly (failover)")

@@ -119,3 +119,18 @@ def test_ctrl_c_takes_the_node_out_of_maintenance(lab: LabHandle) -> None:
     assert [e["event"] for e in report["timeline"]][-1] == "maintenance disabled on pve02"
     lab.wait(lambda: manager(lab)["node_status"]["pve02"] == "online" and "node_request" not in manager(lab)
              and placement(lab)["vm:101"] == "pve02", timeout=60, what="pve02 back online with vm:101")
+
+
+def test_a_failed_disable_is_in_the_report(lab: LabHandle) -> None:
+    lab.lab("faults", "--fail-once", "ha-manager crm-command node-maintenance disable")
+    try:
+        p = drill(lab, "--node", "pve02", "-f", "json")
+        assert p.returncode == 1
+        report = json.loads(p.stdout)
+        assert report["verdict"] == "failed"
+        assert any(x.startswith("pve02 is still in maintenance: ") and "injected fault" in x
+                   for x in report["problems"])
+        assert manager(lab)["node_request"] == {"pve02": {"maintenance": 1}}
+    finally:
+        lab.node("pve01", "ha-manager", "crm-command", "node-maintenance", "disable", "pve02")
+    lab.wait(lambda: placement(lab)["vm:101"] == "pve02", timeout=60, what="vm:101 back on pve02")
