@@ -15,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from provision.discover import DiscoveryError
+
 __all__ = ["Phase", "Snapshot", "read_status", "wait_phase"]
 
 SETTLED = frozenset({"started", "stopped", "error", "freeze"})
@@ -73,4 +75,7 @@ def wait_phase(get: Callable[[str], Any], node: str, node_state: str, *, baselin
         check()
         time.sleep(poll)
         check()
-        snap = read_status(get)
+        try:
+            snap = read_status(get)
+        except DiscoveryError:
+            continue  # one failed read (API busy, node switching master): read again next poll
