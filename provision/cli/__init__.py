@@ -31,6 +31,7 @@ _COMMAND_MODULES = (
     "provision.cli.plan",
     "provision.cli.apply",
     "provision.cli.simulate",
+    "provision.cli.drill",
 )
 
 

@@ -133,6 +133,27 @@ def fail(node: str = typer.Argument(..., help="Node to power off."), name: str =
 
 @lab_app.command()
 @_errors
+def shutdown(node: str = typer.Argument(..., help="Node to shut down cleanly."), name: str = NAME) -> None:
+    """Shut a node down cleanly: its HA services follow datacenter.cfg `ha: shutdown_policy`."""
+    policy, mode = lifecycle.node_down_cleanly(name, node, reboot=False)
+    typer.echo(f"{node}: shut down (HA shutdown policy {policy}, LRM mode {mode})")
+
+
+@lab_app.command()
+@_errors
+def reboot(
+    node: str = typer.Argument(..., help="Node to reboot."),
+    name: str = NAME,
+    down_for: float = typer.Option(120.0, "--down-for", min=0.0, metavar="SECONDS",
+                                   help="Simulated seconds the node stays down (scaled by --time-scale)."),
+) -> None:
+    """Reboot a node cleanly: its HA services follow datacenter.cfg `ha: shutdown_policy`."""
+    policy, mode = lifecycle.node_down_cleanly(name, node, reboot=True, down_for=down_for)
+    typer.echo(f"{node}: rebooted (HA shutdown policy {policy}, LRM mode {mode})")
+
+
+@lab_app.command()
+@_errors
 def recover(node: str = typer.Argument(..., help="Node to power on."), name: str = NAME) -> None:
     """Power a node back on."""
     lifecycle.power(name, node, True)

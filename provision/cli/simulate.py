@@ -28,6 +28,7 @@ from provision.simulate import (
     simulate,
 )
 from provision.simulate.live import currently_down, discovery_gaps, with_planning_data
+from provision.simulate.policy import shutdown_policy as policy_of
 from provision.spec import Cluster, SpecError, load_stack
 
 __all__ = ["register"]
@@ -129,12 +130,27 @@ def simulate_command(
         help="Raw Ceph usage now, in percent: checks that backfill onto the survivors fits.",
     ),
     verbose: bool = typer.Option(False, "--verbose", "-v", help="With --each-node, also print every scenario."),
+    maintenance: list[str] = typer.Option(
+        [], "--maintenance", metavar="NODE",
+        help="NODE enters HA maintenance (node-maintenance enable), then leaves it. Repeatable.",
+    ),
+    reboot: list[str] = typer.Option(
+        [], "--reboot", metavar="NODE", help="NODE reboots cleanly under the HA shutdown policy. Repeatable.",
+    ),
+    shutdown: list[str] = typer.Option(
+        [], "--shutdown", metavar="NODE", help="NODE shuts down cleanly under the HA shutdown policy. Repeatable.",
+    ),
+    shutdown_policy: str | None = typer.Option(
+        None, "--shutdown-policy", metavar="POLICY",
+        help="conditional|freeze|failover|migrate (default: the stack's, else PVE's default conditional).",
+    ),
     live: bool = typer.Option(
         False, "--live", help="Simulate the cluster as discovered (via the stack's connection), not the spec."
     ),
     lab: str | None = typer.Option(None, "--lab", metavar="NAME", help="Discover this lab (implies --live)."),
 ) -> None:
-    """Simulate node, link and network failures: quorum, HA recovery, Ceph, capacity."""
+    """Simulate node failures, clean shutdowns and reboots, HA maintenance, link and network
+    failures: quorum, HA recovery, Ceph, capacity."""
     notes: list[str] = []
     down: list[str] = []
     if live or lab is not None:
@@ -144,9 +160,11 @@ def simulate_command(
         source = f"spec {stack}"
     links = [link.number for link in cluster.corosync.links]
     try:
+        policy, _ = policy_of(cluster, shutdown_policy)
         if each_node:
-            if recover:
-                raise EventError("--recover cannot be combined with --each-node")
+            if recover or maintenance or reboot or shutdown:
+                raise EventError("--recover, --maintenance, --reboot and --shutdown cannot be combined with "
+                                 "--each-node")
             base = [*currently_down((n, n not in down) for n in cluster.node_names), *parse_events(
                 cluster.node_names, links, fail=fail, link_down=link_down, partition=partition)]
             scenarios = each_node_scenarios(cluster, base)
@@ -154,7 +172,8 @@ def simulate_command(
             scenarios = [
                 scenario_from_cli(
                     cluster.node_names, links, fail=fail, link_down=link_down, partition=partition, recover=recover,
-                    already_down=down,
+                    already_down=down, maintenance=maintenance, reboot=reboot, shutdown=shutdown,
+                    shutdown_policy=policy,
                 )
             ]
         report = simulate(

@@ -40,8 +40,11 @@ from provision.crm.quorum import (
 )
 from provision.crm.rules import CompiledRules, DroppedRule, compile_rules
 from provision.crm.shapes import ha_config
+from provision.crm.shutdown import DEFAULT_POLICY, POLICIES, ShutdownPolicy, shutdown_mode
 
 __all__ = [
+    "DEFAULT_POLICY",
+    "POLICIES",
     "CompiledRules",
     "CrsMode",
     "DroppedRule",
@@ -59,6 +62,7 @@ __all__ = [
     "ResourceAffinityRule",
     "Rule",
     "Service",
+    "ShutdownPolicy",
     "allowed_nodes",
     "compile_rules",
     "expected_votes",
@@ -71,4 +75,5 @@ __all__ = [
     "quorum_threshold",
     "recover",
     "select_service_node",
+    "shutdown_mode",
 ]

@@ -105,9 +105,12 @@ def rule_errors(
     return {rule: {k: ", ".join(v) for k, v in errs.items()} for rule, errs in out.items()}
 
 
-def node_infos(names: list[str], online: set[str], size: dict[str, tuple[int, int]]) -> list[NodeInfo]:
-    """``size``: node -> (memory MiB, cores), used by the ``static`` CRS mode."""
-    return [NodeInfo(n, n in online, memory_mib=size.get(n, (0, 0))[0], cores=size.get(n, (0, 0))[1])
+def node_infos(names: list[str], online: set[str], size: dict[str, tuple[int, int]],
+               maintenance: set[str] | frozenset[str] = frozenset()) -> list[NodeInfo]:
+    """``size``: node -> (memory MiB, cores), used by the ``static`` CRS mode; ``maintenance``:
+    nodes in the CRM's ``maintenance`` node state."""
+    return [NodeInfo(n, n in online, maintenance=n in maintenance, memory_mib=size.get(n, (0, 0))[0],
+                     cores=size.get(n, (0, 0))[1])
             for n in names]
 
 

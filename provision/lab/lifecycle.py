@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from provision.lab import fusemount, hardware, hosts, pmxcfs, real, tokens, topology
+from provision.lab import fusemount, hamanager, hardware, hosts, pmxcfs, real, tokens, topology
 from provision.lab.files import CEPH_CONF, COROSYNC, HA_RESOURCES, parse_corosync, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.procs import alive as _alive
@@ -388,9 +388,40 @@ def power(name: str, node: str, on: bool) -> None:
         c.execute("UPDATE nodes SET power = ?, boot_time = ? WHERE name = ?", (int(on), time.time(), node))
         if not on:
             c.execute("UPDATE guests SET status = 'stopped' WHERE node = ?", (node,))
+        else:
+            hamanager.clear_shutdown(st, node)
     if real.enabled(lab.paths.root):  # the node's daemons die with it, or boot with it
         with lab.store() as st:
             _real_call(parts.sync_store, st, lab.paths.root)
+
+
+def node_down_cleanly(name: str, node: str, *, reboot: bool, down_for: float = 0.0,
+                      timeout: float = 120.0) -> tuple[str, str]:
+    """``shutdown``/``reboot`` on NODE: its HA agent acts on the shutdown policy first
+    (``provision.lab.hamanager.request_shutdown``), the node powers off once the agent is
+    done, and a reboot powers it on again ``down_for`` simulated seconds later. Returns
+    ``(policy, LRM mode)``. A node outside a cluster has no HA agent to wait for."""
+    lab = Lab.named(name)
+    lab.require_running()
+    lab.require_node(node)
+    with lab.store() as st:
+        row = st.one("SELECT power FROM nodes WHERE name = ?", (node,))
+        if row is None or not row["power"]:
+            raise LabError(f"{node} is powered off already")
+        clustered = st.get_file(COROSYNC) is not None
+        policy, mode = hamanager.request_shutdown(st, node, reboot) if clustered else ("-", "-")
+        scale = float(st.get_meta("time_scale", 0.02))
+        deadline = time.monotonic() + timeout
+        while clustered and not hamanager.lrm_exited(st, node):
+            if time.monotonic() > deadline:
+                raise LabError(f"{node}: the HA agent did not finish its shutdown within {timeout:.0f} s "
+                               f"(LRM mode {mode}; with 'migrate', a service that cannot move holds it)")
+            time.sleep(0.05)
+    power(name, node, False)
+    if reboot:
+        time.sleep(down_for * scale)
+        power(name, node, True)
+    return policy, mode
 
 
 def partition(name: str, groups: list[list[str]]) -> None:

@@ -60,7 +60,7 @@ CREATE TABLE IF NOT EXISTS ceph_fs (
     joinable INTEGER NOT NULL DEFAULT 1);
 CREATE TABLE IF NOT EXISTS ha_services (
     sid TEXT PRIMARY KEY, node TEXT NOT NULL, state TEXT NOT NULL, uid TEXT NOT NULL,
-    since REAL NOT NULL, target TEXT);
+    since REAL NOT NULL, target TEXT, maintenance_node TEXT);
 CREATE TABLE IF NOT EXISTS ha_nodes (
     name TEXT PRIMARY KEY, state TEXT NOT NULL, since REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS fail_once (

@@ -37,6 +37,8 @@ ASSUMPTIONS = (
     "HA: a node outside the quorate partition is fenced and its services recovered "
     "(the CRM waits for its agent lock, about 2-3 minutes in real time)",
     "HA: guests without a `guests` entry start where the CRM would place them on the healthy cluster",
+    "HA: a node shut down or rebooted with the failover behaviour stays down longer than the CRM's "
+    "60 s fence delay (its services are recovered elsewhere)",
     "Capacity: configured memory and vCPUs of running guests versus node `capacity`",
     *CEPH_ASSUMPTIONS,
 )
@@ -135,6 +137,8 @@ def _judge(
     for svc in services:
         if svc.action == "lost":
             unavailable.append(f"{svc.sid} is not running: {svc.reason}")
+        elif svc.action == "frozen":
+            degraded.append(f"{svc.sid} is down while its node is: {svc.reason}")
     if ceph is not None:
         if ceph.mons.configured and not ceph.mons.quorate:
             unavailable.append(f"Ceph MONs lost quorum: {ceph.mons.reason}")
@@ -177,7 +181,8 @@ def run(cluster: Cluster, scenario: Scenario, *, ceph_used: float | None = None)
     for events in scenario.steps or ((),):
         world = world.apply_all(events)
         member = membership(cluster, world)
-        outcome = settle(cluster, model, positions, running, member, world.powered, pending)
+        outcome = settle(cluster, model, positions, running, member, world.powered, pending,
+                         maintenance=world.in_maintenance(), frozen=world.frozen(), clean=world.clean())
         pending = outcome.pending
         running = {o.sid: o.running_after for o in outcome.services}
         positions = dict(outcome.positions)

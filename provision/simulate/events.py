@@ -22,7 +22,10 @@ __all__ = [
     "Event",
     "EventError",
     "LinkDown",
+    "Maintenance",
+    "MaintenanceEnd",
     "NodeDown",
+    "NodeShutdown",
     "NodeUp",
     "Partition",
     "QDeviceDown",
@@ -80,7 +83,33 @@ class QDeviceDown:
     """The qnetd host is unreachable from every node: the QDevice gives no vote."""
 
 
-Event = NodeDown | NodeUp | LinkDown | Partition | QDeviceDown
+@dataclass(frozen=True)
+class Maintenance:
+    """``ha-manager crm-command node-maintenance enable NODE``: the node stays up and in
+    the cluster, but the CRM moves its services away and places nothing there."""
+
+    node: str
+
+
+@dataclass(frozen=True)
+class MaintenanceEnd:
+    """``node-maintenance disable NODE``: services go back where they came from."""
+
+    node: str
+
+
+@dataclass(frozen=True)
+class NodeShutdown:
+    """A clean shutdown (``reboot`` False) or reboot: the HA agent acts on ``policy``
+    (``datacenter.cfg`` ``ha: shutdown_policy``) before the node goes down. A reboot's
+    return is a ``NodeUp`` in a later step."""
+
+    node: str
+    reboot: bool
+    policy: str = "conditional"
+
+
+Event = NodeDown | NodeUp | LinkDown | Partition | QDeviceDown | Maintenance | MaintenanceEnd | NodeShutdown
 
 
 @dataclass(frozen=True)
@@ -105,6 +134,12 @@ def describe_event(event: Event) -> str:
         return f"link-down {event.node}:{event.link}"
     if isinstance(event, QDeviceDown):
         return f"fail {QDEVICE}"
+    if isinstance(event, Maintenance):
+        return f"maintenance {event.node}"
+    if isinstance(event, MaintenanceEnd):
+        return f"maintenance end {event.node}"
+    if isinstance(event, NodeShutdown):
+        return f"{'reboot' if event.reboot else 'shutdown'} {event.node} (policy {event.policy})"
     groups = []
     for i, group in enumerate(event.groups):
         names = sorted(group)
@@ -193,22 +228,39 @@ def scenario_from_cli(
     partition: Sequence[str] = (),
     recover: Sequence[str] = (),
     already_down: Sequence[str] = (),
+    maintenance: Sequence[str] = (),
+    reboot: Sequence[str] = (),
+    shutdown: Sequence[str] = (),
+    shutdown_policy: str = "conditional",
 ) -> Scenario:
-    """One scenario: the failure step, then (if any ``--recover``) the return step.
+    """One scenario: the failure step, then (if any ``--recover``, ``--maintenance`` or
+    ``--reboot``) the return step.
 
     ``already_down`` are nodes that are down before anything happens (a live cluster
     with an offline member); they fail in the first step, and may be recovered.
+    ``maintenance`` nodes enter HA maintenance and leave it in the return step;
+    ``reboot`` nodes shut down cleanly and come back in it; ``shutdown`` nodes stay down
+    (``--recover`` brings them back).
     """
     base: list[Event] = [NodeDown(n) for n in already_down]
     failures = base + [
         e for e in parse_events(nodes, links, fail=fail, link_down=link_down, partition=partition) if e not in base
     ]
+    kept = [_check_node(n, nodes, f"--maintenance {n}") for n in maintenance]
+    rebooted = [_check_node(n, nodes, f"--reboot {n}") for n in reboot]
+    stopped = [_check_node(n, nodes, f"--shutdown {n}") for n in shutdown]
+    failures += [Maintenance(n) for n in kept]
+    failures += [NodeShutdown(n, True, shutdown_policy) for n in rebooted]
+    failures += [NodeShutdown(n, False, shutdown_policy) for n in stopped]
     returns: list[Event] = [NodeUp(_check_node(n, nodes, f"--recover {n}")) for n in recover]
-    down = {e.node for e in failures if isinstance(e, NodeDown)}
+    down = {e.node for e in failures if isinstance(e, NodeDown | NodeShutdown)}
     for event in returns:
         assert isinstance(event, NodeUp)
         if event.node not in down:
             raise EventError(f"--recover {event.node}: the node is not failed by a --fail in this scenario")
+        if event.node in rebooted:
+            raise EventError(f"--recover {event.node}: a --reboot brings the node back by itself")
+    returns += [MaintenanceEnd(n) for n in kept] + [NodeUp(n) for n in rebooted]
     steps = tuple(step for step in (tuple(failures), tuple(returns)) if step)
     name = "; ".join(describe_event(e) for e in (*failures, *returns)) or "no failure"
     return Scenario(name, steps)

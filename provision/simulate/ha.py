@@ -39,6 +39,7 @@ Action = Literal[
     "stopped",  # requested stopped, nothing to do
     "disabled",  # requested disabled: HA keeps it off and never recovers it
     "ignored",  # HA does not manage it
+    "frozen",  # its node was shut down with the freeze behaviour: down until the node is back
     "lost",  # requested started but not running after the step
 ]
 
@@ -64,9 +65,9 @@ class HaModel:
         dropped = tuple(f"HA rule {d.rule} is ignored by the CRM: {d.reason}" for d in compiled.dropped)
         return cls(config, placement_mode(cluster.ha.crs), capacity, dropped)
 
-    def nodes(self, online: frozenset[str]) -> list[crm.NodeInfo]:
+    def nodes(self, online: frozenset[str], maintenance: frozenset[str] = frozenset()) -> list[crm.NodeInfo]:
         return [
-            crm.NodeInfo(name, name in online, memory_mib=mem, cores=cores)
+            crm.NodeInfo(name, name in online, maintenance=name in maintenance, memory_mib=mem, cores=cores)
             for name, (mem, cores) in sorted(self.capacity.items())
         ]
 
@@ -156,11 +157,21 @@ def settle(
     member: Membership,
     powered: frozenset[str],
     pending: frozenset[str] = frozenset(),
+    *,
+    maintenance: frozenset[str] = frozenset(),
+    frozen: frozenset[str] = frozenset(),
+    clean: frozenset[str] = frozenset(),
 ) -> StepOutcome:
-    """Let the CRM react to ``member`` until nothing changes; label each service."""
+    """Let the CRM react to ``member`` until nothing changes; label each service.
+
+    ``maintenance``: nodes in the CRM's maintenance state (their services move away; one
+    that is down as well emptied itself before it went, and is never fenced). ``frozen``:
+    nodes shut down with the freeze behaviour (their services wait for them). ``clean``:
+    nodes shut down with the failover behaviour (fenced without waiting for a lock).
+    """
     online = member.online
     before = dict(positions)
-    fencing = _fencing(cluster, before, member, powered)
+    fencing = _fencing(cluster, before, member, powered, maintenance, frozen, clean)
     if member.quorate is None:
         outcomes = []
         for sid, svc in before.items():
@@ -178,14 +189,32 @@ def settle(
             )
         return StepOutcome(tuple(outcomes), before, fencing, frozenset(pending))
 
-    nodes = model.nodes(online)
+    nodes = model.nodes(online, maintenance)
     current = dict(before)
     reasons: dict[str, tuple[Action, str]] = {}
     unplaced: set[str] = set()
+    # A node that went down in maintenance (the migrate policy) moved its services away
+    # while it was still up: the LRM holds the shutdown until it is empty.
+    leaving = frozenset(s.node for s in current.values() if s.state == "started" and s.node in maintenance
+                        and s.node not in online)
+    if leaving:
+        still_up = model.nodes(online | leaving, maintenance)
+        for move in crm.pending_moves(list(current.values()), still_up, model.config, model.crs):
+            if move.source in leaving:
+                current[move.sid] = replace(current[move.sid], node=move.target,
+                                            maintenance_node=move.maintenance_node)
+                reasons[move.sid] = ("moved", f"{move.source} shuts down with the migrate policy: migrates "
+                                     f"{move.source} -> {move.target}: {move.reason}")
+    # Services of a frozen node wait for it: the CRM neither fences nor recovers them.
+    waiting = {sid for sid, svc in current.items() if svc.node in frozen and svc.node not in online
+               and svc.state in ("started", "stopped")}
+    for sid in waiting:
+        reasons[sid] = ("frozen", f"{current[sid].node} was shut down with the freeze behaviour: the service "
+                        "is frozen there until the node is back")
     # A service left in `recovery` by an earlier step is placed again, with the best
     # score, even if its old node is back: the CRM recovers it, it does not "stay".
-    result = crm.recover(list(current.values()), nodes, model.config, model.crs,
-                         also_in_recovery=sorted(pending))
+    result = crm.recover([svc for sid, svc in current.items() if sid not in waiting], nodes, model.config,
+                         model.crs, also_in_recovery=sorted(pending))
     for rec in result.recoveries:
         if rec.outcome == "recovered" and rec.new_node is not None:
             current[rec.sid] = replace(current[rec.sid], node=rec.new_node)
@@ -204,7 +233,7 @@ def settle(
         if not moves:
             break
         for move in moves:
-            current[move.sid] = replace(current[move.sid], node=move.target)
+            current[move.sid] = replace(current[move.sid], node=move.target, maintenance_node=move.maintenance_node)
             previous = reasons.get(move.sid)
             text = f"migrates {move.source} -> {move.target}: {move.reason}"
             if previous is not None:
@@ -237,7 +266,7 @@ def settle(
             action, reason = "stopped", "requested stopped; its node is online, nothing to do"
         else:
             action, reason = "disabled", "disabled: HA keeps it stopped"
-        if svc.state == "started" and not now:
+        if svc.state == "started" and not now and action != "frozen":
             action = "lost"
         outcomes.append(ServiceOutcome(sid, svc.state, was.node, svc.node, ran, now, action, reason))
     return StepOutcome(tuple(outcomes), current, fencing, frozenset(unplaced))
@@ -262,6 +291,9 @@ def _fencing(
     services: Mapping[str, crm.Service],
     member: Membership,
     powered: frozenset[str],
+    maintenance: frozenset[str] = frozenset(),
+    frozen: frozenset[str] = frozenset(),
+    clean: frozenset[str] = frozenset(),
 ) -> dict[str, str]:
     """What happens to every node outside the quorate partition.
 
@@ -277,7 +309,14 @@ def _fencing(
             continue
         # pve-ha-lrm's active_service_count: services assigned here, not requested stopped.
         active = sorted(sid for sid, svc in services.items() if svc.node == node and svc.state == "started")
-        if node not in powered:
+        if node not in powered and node in maintenance:
+            out[node] = "is shut down in maintenance (migrate policy): no fencing"
+        elif node not in powered and node in frozen:
+            out[node] = "is shut down with its services frozen (freeze): no fencing"
+        elif node not in powered and node in clean:
+            out[node] = ("is shut down cleanly (failover): fenced after 60 s offline, its lock is free"
+                         if member.quorate else "is shut down cleanly (failover)")
+        elif node not in powered:
             out[node] = "is down (power); fenced" if member.quorate else "is down (power)"
         elif active:
             out[node] = f"loses quorum with active HA services ({', '.join(active)}): watchdog resets it (self-fence)"

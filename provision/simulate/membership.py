@@ -14,8 +14,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
-from provision.crm import Member, PartitionQuorum, QDevice, partition_quorum
-from provision.simulate.events import Event, LinkDown, NodeDown, NodeUp, Partition, QDeviceDown
+from provision.crm import Member, PartitionQuorum, QDevice, partition_quorum, shutdown_mode
+from provision.simulate.events import (
+    Event,
+    LinkDown,
+    Maintenance,
+    MaintenanceEnd,
+    NodeDown,
+    NodeShutdown,
+    NodeUp,
+    Partition,
+    QDeviceDown,
+)
 from provision.spec import Cluster
 
 __all__ = ["Membership", "World", "membership"]
@@ -23,12 +33,29 @@ __all__ = ["Membership", "World", "membership"]
 
 @dataclass(frozen=True)
 class World:
-    """The physical state the events produce: power, links, splits, qnetd reachability."""
+    """The physical state the events produce: power, links, splits, qnetd reachability,
+    and the HA agents' modes: ``maintenance`` (requested by an admin, survives reboots)
+    and ``lrm_down``, the mode a cleanly shut down node's agent last wrote
+    (``crm.shutdown_mode``), kept until the node is powered again."""
 
     powered: frozenset[str]
     links_down: frozenset[tuple[str, int]] = frozenset()
     split: Partition | None = None
     qdevice_up: bool = True
+    maintenance: frozenset[str] = frozenset()
+    lrm_down: tuple[tuple[str, str], ...] = ()
+
+    def in_maintenance(self) -> frozenset[str]:
+        """Nodes in the CRM's ``maintenance`` node state (requested, or the migrate policy)."""
+        return self.maintenance | {n for n, mode in self.lrm_down if mode == "maintenance"}
+
+    def frozen(self) -> frozenset[str]:
+        """Nodes whose services the CRM froze (shut down with the freeze behaviour)."""
+        return frozenset(n for n, mode in self.lrm_down if mode == "restart")
+
+    def clean(self) -> frozenset[str]:
+        """Nodes shut down cleanly with the failover behaviour (their agent lock is free)."""
+        return frozenset(n for n, mode in self.lrm_down if mode == "shutdown")
 
     @classmethod
     def healthy(cls, cluster: Cluster) -> World:
@@ -37,14 +64,25 @@ class World:
     def apply(self, event: Event) -> World:
         """The world after ``event``."""
         if isinstance(event, NodeDown):
-            return replace(self, powered=self.powered - {event.node})
+            return replace(self, powered=self.powered - {event.node}, lrm_down=self._without(event.node))
         if isinstance(event, NodeUp):
-            return replace(self, powered=self.powered | {event.node})
+            return replace(self, powered=self.powered | {event.node}, lrm_down=self._without(event.node))
+        if isinstance(event, Maintenance):
+            return replace(self, maintenance=self.maintenance | {event.node})
+        if isinstance(event, MaintenanceEnd):
+            return replace(self, maintenance=self.maintenance - {event.node})
+        if isinstance(event, NodeShutdown):
+            mode = shutdown_mode(event.policy, event.reboot)
+            return replace(self, powered=self.powered - {event.node},
+                           lrm_down=(*self._without(event.node), (event.node, mode)))
         if isinstance(event, LinkDown):
             return replace(self, links_down=self.links_down | {(event.node, event.link)})
         if isinstance(event, QDeviceDown):
             return replace(self, qdevice_up=False)
         return replace(self, split=event)
+
+    def _without(self, node: str) -> tuple[tuple[str, str], ...]:
+        return tuple((n, m) for n, m in self.lrm_down if n != node)
 
     def apply_all(self, events: Iterable[Event]) -> World:
         world = self

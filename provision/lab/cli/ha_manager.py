@@ -5,8 +5,10 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from provision.lab import hamanager
 from provision.lab.cli.common import fail, node_context, options_as_params, parse_args, print_json
 from provision.lab.files import HA_RULES
+from provision.lab.ops.common import require_quorum
 from provision.lab.registry import Ctx, call
 
 FLAGS = frozenset({"restricted", "nofailback", "strict", "disable", "failback", "verbose", "purge"})
@@ -56,6 +58,8 @@ def _dispatch(ctx: Ctx, sub: str, rest: list[str]) -> int:
                 fail(f"400 Parameter verification failed.\ntimeout: type check ('integer') failed - got '{timeout}'")
             call(ctx, "PUT", f"/cluster/ha/resources/{sid}", {"state": "stopped"})
             return 0
+        if cmd == "node-maintenance":
+            return _node_maintenance(ctx, args.pos(1, "enable|disable"), args.pos(2, "node"))
         fail(f"unknown command 'ha-manager crm-command {cmd}'")
     if sub == "groupadd":
         params["group"] = args.pos(0, "group")
@@ -73,6 +77,18 @@ def _dispatch(ctx: Ctx, sub: str, rest: list[str]) -> int:
     if sub == "rules":
         return _rules(ctx, args.positional, params)
     fail(f"unknown command 'ha-manager {sub}'")
+
+
+def _node_maintenance(ctx: Ctx, verb: str, node: str) -> int:
+    """``crm-command node-maintenance enable|disable NODE``: a CLI-only method of
+    ``CLI/ha_manager.pm`` (no API path): check the node exists, queue the CRM command."""
+    if verb not in ("enable", "disable"):
+        fail(f"unknown command 'ha-manager crm-command node-maintenance {verb}'")
+    if ctx.store.one("SELECT 1 FROM nodes WHERE name = ?", (node,)) is None:
+        fail(f"no such cluster node '{node}'")
+    require_quorum(ctx)
+    hamanager.queue_crm_command(ctx.store, [f"{verb}-node-maintenance", node])
+    return 0
 
 
 def _print_records(records: list[dict[str, Any]], key: str, skip: tuple[str, ...]) -> None:

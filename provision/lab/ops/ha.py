@@ -579,15 +579,18 @@ def status_current(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
             st = "idle"
         out.append({"id": "master", "type": "master", "node": master["node"], "timestamp": int(master["timestamp"]),
                     "status": f"{master['node']} ({st}, {_ctime(master['timestamp'])})"})
+    modes = ctx.store.get_meta("lrm_modes", {}) or {}
     for row in ctx.store.query("SELECT * FROM ha_nodes ORDER BY name"):
         node = row["name"]
         active = any(s["node"] == node and s["state"] in ("started", "migrate", "relocate") for s in services.values())
-        if row["state"] == "online":
+        mode = modes.get(node, "active")
+        if row["state"] in ("online", "maintenance") and t.sees(ctx.node, node):
             ts = master["timestamp"] if master else now
-            st = "active" if active else "idle"
+            # API2/HA/Status.pm: a fresh LRM in another mode shows "<mode> mode"
+            st = f"{mode} mode" if mode != "active" else "active" if active else "idle"
         else:
             ts = row["since"]
-            st = "old timestamp - dead?"
+            st = "maintenance mode" if mode == "maintenance" else "old timestamp - dead?"
         out.append({"id": f"lrm:{node}", "type": "lrm", "node": node, "timestamp": int(ts),
                     "status": f"{node} ({st}, {_ctime(ts)})"})
 
@@ -645,13 +648,24 @@ def manager_status(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     if services or master:
         ms["service_status"] = {
             r["sid"]: {"node": r["node"], "state": r["state"], "uid": r["uid"],
-                       **({"running": 1} if r["state"] == "started" else {})}
+                       **({"running": 1} if r["state"] == "started" else {}),
+                       **({"target": r["target"]} if r["target"] else {}),
+                       **({"maintenance_node": r["maintenance_node"]} if r["maintenance_node"] else {})}
             for r in services
         }
+    requests = ctx.store.get_meta("ha_node_request", {}) or {}
+    if requests:
+        ms["node_request"] = requests
+    modes = ctx.store.get_meta("lrm_modes", {}) or {}
     for r in nodes:
-        online = r["state"] == "online"
-        active = any(s["node"] == r["name"] and s["state"] == "started" for s in services)
-        lrm[r["name"]] = {"mode": "active", "state": "active" if online and active else "wait_for_agent_lock",
+        online = r["state"] in ("online", "maintenance")
+        active = any(s["node"] == r["name"] and s["state"] in ("started", "migrate", "relocate") for s in services)
+        mode = modes.get(r["name"], "active")
+        # LRM.pm work(): an active LRM asked for maintenance enters state 'maintenance' and stays
+        # there (releasing its lock once empty) until the request is gone
+        state = "maintenance" if online and mode == "maintenance" else \
+            "active" if online and active else "wait_for_agent_lock"
+        lrm[r["name"]] = {"mode": mode, "state": state,
                           "timestamp": int(master["timestamp"] if master and online else r["since"]),
                           "results": {}}
     out: dict[str, Any] = {"manager_status": ms, "quorum": {"node": ctx.node, "quorate": int(t.quorate(ctx.node))}}
