@@ -107,7 +107,7 @@ def _handler(replay: Replay) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"  # keep-alive, as pveproxy serves the clients
 
-        def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+        def do_GET(self) -> None:
             parts = urllib.parse.urlsplit(self.path)
             status, body = replay.answer(parts.path, parts.query, dict(self.headers))
             self.send_response(status)
@@ -116,7 +116,7 @@ def _handler(replay: Replay) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             self.wfile.write(body)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's signature
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
     return Handler

@@ -217,13 +217,13 @@ def measure(size: Size, root: Path, runs: int, latency_ms: float, changes: int, 
             row["lab_cpu_ms_per_request"] = figure(max(cpu - idle * took, 0.0) * 1000 / served, 1)
             wall, _, doc = cli_plan(c.env, changed, name)
             row["changed"] = {"changes": changes, "actions": len(doc.get("actions", [])), "cli_plan_s": figure(wall)}
-        with tempfile.TemporaryDirectory(dir=root) as rhome, Replay(lab.dir, latency_ms) as replay:
-            with Client(replay.home(Path(rhome), name), name, desired, stack, paths) as c:
-                c.cli(), c.inproc(), c.refresh()  # record every GET the three make
-                row["recorded_answers"] = len(replay.answers)
-                replay.recording = False
-                row["replay"] = measure_clients(c, runs, on_request=lambda: replay.requests)
-                row["replay_misses"] = replay.misses
+        with tempfile.TemporaryDirectory(dir=root) as rhome, Replay(lab.dir, latency_ms) as replay, \
+                Client(replay.home(Path(rhome), name), name, desired, stack, paths) as c:
+            c.cli(), c.inproc(), c.refresh()  # record every GET the three make
+            row["recorded_answers"] = len(replay.answers)
+            replay.recording = False
+            row["replay"] = measure_clients(c, runs, on_request=lambda: replay.requests)
+            row["replay_misses"] = replay.misses
         row["lab"]["cli_requests"] = row["replay"]["cli_requests"]  # the same GETs, counted at the server
     finally:
         lab.cli("lab", "down", "--name", name)
