@@ -220,10 +220,10 @@ def measure(size: Size, root: Path, runs: int, latency_ms: float, changes: int, 
         with tempfile.TemporaryDirectory(dir=root) as rhome, Replay(lab.dir, latency_ms) as replay, \
                 Client(replay.home(Path(rhome), name), name, desired, stack, paths) as c:
             c.cli(), c.inproc(), c.refresh()  # record every GET the three make
-            row["recorded_answers"] = len(replay.answers)
-            replay.recording = False
-            row["replay"] = measure_clients(c, runs, on_request=lambda: replay.requests)
-            row["replay_misses"] = replay.misses
+            replay.replay()
+            row["recorded_answers"] = replay.stats()["answers"]
+            row["replay"] = measure_clients(c, runs, on_request=lambda: replay.stats()["requests"])
+            row["replay_misses"] = replay.stats()["misses"]
         row["lab"]["cli_requests"] = row["replay"]["cli_requests"]  # the same GETs, counted at the server
     finally:
         lab.cli("lab", "down", "--name", name)
