@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -253,6 +254,8 @@ def main() -> int:
     parser.add_argument("--changes", type=int, default=10, help="HA resources edited in the changed stack")
     parser.add_argument("--out", type=Path, default=BENCH / "results")
     args = parser.parse_args()
+    # a terminated bench still takes its labs down (the finally clauses run on SystemExit)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     sizes = args.sizes or (SMOKE if args.smoke else SIZES)
     runs = args.runs or (1 if args.smoke else 3)
     changes = min(args.changes, min(s.ha for s in sizes))
