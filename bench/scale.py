@@ -122,9 +122,9 @@ def cli_plan(env: dict[str, str], stack: Path, lab: str) -> tuple[float, int, di
     return wall, usage.ru_maxrss, doc
 
 
-def in_process(desired: Cluster, stack: Path) -> tuple[float, int]:
+def in_process(desired: Cluster, stack: Path, lab: str) -> tuple[float, int]:
     """Discovery + plan in this process (what the CLI does after loading the stack)."""
-    client = ApiClient.for_endpoint(from_lab(os.environ["BENCH_LAB"]))
+    client = ApiClient.for_endpoint(from_lab(lab))
     start = time.perf_counter()
     found = discover(client, hint_nodes=desired.node_names, workers=api_workers(),
                      read_report=desired.quorum.qdevice is not None)
@@ -146,8 +146,7 @@ class Client:
 
     def __enter__(self) -> Client:
         self._saved = os.environ.get("PROVISION_HOME")
-        os.environ["PROVISION_HOME"] = str(self.home)
-        os.environ["BENCH_LAB"] = self.lab
+        os.environ["PROVISION_HOME"] = str(self.home)  # from_lab() reads the lab's connection there
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -158,7 +157,7 @@ class Client:
         return cli_plan(self.env, self.stack, self.lab)
 
     def inproc(self) -> tuple[float, int]:
-        return in_process(self.desired, self.stack)
+        return in_process(self.desired, self.stack, self.lab)
 
     def refresh(self) -> tuple[float, int, int]:
         return baseline(self.paths, self.lab)
