@@ -9,6 +9,8 @@ against the replay server, where only the clients and the latency count.
 from __future__ import annotations
 
 import json
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +23,8 @@ def _t(fig: dict[str, float]) -> str:
 def markdown(result: dict[str, Any]) -> str:
     rows = result["rows"]
     out = [
-        f"Latency {result['latency_ms']:g} ms per request, median of {result['runs']} run(s), "
+        f"Latency {result['latency_ms']:g} ms per request, median of {result['runs']} run(s) unless the row "
+        "says otherwise, "
         f"{result['cpus']} CPUs; `@x` is the 1-minute load average when the figure was taken. "
         f"Finished {result['finished_at']}.",
         "",
@@ -32,8 +35,9 @@ def markdown(result: dict[str, Any]) -> str:
     ]
     for r in rows:
         lab, rep = r["lab"], r["replay"]
+        runs = "" if r["runs"] == result["runs"] else f" ({r['runs']} run{'s' if r['runs'] > 1 else ''})"
         out.append(
-            f"| {r['size']} | {r['objects']:,} | {lab['cli_requests']} / {lab['refresh_requests']:,} "
+            f"| {r['size']}{runs} | {r['objects']:,} | {lab['cli_requests']} / {lab['refresh_requests']:,} "
             f"({lab['requests_ratio']:g}x) | {_t(lab['cli_plan_s'])} / {_t(rep['cli_plan_s'])} "
             f"| {_t(lab['discover_plan_s'])} / {_t(rep['discover_plan_s'])} "
             f"| {_t(lab['refresh_s'])} / {_t(rep['refresh_s'])} "
@@ -78,7 +82,8 @@ def plot(result: dict[str, Any], path: Path) -> None:
     for where, key, label, colour, style in series:
         ax_t.plot(x, [r[where][key]["value"] for r in rows], style, color=colour, marker="o", label=label)
     ax_t.set_xlabel("managed objects")
-    ax_t.set_ylabel("seconds (median)")
+    ax_t.set_yscale("log")
+    ax_t.set_ylabel("seconds (median, log scale)")
     ax_t.set_title(f"Plan time at {result['latency_ms']:g} ms latency")
     ax_t.legend(fontsize=8)
     ax_r.plot(x, [r["lab"]["cli_requests"] for r in rows], "-o", color="C0", label="provision plan")
@@ -106,10 +111,34 @@ def write_all(result: dict[str, Any], out: Path, stem: str) -> list[Path]:
     return paths
 
 
-if __name__ == "__main__":
-    import sys
+def merge(sources: list[Path]) -> dict[str, Any]:
+    """Rows of several runs of bench/scale.py (JSON results, or the JSON lines it logs on
+    stderr as each size finishes) as one result, sorted by size; the run count most rows
+    used is the table's."""
+    rows: list[dict[str, Any]] = []
+    head: dict[str, Any] = {}
+    for src in sources:
+        text = src.read_text()
+        try:
+            doc = json.loads(text)
+            head = head or {k: v for k, v in doc.items() if k != "rows"}
+            rows += doc["rows"]
+        except ValueError:  # a log: one JSON row per finished size among progress lines
+            rows += [json.loads(line) for line in text.splitlines() if line.startswith("{")]
+    rows.sort(key=lambda r: r["objects"])
+    counts = [r["runs"] for r in rows]
+    now = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    return {**head, "latency_ms": rows[0]["latency_ms"], "runs": max(set(counts), key=counts.count),
+            "rows": rows, "finished_at": head.get("finished_at") or now, "cpus": head.get("cpus", os.cpu_count())}
 
-    source = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results/scale.json")
-    data = json.loads(source.read_text())
-    for p in write_all(data, source.parent, source.stem):
+
+if __name__ == "__main__":
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Table and plot again from bench/scale.py's JSON (or several).")
+    parser.add_argument("sources", type=Path, nargs="+")
+    parser.add_argument("--out", type=Path, help="directory (default: the first source's)")
+    args = parser.parse_args()
+    out = args.out or args.sources[0].parent
+    for p in write_all(merge(args.sources), out, "scale"):
         print(f"wrote {p}")
