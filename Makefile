@@ -18,7 +18,7 @@ DEV := $(VENV)/.installed-dev
 SYS_DEBS := fuse3 corosync corosync-qnetd corosync-qdevice iproute2 util-linux ifupdown2 \
 	ceph-mon ceph-mgr ceph-osd ceph-common
 
-.PHONY: venv sysdeps test lint typecheck unit demo bench docs clean
+.PHONY: venv sysdeps test lint typecheck unit demo bench bench-smoke docs clean
 
 # The runtime install includes the `lab` extra: the demo and the tests run the embedded lab.
 $(RUNTIME): pyproject.toml
@@ -66,11 +66,26 @@ docs: $(DEV)
 demo: $(RUNTIME) sysdeps
 	PATH="$(abspath $(BIN)):$$PATH" bash scripts/demo.sh
 
+# bench/results/: scale.md/.json/.png (plan time and requests vs cluster size, against the
+# per-object refresh baseline, on the lab and on a replay of it), apply.json (the apply
+# targets), stack_load.json; docs/bench.md says how to read them. Takes tens of minutes.
+# Measurement scripts other work adds (bench/startup.py, bench/lab_cpu.py) run when present.
 bench: $(DEV) sysdeps
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/lab_up.py
-	PATH="$(abspath $(BIN)):$$PATH" PBS_PASSWORD=bench $(BIN)/python bench/discover_plan.py
-	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/apply_full_build.py
-	$(BIN)/python bench/stack_load.py
+	mkdir -p bench/results
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/scale.py --out bench/results
+	PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/apply_full_build.py --out bench/results
+	$(BIN)/python bench/stack_load.py > bench/results/stack_load.json
+	for extra in startup lab_cpu; do \
+	  if [ -f bench/$$extra.py ]; then PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/$$extra.py \
+	    > bench/results/$$extra.txt || exit 1; fi; \
+	done
+	-PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/lab_up.py
+
+# The smallest size once, into a throw-away directory: proves the bench runs (tests/bench
+# runs the same inside `make test`), not how fast.
+bench-smoke: $(DEV) sysdeps
+	d=$$(mktemp -d) && PATH="$(abspath $(BIN)):$$PATH" $(BIN)/python bench/scale.py --smoke --out $$d \
+	  && cat $$d/smoke.md && rm -rf $$d
 
 clean:
 	rm -rf $(VENV) .provision .pytest_cache .mypy_cache .ruff_cache build dist *.egg-info

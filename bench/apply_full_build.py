@@ -1,17 +1,28 @@
 """Measure `provision apply` against a blank 3-node lab (real CLI, Ansible, lab).
 
-    .venv/bin/python bench/apply_full_build.py [--json]
+    .venv/bin/python bench/apply_full_build.py [--json] [--out DIR]
 
-Two numbers matter: the full build of stacks/lab.yaml from a blank lab, and a
-one-field change afterwards (an HA resource's max_relocate). For each: the wall time
-of the whole command (discover + plan + playbooks + verify), the Ansible part alone,
-and the number of tasks that ran. Nothing is asserted; tests never time things.
+Issue #17's apply targets, each measured from the run record apply writes
+(``runs/<cluster>/<run>/summary.json`` and ``events.jsonl``):
+
+1. the full build of stacks/lab.yaml from a blank lab (target < 30 s);
+2. a one-field change afterwards, an HA resource's max_relocate (target <= 3 tasks on
+   one host);
+3. a no-op apply of the same stack (target 0 tasks).
+
+For each: plan actions, tasks that ran, how many of them were ``command`` tasks (a
+process start on the node each) and their median duration, skipped host-task events
+(a task imported into a play over every host and skipped by ``when`` on all but one),
+the hosts tasks ran on, the wall time of the whole command and of the Ansible part,
+with the load average. Nothing is asserted; tests never time things.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
 import tempfile
 import time
@@ -23,29 +34,62 @@ sys.path.insert(0, str(REPO / "tests" / "apply"))
 
 import e2e_lab  # noqa: E402
 
+COMMAND = ("command", "shell", "ansible.builtin.command", "ansible.builtin.shell")
+RAN = ("runner_on_ok", "runner_on_failed", "runner_on_unreachable")
+
+
+def events(run: Path) -> dict[str, Any]:
+    """Counts from a run's events: command tasks, skips, hosts."""
+    commands: list[float] = []
+    skipped, hosts = 0, set()
+    path = run / "events.jsonl"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.exists() else []
+    for line in lines:
+        event = json.loads(line)
+        data = event.get("event_data") or {}
+        if event.get("event") == "runner_on_skipped":
+            skipped += 1
+        elif event.get("event") in RAN:
+            hosts.add(str(data.get("host")))
+            if data.get("task_action") in COMMAND or data.get("resolved_action") in COMMAND:
+                commands.append(float(data.get("duration") or 0.0))
+    return {
+        "command_tasks": len(commands),
+        "command_median_s": round(statistics.median(commands), 2) if commands else None,
+        "skipped_host_task_events": skipped,
+        "hosts": sorted(hosts),
+    }
+
 
 def _apply(lab: e2e_lab.Lab, stack: Path) -> dict[str, Any]:
     before = set(lab.runs())
     start = time.monotonic()
-    proc = lab.cli("apply", str(stack), "--auto-approve", "--format", "json", timeout=1800)
+    proc = lab.cli("apply", str(stack), "--auto-approve", timeout=3600)
     wall = time.monotonic() - start
     if proc.returncode != 0:
         raise SystemExit(f"apply failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
     new = [r for r in lab.runs() if r not in before]
-    summary = lab.summary(new[-1]) if new else {}
+    result: dict[str, Any] = {"command_s": round(wall, 2), "load": round(os.getloadavg()[0], 2)}
+    if not new:  # nothing to do: apply ran no playbook and wrote no run record
+        return {**result, "actions": 0, "tasks": 0, "ansible_s": 0.0, "command_tasks": 0,
+                "command_median_s": None, "skipped_host_task_events": 0, "hosts": []}
+    summary = json.loads((new[-1] / "summary.json").read_text())
+    plan = json.loads((new[-1] / "plan.json").read_text()) if (new[-1] / "plan.json").exists() else {}
+    tasks = summary.get("tasks") or {}
     return {
-        "command_seconds": round(wall, 2),
-        "ansible_seconds": summary.get("wall_seconds"),
-        "tasks_executed": (summary.get("tasks") or {}).get("executed"),
-        "tasks_changed": (summary.get("tasks") or {}).get("changed"),
-        "tasks_skipped": (summary.get("tasks") or {}).get("skipped"),
-        "actions": len((summary.get("actions") or {}).get("done", [])),
+        **result,
+        "actions": len(plan.get("actions", [])) or len((summary.get("actions") or {}).get("done", [])),
+        "tasks": tasks.get("executed"),
+        "tasks_changed": tasks.get("changed"),
+        "ansible_s": summary.get("wall_seconds"),
+        **events(new[-1]),
     }
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--json", action="store_true")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+    parser.add_argument("--out", type=Path, help="also write DIR/apply.json")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home, work = Path(tmp) / "home", Path(tmp) / "work"
@@ -58,22 +102,22 @@ def main() -> None:
             changed = e2e_lab.stack_copy(work / "lab-one-field.yaml",
                                          lambda t: t.replace("max_relocate: 2", "max_relocate: 3"))
             one = _apply(lab, changed)
-            noop_start = time.monotonic()
-            lab.cli("apply", str(changed), "--auto-approve")
-            noop = round(time.monotonic() - noop_start, 2)
+            noop = _apply(lab, changed)
         finally:
             e2e_lab.stop(lab)
-    result = {"full_build": full, "one_field_change": one, "no_change_seconds": noop}
+    result: dict[str, dict[str, Any]] = {"full_build": full, "one_field_change": one, "no_op": noop}
+    doc = json.dumps({**result, "cpus": os.cpu_count()}, indent=2) + "\n"
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        (args.out / "apply.json").write_text(doc)
     if args.json:
-        print(json.dumps(result, indent=2))
+        print(doc, end="")
         return
-    for name in ("full_build", "one_field_change"):
-        r = result[name]
-        print(f"{name:18} {r['command_seconds']:7.1f}s command, {r['ansible_seconds']:6.1f}s Ansible, "
-              f"{r['tasks_executed']} tasks ({r['tasks_changed']} changed, {r['tasks_skipped']} skipped), "
-              f"{r['actions']} actions")
-    print(f"{'no change':18} {noop:7.1f}s command (no Ansible run)")
-    print(f"lock: {result['lock']}")
+    for name, r in result.items():
+        cmd = f"{r['command_tasks']} command" + (f" (median {r['command_median_s']} s)" if r["command_tasks"] else "")
+        print(f"{name:17} {r['actions']:3} actions, {r['tasks']:4} tasks on {len(r['hosts'])} host(s), {cmd}, "
+              f"{r['skipped_host_task_events']} skipped host-task events; {r['command_s']:.1f} s command, "
+              f"{r['ansible_s']:.1f} s Ansible (load {r['load']:.1f} on {os.cpu_count()} CPUs)")
 
 
 if __name__ == "__main__":

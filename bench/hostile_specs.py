@@ -4,7 +4,7 @@
 Inputs: the committed corpus (tests/spec/corpus, over 400 files), the large hostile
 inputs that are too big to commit (generated here into a temp dir: 200,000 nodes,
 a 3-million-item list, alias bombs, 10,000-deep nesting, an 8 MiB+ file, a FIFO, a
-symlink to /dev/zero) and the largest realistic stack (32 nodes, 400 OSDs, 2,000 HA
+symlink to /dev/zero) and the largest realistic stack (32 nodes, 384 OSDs, 2,000 HA
 resources and guests), which must load. Each input runs in a child process with a
 2 GiB address-space limit and a 20 s alarm, so a hang or a memory blow-up is
 measured instead of taking the machine down.
@@ -138,7 +138,7 @@ def main() -> None:
     for r in bad + accepted:
         print(f"  {r['outcome']:<28} {Path(str(r['path'])).name}")
     for r in realistic:
-        print(f"realistic largest stack (32 nodes, 400 OSDs, 2,000 HA resources): {r['outcome']} in {r['seconds']} s")
+        print(f"realistic largest stack (32 nodes, 384 OSDs, 2,000 HA resources): {r['outcome']} in {r['seconds']} s")
 
 
 if __name__ == "__main__":
