@@ -18,6 +18,8 @@ KINDS: dict[str, frozenset[str]] = {
     "corosync": frozenset({"link", "totem"}), "quorum": frozenset({"qdevice"}),
     "ceph": frozenset({"mon", "mgr", "mds", "osd", "pool", "fs"}),
     "ha": frozenset({"group", "rule", "resource"}),
+    "notifications": frozenset({"target", "matcher"}),
+    "backups": frozenset({"job"}),
 }
 
 _SEGMENT = re.compile(r'([a-z_]+)(?:\[(?:"([^"]*)"|(\d+))\])?')

@@ -15,6 +15,7 @@ from provision.lab.ops import (
     report,
     storage,
 )
+from provision.lab.ops import backups, notifications  # noqa: E402  (appended: one import per feature)
 
 __all__ = ["ceph", "cluster", "guests", "ha", "network", "nodes", "options", "packages", "pools", "report",
-           "storage"]
+           "storage", "backups", "notifications"]
