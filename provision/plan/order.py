@@ -28,6 +28,7 @@ from provision.actions import params as P
 from provision.actions.action import ActionError
 from provision.crm.quorum import QDevice
 from provision.discover.observed import Observed
+from provision.plan.alert_actions import build_alert_actions
 from provision.plan.diff import Change, _iface_view, cluster_members
 from provision.plan.errors import PlanError
 from provision.plan.storage_options import storage_options
@@ -665,6 +666,7 @@ def build_actions(
     b.ceph()
     b.storage()
     b.ha()
+    build_alert_actions(b, _params)
     return list(b.actions.values())
 
 

@@ -3,19 +3,33 @@
 from __future__ import annotations
 
 from provision.lab.ops import (
+    backups,
     ceph,
     cluster,
     guests,
     ha,
     network,
     nodes,
+    notifications,
     options,
     packages,
     pools,
     report,
     storage,
 )
-from provision.lab.ops import backups, notifications  # noqa: E402  (appended: one import per feature)
 
-__all__ = ["ceph", "cluster", "guests", "ha", "network", "nodes", "options", "packages", "pools", "report",
-           "storage", "backups", "notifications"]
+__all__ = [
+    "backups",
+    "ceph",
+    "cluster",
+    "guests",
+    "ha",
+    "network",
+    "nodes",
+    "notifications",
+    "options",
+    "packages",
+    "pools",
+    "report",
+    "storage",
+]
