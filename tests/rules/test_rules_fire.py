@@ -103,6 +103,20 @@ def _add_resources(count: int) -> Callable[[Any], None]:
     return change
 
 
+def _jobs(*jobs: dict[str, Any]) -> Callable[[Any], None]:
+    def change(tree: Any) -> None:
+        tree["backups"] = CommentedMap({"jobs": [CommentedMap(j) for j in jobs]})
+
+    return change
+
+
+def _notifications(*matchers: dict[str, Any]) -> Callable[[Any], None]:
+    def change(tree: Any) -> None:
+        tree["notifications"] = CommentedMap({"matchers": [CommentedMap(m) for m in matchers]})
+
+    return change
+
+
 CASES = [
     # -- quorum
     Case("PVE-Q001", "lab", _drop("pve03"), "nodes", "2 vote(s)"),
@@ -217,6 +231,19 @@ CASES = [
          'ha.resources["vm:102"]', "outside group db"),
     Case("PVE-HA012", "lab", _set(lambda t: sv.guest(t, "vm:100"), "node", "pve03"),
          'ha.resources["vm:100"]', "prefers pve01, pve02", id="failback"),
+    # -- backups and alerts (the lab stack declares neither: each case adds what it needs)
+    Case("PVE-B001", "lab", _jobs({"id": "web", "schedule": "daily", "storage": "pbs-backup", "all": True,
+                                   "exclude": [102]}), 'ha.resources["vm:102"].sid', "vm:102"),
+    Case("PVE-B001", "lab", _jobs({"id": "web", "schedule": "daily", "storage": "pbs-backup",
+                                   "vmids": [100, 101, 102, 200], "enabled": False}),
+         'ha.resources["vm:100"].sid', id="disabled-job"),
+    Case("PVE-B002", "lab", _jobs({"id": "local", "schedule": "daily", "storage": "local", "all": True}),
+         'storage["pbs-backup"].name', "pbs-backup"),
+    Case("PVE-B003", "lab", _notifications({"name": "default-matcher", "match_field": ["exact:type=vzdump"],
+                                            "target": ["mail-to-root"]},
+                                           {"name": "not-fencing", "match_field": ["exact:type=fencing"],
+                                            "invert_match": True, "target": ["mail-to-root"]}),
+         "notifications.matchers", "fencing"),
 ]
 
 
