@@ -14,6 +14,7 @@ import uuid
 from typing import Any
 
 from provision.lab.formats.sectiontext import NotifySection, parse, write
+from provision.lab.ops import pools
 from provision.lab.ops.common import require_quorum
 from provision.lab.registry import ApiError, Ctx, p_req, p_str, param_error, route
 
@@ -68,6 +69,14 @@ def _check(params: dict[str, Any]) -> dict[str, str]:
     return out
 
 
+def _pool_exists(ctx: Ctx, params: dict[str, Any]) -> None:
+    """`$rpcenv->check_pool_exist` on create and update (pve-access-control
+    RPCEnvironment.pm check_pool_exist: a permission exception, 403)."""
+    pool = p_str(params, "pool")
+    if pool and pool not in pools._read(ctx)[1]:
+        raise ApiError(403, f"Permission check failed (pool '{pool}' does not exist)")
+
+
 def _verify(job: dict[str, str], check_missing: bool) -> None:
     """PVE/VZDump.pm verify_vzdump_parameters."""
     for other in ("all", "exclude", "pool"):
@@ -99,6 +108,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> None:
     if not re.fullmatch(r"[a-zA-Z][a-zA-Z0-9_\-.]*", jid):
         raise param_error("id", f"invalid format - invalid configuration ID '{jid}'")
     job = _check(params)
+    _pool_exists(ctx, params)
     if "schedule" not in job:
         raise param_error("schedule", "neither 'starttime' nor 'schedule' were set")
     job.setdefault("enabled", "1")
@@ -116,6 +126,7 @@ def create(ctx: Ctx, params: dict[str, Any]) -> None:
 def update(ctx: Ctx, params: dict[str, Any]) -> None:
     jid = p_req(params, "id")
     changes = _check(params)
+    _pool_exists(ctx, params)
     delete = [k.strip() for k in re.split(r"[,;\s]+", p_str(params, "delete") or "") if k.strip()]
     if not changes and not delete:
         raise ApiError(500, "no options specified")
