@@ -120,7 +120,8 @@ class Matcher(SpecModel):
         hit = any(_rule_matches(r, kind) for r in rules)
         if self.invert_match:
             return not hit
-        if not rules or (self.mode == "any" and len(rules) < len(self.match_field) + len(self.match_severity)):
+        others = len(self.match_field) - len(rules) + len(self.match_severity) + len(self.match_calendar)
+        if not rules or (self.mode == "any" and others):
             return True  # no type rule, or another rule may match on its own
         return hit
 

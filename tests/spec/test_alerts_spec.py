@@ -56,3 +56,20 @@ def test_retention_text_round_trips() -> None:
     assert Retention.parse("keep-all=1").pve_text() == "keep-all=1"
     with pytest.raises(ValueError):
         Retention(keep_all=True, keep_daily=1)
+
+
+@pytest.mark.parametrize(("fields", "routed"), [
+    ({"match_field": ["exact:type=fencing"]}, True),
+    ({"match_field": ["exact:type=vzdump,fencing"]}, True),  # PVE's exact match takes a list
+    ({"match_field": ["regex:type=^fen"]}, True),
+    ({"match_field": ["exact:type=vzdump"]}, False),
+    ({"match_field": ["exact:type=vzdump"], "match_severity": ["error"], "mode": "any"}, True),
+    ({"match_field": ["exact:type=vzdump"], "match_severity": ["error"]}, False),
+    ({"match_field": ["exact:type=fencing"], "invert_match": True}, False),
+    ({"match_field": ["exact:type=fencing"], "disable": True}, False),
+])
+def test_which_matchers_route_fencing(fields: dict[str, object], routed: bool) -> None:
+    from provision.spec.notifications import Matcher
+
+    assert Matcher.model_validate({"name": "m", "target": ["t"], **fields}).routes_type("fencing") is routed
+    assert not Matcher.model_validate({"name": "m", **fields}).routes_type("fencing")  # no target: nowhere
