@@ -65,6 +65,15 @@ class Kind(StrEnum):
     HA_RESOURCE_REMOVE = "ha_resource_remove"
     DATACENTER_OPTIONS_SET = "datacenter_options_set"
     HA_WATCHDOG_SET = "ha_watchdog_set"
+    NOTIFY_TARGET_ADD = "notify_target_add"
+    NOTIFY_TARGET_SET = "notify_target_set"
+    NOTIFY_TARGET_REMOVE = "notify_target_remove"
+    NOTIFY_MATCHER_ADD = "notify_matcher_add"
+    NOTIFY_MATCHER_SET = "notify_matcher_set"
+    NOTIFY_MATCHER_REMOVE = "notify_matcher_remove"
+    BACKUP_JOB_ADD = "backup_job_add"
+    BACKUP_JOB_SET = "backup_job_set"
+    BACKUP_JOB_REMOVE = "backup_job_remove"
 
 
 Destructive = Callable[[P.Params], bool]
@@ -180,6 +189,26 @@ CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
     _spec(K.HA_WATCHDOG_SET, "WATCHDOG_MODULE in /etc/default/pve-ha-manager on a node (checked on the node at "
           "every apply, as the API cannot show it; loaded at the next boot)", P.HaWatchdogSet, Ph.HA_GROUPS,
           rank=2),
+    # notifications and backup jobs: after storage (a job names its storage); matchers after
+    # targets (PVE refuses a matcher naming a missing target) and removed before them
+    # (PVE refuses to delete a target a matcher uses)
+    _spec(K.NOTIFY_TARGET_ADD, "pvesh create /cluster/notifications/endpoints/<type> (secrets written to "
+          "/etc/pve/priv/notifications.cfg on the node, never in argv)", P.NotifyTargetAdd, Ph.STORAGE, rank=60),
+    _spec(K.NOTIFY_TARGET_SET, "pvesh set /cluster/notifications/endpoints/<type>/<name> (changed options, "
+          "--delete for unset ones)", P.NotifyTargetSet, Ph.STORAGE, rank=60),
+    _spec(K.NOTIFY_TARGET_REMOVE, "pvesh delete /cluster/notifications/endpoints/<type>/<name>",
+          P.NotifyTargetRemove, Ph.STORAGE, Ph.DESTROY_STORAGE, rank=43),
+    _spec(K.NOTIFY_MATCHER_ADD, "pvesh create /cluster/notifications/matchers", P.NotifyMatcherAdd, Ph.STORAGE,
+          rank=61),
+    _spec(K.NOTIFY_MATCHER_SET, "pvesh set /cluster/notifications/matchers/<name>", P.NotifyMatcherSet,
+          Ph.STORAGE, rank=61),
+    _spec(K.NOTIFY_MATCHER_REMOVE, "pvesh delete /cluster/notifications/matchers/<name>", P.NotifyMatcherRemove,
+          Ph.STORAGE, Ph.DESTROY_STORAGE, rank=42),
+    _spec(K.BACKUP_JOB_ADD, "pvesh create /cluster/backup --id <id> (a vzdump job in jobs.cfg)", P.BackupJobAdd,
+          Ph.STORAGE, rank=62),
+    _spec(K.BACKUP_JOB_SET, "pvesh set /cluster/backup/<id>", P.BackupJobSet, Ph.STORAGE, rank=62),
+    _spec(K.BACKUP_JOB_REMOVE, "pvesh delete /cluster/backup/<id> (the job only; its backups stay)",
+          P.BackupJobRemove, Ph.STORAGE, Ph.DESTROY_STORAGE, rank=41),
 )}
 assert set(CATALOGUE) == set(Kind), "every kind has exactly one catalogue entry"
 

@@ -400,3 +400,17 @@ class HaResourceSet(_Update):
 
 class HaResourceRemove(Params):
     sid: Sid
+
+
+# Notification and backup-job kinds live in their own module (appended: one block per feature).
+from provision.actions import params_alerts as _alerts  # noqa: E402
+
+BackupJobAdd = _alerts.BackupJobAdd
+BackupJobRemove = _alerts.BackupJobRemove
+BackupJobSet = _alerts.BackupJobSet
+NotifyMatcherAdd = _alerts.NotifyMatcherAdd
+NotifyMatcherRemove = _alerts.NotifyMatcherRemove
+NotifyMatcherSet = _alerts.NotifyMatcherSet
+NotifyTargetAdd = _alerts.NotifyTargetAdd
+NotifyTargetRemove = _alerts.NotifyTargetRemove
+NotifyTargetSet = _alerts.NotifyTargetSet

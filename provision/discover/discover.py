@@ -21,6 +21,7 @@ from typing import Any, cast
 
 from pydantic import ValidationError
 
+from provision.discover.alerts import ALERT_ENDPOINTS, normalise_alerts
 from provision.discover.capacity import normalise_capacity
 from provision.discover.ceph import installed_ceph, normalise_ceph
 from provision.discover.client import ApiClient
@@ -65,6 +66,7 @@ CLUSTER_ENDPOINTS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "guests": ("/cluster/resources", {"type": "vm"}, False),
     "node_resources": ("/cluster/resources", {"type": "node"}, True),  # capacity (import, what-if)
     "options": ("/cluster/options", {}, True),  # datacenter.cfg: ha.crs and policy, datacenter
+    **ALERT_ENDPOINTS,  # notification targets/matchers (PVE >= 8.1), backup jobs
 }
 # key -> (path, params); `skipsmart=1`: without it PVE runs smartctl on every disk
 # (pve-storage Diskmanage.pm get_disks), slow on disk-heavy nodes, and discovery needs
@@ -327,6 +329,8 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
             name="", pve_version=cast(Any, version), connection=None, nodes=nodes, corosync=corosync, quorum=quorum,
             ceph=ceph, storage=list(storages), ha=ha, guests=guests, datacenter=datacenter,
         )
+    cluster.notifications, cluster.backups, alert_notes = normalise_alerts(c)
+    obs.notes.extend(alert_notes)
     obs.notes = sorted(set(obs.notes))
     obs.fingerprint = fingerprint_of(cluster.model_dump(mode="json"), obs)
     return cluster, obs

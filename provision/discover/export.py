@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import ipaddress
+import re
 from collections.abc import Mapping
 from pathlib import PurePath
 from typing import Any
@@ -56,6 +57,8 @@ def _value(value: Any) -> Any:
         return str(value)  # a YAML emitter represents only plain types
     if isinstance(value, str) and value.lower() in ("on", "off", "yes", "no", "y", "n", "true", "false"):
         return DoubleQuotedScalarString(value)  # YAML 1.1 readers would take these for booleans
+    if isinstance(value, str) and re.fullmatch(r"\d+(:\d+)+", value):
+        return DoubleQuotedScalarString(value)  # ...and these (a schedule like 21:30) for base-60 numbers
     return value
 
 
@@ -160,16 +163,22 @@ def secret_names(stack: Cluster) -> dict[tuple[str, str], SecretRef]:
             ref = getattr(storage, name, None)
             if isinstance(ref, SecretRef):
                 out[(storage.name, name)] = ref
+    for target in stack.notifications.targets if stack.notifications else []:
+        for name in ("password", "token"):
+            ref = getattr(target, name, None)
+            if isinstance(ref, SecretRef):
+                out[(f"notifications.target:{target.name}", name)] = ref
     return out
 
 
-def _secret_ref(storage: str, field: str, keep: SecretNames, taken: set[str]) -> SecretRef:
+def _secret_ref(storage: str, field: str, keep: SecretNames, taken: set[str], *, base: str | None = None
+                ) -> SecretRef:
     """The reference to write: the earlier stack's, else an environment variable named
     after the storage and field, unique in the file (`pbs.backup` and `pbs-backup`
     must not share one) and never one of pve-provision's own."""
     if (storage, field) in keep:
         return keep[(storage, field)]
-    base = f"{storage.upper().replace('-', '_').replace('.', '_')}_{field.upper()}"
+    base = f"{(base or storage).upper().replace('-', '_').replace('.', '_')}_{field.upper()}"
     if own_credential(base):  # a storage named `provision-...` must still validate
         base = f"STORAGE_{base}"
     var, n = base, 2
@@ -245,6 +254,9 @@ def to_stack(cluster: Cluster, connection: Connection, *, source: str = "", keep
         for key in ("migration", "bwlimit", "next_id"):
             if key in dc:
                 dc[key].fa.set_flow_style()
+    from provision.discover.export_alerts import alerts_to_stack  # it builds on this module's helpers
+
+    alerts_to_stack(cluster, root, keep, taken)
     if cluster.guests:
         root["guests"] = CommentedSeq([_model(g, first=("sid",), comments=False) for g in cluster.guests])
         for guest in root["guests"]:

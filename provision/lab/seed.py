@@ -18,6 +18,7 @@ from provision.lab.ops import cluster as cluster_ops
 from provision.lab.ops import network, packages
 from provision.lab.paths import LabPaths
 from provision.lab.registry import ApiError, Ctx, call
+from provision.lab.seed_alerts import seed_alerts
 from provision.lab.store import Store
 from provision.pveformat import interfaces as ifs
 from provision.spec import Bond, Bridge, Cluster, Nic, SpecError, Vlan, load_stack
@@ -73,6 +74,8 @@ def seed_from_stack(store: Store, paths: LabPaths, spec: Cluster) -> list[str]:
         _storage(store, paths, spec)
         step = "ha"
         _ha(store, paths, spec)
+        step = "notifications and backup jobs"
+        seed_alerts(_ctx(store, paths, spec.nodes[0].name), spec)
     except ApiError as exc:
         detail = "; ".join(f"{k}: {v}" for k, v in (exc.errors or {}).items())
         raise SeedError(f"building the stack's {step} in the lab failed: {exc.message.strip()}"

@@ -517,6 +517,13 @@ def _as_migrated(
     return [], new_rules, new_resources
 
 
+def diff_alerts(d: _Differ) -> None:
+    """Notifications and backup jobs (`provision.plan.diff_alerts`)."""
+    from provision.plan.diff_alerts import diff_alerts as run
+
+    run(d)
+
+
 def diff(desired: Cluster, observed: Cluster, *, prune: bool | Prune = False,
          facts: Observed | None = None) -> list[Change]:
     """All changes that turn `observed` into `desired`, sorted by address.
@@ -535,6 +542,7 @@ def diff(desired: Cluster, observed: Cluster, *, prune: bool | Prune = False,
     d.storage()
     d.ha()
     d.datacenter()
+    diff_alerts(d)
     if d.errors:
         raise PlanError(sorted(d.errors))
     order = {"noop-note": 1}

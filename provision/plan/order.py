@@ -29,6 +29,7 @@ from provision.actions.action import ActionError
 from provision.crm.quorum import QDevice
 from provision.discover.observed import Observed
 from provision.plan import datacenter as datacenter_options
+from provision.plan.alert_actions import build_alert_actions
 from provision.plan.diff import Change, _iface_view, cluster_members
 from provision.plan.errors import PlanError
 from provision.plan.storage_options import storage_options
@@ -681,6 +682,7 @@ def build_actions(
     b.storage()
     b.ha()
     b.watchdogs()
+    build_alert_actions(b, _params)
     return list(b.actions.values())
 
 

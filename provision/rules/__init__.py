@@ -13,7 +13,16 @@ report `Finding`s that carry the spec path (`loc`) of the offending value, which
 from __future__ import annotations
 
 # Importing the rule modules registers their rules.
-from provision.rules import ceph, corosync, ha, hapolicy, network, quorum, storage  # noqa: F401
+from provision.rules import (  # noqa: F401
+    backups,
+    ceph,
+    corosync,
+    ha,
+    hapolicy,
+    network,
+    quorum,
+    storage,
+)
 from provision.rules.registry import (
     AREAS,
     SEVERITIES,

@@ -21,7 +21,7 @@ Severity = Literal["error", "warning", "info"]
 SEVERITIES: tuple[Severity, ...] = ("error", "warning", "info")
 Loc = tuple[str | int, ...]
 
-_ID = re.compile(r"^PVE-(Q|N|C|CEPH|S|HA)\d{3}$")
+_ID = re.compile(r"^PVE-(Q|N|C|CEPH|S|HA|B)\d{3}$")
 
 #: Id prefix → the area a rule checks, in the order the catalogue lists them.
 AREAS: dict[str, str] = {
@@ -31,6 +31,7 @@ AREAS: dict[str, str] = {
     "CEPH": "Ceph",
     "S": "Storage",
     "HA": "High availability",
+    "B": "Backups and alerts",
 }
 
 

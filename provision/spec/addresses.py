@@ -19,6 +19,8 @@ KINDS: dict[str, frozenset[str]] = {
     "ceph": frozenset({"mon", "mgr", "mds", "osd", "pool", "fs"}),
     "ha": frozenset({"group", "rule", "resource"}),
     "datacenter": frozenset(),
+    "notifications": frozenset({"target", "matcher"}),
+    "backups": frozenset({"job"}),
 }
 
 _SEGMENT = re.compile(r'([a-z_]+)(?:\[(?:"([^"]*)"|(\d+))\])?')

@@ -9,6 +9,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, model_validator
 
 from provision.spec.addresses import Address, AddressPattern
+from provision.spec.backups import Backups
 from provision.spec.base import CLUSTER_NAME, SpecModel, Text
 from provision.spec.ceph import Ceph
 from provision.spec.connection import Connection
@@ -18,6 +19,7 @@ from provision.spec.guests import Guest
 from provision.spec.ha import Ha
 from provision.spec.network import Bond, Nic
 from provision.spec.node import Node
+from provision.spec.notifications import Notifications
 from provision.spec.storage import RbdStorage, Storage
 
 
@@ -60,6 +62,10 @@ class Cluster(SpecModel):
         'never pruned. Addresses or patterns: storage["local"], storage["local*"], ceph.osd (a whole kind), '
         'network["*"].bridge["vmbr9*"]. An object the stack declares is managed whatever this says.',
     )
+
+    notifications: Notifications | None = Field(
+        default=None, description="Notification targets and matchers (PVE >= 8.1); unmanaged when left out.")
+    backups: Backups | None = Field(default=None, description="Scheduled backup jobs; unmanaged when left out.")
 
     @property
     def ignore_patterns(self) -> list[AddressPattern]:

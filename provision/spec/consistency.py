@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from provision.spec.ceph import CEPH_RELEASES
+from provision.spec.checks_alerts import check_alerts_and_backups
 from provision.spec.cluster import Cluster
 from provision.spec.ha import HaGroup, NodeAffinityRule
 from provision.spec.hapolicy import PVE9_CRS_MODES
@@ -217,22 +218,26 @@ class _Checker:
     def secrets(self) -> None:
         """Storage secrets travel to other servers (PBS, CIFS, external Ceph): they must
         never name pve-provision's own credentials, or apply would hand them over."""
+        for si, st in enumerate(self.c.storage):
+            for field in type(st).model_fields:
+                ref = getattr(st, field)
+                if isinstance(ref, SecretRef):
+                    self.foreign_secret(("storage", si, field), ref, f"{st.name} {field}")
+
+    def foreign_secret(self, where: Loc, ref: SecretRef, what: str, kind: str = "storage") -> None:
+        """A secret pve-provision hands to another server must not be one of its own
+        credentials (a variable of its own, the API token)."""
         api = self.c.connection.api if self.c.connection is not None else None
         own = [(api.token, "the cluster's API token")] if api is not None else []
         if api is not None:
             own += [(b.token, f"the bootstrap API token of {node}") for node, b in api.bootstrap.items()]
-        for si, st in enumerate(self.c.storage):
-            for field in type(st).model_fields:
-                ref = getattr(st, field)
-                if not isinstance(ref, SecretRef):
-                    continue
-                loc: Loc = ("storage", si, field, "env" if ref.env is not None else "file")
-                if ref.env is not None and own_credential(ref.env):
-                    self.add(loc, f"{ref.env} is one of pve-provision's own variables, not a storage secret",
-                             "use a variable of its own, e.g. PBS_PASSWORD")
-                elif (what := next((w for t, w in own if t == ref), None)) is not None:
-                    self.add(loc, f"{st.name} {field} is {what} ({ref.describe()})",
-                             "the API token must never be sent to a storage server")
+        loc: Loc = (*where, "env" if ref.env is not None else "file")
+        if ref.env is not None and own_credential(ref.env):
+            self.add(loc, f"{ref.env} is one of pve-provision's own variables, not a {kind} secret",
+                     "use a variable of its own, e.g. PBS_PASSWORD")
+        elif (owner := next((w for t, w in own if t == ref), None)) is not None:
+            self.add(loc, f"{what} is {owner} ({ref.describe()})",
+                     f"the API token must never be sent to a {kind} server")
 
     def bootstrap(self) -> None:
         """`connection.api.bootstrap` names stack nodes, each with a token of its own: PVE
@@ -364,4 +369,5 @@ def check(cluster: Cluster) -> list[SpecIssue]:
     checker.bootstrap()
     checker.ha()
     _ha_policy(checker)
+    check_alerts_and_backups(checker.c, checker.add, checker.foreign_secret)
     return checker.issues

@@ -176,6 +176,16 @@ class Run:
             self.vars[task["register"]] = {"changed": changed, "current": current, "desired": desired}
             if changed:
                 self.records.append({"task": step, "stage": path + ".new", "content": desired})
+        elif "pve_notify_secret" in task:
+            # Our own module: it edits /etc/pve/priv/notifications.cfg; the record names the
+            # secrets it would set, never their values (they come from the environment).
+            if runs:
+                raw = task["pve_notify_secret"]
+                args = self.value({k: v for k, v in raw.items() if k != "secrets"}, extra)
+                names = self.value("{{ t.secrets }}", extra)
+                self.records.append({"task": step, "notify_secret": args["path"], "type": args["type"],
+                                     "name": args["name"], "no_log": bool(task.get("no_log")),
+                                     "secrets_from": sorted([k, v] for k, v in names.items())})
         elif "ansible.builtin.wait_for_connection" in task:
             if runs:
                 self.records.append({"task": step, "wait_for_connection": self.value(

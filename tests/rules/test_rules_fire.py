@@ -110,6 +110,20 @@ def _add_resources(count: int) -> Callable[[Any], None]:
     return change
 
 
+def _jobs(*jobs: dict[str, Any]) -> Callable[[Any], None]:
+    def change(tree: Any) -> None:
+        tree["backups"] = CommentedMap({"jobs": [CommentedMap(j) for j in jobs]})
+
+    return change
+
+
+def _notifications(*matchers: dict[str, Any]) -> Callable[[Any], None]:
+    def change(tree: Any) -> None:
+        tree["notifications"] = CommentedMap({"matchers": [CommentedMap(m) for m in matchers]})
+
+    return change
+
+
 CASES = [
     # -- quorum
     Case("PVE-Q001", "lab", _drop("pve03"), "nodes", "2 vote(s)"),
@@ -238,6 +252,19 @@ CASES = [
                                   lambda t: sv.node(t, "pve02").pop("capacity")), "ha.crs", "pve02"),
     Case("PVE-HA026", "lab", _set(lambda t: sv.node(t, "pve03"), "ha_watchdog_module", "softdog"),
          'nodes["pve03"].ha_watchdog_module', "pve03 fences with softdog"),
+    # -- backups and alerts (the lab stack declares neither: each case adds what it needs)
+    Case("PVE-B001", "lab", _jobs({"id": "web", "schedule": "daily", "storage": "pbs-backup", "all": True,
+                                   "exclude": [102]}), 'ha.resources["vm:102"].sid', "vm:102"),
+    Case("PVE-B001", "lab", _jobs({"id": "web", "schedule": "daily", "storage": "pbs-backup",
+                                   "vmids": [100, 101, 102, 200], "enabled": False}),
+         'ha.resources["vm:100"].sid', id="disabled-job"),
+    Case("PVE-B002", "lab", _jobs({"id": "local", "schedule": "daily", "storage": "local", "all": True}),
+         'storage["pbs-backup"].name', "pbs-backup"),
+    Case("PVE-B003", "lab", _notifications({"name": "default-matcher", "match_field": ["exact:type=vzdump"],
+                                            "target": ["mail-to-root"]},
+                                           {"name": "not-fencing", "match_field": ["exact:type=fencing"],
+                                            "invert_match": True, "target": ["mail-to-root"]}),
+         "notifications.matchers", "fencing"),
 ]
 
 

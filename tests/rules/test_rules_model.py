@@ -39,7 +39,7 @@ def test_catalogue_is_large_and_ordered() -> None:
     ids = [r.id for r in rules]
     assert len(ids) == len(set(ids))
     prefixes = [re.match(r"PVE-([A-Z]+)", i).group(1) for i in ids]  # type: ignore[union-attr]
-    order = ["Q", "N", "C", "CEPH", "S", "HA"]
+    order = ["Q", "N", "C", "CEPH", "S", "HA", "B"]
     assert prefixes == sorted(prefixes, key=order.index)
 
 

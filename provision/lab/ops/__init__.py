@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from provision.lab.ops import (
+    backups,
     ceph,
     cluster,
     guests,
     ha,
     network,
     nodes,
+    notifications,
     options,
     packages,
     pools,
@@ -16,5 +18,18 @@ from provision.lab.ops import (
     storage,
 )
 
-__all__ = ["ceph", "cluster", "guests", "ha", "network", "nodes", "options", "packages", "pools", "report",
-           "storage"]
+__all__ = [
+    "backups",
+    "ceph",
+    "cluster",
+    "guests",
+    "ha",
+    "network",
+    "nodes",
+    "notifications",
+    "options",
+    "packages",
+    "pools",
+    "report",
+    "storage",
+]

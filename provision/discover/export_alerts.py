@@ -1,0 +1,52 @@
+"""`provision import` of notification targets, matchers and backup jobs.
+
+PVE's built-in target and matcher (`mail-to-root`, `default-matcher`) are left out: a
+stack that does not name them leaves them alone, so the import still plans to zero
+changes and a later edit of the stack cannot delete them by accident. Secrets PVE never
+returns become environment-variable references with a comment saying what to set: a
+Gotify token always, an SMTP password when the target authenticates (has a username).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
+from provision.discover import export as E
+from provision.spec.cluster import Cluster
+from provision.spec.notifications import BUILTIN_MATCHERS, BUILTIN_TARGETS
+
+
+def secret_key(target: str) -> str:
+    """The key of a target's secrets among `SecretNames` (storage names are plain ids)."""
+    return f"notifications.target:{target}"
+
+
+def alerts_to_stack(cluster: Cluster, root: CommentedMap, keep: E.SecretNames, taken: set[str]) -> None:
+    notes = cluster.notifications
+    if notes is not None:
+        targets = [t for t in notes.targets if t.name not in BUILTIN_TARGETS]
+        matchers = [m for m in notes.matchers if m.name not in BUILTIN_MATCHERS]
+        if targets or matchers:
+            section = CommentedMap()
+            if targets:
+                seq = CommentedSeq()
+                for target in targets:
+                    entry: Any = E._model(target, first=("name", "type"))
+                    field = "token" if target.type == "gotify" else "password"
+                    if target.type == "gotify" or getattr(target, "username", None):
+                        ref = E._secret_ref(secret_key(target.name), field, keep, taken, base=target.name)
+                        entry[field] = E._value(ref)
+                        if ref.env:
+                            taken.add(ref.env)
+                        what = f"set {ref.env}" if ref.env else f"put it in {ref.file}"
+                        entry.yaml_add_eol_comment(f"{what}: the API never returns secrets", field)
+                    seq.append(entry)
+                section["targets"] = seq
+            if matchers:
+                section["matchers"] = CommentedSeq([E._model(m) for m in matchers])
+            root["notifications"] = section
+    if cluster.backups is not None and cluster.backups.jobs:
+        root["backups"] = CommentedMap({"jobs": CommentedSeq([E._model(j, first=("id",))
+                                                               for j in cluster.backups.jobs])})

@@ -1,0 +1,76 @@
+"""The diff of notification targets, matchers and backup jobs.
+
+`notifications:` / `backups:` left out of a stack leave the cluster's alone (no changes,
+no unmanaged reports). When present, what the stack names is managed and the rest is
+unmanaged (deleted only with --prune), except PVE's built-in target `mail-to-root` and
+matcher `default-matcher`: they exist on every PVE and come back when deleted, so they
+are compared only when the stack names them, and never reported or pruned otherwise.
+Secrets (SMTP password, Gotify token) are never compared: PVE does not return them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, Protocol
+
+from provision.plan.diff import Change, view
+from provision.spec.addresses import Address
+from provision.spec.cluster import Cluster
+from provision.spec.notifications import BUILTIN_MATCHERS, BUILTIN_TARGETS
+
+
+class _Differ(Protocol):
+    desired: Cluster
+    observed: Cluster
+
+    def add(self, change: Change) -> None: ...
+
+    def collection(self, address: Callable[[str], Address], desired: Mapping[str, Any],
+                   observed: Mapping[str, Any], to_view: Callable[[Any], dict[str, Any]], what: str, *,
+                   auto: Iterable[str] = ..., ignore: Iterable[str] = ..., replace_on: Iterable[str] = ...,
+                   cannot_change: Mapping[str, str] | None = ..., destructive: Callable[[Any], bool] = ...,
+                   prunable: bool = ...) -> None: ...
+
+
+def target_addr(name: str) -> Address:
+    return Address.of(("notifications", None), ("target", name))
+
+
+def matcher_addr(name: str) -> Address:
+    return Address.of(("notifications", None), ("matcher", name))
+
+
+def job_addr(jid: str) -> Address:
+    return Address.of(("backups", None), ("job", jid))
+
+
+def job_view(job: Any) -> dict[str, Any]:
+    out = view(job, exclude=("id",))
+    out["retention"] = job.retention.pve_text() if job.retention is not None else None
+    return out
+
+
+def diff_alerts(d: _Differ) -> None:
+    want, have = d.desired.notifications, d.observed.notifications
+    if want is not None:
+        if have is None:
+            d.add(Change(Address.of("notifications"), "noop-note", not_compared=True,
+                         reason="notifications are not compared: the cluster did not answer "
+                                "/cluster/notifications (PVE before 8.1?)"))
+        else:
+            named_t = {t.name for t in want.targets}
+            named_m = {m.name for m in want.matchers}
+            d.collection(target_addr, {t.name: t for t in want.targets},
+                         {t.name: t for t in have.targets if t.name in named_t or t.name not in BUILTIN_TARGETS},
+                         lambda t: view(t, exclude=("name",)), "notification target", replace_on={"type"})
+            d.collection(matcher_addr, {m.name: m for m in want.matchers},
+                         {m.name: m for m in have.matchers if m.name in named_m or m.name not in BUILTIN_MATCHERS},
+                         lambda m: view(m, exclude=("name",)), "notification matcher")
+    jobs, present = d.desired.backups, d.observed.backups
+    if jobs is not None:
+        if present is None:
+            d.add(Change(Address.of("backups"), "noop-note", not_compared=True,
+                         reason="backup jobs are not compared: /cluster/backup could not be read"))
+        else:
+            d.collection(job_addr, {j.id: j for j in jobs.jobs}, {j.id: j for j in present.jobs}, job_view,
+                         "backup job")
