@@ -5,22 +5,14 @@ that deletes a file and writes it anew), a node powered off."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
-from labkit import LabHandle, start_lab, stop_lab
-
-STACK = Path(__file__).resolve().parents[2] / "stacks" / "lab.yaml"
+from labkit import LabHandle
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
-    handle = start_lab(tmp_path_factory.mktemp("home"), "c", "--from", str(STACK))
-    try:
-        yield handle
-    finally:
-        stop_lab(handle)
+def lab(lab_from_stack: LabHandle) -> LabHandle:
+    """stacks/lab.yaml built in a lab of its own (`lab up --from`, seconds)."""
+    return lab_from_stack
 
 
 def _resource(lab: LabHandle, sid: str) -> dict[str, object]:
