@@ -45,36 +45,43 @@ def errors(fn: F) -> F:
 
     @wraps(fn)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from provision.apply import ApplyError
-        from provision.discover import DiscoveryError
-        from provision.plan import PlanError, PlanFileError
-        from provision.spec import SecretUnavailableError, SpecError
-
         try:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
-        except SpecError as exc:
-            for diag in exc.diagnostics:
-                typer.echo(str(diag), err=True)
-            raise typer.Exit(1) from None
-        except DiscoveryError as exc:
-            raise fail(f"error: cannot read the cluster: {exc}") from None
-        except PlanError as exc:
-            for problem in exc.problems:
-                typer.echo(f"error: {problem}", err=True)
-            raise typer.Exit(1) from None
-        except ApplyError as exc:
-            raise fail(str(exc)) from None
-        except (PlanFileError, SecretUnavailableError) as exc:
-            raise fail(f"error: {exc}") from None
         except Exception as exc:
-            if os.environ.get("PROVISION_DEBUG"):
-                raise
-            raise fail(f"internal error: {type(exc).__name__}: {exc} (PROVISION_DEBUG=1 shows a traceback)") \
-                from None
+            raise _one_line(exc) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _one_line(exc: Exception) -> typer.Exit:
+    """The exit for a failure of a command, its message printed. The error types are
+    imported here, on the way out: a command that succeeds does not load the packages of
+    the others (`plan` would pay for Ansible's playbook rendering otherwise)."""
+    from provision.apply.errors import ApplyError
+    from provision.discover.errors import DiscoveryError
+    from provision.plan.errors import PlanError
+    from provision.plan.planfile import PlanFileError
+    from provision.spec import SecretUnavailableError, SpecError
+
+    if isinstance(exc, SpecError):
+        for diag in exc.diagnostics:
+            typer.echo(str(diag), err=True)
+        return typer.Exit(1)
+    if isinstance(exc, DiscoveryError):
+        return fail(f"error: cannot read the cluster: {exc}")
+    if isinstance(exc, PlanError):
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        return typer.Exit(1)
+    if isinstance(exc, ApplyError):
+        return fail(str(exc))
+    if isinstance(exc, (PlanFileError, SecretUnavailableError)):
+        return fail(f"error: {exc}")
+    if os.environ.get("PROVISION_DEBUG"):
+        raise exc
+    return fail(f"internal error: {type(exc).__name__}: {exc} (PROVISION_DEBUG=1 shows a traceback)")
 
 
 PRUNE_HELP = ("Delete objects that exist but are not in the stack: all of them, or only this kind or address "
