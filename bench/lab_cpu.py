@@ -19,6 +19,7 @@ import sys
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from provision.discover.client import ApiClient
 from provision.discover.endpoint import from_lab
@@ -34,7 +35,7 @@ def server_pid(lab: str) -> int:
 
 def cpu_seconds(pid: int) -> float:
     """User + system CPU seconds a process has used so far."""
-    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / _TICK
 
 
