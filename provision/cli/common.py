@@ -14,18 +14,15 @@ from collections.abc import Callable
 from enum import StrEnum
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
-from rich.console import Console
 
-from provision.apply import ApplyError
-from provision.discover import DiscoveryError, Endpoint
-from provision.plan import PlanError, PlanFileError
-from provision.plan.prune import EVERYTHING, Prune
-from provision.plan.render import render_json, render_markdown, render_text
-from provision.plan.render.fit import DEFAULT_LIMIT, GITHUB_COMMENT_LIMIT
-from provision.spec import SecretUnavailableError, SpecError
+if TYPE_CHECKING:  # the packages are imported where used: a command pays only for what it runs
+    from rich.console import Console
+
+    from provision.discover import Endpoint
+    from provision.plan.prune import Prune
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -52,27 +49,39 @@ def errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except typer.Exit:
             raise
-        except SpecError as exc:
-            for diag in exc.diagnostics:
-                typer.echo(str(diag), err=True)
-            raise typer.Exit(1) from None
-        except DiscoveryError as exc:
-            raise fail(f"error: cannot read the cluster: {exc}") from None
-        except PlanError as exc:
-            for problem in exc.problems:
-                typer.echo(f"error: {problem}", err=True)
-            raise typer.Exit(1) from None
-        except ApplyError as exc:
-            raise fail(str(exc)) from None
-        except (PlanFileError, SecretUnavailableError) as exc:
-            raise fail(f"error: {exc}") from None
         except Exception as exc:
-            if os.environ.get("PROVISION_DEBUG"):
-                raise
-            raise fail(f"internal error: {type(exc).__name__}: {exc} (PROVISION_DEBUG=1 shows a traceback)") \
-                from None
+            raise _one_line(exc) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def _one_line(exc: Exception) -> typer.Exit:
+    """The exit for a failure of a command, its message printed. The error types are
+    imported here, on the way out: a command that succeeds does not load the packages of
+    the others (`plan` would pay for Ansible's playbook rendering otherwise)."""
+    from provision.apply.errors import ApplyError
+    from provision.discover.errors import DiscoveryError
+    from provision.plan.errors import PlanError
+    from provision.plan.planfile import PlanFileError
+    from provision.spec import SecretUnavailableError, SpecError
+
+    if isinstance(exc, SpecError):
+        for diag in exc.diagnostics:
+            typer.echo(str(diag), err=True)
+        return typer.Exit(1)
+    if isinstance(exc, DiscoveryError):
+        return fail(f"error: cannot read the cluster: {exc}")
+    if isinstance(exc, PlanError):
+        for problem in exc.problems:
+            typer.echo(f"error: {problem}", err=True)
+        return typer.Exit(1)
+    if isinstance(exc, ApplyError):
+        return fail(str(exc))
+    if isinstance(exc, (PlanFileError, SecretUnavailableError)):
+        return fail(f"error: {exc}")
+    if os.environ.get("PROVISION_DEBUG"):
+        raise exc
+    return fail(f"internal error: {type(exc).__name__}: {exc} (PROVISION_DEBUG=1 shows a traceback)")
 
 
 PRUNE_HELP = ("Delete objects that exist but are not in the stack: all of them, or only this kind or address "
@@ -87,6 +96,10 @@ def optional_values(argv: list[str]) -> list[str]:
     after it) becomes `--prune=*`. The command line parser needs a value for every
     occurrence of an option that takes one."""
     out: list[str] = []
+    if not any(token in OPTIONAL_VALUE for token in argv):
+        return list(argv)
+    from provision.plan.prune import EVERYTHING
+
     for i, token in enumerate(argv):
         if token in OPTIONAL_VALUE:
             following = argv[i + 1] if i + 1 < len(argv) else None
@@ -99,6 +112,8 @@ def optional_values(argv: list[str]) -> list[str]:
 
 def prune_scope(values: list[str] | None) -> Prune:
     """`--prune` values as a scope; a value that names no kind of object is one line."""
+    from provision.plan.prune import Prune
+
     try:
         return Prune.of(values or [])
     except ValueError as exc:
@@ -120,30 +135,31 @@ unreadable fragments in a CI log; a log has no right edge to respect."""
 def stdout_console() -> Console:
     """A rich console for tables on stdout: the terminal's width on a terminal, else
     `LOG_WIDTH` (so logs keep one line per row)."""
+    from rich.console import Console
+
     tty = sys.stdout.isatty()
     return Console(highlight=False, width=None if tty else LOG_WIDTH)
 
-
-MARKDOWN_LIMIT = typer.Option(
-    DEFAULT_LIMIT, "--markdown-limit", min=0, metavar="BYTES",
-    help=f"Cut a Markdown plan to at most this many bytes, at whole lines, with a note where the whole plan is "
-         f"(GitHub refuses comments over {GITHUB_COMMENT_LIMIT} characters; GitLab notes allow 1000000). 0: no limit.")
-FULL_PLAN_URL = typer.Option(
-    None, "--full-plan-url", metavar="URL",
-    help="Where reviewers find the whole plan (e.g. the CI run's artifact), linked from a cut Markdown plan.")
 
 _URL = re.compile(r"^https?://[^\s<>()\[\]`]+$")
 
 
 def render_plan(document: dict[str, Any], fmt: Format, *, full_plan: str | None = None,
-                markdown_limit: int = DEFAULT_LIMIT, full_plan_url: str | None = None) -> str:
+                markdown_limit: int | None = None, full_plan_url: str | None = None) -> str:
     """A plan document as text (coloured on a terminal unless NO_COLOR), Markdown or JSON.
 
-    Markdown is for a review comment: cut to `markdown_limit` bytes (0: whole), pointing at
+    Markdown is for a review comment: cut to `markdown_limit` bytes (0: whole; None:
+    `fit.DEFAULT_LIMIT`, what GitHub accepts), pointing at
     the plan file `full_plan` and the link `full_plan_url` when it had to be cut."""
     if full_plan_url is not None and not _URL.match(full_plan_url):
         raise fail(f"error: --full-plan-url {full_plan_url!r} is not an http(s) URL without spaces, brackets, "
                    "parentheses or backticks")
+    from provision.plan.render import render_json, render_markdown, render_text
+    from provision.plan.render.fit import DEFAULT_LIMIT
+
+    if markdown_limit is None:
+        markdown_limit = DEFAULT_LIMIT
+
     if fmt is Format.json:
         return render_json(document)
     if fmt is Format.markdown:
@@ -156,5 +172,5 @@ def render_plan(document: dict[str, Any], fmt: Format, *, full_plan: str | None 
     return render_text(document, color=color)
 
 
-__all__ = ["FULL_PLAN_URL", "LOG_WIDTH", "MARKDOWN_LIMIT", "PRUNE_HELP", "Format", "errors", "fail",
+__all__ = ["LOG_WIDTH", "PRUNE_HELP", "Format", "errors", "fail",
            "optional_values", "prune_scope", "render_plan", "stdout_console", "warn_insecure"]

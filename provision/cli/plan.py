@@ -22,8 +22,6 @@ import typer
 from pydantic import ValidationError
 
 from provision.cli.common import (
-    FULL_PLAN_URL,
-    MARKDOWN_LIMIT,
     PRUNE_HELP,
     Format,
     errors,
@@ -36,6 +34,7 @@ from provision.discover import ApiClient, discover, from_lab, from_url
 from provision.discover.export import secret_names, to_stack
 from provision.plan import LivePlan, plan_stack
 from provision.plan import planfile as planfiles
+from provision.plan.render.fit import DEFAULT_LIMIT, GITHUB_COMMENT_LIMIT
 from provision.plan.workflow import api_workers
 from provision.spec import Connection, SecretRef, SpecError, load_stack
 from provision.spec.addresses import Address
@@ -44,6 +43,14 @@ LAB = typer.Option(None, "--lab", metavar="NAME", help="Use this local lab inste
 INSECURE = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate (prints a warning).")
 FORMAT = typer.Option(Format.text, "--format", "-f", help="Output format.")
 PRUNE = typer.Option(None, "--prune", metavar="[KIND|ADDRESS]", help=PRUNE_HELP)
+MARKDOWN_LIMIT = typer.Option(
+    DEFAULT_LIMIT, "--markdown-limit", min=0, metavar="BYTES",
+    help=f"Cut a Markdown plan to at most this many bytes, at whole lines, with a note where the whole plan is "
+         f"(GitHub refuses comments over {GITHUB_COMMENT_LIMIT} characters; GitLab notes allow 1000000). 0: no limit.")
+FULL_PLAN_URL = typer.Option(
+    None, "--full-plan-url", metavar="URL",
+    help="Where reviewers find the whole plan (e.g. the CI run's artifact), linked from a cut Markdown plan.")
+
 
 
 def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: list[str] | None,

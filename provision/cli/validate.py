@@ -37,7 +37,6 @@ from rich.markup import escape
 
 from provision.crm import Member, expected_votes, quorum_threshold
 from provision.crm import QDevice as CrmQDevice
-from provision.plan.plan import tool_version
 from provision.rules import Finding, Rule, Severity, all_rules, get_rule, run
 from provision.rules.catalogue import markdown
 from provision.rules.storage import is_shared
@@ -489,6 +488,8 @@ def validate(
     elif output is OutputFormat.json:
         sys.stdout.write(json.dumps(to_json(results), indent=2) + "\n")
     elif output is OutputFormat.sarif:
+        from provision.plan.plan import tool_version  # the planner's package, only for SARIF's tool version
+
         sys.stdout.write(json.dumps(to_sarif(results, tool_version()), indent=2) + "\n")
     else:
         for line in to_github(results):

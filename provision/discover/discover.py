@@ -1,8 +1,8 @@
 """Discovery: read the live cluster into a `Cluster` plus `Observed` facts.
 
-Two concurrent waves of GETs: first the cluster-wide endpoints (which also say
-which nodes exist and are online), then one request per endpoint per node and
-the Ceph endpoints once through one node. A node the stack names that is not a
+One wave of concurrent GETs: the cluster-wide endpoints, and, as soon as
+`/cluster/status` has said which nodes exist and are online, one request per endpoint
+per node and the Ceph endpoints once through one node. A node the stack names that is not a
 member is read through its own API (`provision.discover.bootstrap`): the
 cluster's API cannot answer for it, and its token exists only there. The number
 of requests therefore depends on the number of nodes only, never on how many
@@ -15,7 +15,7 @@ from __future__ import annotations
 import ipaddress
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, cast
 
@@ -25,7 +25,7 @@ from provision.discover.alerts import ALERT_ENDPOINTS, normalise_alerts
 from provision.discover.capacity import normalise_capacity
 from provision.discover.ceph import installed_ceph, normalise_ceph
 from provision.discover.client import ApiClient
-from provision.discover.cluster import normalise_status, normalise_version
+from provision.discover.cluster import ClusterStatus, normalise_status, normalise_version
 from provision.discover.corosync import (
     DEFAULT_CIPHER,
     DEFAULT_HASH,
@@ -119,29 +119,32 @@ class Discovery:
     seconds: float = 0.0
 
 
+DEFAULT_WORKERS = 32
+"""Requests in flight at most (a discovery of 32 nodes makes about 130)."""
+
 Job = tuple[ApiClient, str, dict[str, Any], bool, int | None]  # client, path, params, optional, attempts
 NodeClient = Callable[[str], ApiClient]
 """Node name -> a client of that node's own API (raises ConfigError when there is none)."""
 
 
-def _fetch(jobs: dict[str, Job], workers: int) -> dict[str, Any]:
-    """Run GETs concurrently; a permanent error on a required endpoint stops all."""
+def _submit(pool: ThreadPoolExecutor, jobs: dict[str, Job]) -> dict[str, Future[Any]]:
+    return {key: pool.submit(client.get, path, params, optional=opt, attempts=tries)
+            for key, (client, path, params, opt, tries) in jobs.items()}
+
+
+def _collect(futures: dict[str, Future[Any]]) -> dict[str, Any]:
+    """Wait for the answers; a permanent error on a required endpoint stops all."""
     out: dict[str, Any] = {}
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = {
-            key: pool.submit(client.get, path, params, optional=opt, attempts=tries)
-            for key, (client, path, params, opt, tries) in jobs.items()
-        }
-        errors: list[DiscoveryError] = []
-        for key, fut in futures.items():
-            try:
-                out[key] = fut.result()
-            except DiscoveryError as exc:
-                errors.append(exc)
-        if errors:
-            # Prefer the most actionable cause (auth/TLS/connect) over generic ones.
-            errors.sort(key=lambda e: 0 if isinstance(e, PermanentError) and type(e).__name__ != "ApiError" else 1)
-            raise errors[0]
+    errors: list[DiscoveryError] = []
+    for key, fut in futures.items():
+        try:
+            out[key] = fut.result()
+        except DiscoveryError as exc:
+            errors.append(exc)
+    if errors:
+        # Prefer the most actionable cause (auth/TLS/connect) over generic ones.
+        errors.sort(key=lambda e: 0 if isinstance(e, PermanentError) and type(e).__name__ != "ApiError" else 1)
+        raise errors[0]
     return out
 
 
@@ -156,43 +159,42 @@ def _check_own(node: str, client: ApiClient, rows: Any) -> None:
                           "the connection reaches")
 
 
-def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8,
+def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = DEFAULT_WORKERS,
           node_client: NodeClient | None = None, read_report: bool = True) -> Responses:
     """Read everything discovery needs. `hint_nodes` are node names the stack
     expects; those that are not (yet) members are read through `node_client` (their own
     API), so a blank node or a node about to join still shows its network. Without
     `node_client` they are tried once through the cluster's API, which on PVE can only
-    say that it does not know them."""
+    say that it does not know them.
+
+    One wave: the per-node and Ceph requests leave as soon as `/cluster/status` has said
+    which nodes are online, while the other cluster-wide requests are still under way, so
+    a discovery takes about two round trips whatever the cluster's size. Up to `workers`
+    requests are in flight; threads are started only for requests that are waiting."""
+    hints = set(hint_nodes)
+    planned = len(CLUSTER_ENDPOINTS) + len(NODE_ENDPOINTS) * max(len(hints), 1) + len(CEPH_ENDPOINTS) + 1
     resp = Responses()
-    resp.cluster = _fetch({k: (client, *v, None) for k, v in CLUSTER_ENDPOINTS.items()}, workers)
-    status = normalise_status(resp.cluster.get("status") or [])
-    members = set(status.nodes) if status.clustered else set()
-    online = [n for n, m in status.nodes.items() if m.online]
-    extra = sorted(set(hint_nodes) - members - set(status.nodes))
-    own = {n: node_client(n) for n in extra} if node_client is not None else {}
-    for name, member in status.nodes.items():
-        if not member.online:
-            resp.unreadable[name] = "node is offline"
-    jobs: dict[str, Job] = {}
-    for node in sorted(online) + extra:
-        via = own.get(node, client)
-        for key, (path, params) in NODE_ENDPOINTS.items():
-            # a hinted node tried through the cluster's API is tried once: it may simply not exist yet
-            tries = 1 if node in extra and node not in own else None
-            jobs[f"{key}:{node}"] = (via, path.format(node=node), dict(params), True, tries)
-    for node, own_client in own.items():
-        jobs[f"whoami:{node}"] = (own_client, "/cluster/status", {}, False, None)
-    ceph_node = status.local_node or (sorted(online)[0] if online else None)
-    if ceph_node:
-        for key, path in CEPH_ENDPOINTS.items():
-            jobs[f"ceph:{key}"] = (client, path.format(node=ceph_node), {}, True, None)
-        if read_report and status.clustered and not resp.cluster.get("qdevice"):
+    own: dict[str, ApiClient] = {}
+    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, planned)), thread_name_prefix="discover")
+    try:
+        cluster = _submit(pool, {k: (client, *v, None) for k, v in CLUSTER_ENDPOINTS.items()})
+        try:
+            status_rows = cluster["status"].result()
+        except DiscoveryError:
+            _collect(cluster)  # raises the most actionable of the cluster-wide errors
+            raise
+        status = normalise_status(status_rows or [])
+        jobs, own, ceph_node = _node_jobs(client, status, hints, node_client, resp)
+        per_node = _submit(pool, jobs)
+        resp.cluster = _collect(cluster)
+        if ceph_node and read_report and status.clustered and not resp.cluster.get("qdevice"):
             # no daemon answered: corosync.conf decides whether a QDevice is configured
             resp.report_node = ceph_node
-            jobs[f"report:{ceph_node}"] = (client, REPORT_PATH.format(node=ceph_node), {}, True, None)
-    try:
-        got = _fetch(jobs, workers)
+            per_node.update(_submit(pool, {f"report:{ceph_node}": (
+                client, REPORT_PATH.format(node=ceph_node), {}, True, None)}))
+        got = _collect(per_node)
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)
         resp.node_requests = sum(c.requests for c in own.values())
     for node, own_client in own.items():
         _check_own(node, own_client, got.get(f"whoami:{node}"))
@@ -213,6 +215,34 @@ def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8,
         elif kind == "report":
             resp.report = value if isinstance(value, str) else None
     return resp
+
+
+def _node_jobs(client: ApiClient, status: ClusterStatus, hints: set[str], node_client: NodeClient | None,
+               resp: Responses) -> tuple[dict[str, Job], dict[str, ApiClient], str | None]:
+    """The requests that follow from `/cluster/status`: each online node's endpoints (a
+    hinted node outside the cluster through its own API), and the Ceph endpoints through
+    one node. Also: the clients of those own APIs, and the node Ceph is read through."""
+    members = set(status.nodes) if status.clustered else set()
+    online = [n for n, m in status.nodes.items() if m.online]
+    extra = sorted(hints - members - set(status.nodes))
+    own = {n: node_client(n) for n in extra} if node_client is not None else {}
+    for name, member in status.nodes.items():
+        if not member.online:
+            resp.unreadable[name] = "node is offline"
+    jobs: dict[str, Job] = {}
+    for node in sorted(online) + extra:
+        via = own.get(node, client)
+        for key, (path, params) in NODE_ENDPOINTS.items():
+            # a hinted node tried through the cluster's API is tried once: it may simply not exist yet
+            tries = 1 if node in extra and node not in own else None
+            jobs[f"{key}:{node}"] = (via, path.format(node=node), dict(params), True, tries)
+    for node, own_client in own.items():
+        jobs[f"whoami:{node}"] = (own_client, "/cluster/status", {}, False, None)
+    ceph_node = status.local_node or (sorted(online)[0] if online else None)
+    if ceph_node:
+        for key, path in CEPH_ENDPOINTS.items():
+            jobs[f"ceph:{key}"] = (client, path.format(node=ceph_node), {}, True, None)
+    return jobs, own, ceph_node
 
 
 def _ip(text: str | None) -> ipaddress.IPv4Address | None:
@@ -336,7 +366,7 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
     return cluster, obs
 
 
-def discover(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = 8,
+def discover(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = DEFAULT_WORKERS,
              node_client: NodeClient | None = None, read_report: bool = True) -> Discovery:
     """Fetch and assemble; raises a DiscoveryError subclass with a one-line cause.
     `node_client` reaches the own API of a hinted node that is not a member.

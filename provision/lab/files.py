@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from provision.lab import parsecache
 from provision.lab.formats import ceph_conf, datacenter, sectionconfig
 from provision.lab.formats.corosync import ClusterConf
 from provision.lab.formats.sectionconfig import Section
@@ -42,12 +43,18 @@ def parse_sections(text: str | None, kind: str) -> list[Section]:
     """``kind`` is one of ``resources``, ``groups``, ``rules``, ``storage``.
 
     HA resource sections carry the full sid as id (``vm:100``), as the formats module does.
+    Fresh objects from the parse cache (``provision.lab.parsecache``).
     """
-    return list(sectionconfig.parse(text or "", SCHEMAS[kind]))
+    return parsecache.read(text or "", SCHEMAS[kind])
+
+
+def find_section(text: str | None, kind: str, sid: str) -> Section | None:
+    """Section ``sid`` of the file, without building the others (a GET of one object)."""
+    return parsecache.find(text or "", SCHEMAS[kind], sid)
 
 
 def write_sections(sections: list[Section], kind: str) -> str:
-    return sectionconfig.write(sections, SCHEMAS[kind])
+    return parsecache.write(sections, SCHEMAS[kind])
 
 
 def write_ceph_conf(conf: dict[str, dict[str, str]]) -> str:

@@ -342,3 +342,10 @@ def _move_guest(store: Store, sid: str, node: str, *, running: bool) -> None:
 
 def _set_guest_status(store: Store, sid: str, status: str) -> None:
     store.exec("UPDATE guests SET status = ? WHERE vmid = ?", (status, _vmid(sid)))
+
+
+def waiting_on_time(store: Store) -> bool:
+    """Whether a round may change something with no write in between, by time alone: a
+    node is being fenced until its delay runs out. (The lab's CRM skips rounds that
+    cannot change anything: ``provision.lab.server.CrmSchedule``.)"""
+    return store.one("SELECT 1 FROM ha_nodes WHERE state = 'fence' LIMIT 1") is not None

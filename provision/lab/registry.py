@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from provision.lab.hardware import PVE_CLUSTER_RELEASES
@@ -61,8 +62,9 @@ class Ctx:
     node: str
     user: str = "root@pam"
 
-    @property
+    @cached_property
     def pve_version(self) -> int:
+        """Read once per call: handlers ask for it per object (it is fixed at `lab up`)."""
         return int(self.store.get_meta("pve_version", 8))
 
 

@@ -15,9 +15,10 @@ from typing import Any
 from provision.lab import hardware, hosts
 from provision.lab.hardware import GuestHW, NodeHW
 from provision.lab.ops import cluster as cluster_ops
+from provision.lab.ops import ha as ha_ops
 from provision.lab.ops import network, packages
 from provision.lab.paths import LabPaths
-from provision.lab.registry import ApiError, Ctx, call
+from provision.lab.registry import ApiError, Ctx, call, check_params, resolve
 from provision.lab.seed_alerts import seed_alerts
 from provision.lab.store import Store
 from provision.pveformat import interfaces as ifs
@@ -281,6 +282,8 @@ def _ha(store: Store, paths: LabPaths, spec: Cluster) -> None:
         if g.comment:
             p["comment"] = g.comment
         call(ctx, "POST", "/cluster/ha/groups", p)
+    route, _ = resolve("POST", "/cluster/ha/resources", spec.pve_version)
+    many: list[dict[str, Any]] = []
     for r in spec.ha.resources:
         rp: dict[str, Any] = {"sid": r.sid, "state": r.state, "max_restart": r.max_restart,
                               "max_relocate": r.max_relocate}
@@ -290,7 +293,10 @@ def _ha(store: Store, paths: LabPaths, spec: Cluster) -> None:
             rp["comment"] = r.comment
         if spec.pve_version >= 9 and not r.failback:
             rp["failback"] = 0
-        call(ctx, "POST", "/cluster/ha/resources", rp)
+        check_params(route, rp, spec.pve_version)
+        many.append(rp)
+    # the POSTs one after the other, as one edit of resources.cfg (thousands stay linear)
+    ha_ops.add_resources(ctx, many)
     for rule in spec.ha.rules:
         qp: dict[str, Any] = {"type": rule.type, "rule": rule.name, "resources": ",".join(rule.resources)}
         if rule.type == "node-affinity":

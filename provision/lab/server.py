@@ -24,6 +24,7 @@ import threading
 import time
 import urllib.parse
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from provision.lab import hamanager, pmxcfs, tokens, topology
+from provision.lab import hamanager, pmxcfs, real, tokens, topology
 from provision.lab.ops.common import require_node
 from provision.lab.paths import LabPaths
 from provision.lab.registry import ApiError, Ctx, check_params, resolve, unwrap
@@ -189,21 +190,71 @@ class Api:
         return _json(status, payload)
 
 
-async def crm_loop(paths: LabPaths, stop: asyncio.Event) -> None:
-    """pve-ha-crm: one round every 10 s of simulated time."""
-    def one_round() -> float:
-        st = _store(paths)
-        hamanager.crm_round(st)
+HEARTBEAT_SECONDS = hamanager.ROUND_SECONDS
+"""Real seconds between rounds of an idle lab: the CRM master's status timestamp must stay
+fresh (``ha-manager status`` calls a master older than 30 s dead), as a real CRM writes it
+every round of 10 s."""
+
+
+class CrmSchedule:
+    """When the lab's CRM runs a round.
+
+    A round reads only the store and the clock. When the last round changed nothing but the
+    master's timestamp, no other process wrote to the store since (SQLite's
+    ``data_version``, which moves only with other connections' commits), and no node waits
+    out a fencing delay, the next round would change nothing either: it is skipped, except
+    for a heartbeat. So an idle lab sleeps, and any write (API, node CLI, ``lab fail``)
+    wakes the CRM at its next tick, as fast as before. A ``--real`` lab runs every round:
+    its membership comes from daemons, not from the store."""
+
+    def __init__(self, paths: LabPaths) -> None:
+        self.paths = paths
+        self.store: Store | None = None  # its own connection: its commits do not count as outside writes
+        self.seen_version: int | None = None
+        self.busy = True
+        self.last_round = 0.0
+
+    def tick(self) -> float:
+        """Run a round if one is due; the time scale for the next wait."""
+        if self.store is None:
+            self.store = Store(self.paths.db)
+        st = self.store
+        version = int(st.conn.execute("PRAGMA data_version").fetchone()[0])
+        now = time.monotonic()
+        due = (self.busy or version != self.seen_version or now - self.last_round >= HEARTBEAT_SECONDS
+               or hamanager.waiting_on_time(st) or real.enabled(self.paths.root))
+        if due:
+            before = st.conn.total_changes
+            hamanager.crm_round(st)
+            # an idle round writes one row: the master's timestamp
+            self.busy = st.conn.total_changes - before > 1
+            self.seen_version, self.last_round = version, now
         return float(st.get_meta("time_scale", 0.02))
 
+    def close(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+
+async def crm_loop(paths: LabPaths, stop: asyncio.Event) -> None:
+    """pve-ha-crm: one round every 10 s of simulated time (skipped while nothing changes:
+    ``CrmSchedule``). One thread of its own runs the rounds, so the schedule's connection
+    stays on it."""
+    schedule = CrmSchedule(paths)
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="crm")
+    loop = asyncio.get_running_loop()
     scale = 0.02
-    while not stop.is_set():
-        try:
-            scale = await run_in_threadpool(one_round)
-        except Exception as exc:  # keep the loop alive; the log shows what went wrong
-            print(f"crm round failed: {exc!r}", file=sys.stderr, flush=True)
-        with contextlib.suppress(asyncio.TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=max(hamanager.ROUND_SECONDS * scale, 0.05))
+    try:
+        while not stop.is_set():
+            try:
+                scale = await loop.run_in_executor(worker, schedule.tick)
+            except Exception as exc:  # keep the loop alive; the log shows what went wrong
+                print(f"crm round failed: {exc!r}", file=sys.stderr, flush=True)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=max(hamanager.ROUND_SECONDS * scale, 0.05))
+    finally:
+        await loop.run_in_executor(worker, schedule.close)
+        worker.shutdown(wait=False)
 
 
 def make_app(paths: LabPaths, node_ports: dict[int, str] | None = None) -> Starlette:

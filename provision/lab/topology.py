@@ -12,6 +12,7 @@ quorum are what its real corosync's votequorum reports (``provision.lab.real``).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,19 +85,51 @@ class Topology:
         return bool(p and other in p.nodes)
 
 
+_Inputs = tuple[Any, ...]
+_memo: dict[Path, tuple[_Inputs, Topology]] = {}
+_memo_lock = threading.Lock()
+
+
 def load(store: Store) -> Topology:
-    """Compute membership and quorum from the store (callers hold a read or write tx)."""
+    """Compute membership and quorum from the store (callers hold a read or write tx).
+
+    Every API request needs the topology, several times; parsing corosync.conf and
+    walking the links of 32 nodes each time cost more than most handlers. The stored facts
+    it follows from are read every time (a few small queries) and the last result per lab
+    is reused while they are equal, so no write can leave a stale answer. The result is
+    shared: callers read it and never modify it. A ``--real`` lab asks its daemons every
+    time (their views change without a write to the store)."""
     nodes = [r["name"] for r in store.query("SELECT name FROM nodes ORDER BY name")]
     power = {r["name"]: bool(r["power"]) for r in store.query("SELECT name, power FROM nodes")}
     text = store.get_file(COROSYNC)
+    evicted = dict(store.get_meta("evicted", {}) or {})
+    if text and real.enabled(store.path.parent):
+        conf = parse_corosync(text)
+        return _real(store.path.parent, Topology(nodes, power, conf, evicted=evicted), conf)
+    link_down = sorted((r["node"], int(r["link"]))
+                       for r in store.query("SELECT node, link FROM corosync_links WHERE up = 0"))
+    groups: list[list[str]] = store.get_meta("partitions", []) or []
+    expected_override = store.get_meta("expected_votes")
+    qnetd_up = bool(store.get_meta("qnetd_up", True))
+    inputs: _Inputs = (tuple(nodes), tuple(sorted(power.items())), text, repr(sorted(evicted.items())),
+                       tuple(link_down), repr(groups), expected_override, qnetd_up)
+    with _memo_lock:
+        hit = _memo.get(store.path)
+    if hit is not None and hit[0] == inputs:
+        return hit[1]
+    topo = _compute(nodes, power, text, evicted, set(link_down), groups, expected_override, qnetd_up)
+    with _memo_lock:
+        _memo[store.path] = (inputs, topo)
+    return topo
+
+
+def _compute(nodes: list[str], power: dict[str, bool], text: str | None, evicted: dict[str, dict[str, Any]],
+             link_down: set[tuple[str, int]], groups: list[list[str]], expected_override: Any,
+             qnetd_up: bool) -> Topology:
     conf = parse_corosync(text) if text else None
-    topo = Topology(nodes, power, conf, evicted=dict(store.get_meta("evicted", {}) or {}))
+    topo = Topology(nodes, power, conf, evicted=evicted)
     if conf is None:
         return topo
-    if real.enabled(store.path.parent):
-        return _real(store.path.parent, topo, conf)
-    link_down = {(r["node"], int(r["link"])) for r in store.query("SELECT node, link FROM corosync_links WHERE up = 0")}
-    groups: list[list[str]] = store.get_meta("partitions", []) or []
     group_of: dict[str, int] = {}
     for i, g in enumerate(groups):
         for n in g:
@@ -125,8 +158,6 @@ def load(store: Store) -> Topology:
                     seen.add(other)
                     todo.append(other)
         comps.append(sorted(comp))
-    expected_override = store.get_meta("expected_votes")
-    qnetd_up = bool(store.get_meta("qnetd_up", True))
     topo.partitions = crmbridge.partitions_quorum(conf, comps, expected_override, qnetd_up)
     return topo
 

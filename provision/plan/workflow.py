@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from provision.discover import ApiClient, Discovery, Endpoint, NodeClient, bootstrap, discover, from_connection
+from provision.discover.discover import DEFAULT_WORKERS
 from provision.plan.errors import PlanError
 from provision.plan.guests import missing_guests
 from provision.plan.plan import Plan, check_targets, make_plan
@@ -23,11 +24,10 @@ from provision.plan.prune import Prune
 from provision.spec import Cluster, Connection, Diagnostic, LoadedStack, SpecError, load_stack
 from provision.spec.addresses import Address
 
-DEFAULT_WORKERS = 8
-
 
 def api_workers() -> int:
-    """Concurrent API requests of a discovery (`PROVISION_API_WORKERS`, default 8)."""
+    """Most concurrent API requests of a discovery (`PROVISION_API_WORKERS`, default
+    `DEFAULT_WORKERS`); a discovery starts only as many as it has requests waiting."""
     try:
         return max(1, int(os.environ.get("PROVISION_API_WORKERS", str(DEFAULT_WORKERS))))
     except ValueError:

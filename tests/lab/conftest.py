@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 from labkit import LabHandle, start_lab, stop_lab
@@ -23,3 +24,4 @@ def _lab_fixture(*args: str) -> Callable[..., Iterator[LabHandle]]:
 
 lab8 = _lab_fixture("--nodes", "3", "--pve", "8", "--qnetd", "10.0.0.99")
 lab9 = _lab_fixture("--nodes", "3", "--pve", "9")
+lab_from_stack = _lab_fixture("--from", str(Path(__file__).resolve().parents[2] / "stacks" / "lab.yaml"))

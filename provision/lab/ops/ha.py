@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 from provision.lab import crmbridge
-from provision.lab.files import HA_GROUPS, HA_RESOURCES, HA_RULES, parse_sections, write_sections
+from provision.lab.files import HA_GROUPS, HA_RESOURCES, HA_RULES, find_section, parse_sections, write_sections
 from provision.lab.formats.sectionconfig import Section, SectionConfigError, format_node_list, parse_node_list
 from provision.lab.ops.common import require_quorum, topo
 from provision.lab.registry import ApiError, Ctx, p_bool, p_enum, p_int, p_req, p_str, param_error, route
@@ -134,26 +134,37 @@ def _resource_api(s: Section, digest: str, groups: set[str]) -> dict[str, Any]:
 @route("GET", "/cluster/ha/resources/{sid}")
 def resources_get(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     sid, _, _ = parse_sid(ctx, p_req(params, "sid"))
-    for s in read_resources(ctx):
-        if sid_of(s) == sid:
-            return _resource_api(s, _digest(ctx.store.get_file(HA_RESOURCES)), {g.id for g in read_groups(ctx)})
-    raise ApiError(500, f"no such resource '{sid}'")
+    text = ctx.store.get_file(HA_RESOURCES)
+    s = find_section(text, "resources", sid)
+    if s is None:
+        raise ApiError(500, f"no such resource '{sid}'")
+    return _resource_api(s, _digest(text), {g.id for g in read_groups(ctx)})
 
 
 @route("POST", "/cluster/ha/resources")
 def resources_create(ctx: Ctx, params: dict[str, Any]) -> None:
+    add_resources(ctx, [params])
+
+
+def add_resources(ctx: Ctx, many: list[dict[str, Any]]) -> None:
+    """``POST /cluster/ha/resources`` for each of ``many`` in turn, with its checks and
+    messages, written as one edit of resources.cfg: `lab up --from` adds thousands, and
+    rewriting the file once per resource made that quadratic."""
     with ctx.store.tx():
         require_quorum(ctx)
-        sid, kind, vmid = parse_sid(ctx, p_req(params, "sid"))
-        ptype = p_str(params, "type")
-        if ptype and ptype != kind:
-            raise ApiError(500, "types does not match")
-        _check_guest(ctx, kind, vmid)
-        props = _resource_props(ctx, params, True)
         res = read_resources(ctx)
-        if any(sid_of(s) == sid for s in res):
-            raise ApiError(500, f"create resource failed: resource ID '{sid}' already defined")
-        res.append(Section(kind, sid, props))
+        have = {sid_of(s) for s in res}
+        for params in many:
+            sid, kind, vmid = parse_sid(ctx, p_req(params, "sid"))
+            ptype = p_str(params, "type")
+            if ptype and ptype != kind:
+                raise ApiError(500, "types does not match")
+            _check_guest(ctx, kind, vmid)
+            props = _resource_props(ctx, params, True)
+            if sid in have:
+                raise ApiError(500, f"create resource failed: resource ID '{sid}' already defined")
+            res.append(Section(kind, sid, props))
+            have.add(sid)
         _write(ctx, HA_RESOURCES, res, "resources")
 
 
@@ -594,12 +605,11 @@ def status_current(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
         out.append({"id": f"lrm:{node}", "type": "lrm", "node": node, "timestamp": int(ts),
                     "status": f"{node} ({st}, {_ctime(ts)})"})
 
+    guest_nodes = {int(g["vmid"]): str(g["node"]) for g in ctx.store.query("SELECT vmid, node FROM guests")}
+
     def add(sid: str, sc: Section | None, ss: Any) -> None:
         d: dict[str, Any] = {"id": f"service:{sid}", "type": "service", "sid": sid}
-        guest_node = None
-        if sc is not None:
-            g = ctx.store.one("SELECT node FROM guests WHERE vmid = ?", (int(sc.id.split(":")[1]),))
-            guest_node = g["node"] if g is not None else None
+        guest_node = guest_nodes.get(int(sc.id.split(":")[1])) if sc is not None else None
         if ss is not None:
             d["node"] = ss["node"]
             d["crm_state"] = ss["state"]

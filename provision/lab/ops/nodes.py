@@ -185,10 +185,11 @@ def resources(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
                             "disk": 10 * 1024**3, "maxdisk": 800 * 1024**3})
     if kind in (None, "vm"):
         ha = _ha_states(ctx)
+        seen = {name: t.sees(ctx.node, name) for name in visible}  # per node, not per guest
         for g in ctx.store.query("SELECT * FROM guests ORDER BY vmid"):
             if g["node"] not in visible:
                 continue
-            online = t.sees(ctx.node, g["node"])
+            online = seen[g["node"]]
             status = g["status"] if online else "unknown"
             entry: dict[str, Any] = {"id": f"{g['type']}/{g['vmid']}", "type": g["type"], "vmid": g["vmid"],
                                      "name": g["name"], "node": g["node"], "status": status,
