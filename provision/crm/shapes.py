@@ -49,7 +49,7 @@ def ha_config(groups: Iterable[GroupShape], rules: Iterable[RuleShape]) -> HACon
         typed: Any = rule  # the fields of its own type (nodes/strict or affinity)
         if rule.type == "node-affinity":
             out.append(NodeAffinityRule(rule.name, frozenset(rule.resources), dict(typed.nodes),
-                                        bool(typed.strict), rule.disable))
+                                        bool(typed.strict), rule.disable, getattr(typed, "affinity", "positive")))
         else:
             out.append(ResourceAffinityRule(rule.name, frozenset(rule.resources), typed.affinity,
                                             rule.disable))

@@ -149,7 +149,9 @@ def crm_round(store: Store, now: float | None = None) -> None:
             current = rows.get(sid)
             if current is None or target not in online or current["node"] == target or current["state"] != "started":
                 continue
-            _set_service(store, rows, sid, state=kind, target=target)
+            for moving in crmbridge.queue_resource_motion(config, rows, members, sid, target):
+                if rows[moving]["state"] == "started" and rows[moving]["node"] != target:
+                    _set_service(store, rows, moving, state=kind, target=target)
         services = [as_service(sid, row["node"]) for sid, row in rows.items()
                     if row["state"] in ("started", "stopped")]
         for move in placement.pending_moves(services, infos, config, crs):
