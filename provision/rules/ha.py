@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from provision import crm
 from provision.crm.rules import DroppedRule
+from provision.crm.shapes import infeasible_rules
 from provision.rules.registry import Hit, Loc, rule
 from provision.spec import Cluster, HaGroup, NodeAffinityRule
 
@@ -164,15 +164,11 @@ def _plural_res(n: int) -> str:
 
 
 def _pve_drops(c: Cluster) -> list[tuple[int, DroppedRule]]:
-    """The rules PVE's CRM would drop as infeasible, with its reasons: the same checks
-    (``provision.crm``, mirroring pve-ha-manager's ``Rules.pm`` and plugins) the lab's
-    HA manager applies. ha-groups migrated from PVE 8 groups have no index here."""
+    """The rules PVE's CRM would drop as infeasible, with its reasons: the checks the
+    lab's HA manager applies too (``provision.crm``, after pve-ha-manager's ``Rules.pm``)."""
     if c.pve_version < 9:
         return []
-    services = [crm.Service(r.sid, "", group=r.group) for r in c.ha.resources]
-    compiled = crm.compile_rules(crm.ha_config(c.ha.groups, c.ha.rules), services, c.node_names)
-    index = {r.name: i for i, r in enumerate(c.ha.rules)}
-    return [(index[d.rule], d) for d in compiled.dropped if d.rule in index]
+    return infeasible_rules(c.ha.groups, c.ha.rules, c.ha.resources, c.node_names)
 
 
 def _dropped_for(c: Cluster, reasons: tuple[str, ...], hint: str) -> Iterator[Hit]:
