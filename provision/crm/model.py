@@ -100,16 +100,22 @@ class Group:
 @dataclass(frozen=True)
 class NodeAffinityRule:
     """A PVE 9 ``node-affinity`` rule. Non-strict rules let the resources fall back to any
-    other node (priority -1); strict rules confine them to ``nodes``."""
+    other node (priority -1); strict rules confine them to ``nodes`` (or, for a negative
+    rule, to the nodes it does not list)."""
 
     name: str
     resources: frozenset[str]
     nodes: Mapping[str, int]
     strict: bool = False
     disabled: bool = False
+    #: ``negative`` (pve-ha-manager >= 5.2.5): keep the resources *off* ``nodes``; the CRM
+    #: uses the other cluster nodes instead, each at priority 0.
+    affinity: Affinity = "positive"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "resources", frozenset(self.resources))
+        if self.affinity not in ("positive", "negative"):
+            raise ValueError(f"rule {self.name}: affinity must be positive or negative, got {self.affinity!r}")
 
 
 @dataclass(frozen=True)

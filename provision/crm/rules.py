@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 from provision.crm.model import HAConfig, NodeAffinityRule, ResourceAffinityRule, Service
 
-__all__ = ["CompiledRules", "DroppedRule", "NodeAffinity", "compile_rules"]
+__all__ = ["CompiledRules", "DroppedRule", "Motion", "NodeAffinity", "compile_rules", "resource_motion"]
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,14 @@ class NodeAffinity:
 
 @dataclass(frozen=True)
 class DroppedRule:
-    """A rule the CRM ignores, with PVE's reason (``Drop rule '<rule>', because ...``)."""
+    """A rule the CRM ignores, with PVE's reason (``Drop rule '<rule>', because ...``).
+
+    ``option`` is the property PVE blames: the key of the rules API's ``errors`` object.
+    """
 
     rule: str
     reason: str
+    option: str = "resources"
 
     @property
     def message(self) -> str:
@@ -64,13 +68,22 @@ class CompiledRules:
 
 @dataclass
 class _NA:
-    """A node-affinity rule while it is being transformed (resources may grow)."""
+    """A node-affinity rule while it is being transformed (resources may grow, a negative
+    rule is inverted)."""
 
     name: str
     resources: set[str]
     nodes: dict[str, int]
     strict: bool
     label: str
+    negative: bool = False
+
+    def effective_nodes(self, cluster_nodes: Sequence[str]) -> dict[str, int]:
+        """The nodes the rule lets its resources use: a negative rule's complement in the
+        cluster, every node at priority 0 (NodeAffinity.pm ``invert_negative_node_affinity_rules``)."""
+        if not self.negative:
+            return self.nodes
+        return {n: 0 for n in cluster_nodes if n not in self.nodes}
 
 
 @dataclass
@@ -80,24 +93,32 @@ class _RA:
     positive: bool
 
 
+Errors = dict[str, dict[str, list[str]]]
+
+
 def compile_rules(config: HAConfig, services: Iterable[Service], cluster_nodes: Sequence[str]) -> CompiledRules:
     """Compile ``config`` for ``services`` on a cluster made of ``cluster_nodes``."""
     services = list(services)
     node_rules = _group_rules(config, services)
     resource_rules: list[_RA] = []
     for rule in config.rules:
-        if rule.disabled:
+        if rule.disabled:  # foreach_rule(exclude_disabled_rules => 1) everywhere
             continue
         if isinstance(rule, NodeAffinityRule):
-            label = f"{'strict ' if rule.strict else ''}node-affinity rule {rule.name}"
-            node_rules.append(_NA(rule.name, set(rule.resources), dict(rule.nodes), rule.strict, label))
+            negative = rule.affinity == "negative"
+            kind = f"{'strict ' if rule.strict else ''}{'negative ' if negative else ''}node-affinity"
+            node_rules.append(_NA(rule.name, set(rule.resources), dict(rule.nodes), rule.strict,
+                                  f"{kind} rule {rule.name}", negative))
         elif isinstance(rule, ResourceAffinityRule):
             resource_rules.append(_RA(rule.name, set(rule.resources), rule.affinity == "positive"))
 
-    errors = _feasibility_errors(node_rules, resource_rules, len(cluster_nodes))
+    errors = feasibility_errors(node_rules, resource_rules, cluster_nodes)
     node_rules = [r for r in node_rules if r.name not in errors]
     resource_rules = [r for r in resource_rules if r.name not in errors]
 
+    # Transforms, in registration order: node-affinity, resource-affinity, global.
+    for na in node_rules:
+        na.nodes, na.negative = na.effective_nodes(cluster_nodes), False
     positives = _merge_positive(resource_rules)
     negatives = [r for r in resource_rules if not r.positive]
     negatives += _implicit_negatives(positives, negatives)
@@ -126,14 +147,20 @@ def compile_rules(config: HAConfig, services: Iterable[Service], cluster_nodes: 
             group = config.group(svc.group)
             failback[svc.sid] = group is None or not group.nofailback
 
-    dropped = tuple(DroppedRule(rule, reason) for rule in sorted(errors) for reason in sorted(errors[rule]))
     return CompiledRules(
         node_affinity=node_affinity,
         positive=_relations(positives),
         negative=_relations(negatives),
         failback=failback,
-        dropped=dropped,
+        dropped=dropped_rules(errors),
     )
+
+
+def dropped_rules(errors: Errors) -> tuple[DroppedRule, ...]:
+    """The CRM's log order (``Rules.pm`` ``transform``): by rule id, then option, then
+    in the order the checks found them."""
+    return tuple(DroppedRule(rule, reason, option) for rule in sorted(errors)
+                 for option in sorted(errors[rule]) for reason in errors[rule][option])
 
 
 def _group_rules(config: HAConfig, services: Sequence[Service]) -> list[_NA]:
@@ -151,106 +178,115 @@ def _group_rules(config: HAConfig, services: Sequence[Service]) -> list[_NA]:
     return rules
 
 
-def _feasibility_errors(nas: list[_NA], ras: list[_RA], node_count: int) -> dict[str, set[str]]:
-    """Every check upstream registers, each run against the same unpruned rule set."""
-    errors: dict[str, set[str]] = {}
+def feasibility_errors(nas: Sequence[_NA], ras: Sequence[_RA], cluster_nodes: Sequence[str]) -> Errors:
+    """Every check upstream registers, in its order, each run against the same unpruned
+    rule set (``Rules.pm`` ``check_feasibility``): rule -> option -> reasons. Every rule
+    involved in a conflict is blamed, so all of them are dropped."""
+    errors: Errors = {}
 
-    def add(rule: str, reason: str) -> None:
-        errors.setdefault(rule, set()).add(reason)
+    def add(rule: str, reason: str, option: str = "resources") -> None:
+        errors.setdefault(rule, {}).setdefault(option, []).append(reason)
 
-    # NodeAffinity: a resource may be in one node-affinity rule only.
+    # NodeAffinity.pm: check_single_resource_reference (one message per shared resource).
     owners: dict[str, list[str]] = {}
     for na in nas:
         for sid in na.resources:
             owners.setdefault(sid, []).append(na.name)
-    for sid, names in owners.items():
-        if len(names) > 1:
-            for name in names:
-                add(name, f"resource '{sid}' is already used in another node affinity rule")
+    shared = sorted((name, sid) for sid, names in owners.items() if len(names) > 1 for name in names)
+    for name, sid in shared:
+        add(name, f"resource '{sid}' is already used in another node affinity rule")
+    # NodeAffinity.pm (>= 5.2.5): check_nonempty_negative_nodes_complement, check_unprioritized_negative_nodes.
+    for na in sorted((na for na in nas if na.negative), key=lambda r: r.name):
+        if len(na.nodes) >= len(cluster_nodes):
+            add(na.name, "negative node affinity rule must not specify all cluster nodes", "nodes")
+    for na in sorted((na for na in nas if na.negative), key=lambda r: r.name):
+        if any(na.nodes.values()):
+            add(na.name, "negative node affinity rule must not specify node priorities", "nodes")
 
+    # ResourceAffinity.pm
     positives = [r for r in ras if r.positive]
     negatives = [r for r in ras if not r.positive]
-    for ra in ras:
+    for ra in sorted(ras, key=lambda r: r.name):
         if len(ra.resources) < 2:
             add(ra.name, "rule is ineffective as there are less than two resources")
-    for neg in negatives:
-        if len(neg.resources) > node_count:
+    for neg in sorted(negatives, key=lambda r: r.name):
+        if len(neg.resources) > len(cluster_nodes):
             add(neg.name, "rule defines more resources than available nodes")
-    for component, names in _positive_components(positives):
-        for neg in negatives:
-            if len(component & neg.resources) >= 2:
-                add(neg.name, "rule shares two or more resources with a positive resource affinity rule")
-                for name in names:
-                    add(name, "rule shares two or more resources with a negative resource affinity rule")
+    for conflict_kind, name in _sorted_conflicts(
+        [("negative", neg.name), *(("positive", n) for n in names)]
+        for resources, names in disjoint_resource_sets(positives)
+        for neg in negatives if len(resources & neg.resources) >= 2
+    ):
+        other = "positive" if conflict_kind == "negative" else "negative"
+        add(name, f"rule shares two or more resources with a {other} resource affinity rule")
 
-    # Global checks between node and resource affinity.
+    # Rules.pm: the global checks between node and resource affinity.
+    def effective(na: _NA) -> dict[str, int]:
+        return na.effective_nodes(cluster_nodes)
+
+    conflicts: list[list[tuple[str, str]]] = []
     for ra in ras:
         paired = [na for na in nas if na.resources & ra.resources]
-        if any(len(set(na.nodes.values())) > 1 for na in paired):
-            add(ra.name, "resources are in node affinity rules with multiple priorities")
-            for na in paired:
-                add(
-                    na.name,
-                    "resources are in a resource affinity rule and cannot be in a node affinity "
-                    "rule with multiple priorities",
-                )
-    for component, names in _positive_components(positives):
-        paired = [na for na in nas if na.resources & component]
+        if any(len(set(effective(na).values())) > 1 for na in paired):
+            conflicts.append([("resource-affinity", ra.name), *(("node-affinity", na.name) for na in paired)])
+    for kind, name in _sorted_conflicts(conflicts):
+        add(name, "resources are in node affinity rules with multiple priorities" if kind == "resource-affinity" else
+            "resources are in a resource affinity rule and cannot be in a node affinity rule with multiple priorities")
+    conflicts = []
+    for resources, names in disjoint_resource_sets(positives):
+        paired = [na for na in nas if na.resources & resources]
         if len(paired) > 1:
-            for name in names:
-                add(name, "resources are in multiple node affinity rules")
-            for na in paired:
-                add(
-                    na.name,
-                    "at least one resource is in a positive resource affinity rule and there are "
-                    "other resources in at least one other node affinity rule already",
-                )
+            conflicts.append([*(("positive", n) for n in names), *(("node-affinity", na.name) for na in paired)])
+    for kind, name in _sorted_conflicts(conflicts):
+        add(name, "resources are in multiple node affinity rules" if kind == "positive" else
+            "at least one resource is in a positive resource affinity rule and there are other resources in at "
+            "least one other node affinity rule already")
+    conflicts = []
     for neg in negatives:
         paired = [na for na in nas if na.resources & neg.resources]
         located: set[str] = set()
         allowed: set[str] = set()
         for na in paired:
             located |= na.resources & neg.resources
-            allowed |= set(na.nodes)
+            allowed |= set(effective(na))
         if len(allowed) < len(located):
-            add(neg.name, "two or more resources are restricted to less nodes than available to the resources")
-            for na in paired:
-                add(
-                    na.name,
-                    "at least one resource is in a negative resource affinity rule and this rule "
-                    "would restrict these to less nodes than available to the resources",
-                )
+            conflicts.append([("negative", neg.name), *(("node-affinity", na.name) for na in paired)])
+    for kind, name in _sorted_conflicts(conflicts):
+        add(name, "two or more resources are restricted to less nodes than available to the resources"
+            if kind == "negative" else
+            "at least one resource is in a negative resource affinity rule and this rule would restrict these to "
+            "less nodes than available to the resources")
     return errors
 
 
-def _positive_components(positives: Sequence[_RA]) -> list[tuple[set[str], list[str]]]:
-    """Connected groups of overlapping positive rules: (resources, rule names in order).
+def _sorted_conflicts(groups: Iterable[list[tuple[str, str]]]) -> list[tuple[str, str]]:
+    """Upstream's checks return their conflicts as one list sorted by (kind, rule id)."""
+    return sorted(pair for group in groups for pair in group)
 
-    Upstream (``find_disjoint_rules_resource_sets``) merges greedily after sorting by
-    lowest resource id, which can leave two overlapping groups apart in rare chains;
-    this computes the true connected components, which is what "overlapping positive
-    rules merge" means.
-    """
-    components: list[tuple[set[str], list[str]]] = []
-    for rule in positives:
-        merged_resources = set(rule.resources)
-        merged_names = [rule.name]
-        rest = []
-        for resources, names in components:
-            if resources & merged_resources:
-                merged_resources |= resources
-                merged_names = names + merged_names
-            else:
-                rest.append((resources, names))
-        components = [*rest, (merged_resources, merged_names)]
-    return components
+
+def disjoint_resource_sets(positives: Sequence[_RA]) -> list[tuple[set[str], list[str]]]:
+    """``Rules/Helpers.pm`` ``find_disjoint_rules_resource_sets``: rules sorted by their
+    lowest resource id (then by id), each merged into the first set it overlaps, else a
+    set of its own. Greedy, as upstream: a later rule that bridges two sets joins only
+    the first, and the check and merge results follow that."""
+    ordered = sorted(sorted(positives, key=lambda r: r.name), key=lambda r: min(r.resources, default=""))
+    sets: list[tuple[set[str], list[str]]] = []
+    for rule in ordered:
+        for resources, names in sets:
+            if resources & rule.resources:
+                resources |= rule.resources
+                names.append(rule.name)
+                break
+        else:
+            sets.append((set(rule.resources), [rule.name]))
+    return sets
 
 
 def _merge_positive(ras: Sequence[_RA]) -> list[_RA]:
     """Overlapping positive rules become one (``_merged-a-b``), as upstream's transform does."""
     out = []
-    for resources, names in _positive_components([r for r in ras if r.positive]):
-        name = names[0] if len(names) == 1 else "_merged-" + "-".join(sorted(names))
+    for resources, names in disjoint_resource_sets([r for r in ras if r.positive]):
+        name = names[0] if len(names) == 1 else "_merged-" + "-".join(names)
         out.append(_RA(name, resources, positive=True))
     return out
 
@@ -276,3 +312,36 @@ def _relations(rules: Sequence[_RA]) -> dict[str, frozenset[str]]:
         for sid in rule.resources:
             related.setdefault(sid, set()).update(rule.resources - {sid})
     return {sid: frozenset(others) for sid, others in related.items()}
+
+
+@dataclass(frozen=True)
+class Motion:
+    """What a ``migrate``/``relocate`` of one resource to ``target`` does under its
+    resource-affinity rules: refused while a resource kept apart from it is on (or
+    moving to) ``target``; otherwise the resources kept together with it move along."""
+
+    blocking: tuple[str, ...]
+    comigrated: tuple[str, ...]
+
+
+def resource_motion(
+    compiled: CompiledRules, sid: str, target: str, status: Mapping[str, tuple[str | None, str | None]]
+) -> Motion:
+    """``Manager.pm`` ``queue_resource_motion``: ``status`` is sid -> (node, moving-to) for
+    every service the CRM tracks (ignored ones are absent). A partner with no node or
+    target counts as a match, as upstream's ``next if $node && $node ne $target`` does."""
+    blocking = []
+    for other in sorted(compiled.negative.get(sid, ())):
+        if other not in status:
+            continue
+        node, moving_to = status[other]
+        if (not node or node == target) and (not moving_to or moving_to == target):
+            blocking.append(other)
+    comigrated = []
+    for other in sorted(compiled.positive.get(sid, ())):
+        if other not in status:
+            continue
+        node, moving_to = status[other]
+        if node != target and moving_to != target:
+            comigrated.append(other)
+    return Motion(tuple(blocking), tuple(comigrated))

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
-from provision.crm.model import Group, HAConfig, NodeAffinityRule, ResourceAffinityRule, Rule
+from provision.crm.model import Group, HAConfig, NodeAffinityRule, ResourceAffinityRule, Rule, Service
+from provision.crm.rules import DroppedRule, compile_rules
 
 
 class GroupShape(Protocol):
@@ -49,7 +50,7 @@ def ha_config(groups: Iterable[GroupShape], rules: Iterable[RuleShape]) -> HACon
         typed: Any = rule  # the fields of its own type (nodes/strict or affinity)
         if rule.type == "node-affinity":
             out.append(NodeAffinityRule(rule.name, frozenset(rule.resources), dict(typed.nodes),
-                                        bool(typed.strict), rule.disable))
+                                        bool(typed.strict), rule.disable, getattr(typed, "affinity", "positive")))
         else:
             out.append(ResourceAffinityRule(rule.name, frozenset(rule.resources), typed.affinity,
                                             rule.disable))
@@ -57,4 +58,24 @@ def ha_config(groups: Iterable[GroupShape], rules: Iterable[RuleShape]) -> HACon
                     rules=tuple(out))
 
 
-__all__ = ["GroupShape", "RuleShape", "ha_config"]
+class ResourceShape(Protocol):
+    """An HA resource (`resources.cfg`): its sid and PVE 8 group, if any."""
+
+    @property
+    def sid(self) -> str: ...
+    @property
+    def group(self) -> str | None: ...
+
+
+def infeasible_rules(groups: Sequence[GroupShape], rules: Sequence[RuleShape], resources: Iterable[ResourceShape],
+                     cluster_nodes: Sequence[str]) -> list[tuple[int, DroppedRule]]:
+    """The rules (index in `rules`) PVE's CRM drops as infeasible, with its reasons, so a
+    stack can refuse what PVE would silently ignore. Rules migrated from groups have no
+    index and are left out (groups cannot conflict)."""
+    services = [Service(r.sid, "", group=r.group) for r in resources]
+    compiled = compile_rules(ha_config(groups, rules), services, cluster_nodes)
+    index = {r.name: i for i, r in enumerate(rules)}
+    return [(index[d.rule], d) for d in compiled.dropped if d.rule in index]
+
+
+__all__ = ["GroupShape", "ResourceShape", "RuleShape", "ha_config", "infeasible_rules"]

@@ -44,13 +44,16 @@ def normalise_rules(data: list[dict[str, Any]] | None) -> list[NodeAffinityRule 
         common: dict[str, Any] = {
             "name": str(r.get("rule")),
             "resources": split_list(r.get("resources"), ","),
-            "disable": as_bool(r.get("disable")),  # present only when set
+            # present only when set; PVE's foreach_rule skips a rule whose `disable` key
+            # exists at all, so a hand-written `disable 0` disables it too (Rules.pm)
+            "disable": "disable" in r,
             "comment": strip_comment(r.get("comment")),
         }
         if r.get("type") == "node-affinity":
             out.append(NodeAffinityRule(
                 type="node-affinity", nodes=parse_priorities(r.get("nodes")),
                 strict=as_bool(r.get("strict")),  # default 0
+                affinity=str(r.get("affinity") or "positive"),  # ha-manager >= 5.2.5; default positive
                 **common,
             ))
         elif r.get("type") == "resource-affinity":

@@ -20,7 +20,7 @@ from provision.crm.model import (
     Rule,
     Service,
 )
-from provision.crm.rules import compile_rules
+from provision.crm.rules import Motion, compile_rules, resource_motion
 from provision.lab.formats.sectionconfig import Section, parse_node_list, split_list
 
 if TYPE_CHECKING:
@@ -65,13 +65,16 @@ def ha_config(groups: list[Section], rules: list[Section]) -> HAConfig:
     rs: list[Rule] = []
     for r in rules:
         resources = frozenset(split_list(r.props.get("resources", "")))
+        # Rules.pm foreach_rule skips a rule when `disable` *exists* (`disable 0` included)
+        disabled = "disable" in r.props
+        affinity = r.props.get("affinity", "positive")
+        if affinity not in ("positive", "negative"):
+            continue
         if r.type == "node-affinity":
             rs.append(NodeAffinityRule(r.id, resources, parse_node_list(r.props.get("nodes", "")),
-                                       r.get_bool("strict"), r.get_bool("disable")))
+                                       r.get_bool("strict"), disabled, cast(Any, affinity)))
         elif r.type == "resource-affinity":
-            affinity = r.props.get("affinity", "positive")
-            if affinity in ("positive", "negative"):
-                rs.append(ResourceAffinityRule(r.id, resources, cast(Any, affinity), r.get_bool("disable")))
+            rs.append(ResourceAffinityRule(r.id, resources, cast(Any, affinity), disabled))
     return HAConfig(tuple(gs), tuple(rs))
 
 
@@ -101,8 +104,33 @@ def rule_errors(
     compiled = compile_rules(ha_config(groups, rules), services, nodes)
     out: dict[str, dict[str, list[str]]] = {}
     for d in compiled.dropped:
-        out.setdefault(d.rule, {}).setdefault("resources", []).append(d.reason)
+        out.setdefault(d.rule, {}).setdefault(d.option, []).append(d.reason)
     return {rule: {k: ", ".join(v) for k, v in errs.items()} for rule, errs in out.items()}
+
+
+def resource_motion_info(
+    config: HAConfig, rows: dict[str, dict[str, Any]], nodes: list[str], sid: str, target: str
+) -> Motion:
+    """A migrate/relocate of ``sid`` to ``target`` under the resource-affinity rules;
+    ``rows`` is the CRM's service status (sid -> node, target), ignored services absent."""
+    compiled = compile_rules(config, [], nodes)
+    status = {s: (r.get("node"), r.get("target")) for s, r in rows.items()}
+    return resource_motion(compiled, sid, target, status)
+
+
+def affinitive(config: HAConfig, nodes: list[str], sid: str) -> set[str]:
+    """The resources kept together with ``sid`` (``get_affinitive_resources``)."""
+    return set(compile_rules(config, [], nodes).positive.get(sid, ()))
+
+
+def queue_resource_motion(
+    config: HAConfig, rows: dict[str, dict[str, Any]], nodes: list[str], sid: str, target: str
+) -> list[str]:
+    """The services a CRM command moves (``Manager.pm`` ``queue_resource_motion``): none
+    when a resource kept apart from ``sid`` is on ``target``, else ``sid`` and the
+    resources kept together with it."""
+    motion = resource_motion_info(config, rows, nodes, sid, target)
+    return [] if motion.blocking else [sid, *motion.comigrated]
 
 
 def node_infos(names: list[str], online: set[str], size: dict[str, tuple[int, int]],

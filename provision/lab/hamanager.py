@@ -179,7 +179,9 @@ def crm_round(store: Store, now: float | None = None) -> None:
             if current is None or target not in schedulable or current["node"] == target \
                     or current["state"] != "started":
                 continue
-            _set_service(store, rows, sid, state=kind, target=target)
+            for moving in crmbridge.queue_resource_motion(config, rows, members, sid, target):
+                if rows[moving]["state"] == "started" and rows[moving]["node"] != target:
+                    _set_service(store, rows, moving, state=kind, target=target)
         for sid, row in rows.items():
             # Manager.pm next_state_started: a fallback that is the service's own node again
             # on an online node is stale (the cluster went down in maintenance) and is dropped.

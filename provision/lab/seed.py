@@ -301,6 +301,8 @@ def _ha(store: Store, paths: LabPaths, spec: Cluster) -> None:
         qp: dict[str, Any] = {"type": rule.type, "rule": rule.name, "resources": ",".join(rule.resources)}
         if rule.type == "node-affinity":
             qp.update(nodes=nodes(rule.nodes), strict=int(rule.strict))
+            if rule.affinity == "negative":
+                qp["affinity"] = "negative"
         else:
             qp["affinity"] = rule.affinity
         if rule.disable:

@@ -604,14 +604,18 @@ class _Builder:
                                                 if k not in ("name", "sid") and getattr(want, k) is not None}}
                     if kind == "resource" and self.desired.pve_version == 8:
                         values.pop("failback", None)  # PVE 8 has no failback option
+                    if kind == "rule" and want.type == "node-affinity" and values.get("affinity") == "positive":
+                        values.pop("affinity")  # the default; ha-manager < 5.2.5 has no such option
                     self.add(add_kind, ch.address, Verb.ADD, phase, _params(add_model, values),
                              depends_on=self.planned(*deps))
                 else:
                     ident: dict[str, Any] = {key_name: key}
                     if kind == "rule":
                         ident["type"] = want.type
-                    self.add(set_kind, ch.address, Verb.SET, phase, _update(set_model, ch, ident, want),
-                             depends_on=self.planned(*deps))
+                    params = _update(set_model, ch, ident, want)
+                    if isinstance(params, P.HaRuleSet):
+                        params = _rule_defaults_as_deletes(params)
+                    self.add(set_kind, ch.address, Verb.SET, phase, params, depends_on=self.planned(*deps))
 
     def watchdogs(self) -> None:
         """`WATCHDOG_MODULE` of each node whose stack entry names one. No API shows the file,
@@ -637,6 +641,23 @@ class _Builder:
             # diff may have translated the resource (PVE 9 group migration)
             return found.model_copy(update={k: v for k, v in change.after.items() if k in ("group", "failback")})
         return found
+
+
+def _rule_defaults_as_deletes(params: P.HaRuleSet) -> P.HaRuleSet:
+    """PVE ignores `disable 0` on a rule (API2/HA/Rules.pm update_rule drops a false
+    `disable` before it writes), so a disabled rule is enabled with `delete=disable`;
+    a node-affinity rule goes back to positive with `delete=affinity` (the default)."""
+    update: dict[str, Any] = {}
+    delete = set(params.delete)
+    if params.disable is False:
+        update["disable"] = None
+        delete.add("disable")
+    if params.type == "node-affinity" and params.affinity == "positive":
+        update["affinity"] = None
+        delete.add("affinity")
+    if not update:
+        return params
+    return params.model_copy(update={**update, "delete": sorted(delete)})
 
 
 _HA: dict[str, tuple[Kind, Kind, Kind, Phase, Phase, type[P.Params], type[P.Params], type[P.Params]]] = {

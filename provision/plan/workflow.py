@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from provision.crm.shapes import infeasible_rules
 from provision.discover import ApiClient, Discovery, Endpoint, NodeClient, bootstrap, discover, from_connection
 from provision.discover.discover import DEFAULT_WORKERS
 from provision.plan.errors import PlanError
@@ -95,8 +96,24 @@ def plan_of(live: Live, *, prune: bool | Prune = False, targets: Sequence[Addres
         loaded = live.loaded
         raise SpecError([Diagnostic(str(loaded.path), *loaded.position(m.loc), str(m.address), m.message)
                          for m in missing])
+    refuse_infeasible_rules(live)
     return make_plan(live.desired, live.found.cluster, live.found.observed, stack=str(live.stack), prune=prune,
                      targets=targets)
+
+
+def refuse_infeasible_rules(live: Live) -> None:
+    """A PVE 9 rule the CRM would drop ("Drop rule ..., because ...") is refused at its
+    place in the stack with PVE's reason: applied, PVE would keep it in rules.cfg but
+    silently not enforce it."""
+    desired, loaded = live.desired, live.loaded
+    if desired.pve_version < 9 or loaded is None:
+        return
+    dropped = infeasible_rules(desired.ha.groups, desired.ha.rules, desired.ha.resources, desired.node_names)
+    if dropped:
+        raise SpecError([
+            Diagnostic(str(loaded.path), *loaded.position(("ha", "rules", i, d.option)),
+                       f'ha.rule["{d.rule}"]', f"PVE ignores this rule: {d.reason}", "fix it, or set disable: true")
+            for i, d in dropped])
 
 
 @dataclass

@@ -7,8 +7,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from provision.crm.rules import DroppedRule
+from provision.crm.shapes import infeasible_rules
 from provision.rules.registry import Hit, Loc, rule
-from provision.spec import Cluster, HaGroup, NodeAffinityRule, ResourceAffinityRule
+from provision.spec import Cluster, HaGroup, NodeAffinityRule
 
 
 @dataclass(frozen=True)
@@ -36,11 +38,16 @@ def _active_resources(c: Cluster) -> list[str]:
 
 
 def _node_rules(c: Cluster) -> list[tuple[int, NodeAffinityRule]]:
-    return [(i, r) for i, r in enumerate(c.ha.rules) if isinstance(r, NodeAffinityRule) and not r.disable]
-
-
-def _affinity_rules(c: Cluster) -> list[tuple[int, ResourceAffinityRule]]:
-    return [(i, r) for i, r in enumerate(c.ha.rules) if isinstance(r, ResourceAffinityRule) and not r.disable]
+    """Enabled node-affinity rules as the CRM uses them: a negative rule becomes the
+    nodes it does not list, each at priority 0 (pve-ha-manager >= 5.2.5 inverts it)."""
+    out = []
+    for i, r in enumerate(c.ha.rules):
+        if isinstance(r, NodeAffinityRule) and not r.disable:
+            if r.affinity == "negative":
+                r = r.model_copy(update={"nodes": {n: 0 for n in c.node_names if n not in r.nodes},
+                                         "affinity": "positive"})
+            out.append((i, r))
+    return out
 
 
 def placement(c: Cluster, sid: str) -> Placement:
@@ -156,6 +163,32 @@ def _plural_res(n: int) -> str:
     return f"{n} resource" + ("" if n == 1 else "s")
 
 
+def _pve_drops(c: Cluster) -> list[tuple[int, DroppedRule]]:
+    """The rules PVE's CRM would drop as infeasible, with its reasons: the checks the
+    lab's HA manager applies too (``provision.crm``, after pve-ha-manager's ``Rules.pm``)."""
+    if c.pve_version < 9:
+        return []
+    return infeasible_rules(c.ha.groups, c.ha.rules, c.ha.resources, c.node_names)
+
+
+def _dropped_for(c: Cluster, reasons: tuple[str, ...], hint: str) -> Iterator[Hit]:
+    for ri, d in _pve_drops(c):
+        if d.reason.startswith(reasons):
+            yield Hit(("ha", "rules", ri, d.option), f"PVE ignores rule {d.rule}: {d.reason}", hint)
+
+
+_OWN_REASONS: dict[str, tuple[str, ...]] = {
+    "PVE-HA005": ("rule defines more resources than available nodes",),
+    "PVE-HA006": ("two or more resources are restricted to less nodes",
+                  "at least one resource is in a negative resource affinity rule and this rule would restrict"),
+    "PVE-HA007": ("rule shares two or more resources with a",),
+    "PVE-HA008": ("resources are in node affinity rules with multiple priorities",
+                  "resources are in a resource affinity rule and cannot be in a node affinity rule"),
+    "PVE-HA009": ("resources are in multiple node affinity rules",
+                  "at least one resource is in a positive resource affinity rule and there are other"),
+}
+
+
 @rule("PVE-HA005", "error", "Negative resource affinity with more resources than nodes")
 def negative_too_many(c: Cluster) -> Iterator[Hit]:
     """A negative resource-affinity rule keeps its resources on different nodes. With
@@ -165,97 +198,75 @@ def negative_too_many(c: Cluster) -> Iterator[Hit]:
     Fix: split the rule, or keep at most as many resources as nodes (fewer, to
     survive a node failure with the rule intact).
     """
-    for ri, ar in _affinity_rules(c):
-        if ar.affinity == "negative" and len(ar.resources) > len(c.nodes):
-            yield Hit(("ha", "rules", ri, "resources"),
-                      f"rule {ar.name} keeps {len(ar.resources)} resources apart on {len(c.nodes)} nodes",
-                      "at most one resource per node")
+    yield from _dropped_for(c, _OWN_REASONS["PVE-HA005"], "at most one resource per node")
 
 
 @rule("PVE-HA006", "error", "Negative resource affinity restricted to too few nodes")
 def negative_restricted(c: Cluster) -> Iterator[Hit]:
     """ha-manager.adoc: the resources of a negative rule "cannot be restricted to
-    less nodes than HA resources by their node affinity rules". Strict node-affinity
-    (or restricted groups) can leave fewer allowed nodes than resources to separate;
-    the rule is then disabled as infeasible.
+    less nodes than HA resources by their node affinity rules". The nodes their
+    node-affinity rules list (for a negative node-affinity rule: the nodes it does not
+    list) must number at least the resources to separate; otherwise PVE ignores the
+    negative rule and every node-affinity rule involved.
 
-    Fix: widen the strict node-affinity rules of these resources, or drop resources
-    from the negative rule.
+    Fix: widen the node-affinity rules of these resources, or drop resources from the
+    negative rule.
     """
-    for ri, ar in _affinity_rules(c):
-        if ar.affinity != "negative" or len(ar.resources) > len(c.nodes):
-            continue  # too many for the whole cluster is PVE-HA005
-        allowed: set[str] = set()
-        for sid in ar.resources:
-            allowed |= placement(c, sid).nodes
-        if len(allowed) < len(ar.resources):
-            yield Hit(("ha", "rules", ri, "resources"),
-                      f"rule {ar.name} keeps {len(ar.resources)} resources apart, but their placement allows only "
-                      f"{', '.join(sorted(allowed)) or 'no node'}",
-                      "allow at least as many nodes as resources")
+    yield from _dropped_for(c, _OWN_REASONS["PVE-HA006"], "allow at least as many nodes as resources")
 
 
 @rule("PVE-HA007", "error", "Resources both together and apart")
 def positive_negative_conflict(c: Cluster) -> Iterator[Hit]:
     """A positive rule keeps resources together and a negative rule keeps them apart;
-    if two or more resources are in both, both rules are disabled as conflicting.
+    if two or more resources are in both (positive rules that share a resource count
+    as one), PVE ignores all of these rules.
 
     Fix: remove the shared resources from one of the rules.
     """
-    rules = _affinity_rules(c)
-    for ri, pos in rules:
-        if pos.affinity != "positive":
-            continue
-        for _nj, neg in rules:
-            if neg.affinity != "negative":
-                continue
-            common = sorted(set(pos.resources) & set(neg.resources))
-            if len(common) >= 2:
-                yield Hit(("ha", "rules", ri, "resources"),
-                          f"rules {pos.name} (together) and {neg.name} (apart) both name {', '.join(common)}",
-                          "a pair of resources can be kept together or apart, not both")
+    yield from _dropped_for(c, _OWN_REASONS["PVE-HA007"],
+                            "a pair of resources can be kept together or apart, not both")
 
 
 @rule("PVE-HA008", "error", "Resource affinity with a multi-priority node affinity")
 def affinity_with_priorities(c: Cluster) -> Iterator[Hit]:
     """ha-manager only accepts a resource in both a node-affinity and a
     resource-affinity rule if the node-affinity rule has a single priority class;
-    otherwise the rules conflict and are disabled.
+    otherwise PVE ignores both rules.
 
     Fix: give the node-affinity rule one priority for all nodes, or take the
     resource out of one of the rules.
     """
-    in_affinity = {sid for _, ar in _affinity_rules(c) for sid in ar.resources}
-    for ri, nr in _node_rules(c):
-        classes = set(nr.nodes.values())
-        shared = sorted(set(nr.resources) & in_affinity)
-        if shared and len(classes) > 1:
-            yield Hit(("ha", "rules", ri, "nodes"),
-                      f"rule {nr.name} has {len(classes)} priority classes and {', '.join(shared)} also "
-                      "in a resource-affinity rule",
-                      "use one priority for every node of this rule")
+    yield from _dropped_for(c, _OWN_REASONS["PVE-HA008"], "use one priority for every node of this rule")
 
 
 @rule("PVE-HA009", "error", "Positive resource affinity across node-affinity rules")
 def positive_split(c: Cluster) -> Iterator[Hit]:
-    """Resources kept together must be able to run on the same node. ha-manager
-    rejects a positive rule whose resources are in different node-affinity rules.
+    """Resources kept together must be able to run on the same node. PVE ignores a
+    positive rule whose resources are in different node-affinity rules, and those
+    node-affinity rules too.
 
     Fix: put all resources of the positive rule in the same node-affinity rule (or
     none).
     """
-    owner: dict[str, str] = {}
-    for _, nr in _node_rules(c):
-        for sid in nr.resources:
-            owner.setdefault(sid, nr.name)
-    for ri, ar in _affinity_rules(c):
-        if ar.affinity != "positive":
-            continue
-        names = sorted({owner[s] for s in ar.resources if s in owner})
-        if len(names) > 1:
-            yield Hit(("ha", "rules", ri, "resources"),
-                      f"rule {ar.name} keeps resources together that are in node-affinity rules "
-                      f"{', '.join(names)}", "use one node-affinity rule for all of them")
+    yield from _dropped_for(c, _OWN_REASONS["PVE-HA009"], "use one node-affinity rule for all of them")
+
+
+@rule("PVE-HA030", "error", "HA rule that PVE ignores as infeasible")
+def other_infeasible(c: Cluster) -> Iterator[Hit]:
+    """Every other feasibility check of pve-ha-manager: a resource in two enabled
+    node-affinity rules, a resource-affinity rule with fewer than two resources, a
+    negative node-affinity rule that lists every cluster node or gives node priorities
+    (ha-manager >= 5.2.5). PVE keeps such a rule in rules.cfg but its CRM drops it
+    ("ignored (conflicts)" in `ha-manager rules config`), so the stack would not do
+    what it says.
+
+    Fix: what PVE's reason says; or set `disable: true` to keep the rule switched off.
+    """
+    claimed = tuple(r for reasons in _OWN_REASONS.values() for r in reasons)
+    for ri, d in _pve_drops(c):
+        if not d.reason.startswith(claimed):
+            yield Hit(("ha", "rules", ri, d.option), f"PVE ignores rule {d.rule}: {d.reason}",
+                      "fix the rule, or disable it")
 
 
 @rule("PVE-HA010", "info", "Node without capacity while HA resources exist")

@@ -285,7 +285,8 @@ class _Checker:
         sids = {r.sid for r in ha.resources}
         for gi, group in enumerate(ha.groups):
             self._priority_nodes(("ha", "groups", gi), group)
-        in_node_rule: dict[str, str] = {}
+        # a resource in two enabled node-affinity rules is one of PVE's feasibility checks
+        # (rules PVE-HA005..009, PVE-HA030 quote them), not a matter of the stack's syntax
         for ri, rule in enumerate(ha.rules):
             if isinstance(rule, NodeAffinityRule):
                 self._priority_nodes(("ha", "rules", ri), rule)
@@ -293,11 +294,6 @@ class _Checker:
                 if sid not in sids:
                     self.add(("ha", "rules", ri, "resources", k), f"rule {rule.name} names {sid}, which is "
                              "not an HA resource", f"add {sid} to ha.resources")
-                if isinstance(rule, NodeAffinityRule):
-                    if sid in in_node_rule:
-                        self.add(("ha", "rules", ri, "resources", k), f"{sid} is already in node-affinity "
-                                 f"rule {in_node_rule[sid]}", "a resource may be in one node-affinity rule")
-                    in_node_rule.setdefault(sid, rule.name)
         guests = {g.sid for g in c.guests}
         for ri, res in enumerate(ha.resources):
             if res.group is not None and res.group not in groups:

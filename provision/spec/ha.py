@@ -47,6 +47,11 @@ class NodeAffinityRule(SpecModel):
     resources: list[Text] = Field(min_length=1, description="HA resources (sids) the rule applies to.")
     nodes: dict[Text, Int] = Field(description="Nodes and their priority (higher wins).")
     strict: bool = Field(default=False, description="Only the listed nodes may run the resources.")
+    affinity: Literal["positive", "negative"] = Field(
+        default="positive",
+        description="positive: prefer (strict: require) the listed nodes; negative: avoid (strict: never use) "
+        "them, priorities 0 (pve-ha-manager 5.2.5, PVE 9.2).",
+    )
     disable: bool = Field(default=False, description="Keep the rule but do not apply it.")
     comment: Text | None = Field(default=None, description="Free text.")
 

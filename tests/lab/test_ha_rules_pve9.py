@@ -128,3 +128,49 @@ def test_delete_resource_purges_rules(lab: LabHandle) -> None:
     assert rules["apart"]["resources"] == "ct:200"  # kept, but now ignored by the CRM
     assert "errors" in rules["apart"]
     assert "vm:102" not in services(lab)
+
+
+def test_disable_is_a_bare_flag_that_only_delete_clears(lab: LabHandle) -> None:
+    """pve-common SectionConfig writes a true `disable` as a bare line; API2/HA/Rules.pm
+    drops a false `disable` before it writes, so `--disable 0` leaves the rule disabled
+    and `--delete disable` enables it."""
+    lab.node("pve01", "ha-manager", "rules", "set", "node-affinity", "prefer-pve02", "--disable", "1")
+    assert "node-affinity: prefer-pve02\n\tdisable\n\tnodes" in pmxcfs_file(lab, "ha/rules.cfg")
+    assert lab.get("/cluster/ha/rules/prefer-pve02")["disable"] == 1
+    lab.node("pve01", "ha-manager", "rules", "set", "node-affinity", "prefer-pve02", "--disable", "0")
+    assert lab.get("/cluster/ha/rules/prefer-pve02")["disable"] == 1
+    lab.node("pve01", "ha-manager", "rules", "set", "node-affinity", "prefer-pve02", "--delete", "disable")
+    assert "disable" not in lab.get("/cluster/ha/rules/prefer-pve02")
+    assert "\tdisable" not in pmxcfs_file(lab, "ha/rules.cfg")
+
+
+def test_migrate_onto_a_resource_kept_apart_is_refused(lab: LabHandle) -> None:
+    """CLI/ha_manager.pm print_resource_motion_output dies (exit 255) naming the blocker;
+    the command was queued all the same and the CRM refuses it (Manager.pm
+    queue_resource_motion), so the resource stays where it is."""
+    lab.node("pve01", "ha-manager", "add", "vm:102")
+    lab.node("pve01", "ha-manager", "rules", "set", "resource-affinity", "apart", "--resources", "vm:102,ct:200")
+    lab.wait(lambda: all((services(lab).get(s) or {}).get("state") == "started" for s in ("vm:102", "ct:200")),
+             what="vm:102 and ct:200 started")
+    home, partner = services(lab)["vm:102"]["node"], services(lab)["ct:200"]["node"]
+    assert home != partner
+    refused = lab.node("pve02", "ha-manager", "crm-command", "migrate", "vm:102", partner, check=False)
+    assert refused.returncode == 255
+    assert refused.stderr.startswith(f"cannot migrate resource 'vm:102' to node '{partner}':\n\n"
+                                     f"- resource 'ct:200' on target node '{partner}' in negative affinity with "
+                                     "resource 'vm:102'\n")
+    alias = lab.node("pve02", "ha-manager", "relocate", "vm:102", partner, check=False)
+    assert alias.returncode == 255 and "cannot relocate resource 'vm:102'" in alias.stderr
+    reply = lab.ok("POST", "/cluster/ha/resources/vm:102/migrate", node=partner)
+    assert reply["blocking-resources"] == [{"sid": "ct:200", "cause": "resource-affinity"}]
+    def master_rounds() -> int:
+        return int(next(e for e in lab.get("/cluster/ha/status/current") if e["type"] == "master")["timestamp"])
+
+    seen = master_rounds()
+    lab.wait(lambda: master_rounds() > seen + 1, what="two CRM rounds")
+    assert (services(lab)["vm:102"]["node"], services(lab)["vm:102"]["state"]) == (home, "started")
+    free = next(n for n in ("pve01", "pve02", "pve03") if n not in (home, partner))
+    lab.node("pve02", "ha-manager", "crm-command", "migrate", "vm:102", free)
+    lab.wait(lambda: services(lab)["vm:102"]["node"] == free and services(lab)["vm:102"]["state"] == "started",
+             what=f"vm:102 migrated to {free}")
+    assert services(lab)["ct:200"]["node"] == partner

@@ -43,14 +43,12 @@ def _dispatch(ctx: Ctx, sub: str, rest: list[str]) -> int:
         for e in call(ctx, "GET", "/cluster/ha/status/current", {}):
             print(f"{e['type']} {e['status']}")
         return 0
-    if sub in ("migrate", "relocate"):
-        call(ctx, "POST", f"/cluster/ha/resources/{args.pos(0, 'sid')}/{sub}", {"node": args.pos(1, "node")})
-        return 0
+    if sub in ("migrate", "relocate"):  # aliases of crm-command migrate/relocate
+        return _motion(ctx, sub, args.pos(0, "sid"), args.pos(1, "node"))
     if sub == "crm-command":
         cmd = args.pos(0, "command")
         if cmd in ("migrate", "relocate"):
-            call(ctx, "POST", f"/cluster/ha/resources/{args.pos(1, 'sid')}/{cmd}", {"node": args.pos(2, "node")})
-            return 0
+            return _motion(ctx, cmd, args.pos(1, "sid"), args.pos(2, "node"))
         if cmd == "stop":
             # ha-manager crm-command stop <sid> <timeout>: both required; the CRM then sets state stopped
             sid, timeout = args.pos(1, "sid"), args.pos(2, "timeout")
@@ -88,6 +86,28 @@ def _node_maintenance(ctx: Ctx, verb: str, node: str) -> int:
         fail(f"no such cluster node '{node}'")
     require_quorum(ctx)
     hamanager.queue_crm_command(ctx.store, [f"{verb}-node-maintenance", node])
+    return 0
+
+
+def _motion(ctx: Ctx, cmd: str, sid: str, node: str) -> int:
+    """``CLI/ha_manager.pm`` ``print_resource_motion_output``: the API has queued the
+    command already; blocking resources make the CLI die (exit 255) naming each one,
+    resources kept together are reported as moving along."""
+    data = call(ctx, "POST", f"/cluster/ha/resources/{sid}/{cmd}", {"node": node})
+    if not isinstance(data, dict):
+        return 0  # PVE 8 returns null
+    sid, req_node = data["sid"], data["requested-node"]
+    blocking = data.get("blocking-resources") or []
+    if blocking:
+        lines = [f"cannot {cmd} resource '{sid}' to node '{req_node}':", ""]
+        for b in blocking:
+            line = f"- resource '{b['sid']}' on target node '{req_node}'"
+            if b.get("cause") == "resource-affinity":
+                line += f" in negative affinity with resource '{sid}'"
+            lines.append(line)
+        fail("\n".join(lines))
+    for other in data.get("comigrated-resources") or []:
+        print(f"also {cmd} resource '{other}' in positive affinity with resource '{sid}' to target node '{req_node}'")
     return 0
 
 

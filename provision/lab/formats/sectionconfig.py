@@ -485,6 +485,7 @@ HA_RULES = Schema(
                 nodes="node-priorities",
                 resources="sid-list",
                 strict="boolean",
+                affinity="string",  # pve-ha-manager >= 5.2.5
                 disable="boolean",
                 comment="text",
             ),

@@ -238,9 +238,29 @@ def _crm_command(ctx: Ctx, params: dict[str, Any], kind: str) -> Any:
         cmds: list[list[str]] = ctx.store.get_meta("crm_commands", []) or []
         cmds.append([kind, sid, node])
         ctx.store.set_meta("crm_commands", cmds)
-    if ctx.pve_version >= 9:
-        return {"sid": sid, "requested-node": node}
-    return None
+        if ctx.pve_version < 9:
+            return None
+        result: dict[str, Any] = {"sid": sid, "requested-node": node}
+        comigrated, blocking = _motion_info(ctx, sid, node)
+        if comigrated:
+            result["comigrated-resources"] = comigrated
+        if blocking:
+            result["blocking-resources"] = [{"sid": b, "cause": "resource-affinity"} for b in blocking]
+        return result
+
+
+def _motion_info(ctx: Ctx, sid: str, node: str) -> tuple[list[str], list[str]]:
+    """``HA::Config::get_resource_motion_info``: the resources kept together with ``sid``
+    that the CRM tracks, and those kept apart from it on ``node`` (only an online node
+    can block). The command is queued either way; the CRM refuses it (``Manager.pm``
+    ``queue_resource_motion``) and the CLI reports the blockers."""
+    rows = {r["sid"]: dict(r) for r in ctx.store.query("SELECT sid, node, target FROM ha_services")}
+    nodes = [r["name"] for r in ctx.store.query("SELECT name FROM ha_nodes ORDER BY name")]
+    online = {r["name"] for r in ctx.store.query("SELECT name FROM ha_nodes WHERE state = 'online'")}
+    config = crmbridge.ha_config(read_groups(ctx), read_rules(ctx))
+    motion = crmbridge.resource_motion_info(config, rows, nodes, sid, node)
+    together = sorted(crmbridge.affinitive(config, nodes, sid) & set(rows))
+    return together, list(motion.blocking) if node in online else []
 
 
 @route("POST", "/cluster/ha/resources/{sid}/migrate")
@@ -377,6 +397,7 @@ def _rule_api(r: Section, order: int, digest: str, errs: dict[str, str] | None) 
         d[k] = int(v) if k in ("strict", "disable") else v
     if r.type == "node-affinity":
         d.setdefault("strict", 0)
+        d.setdefault("affinity", "positive")  # set_rule_defaults (ha-manager >= 5.2.5)
     if errs:
         d["errors"] = errs
     return d
@@ -439,12 +460,10 @@ def _rule_props(ctx: Ctx, params: dict[str, Any], r: Section, verb: str) -> None
     affinity = p_enum(params, "affinity", ("positive", "negative"))
     if affinity is not None:
         r.props["affinity"] = affinity
-    disable = p_bool(params, "disable")
-    if disable is not None:
-        if disable:
-            r.props["disable"] = "1"
-        else:
-            r.props.pop("disable", None)
+    # API2/HA/Rules.pm create_rule/update_rule: `delete $param->{disable} if !$param->{disable}`,
+    # so `disable 0` changes nothing; only `delete=disable` enables a disabled rule again
+    if p_bool(params, "disable"):
+        r.props["disable"] = "1"
     comment = p_str(params, "comment")
     if comment is not None:
         r.props["comment"] = comment
