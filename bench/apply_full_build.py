@@ -73,7 +73,6 @@ def main() -> None:
               f"{r['tasks_executed']} tasks ({r['tasks_changed']} changed, {r['tasks_skipped']} skipped), "
               f"{r['actions']} actions")
     print(f"{'no change':18} {noop:7.1f}s command (no Ansible run)")
-    print(f"lock: {result['lock']}")
 
 
 if __name__ == "__main__":

@@ -39,6 +39,9 @@ from typing import Any
 from provision.apply.render import RunDir
 
 TASK_ACTION = re.compile(r"^Action (?P<id>\S+?): ")
+INCLUDES = frozenset({"include_tasks", "ansible.builtin.include_tasks"})
+"""A play's include of a node's own task file is not work on the node: Ansible's own
+statistics leave it out (strategy/__init__.py, `TaskInclude`), and so does the tally."""
 Event = dict[str, Any]
 
 
@@ -120,6 +123,8 @@ class ActionTracker:
         data = event.get("event_data") or {}
         task = str(data.get("task") or "")
         host = str(data.get("host") or "")
+        if data.get("task_action") in INCLUDES and kind in ("runner_on_ok", "runner_on_skipped"):
+            return
         if kind == "runner_on_ok":
             if is_changed(event):
                 self.tally.changed += 1

@@ -61,7 +61,7 @@ def test_every_kind_has_a_template_and_a_sample(rendered: render.RunDir) -> None
 
 def test_run_dir_layout(rendered: render.RunDir) -> None:
     root = rendered.root
-    for rel in ("project/site.yml", "project/ansible.cfg", "project/tasks/quorum-check.yml",
+    for rel in ("project/site.yml", "project/ansible.cfg", "project/library/pve_probe.py",
                 "inventory/hosts.yml", "env/settings", "plan.json"):
         assert (root / rel).is_file(), rel
     assert json.loads((root / "plan.json").read_text())["id"] == "p-allkinds"
@@ -140,7 +140,16 @@ def test_plays_follow_serial_and_dependencies(rendered: render.RunDir) -> None:
     site = (rendered.project / "site.yml").read_text()
     assert site.count("gather_facts: false") == len(plays)
     assert site.count('environment: "{{ pve_env | default({}) }}"') == len(plays)
-    assert site.count("tasks/quorum-check.yml") == len(plays)
+    # each play names only its nodes and each node runs only its own task file, which
+    # starts with the phase probe (reads and the quorum check in one task)
+    for play in plays:
+        assert [run.host for run in play.runs] == play.hosts
+        for run in play.runs:
+            text = (rendered.project / run.file).read_text()
+            assert text.count("pve_probe:") >= 1 and text.index("pve_probe:") < text.index("import_tasks")
+            assert ("quorum: optional" in text) == play.quorum_optional
+            assert {ra.host for _, ra in run.steps} == {run.host}
+    assert "inventory_hostname ==" not in site
 
 
 def test_parallel_play_splits_on_cross_host_dependency(tmp_path: Path) -> None:
