@@ -10,10 +10,12 @@ an argv list, never a shell) and returns the parsed answers by path, so the guar
 follow are pure Ansible expressions over data already fetched.
 
 The quorum check is folded in: `/cluster/status` is always read, and on a clustered node
-`pvecm status` must say `Quorate: Yes`. A node that is not clustered yet passes only
-where the phase runs before (or creates) the cluster (`quorum: optional`) or in check
-mode. A path may contain `{node}`: the node's own name (`node`), so the playbook source
-never carries more than the template's literal text.
+`pvecm status` must say `Quorate: Yes` (it starts with the reads, so the check costs no
+extra wait; on a node that turns out not to be clustered its answer is ignored). A node
+that is not clustered yet passes only where the phase runs before (or creates) the
+cluster (`quorum: optional`) or in check mode. A path may contain `{node}`: the node's
+own name (`node`), so the playbook source never carries more than the template's
+literal text.
 """
 
 from __future__ import annotations
@@ -28,9 +30,12 @@ STATUS = "/cluster/status"
 QUORATE = re.compile(r"^Quorate:\s+Yes\s*$", re.MULTILINE)
 
 
-def _start(path: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(["pvesh", "get", path, "--output-format", "json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+def _start(argv: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _read(path: str) -> subprocess.Popen[str]:
+    return _start(["pvesh", "get", path, "--output-format", "json"])
 
 
 def _collect(procs: dict[str, subprocess.Popen[str]]) -> tuple[dict[str, object], dict[str, str]]:
@@ -63,8 +68,13 @@ def main() -> None:
     )
     node = module.params["node"]
     paths = [STATUS] + [p.replace("{node}", node) for p in module.params["reads"] if p != STATUS]
-    procs = {path: _start(path) for path in dict.fromkeys(paths)}
+    procs = {path: _read(path) for path in dict.fromkeys(paths)}
+    try:
+        pvecm: subprocess.Popen[str] | None = _start(["pvecm", "status"])
+    except OSError:  # not a PVE node: fails below if it is clustered
+        pvecm = None
     facts, errors = _collect(procs)
+    out, err = pvecm.communicate() if pvecm is not None else ("", "pvecm: not found")
     status = facts.get(STATUS)
     if status is None:
         module.fail_json(msg=f"{node}: cannot read {STATUS}: {errors.get(STATUS, '')}; refusing to run phase "
@@ -72,8 +82,7 @@ def main() -> None:
     clustered = any(isinstance(e, dict) and e.get("type") == "cluster" for e in status)  # type: ignore[union-attr]
     quorate = None
     if clustered:
-        rc, out, err = module.run_command(["pvecm", "status"])
-        quorate = rc == 0 and bool(QUORATE.search(out))
+        quorate = pvecm is not None and pvecm.returncode == 0 and bool(QUORATE.search(out))
         if not quorate:
             module.fail_json(msg=f"{node}: cluster is not quorate (pvecm status: Quorate is not Yes); refusing to "
                                  f"run phase {module.params['phase']}", stderr=err)
