@@ -199,6 +199,8 @@ class RenderedAction:
     host: str
     file: str  # path relative to project/
     task_names: list[str] = field(default_factory=list)
+    reads: list[str] = field(default_factory=list)
+    """API paths the template's guards read from the phase's probe (`a.probe(PATH)`)."""
 
     @property
     def label(self) -> str:
@@ -211,15 +213,33 @@ class RenderedAction:
 
 
 @dataclass
+class HostRun:
+    """What one node does in one play: the probe, then its actions in plan order.
+
+    A probe is repeated before an action whose object an earlier action of the same play
+    already changed (an OSD destroyed and created again, a storage removed and re-added):
+    the answers read at the start of the play no longer hold for it."""
+
+    host: str
+    file: str  # path relative to project/
+    steps: list[tuple[list[str], RenderedAction]] = field(default_factory=list)
+    """(reads of a probe to run first, or [] for none; the action)."""
+
+
+@dataclass
 class Play:
     name: str
     phase: str
     hosts: list[str]
     serial: bool
-    free: bool
-    check_quorum: bool
     quorum_optional: bool
     actions: list[RenderedAction]
+    runs: list[HostRun] = field(default_factory=list)
+
+    @property
+    def include(self) -> str:
+        """The task file of whichever node runs it (Ansible picks it per host)."""
+        return self.runs[0].file.removesuffix(f"{self.runs[0].host}.yml") + "{{ inventory_hostname }}.yml"
 
 
 @dataclass
@@ -304,19 +324,39 @@ def _plays(rendered: Sequence[RenderedAction], host_order: Sequence[str]) -> lis
             serial = seg[0].action.serial
             label = f"Phase {phase.value}" + (f" (part {i + 1} of {len(segments)})" if len(segments) > 1 else "")
             kinds = sorted({ra.action.kind.value for ra in seg})
-            plays.append(
-                Play(
-                    name=_play_name(label, kinds, len(seg), serial),
-                    phase=phase.value,
-                    hosts=hosts,
-                    serial=serial,
-                    free=False,
-                    check_quorum=True,
-                    quorum_optional=phase in PRE_CLUSTER_PHASES,
-                    actions=list(seg),
-                )
+            play = Play(
+                name=_play_name(label, kinds, len(seg), serial),
+                phase=phase.value,
+                hosts=hosts,
+                serial=serial,
+                quorum_optional=phase in PRE_CLUSTER_PHASES,
+                actions=list(seg),
             )
+            play.runs = [_host_run(len(plays) + 1, h, [ra for ra in seg if ra.host == h], seg) for h in hosts]
+            plays.append(play)
     return plays
+
+
+def _host_run(number: int, host: str, mine: Sequence[RenderedAction], play: Sequence[RenderedAction]) -> HostRun:
+    """One node's part of a play: a probe first, another before an action whose address an
+    earlier action of the play (on any node) already changed; each probe reads what the
+    actions from there to the next probe need."""
+    run = HostRun(host=host, file=f"tasks/play{number:02d}-{host}.yml")
+    touched: set[Any] = set()
+    before = {id(ra): {r.action.address for r in play[:play.index(ra)]} for ra in mine}
+    for ra in mine:
+        fresh = not run.steps or ra.action.address in before[id(ra)] - touched
+        if fresh:
+            touched = set(before[id(ra)])
+        run.steps.append(([] if not fresh else ["/cluster/status"], ra))
+    # each probe reads what its actions (up to the next probe) need
+    current: list[str] | None = None
+    for reads, ra in run.steps:
+        if reads:
+            current = reads
+        assert current is not None
+        current.extend(p for p in ra.reads if p not in current)
+    return run
 
 
 # -- public API -------------------------------------------------------------------------
@@ -407,16 +447,47 @@ def render_run(
         raise
 
 
-def render_action(action: Action, index: int, host: str, env: jinja2.Environment, pve_version: Any,
-                  refs: dict[str, str], extra: Mapping[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-    """One action's task file text and its data for `vars/actions.yml` (`t`, `x`)."""
-    where = f"{action.kind.value} ({action.id})"
-    context: dict[str, Any] = {
-        "a": {"kind": action.kind.value, "label": f"{index:03d}", "r": f"pve_a{index:03d}",
-              "no_log": False},
-        "p": ParamsView(action.params, where),
+PROBE_PATH = re.compile(r"^/[A-Za-z0-9_./{}-]*$")
+
+
+def _prober(reads: list[str], where: str) -> Any:
+    """`a.probe(PATH)` for templates: records that the action's guards read PATH and
+    returns the Ansible expression of its answer in the phase's probe (`pve_probe`,
+    registered by the play's first task on the node), or `default` (the empty value of
+    the answer's type) when the read failed, e.g. a Ceph path before `pveceph init`.
+    PATH is the template's own literal text, with `{node}` for the node's name; never
+    a parameter."""
+
+    def probe(path: Any, default: str = "[]") -> str:
+        if isinstance(path, StackText) or not isinstance(path, str) or not PROBE_PATH.match(path):
+            raise RenderError(f"{where}: a.probe() takes the template's own literal API path (with {{node}} "
+                              "for the node's name), never a parameter or an expression")
+        if path not in reads:
+            reads.append(path)
+        return f"(pve_probe.facts['{path}'] or {default})"
+
+    return probe
+
+
+def template_context(kind: str, index: int, view: ParamsView, pve_version: Any,
+                     reads: list[str] | None = None) -> dict[str, Any]:
+    """What an action template sees: `a` (its label, register prefix, `a.probe`), `p`
+    (its parameters, strict) and the cluster's `pve_version`."""
+    return {
+        "a": {"kind": kind, "label": f"{index:03d}", "r": f"pve_a{index:03d}", "no_log": False,
+              "probe": _prober(reads if reads is not None else [], view._where)},
+        "p": view,
         "pve_version": pve_version,
     }
+
+
+def render_action(action: Action, index: int, host: str, env: jinja2.Environment, pve_version: Any,
+                  refs: dict[str, str], extra: Mapping[str, Any] | None = None,
+                  reads: list[str] | None = None) -> tuple[str, dict[str, Any]]:
+    """One action's task file text and its data for `vars/actions.yml` (`t`, `x`);
+    `reads` collects the API paths its guards read from the phase's probe."""
+    where = f"{action.kind.value} ({action.id})"
+    context = template_context(action.kind.value, index, ParamsView(action.params, where), pve_version, reads)
     texts = _texts(action.params, refs)
     context["a"]["no_log"] = any(isinstance(getattr(action.params, f), SecretParam)
                                  or (isinstance(getattr(action.params, f), Mapping)
@@ -458,7 +529,8 @@ def _render_into(
         extra: dict[str, Any] = {}
         if action.kind == Kind.NETWORK_APPLY:
             extra = network_data(action.params, physical_nics.get(host, ()), network_confirm_seconds)
-        text, data[ra.var] = render_action(action, index, host, env, plan.get("pve_version"), refs, extra)
+        text, data[ra.var] = render_action(action, index, host, env, plan.get("pve_version"), refs, extra,
+                                           ra.reads)
         tasks = _yaml_load(text) or []
         _require_no_log(action, tasks)
         (root / "project" / rel).write_text(text, encoding="utf-8")
@@ -468,8 +540,11 @@ def _render_into(
     plays = _plays(rendered, host_order)
     site = env.get_template("site.yml.j2").render(plays=plays, actions_total=len(rendered))
     (root / "project" / "site.yml").write_text(site, encoding="utf-8")
+    host_run = env.get_template("host-run.yml.j2")
+    for play in plays:
+        for run in play.runs:
+            (root / "project" / run.file).write_text(host_run.render(play=play, run=run), encoding="utf-8")
     write_action_vars(root / "project" / "vars" / "actions.yml", data)
-    shutil.copy(playbooks / "tasks" / "quorum-check.yml", root / "project" / "tasks" / "quorum-check.yml")
     shutil.copy(playbooks / "ansible.cfg", root / "project" / "ansible.cfg")
     _ship_modules(root / "project", playbooks)
     inventory.write(root / "inventory")

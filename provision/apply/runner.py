@@ -39,6 +39,9 @@ from typing import Any
 from provision.apply.render import RunDir
 
 TASK_ACTION = re.compile(r"^Action (?P<id>\S+?): ")
+INCLUDES = frozenset({"include_tasks", "ansible.builtin.include_tasks"})
+"""A play's include of a node's own task file is not work on the node: Ansible's own
+statistics leave it out (strategy/__init__.py, `TaskInclude`), and so does the tally."""
 Event = dict[str, Any]
 
 
@@ -99,7 +102,10 @@ class ActionTracker:
     which the run directory maps back to the action id. It has started as soon as one
     of its tasks starts on its node (`runner_on_start`): a run stopped from then on may
     already have changed the node (an interfaces file moved into place, a node joined),
-    so such an action is reported as partial, never as "not done".
+    so such an action is reported as partial, never as "not done" — unless every task
+    of it that started also finished without a change (its guard or check ran, then
+    another node's failure stopped the run before its command): nodes run side by side,
+    and such an action did nothing.
     """
 
     def __init__(self, run_dir: RunDir) -> None:
@@ -111,6 +117,8 @@ class ActionTracker:
         self.failed: set[str] = set()
         self.started: set[str] = set()
         self.finished_tasks: dict[str, list[tuple[str, bool]]] = {}
+        self.running: dict[str, int] = {}
+        """Tasks of an action that started and have not reported a result."""
         self.messages: list[str] = []
         self.output: list[str] = []
         self.tally = Tally()
@@ -120,6 +128,8 @@ class ActionTracker:
         data = event.get("event_data") or {}
         task = str(data.get("task") or "")
         host = str(data.get("host") or "")
+        if data.get("task_action") in INCLUDES and kind in ("runner_on_ok", "runner_on_skipped"):
+            return
         if kind == "runner_on_ok":
             if is_changed(event):
                 self.tally.changed += 1
@@ -143,6 +153,10 @@ class ActionTracker:
             return
         if kind.startswith("runner_on_"):
             self.started.add(action_id)
+        if kind == "runner_on_start":
+            self.running[action_id] = self.running.get(action_id, 0) + 1
+        elif kind in ("runner_on_ok", "runner_on_skipped", "runner_on_failed", "runner_on_unreachable"):
+            self.running[action_id] = max(0, self.running.get(action_id, 0) - 1)
         if kind in ("runner_on_ok", "runner_on_skipped"):
             self.finished_tasks.setdefault(action_id, []).append((task, kind == "runner_on_ok" and is_changed(event)))
         if kind in ("runner_on_failed", "runner_on_unreachable") and not data.get("ignore_errors"):
@@ -150,6 +164,11 @@ class ActionTracker:
             self.messages.append(f"{host}: {task}: {_message(data)}")
         elif kind in ("runner_on_ok", "runner_on_skipped") and task == self._last_task.get(action_id):
             self.done.add(action_id)
+
+    def touched(self, action_id: str) -> bool:
+        """Whether a started action may have changed something: a task of it changed, or
+        one started and never reported back (stopped while it ran)."""
+        return self.running.get(action_id, 0) > 0 or any(c for _, c in self.finished_tasks.get(action_id, []))
 
     def progress(self, action_id: str) -> str:
         """What is known of a partial action: how far it got."""
@@ -272,8 +291,9 @@ def run(
     wall = time.monotonic() - start
     done = [a for a in tracker.order if a in tracker.done and a not in tracker.failed]
     failed = [a for a in tracker.order if a in tracker.failed]
-    partial = [a for a in tracker.order if a in tracker.started and a not in tracker.done and a not in tracker.failed]
-    not_done = [a for a in tracker.order if a not in tracker.started and a not in tracker.done]
+    stopped = [a for a in tracker.order if a not in tracker.done and a not in tracker.failed]
+    partial = [a for a in stopped if a in tracker.started and tracker.touched(a)]
+    not_done = [a for a in stopped if a not in partial]
     if rc == 0 and status == "successful" and not_done and not failed:
         tracker.messages.append(
             f"{len(not_done)} action(s) never ran (no task of theirs reported back; host pattern not matched?)"

@@ -117,7 +117,7 @@ def _report_failure(outcome: ApplyOutcome, output: Output) -> None:
     if result.partial:
         lines.append(f"Stopped part-way, may be partly in place ({len(result.partial)}):")
         lines += [f"  ~ {label(a)}: {result.progress.get(a, '')}" for a in result.partial]
-    lines.append(f"Not started ({len(result.not_done)}):")
+    lines.append(f"Not done, nothing of them changed ({len(result.not_done)}):")
     lines += [f"  · {label(a)}" for a in result.not_done] or ["  (nothing)"]
     lines.append(f"Record: {outcome.run_dir}")
     _emit(output, "\n".join(lines), {

@@ -5,7 +5,9 @@ rendered exactly as apply renders it, then each task's `when`, `argv`, `set_fact
 `assert` is evaluated by ansible-core's Templar with the same variables a real run has
 (`t`/`x` as untrusted data, as `!unsafe` makes them; probe results from the case). What
 the real modules would do on a node is not simulated: a probe's result comes from the
-case, and a command that changes something is only recorded.
+case (`reads`: the phase probe's answer for each API path the template names with
+`a.probe`, null for a failed read; `probes`: a template's own read tasks), and a command
+that changes something is only recorded.
 """
 
 from __future__ import annotations
@@ -33,16 +35,18 @@ init_plugin_loader()  # lookups (file, env) as ansible-playbook loads them
 
 
 def render_case(case: Mapping[str, Any], files_dir: Path) -> tuple[Action, list[dict[str, Any]], dict[str, Any]]:
-    """The action, its rendered task list and its data (`t`, `x`), as apply makes them."""
+    """The action, its rendered task list and its data (`t`, `x`, and `reads`: the paths
+    its guards read from the phase probe), as apply makes them."""
     action = Action.from_json(case["action"])
     env = render._environment(render.PLAYBOOKS_DIR)
     host = action.node or case.get("host", "pve01")
     extra: dict[str, Any] = {}
     if action.kind == Kind.NETWORK_APPLY:
         extra = render.network_data(action.params, case.get("physical_nics", []))
-    text, data = render.render_action(action, 1, host, env, case.get("pve_version", 8), {}, extra)
+    reads: list[str] = []
+    text, data = render.render_action(action, 1, host, env, case.get("pve_version", 8), {}, extra, reads)
     tasks = YAML(typ="safe", pure=True).load(text) or []
-    return action, tasks, data
+    return action, tasks, {**data, "reads": reads}
 
 
 class _HostVars(dict[str, Any]):
@@ -61,6 +65,7 @@ class Run:
         self.vars: dict[str, Any] = {
             "t": data["t"], "x": data["x"], "inventory_hostname": host, "ansible_check_mode": False,
             "pve_root": "", "omit": "__omit__", "hostvars": _HostVars(),
+            "pve_probe": {"facts": self.phase_reads(data.get("reads", []))},
         }
         self.loader = loader
         self.records: list[dict[str, Any]] = []
@@ -115,6 +120,7 @@ class Run:
         items = self.value(loop) if loop is not None else [None]
         for item in items:
             extra = {"item": item} if loop is not None else {}
+            extra.update({k: self.value(v, extra) for k, v in (task.get("vars") or {}).items()})
             self.one(task, extra)
 
     def one(self, task: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -222,6 +228,14 @@ class Run:
                 self.stopped = True
         else:
             raise ValueError(f"taskrun does not know the module of task {name!r}: {sorted(task)}")
+
+    def phase_reads(self, paths: list[str]) -> dict[str, Any]:
+        """The phase probe's answers for the paths the template reads, from the case."""
+        given = self.case.get("reads", {})
+        missing = [p for p in paths if p not in given]
+        if missing:
+            raise KeyError(f"case has no phase probe answer (reads) for {missing}")
+        return {p: given[p] for p in paths}
 
     def probe_result(self, reg: str) -> dict[str, Any]:
         """A probe's registered result from the case, keyed by the register name without

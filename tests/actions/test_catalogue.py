@@ -53,8 +53,7 @@ def test_template_reads_every_parameter_of_its_kind(kind: Kind, tmp_path: Path) 
         view = render.ParamsView(action.params, kind.value)
         env = render._environment(render.PLAYBOOKS_DIR)
         text = env.get_template(spec.template).render(
-            a={"kind": kind.value, "label": "001", "r": "pve_a001", "no_log": False}, p=view,
-            pve_version=case.get("pve_version", 8))
+            **render.template_context(kind.value, 1, view, case.get("pve_version", 8)))
         seen |= view.seen | set(re.findall(r"\bt\.([a-z_]+)", text))
     fields = set(spec.params.model_fields) - spec.params.as_data
     assert fields - spec.params.replay_only <= seen, f"never read: {sorted(fields - spec.params.replay_only - seen)}"

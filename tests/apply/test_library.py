@@ -88,6 +88,13 @@ def test_apply_from_python_converges_and_keeps_state_where_told(env: Lab, tmp_pa
     assert outcome.ok and outcome.run_dir is not None and outcome.run_dir.parent == state / "runs" / "lab"
     assert [s.split()[0] for s in recorder.seen] == ["plan", "confirm", "lock", "running"]
     assert any(e.get("event") == "playbook_on_stats" for e in recorder.events)
+    # one field changed: the phase probe (reads and quorum in one task) and the command, on
+    # the one node that runs it; no other node sees a task, not even a skipped one
+    ran = [e for e in recorder.events if e.get("event") in ("runner_on_ok", "runner_on_failed", "runner_on_skipped")
+           and not str(e["event_data"].get("task_action", "")).endswith("include_tasks")]
+    assert len({e["event_data"]["host"] for e in ran}) == 1, ran
+    assert not [e for e in ran if e["event"] == "runner_on_skipped"]
+    assert len(ran) <= 3 and outcome.result is not None and outcome.result.tally.tasks == len(ran)
     assert not (env.home / "runs").exists()  # state_dir wins over $PROVISION_HOME
     assert not list((state / "locks").iterdir())  # released
     assert not plan_stack(stack).changed

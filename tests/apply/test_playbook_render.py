@@ -61,7 +61,7 @@ def test_every_kind_has_a_template_and_a_sample(rendered: render.RunDir) -> None
 
 def test_run_dir_layout(rendered: render.RunDir) -> None:
     root = rendered.root
-    for rel in ("project/site.yml", "project/ansible.cfg", "project/tasks/quorum-check.yml",
+    for rel in ("project/site.yml", "project/ansible.cfg", "project/library/pve_probe.py",
                 "inventory/hosts.yml", "env/settings", "plan.json"):
         assert (root / rel).is_file(), rel
     assert json.loads((root / "plan.json").read_text())["id"] == "p-allkinds"
@@ -140,7 +140,16 @@ def test_plays_follow_serial_and_dependencies(rendered: render.RunDir) -> None:
     site = (rendered.project / "site.yml").read_text()
     assert site.count("gather_facts: false") == len(plays)
     assert site.count('environment: "{{ pve_env | default({}) }}"') == len(plays)
-    assert site.count("tasks/quorum-check.yml") == len(plays)
+    # each play names only its nodes and each node runs only its own task file, which
+    # starts with the phase probe (reads and the quorum check in one task)
+    for play in plays:
+        assert [run.host for run in play.runs] == play.hosts
+        for run in play.runs:
+            text = (rendered.project / run.file).read_text()
+            assert text.count("pve_probe:") >= 1 and text.index("pve_probe:") < text.index("import_tasks")
+            assert ("quorum: optional" in text) == play.quorum_optional
+            assert {ra.host for _, ra in run.steps} == {run.host}
+    assert "inventory_hostname ==" not in site
 
 
 def test_parallel_play_splits_on_cross_host_dependency(tmp_path: Path) -> None:
@@ -153,6 +162,10 @@ def test_parallel_play_splits_on_cross_host_dependency(tmp_path: Path) -> None:
     assert [[ra.action.node for ra in p.actions] for p in rd.plays] == [["pve01", "pve02"], ["pve03"]]
     site = (rd.project / "site.yml").read_text()
     assert "strategy: free" not in site and site.count("any_errors_fatal: true") == len(rd.plays)
+    # the two-node play: each node includes its own file; the one-node play imports it
+    assert 'include_tasks: "tasks/play01-{{ inventory_hostname }}.yml"' in site
+    assert 'import_tasks: "tasks/play02-pve03.yml"' in site
+    assert all((rd.project / f"tasks/play01-{n}.yml").is_file() for n in ("pve01", "pve02"))
 
 
 def test_unknown_kind_and_node_are_refused(tmp_path: Path) -> None:
@@ -194,3 +207,26 @@ def test_secret_in_a_template_without_no_log_is_refused(tmp_path: Path) -> None:
     with pytest.raises(RenderError, match="secret without no_log"):
         render_run(plan, runs_root=runs, inventory=_inventory(), playbooks=playbooks)
     assert list(runs.iterdir()) == []  # nothing half-rendered is left behind
+
+
+def test_one_probe_per_node_and_play_and_a_fresh_one_where_the_play_changed_the_object(tmp_path: Path) -> None:
+    """A storage removed and added again in one play (a replace): the add's guard must not
+    read the list from before the remove. Everything else shares the play's first probe."""
+    def storage(sid: str, verb: str) -> dict[str, Any]:
+        params: dict[str, Any] = ({"storage": sid} if verb == "remove"
+                                  else {"storage": sid, "type": "dir", "options": {"path": "/srv/" + sid}})
+        return {"id": f'storage["{sid}"]#{verb}', "phase": "storage", "kind": f"storage_{verb}", "node": None,
+                "address": f'storage["{sid}"]', "params": params}
+
+    plan = {"id": "p", "actions": [storage("a", "add"), storage("b", "remove"), storage("b", "add"),
+                                   storage("c", "add")]}
+    rd = render_run(plan, runs_root=tmp_path, inventory=_inventory())
+    assert len(rd.plays) == 1 and [run.host for run in rd.plays[0].runs] == ["pve01"]
+    run = rd.plays[0].runs[0]
+    assert [(bool(reads), ra.action.id.verb) for reads, ra in run.steps] == [
+        (True, "add"), (False, "remove"), (True, "add"), (False, "add")]
+    assert all("/storage" in reads for reads, _ in run.steps if reads)
+    text = (rd.project / run.file).read_text()
+    assert text.count("pve_probe:") == 2 and "pvesh" not in text
+    site = (rd.project / "site.yml").read_text()
+    assert f'import_tasks: "{run.file}"' in site and "include_tasks" not in site
