@@ -1,14 +1,10 @@
 """Which HA shutdown policy a what-if uses: the command line's, else the stack's, else PVE's.
 
-The stack key for ``datacenter.cfg`` ``ha: shutdown_policy`` is being added to the spec in
-parallel; until its name settles this looks in the two places it may land
-(``datacenter.ha.shutdown_policy`` or ``ha.shutdown_policy``) and otherwise falls back to
-PVE's default, ``conditional`` (pve-ha-manager ``LRM.pm`` ``shutdown_request``).
+The stack's ``ha.shutdown_policy`` (``datacenter.cfg`` ``ha: shutdown_policy``) when it sets
+one, else PVE's default, ``conditional`` (pve-ha-manager ``LRM.pm`` ``shutdown_request``).
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from provision.crm import DEFAULT_POLICY, POLICIES
 from provision.spec import Cluster
@@ -17,12 +13,7 @@ __all__ = ["shutdown_policy"]
 
 
 def _stack_policy(cluster: Cluster) -> str | None:
-    places: list[Any] = [getattr(getattr(cluster, "datacenter", None), "ha", None), cluster.ha]
-    for place in places:
-        value = getattr(place, "shutdown_policy", None)
-        if value is not None:
-            return str(getattr(value, "value", value))
-    return None
+    return cluster.ha.shutdown_policy
 
 
 def shutdown_policy(cluster: Cluster, override: str | None = None) -> tuple[str, str]:
