@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from provision.discover import ApiClient, AuthError, TlsError, discover, from_lab
+from provision.discover.discover import CEPH_ENDPOINTS, CLUSTER_ENDPOINTS, NODE_ENDPOINTS
 from provision.discover.endpoint import Endpoint
 
 FOOTER_54 = "Plan: 54 to add, 18 to change, 0 to destroy. 48 action(s) carry these object changes out."
@@ -175,7 +176,10 @@ def test_request_count_depends_on_nodes_only(lab: Lab) -> None:
         lab.post("/cluster/ha/resources", sid=f"vm:{vmid}")
     after = discover(ApiClient.for_endpoint(lab.endpoint()))
     assert len(after.cluster.ha.resources) == 3 and not before.cluster.ha.resources
-    assert before.requests == after.requests == 12 + 3 * 3 + 7 + 1  # + the report: no QDevice daemon answered
+    # one per cluster-wide endpoint, per node endpoint and node, per Ceph endpoint, + the
+    # report (no QDevice daemon answered)
+    expected = len(CLUSTER_ENDPOINTS) + 3 * len(NODE_ENDPOINTS) + len(CEPH_ENDPOINTS) + 1
+    assert before.requests == after.requests == expected
 
 
 def test_tls_pinning_and_auth_errors(lab: Lab, tmp_path: Path) -> None:
