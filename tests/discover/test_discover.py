@@ -21,6 +21,7 @@ from provision.discover import (
     from_lab,
 )
 from provision.discover.client import HttpStatusError
+from provision.discover.discover import CEPH_ENDPOINTS, CLUSTER_ENDPOINTS, NODE_ENDPOINTS
 from provision.discover.endpoint import split_token
 from provision.discover.replay import ReplayTransport
 
@@ -94,8 +95,9 @@ def test_request_count_depends_on_nodes_only() -> None:
     bigger = answers("built-pve8")
     _add_node(bigger, "pve04", 4)
     _add_node(bigger, "pve05", 5)
-    # 12 cluster-wide + 3 per node + 7 Ceph + the report (no corosync-qdevice answered)
-    assert base == 12 + 3 * 3 + 7 + 1
+    # every cluster-wide path once, the node paths per node, the Ceph paths once, and the
+    # report (no corosync-qdevice answered)
+    assert base == len(CLUSTER_ENDPOINTS) + 3 * len(NODE_ENDPOINTS) + len(CEPH_ENDPOINTS) + 1
     assert run(more_objects).requests == base
     assert run(bigger).requests == base + 2 * 3
 
