@@ -37,8 +37,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "import": ("provision.cli.plan", "Write a stack file from a live cluster (comments mark defaults left out)."),
     "apply": ("provision.cli.apply", "Apply a stack or a stored plan to the cluster through generated Ansible "
               "playbooks."),
-    "simulate": ("provision.cli.simulate", "Simulate node, link and network failures: quorum, HA recovery, Ceph, "
-                 "capacity."),
+    "simulate": ("provision.cli.simulate", "Simulate node failures, clean shutdowns and reboots, HA maintenance, "
+                 "link and network failures: quorum, HA recovery, Ceph, capacity."),
     "drill": ("provision.cli.drill", "Put NODE into HA maintenance, compare every move with `simulate`, take it "
               "out, report."),
     "lab": ("provision.cli.lab", "Simulated Proxmox VE clusters for trying pve-provision without hardware."),
