@@ -171,6 +171,16 @@ def secret_names(stack: Cluster) -> dict[tuple[str, str], SecretRef]:
     return out
 
 
+def put_secret_ref(entry: CommentedMap, field: str, ref: SecretRef, taken: set[str]) -> None:
+    """Write ``ref`` as ``entry[field]`` with a comment saying where the secret must come
+    from (the API never returns it), and reserve its variable name in ``taken``."""
+    entry[field] = _value(ref)
+    if ref.env:
+        taken.add(ref.env)
+    what = f"set {ref.env}" if ref.env else f"put it in {ref.file}"
+    entry.yaml_add_eol_comment(f"{what}: the API never returns secrets", field)
+
+
 def _secret_ref(storage: str, field: str, keep: SecretNames, taken: set[str], *, base: str | None = None
                 ) -> SecretRef:
     """The reference to write: the earlier stack's, else an environment variable named
@@ -234,12 +244,7 @@ def to_stack(cluster: Cluster, connection: Connection, *, source: str = "", keep
             entry = _model(storage, first=("name", "type"))
             for field in _SECRET_FIELDS:
                 if field in type(storage).model_fields and type(storage).model_fields[field].is_required():
-                    ref = _secret_ref(storage.name, field, keep, taken)
-                    entry[field] = _value(ref)
-                    if ref.env:
-                        taken.add(ref.env)
-                    what = f"set {ref.env}" if ref.env else f"put it in {ref.file}"
-                    entry.yaml_add_eol_comment(f"{what}: the API never returns secrets", field)
+                    put_secret_ref(entry, field, _secret_ref(storage.name, field, keep, taken), taken)
             storages.append(entry)
         root["storage"] = storages
     ha, ha_defaults = _fields(cluster.ha)

@@ -37,11 +37,7 @@ def alerts_to_stack(cluster: Cluster, root: CommentedMap, keep: E.SecretNames, t
                     field = "token" if target.type == "gotify" else "password"
                     if target.type == "gotify" or getattr(target, "username", None):
                         ref = E._secret_ref(secret_key(target.name), field, keep, taken, base=target.name)
-                        entry[field] = E._value(ref)
-                        if ref.env:
-                            taken.add(ref.env)
-                        what = f"set {ref.env}" if ref.env else f"put it in {ref.file}"
-                        entry.yaml_add_eol_comment(f"{what}: the API never returns secrets", field)
+                        E.put_secret_ref(entry, field, ref, taken)
                     seq.append(entry)
                 section["targets"] = seq
             if matchers:
