@@ -52,6 +52,11 @@ def run_drill(stack: Path, options: DrillOptions, progress: Callable[[str], None
     lab = chosen.lab if chosen is not None else None
     down = tuple(n for n, m in sorted(live.found.observed.members.items()) if not m.online)
     prediction = predict(cluster, options.node, down)
+    if others := [n for n in down if n != options.node]:
+        # Allowed (every service still has a node), but the evidence must say that the
+        # drill ran with fewer nodes than the cluster has, all load on what was left.
+        report.notes.append(f"ran on a degraded cluster: {', '.join(others)} offline, so {options.node}'s "
+                            "services had fewer nodes to go to than the cluster normally has")
     refusals = [*(f"discovered cluster is incomplete: {g}" for g in discovery_gaps(cluster)), *prediction.refusals]
     current = read_status(live.client.get)
     if current.nodes.get(options.node) == "maintenance" or current.requests.get(options.node, {}).get("maintenance"):

@@ -134,3 +134,18 @@ def test_a_failed_disable_is_in_the_report(lab: LabHandle) -> None:
     finally:
         lab.node("pve01", "ha-manager", "crm-command", "node-maintenance", "disable", "pve02")
     lab.wait(lambda: placement(lab)["vm:101"] == "pve02", timeout=60, what="vm:101 back on pve02")
+
+
+def test_a_drill_on_a_degraded_cluster_says_so(lab: LabHandle) -> None:
+    """Another node already down: the drill may run (every service still has a node), but a
+    report filed as evidence must not read like one from a whole cluster."""
+    lab.lab("fail", "pve03")
+    try:
+        lab.wait(lambda: placement(lab)["vm:102"] != "pve03", timeout=120, what="vm:102 recovered off pve03")
+        p = drill(lab, "--node", "pve01", "-f", "json")
+        assert p.returncode == 0, p.stdout + p.stderr
+        report = json.loads(p.stdout)
+        assert report["verdict"] == "passed"
+        assert any(n.startswith("ran on a degraded cluster: pve03 offline") for n in report["notes"])
+    finally:
+        lab.lab("recover", "pve03")
