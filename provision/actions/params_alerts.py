@@ -14,7 +14,7 @@ from pydantic import Field
 from provision.actions.params import Params
 from provision.actions.values import Arg, ConfigId, OptionName, ParamModel, SecretParam
 
-TargetType = Literal["sendmail", "smtp", "gotify"]
+TargetType = Literal["sendmail", "smtp", "gotify", "webhook"]
 
 
 class Opt(ParamModel):

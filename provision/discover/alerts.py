@@ -9,17 +9,22 @@ no notification endpoints) gives None: "not known", never "nothing configured".
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 from typing import Any
 
 from pydantic import ValidationError
 
 from provision.discover._values import as_bool, as_int
+from provision.discover.datacenter import property_string
 from provision.spec.backups import BackupJob, Backups, Retention
-from provision.spec.notifications import GotifyTarget, Matcher, Notifications, SendmailTarget, SmtpTarget
+from provision.spec.notifications import GotifyTarget, Matcher, Notifications, SendmailTarget, SmtpTarget, WebhookTarget
 
 _UNREADABLE = {"env": "PVE_PROVISION_SECRET_NOT_READABLE"}
-TARGET_TYPES = ("sendmail", "smtp", "gotify")
+TARGET_TYPES = ("sendmail", "smtp", "gotify", "webhook")
+# PVE before 8.3 has no webhook endpoint: an unanswered read there means "none", not "unknown"
+_SINCE_8_3 = frozenset({"webhook"})
 
 
 def _items(value: Any) -> list[str]:
@@ -31,9 +36,34 @@ def _items(value: Any) -> list[str]:
     return [p.strip() for p in str(value).split(",") if p.strip()]
 
 
-def _target(kind: str, item: dict[str, Any]) -> SendmailTarget | SmtpTarget | GotifyTarget:
+def unbase64(text: str) -> str:
+    """A webhook header value or body as PVE stores it (base64 of UTF-8) -> the text;
+    text that is not base64 stays as it is (the diff then shows it)."""
+    try:
+        return base64.b64decode(text.encode(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        return text
+
+
+def _webhook(base: dict[str, Any], item: dict[str, Any]) -> WebhookTarget:
+    """`header`/`secret` are arrays of property strings `name=<n>,value=<base64>`; the API
+    answers secrets by name only (proxmox-notify `api/webhook.rs` get_endpoint)."""
+    headers = {p.get("name", ""): unbase64(str(p.get("value", ""))) for p in map(property_string, _items(
+        item.get("header")))}
+    names = [str(property_string(p).get("name", "")) for p in _items(item.get("secret"))]
+    body = item.get("body")
+    # the names are all PVE tells; the references stand for "a value PVE holds" and are
+    # never read (diff compares the names only, import writes references of its own)
+    return WebhookTarget.model_validate({
+        **base, "url": item.get("url"), "method": item.get("method") or "post", "headers": headers,
+        "body": unbase64(str(body)) if body else None, "secrets": {n: _UNREADABLE for n in names if n}})
+
+
+def _target(kind: str, item: dict[str, Any]) -> SendmailTarget | SmtpTarget | GotifyTarget | WebhookTarget:
     base: dict[str, Any] = {"type": kind, "name": item.get("name"), "comment": item.get("comment") or None,
                             "disable": as_bool(item.get("disable"))}
+    if kind == "webhook":
+        return _webhook(base, item)
     if kind == "gotify":
         model = GotifyTarget.model_validate({**base, "server": item.get("server"), "token": _UNREADABLE})
         return model.model_copy(update={"token": None})
@@ -69,12 +99,12 @@ def _match_fields(value: Any) -> list[str]:
 def normalise_notifications(answers: dict[str, Any]) -> tuple[Notifications | None, list[str]]:
     """`answers`: type -> list of endpoint items, plus `matchers`. None when PVE has no
     notification API (any of them unanswered)."""
-    if any(answers.get(k) is None for k in (*TARGET_TYPES, "matchers")):
+    if any(answers.get(k) is None for k in (*TARGET_TYPES, "matchers") if k not in _SINCE_8_3):
         return None, []
     notes: list[str] = []
     targets: list[Any] = []
     for kind in TARGET_TYPES:
-        for item in answers[kind]:
+        for item in answers.get(kind) or []:
             try:
                 targets.append(_target(kind, item))
             except ValidationError as exc:

@@ -168,6 +168,8 @@ def secret_names(stack: Cluster) -> dict[tuple[str, str], SecretRef]:
             ref = getattr(target, name, None)
             if isinstance(ref, SecretRef):
                 out[(f"notifications.target:{target.name}", name)] = ref
+        for key, ref in getattr(target, "secrets", {}).items():
+            out[(f"notifications.target:{target.name}", f"secret_{key}")] = ref
     return out
 
 

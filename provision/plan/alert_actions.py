@@ -8,6 +8,7 @@ fields going back to unset, as PVE's API expects. Secrets stay references.
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterable
 from typing import Any
 
@@ -20,10 +21,17 @@ from provision.spec.secrets import SecretRef
 # spec field -> PVE option
 _NAMES = {"mailto_user": "mailto-user", "from_address": "from-address", "match_field": "match-field",
           "match_severity": "match-severity", "match_calendar": "match-calendar", "invert_match": "invert-match",
-          "notification_mode": "notification-mode", "retention": "prune-backups", "vmids": "vmid"}
+          "notification_mode": "notification-mode", "retention": "prune-backups", "vmids": "vmid",
+          "headers": "header", "secrets": "secret"}
 # fields that are the object's identity or that PVE never unsets (required, or a default PVE restores)
 _NOT_OPTIONS = frozenset({"name", "type", "id"})
 _LISTS_AS_TEXT = frozenset({"vmids", "exclude"})  # PVE's vmid lists are one comma-separated value
+
+
+def _b64(text: str) -> str:
+    """Webhook header values and bodies travel and are stored base64-encoded (pve-manager
+    `PVE/API2/Cluster/Notifications.pm` webhook_properties; proxmox-notify KeyAndBase64Val)."""
+    return base64.b64encode(text.encode()).decode()
 
 
 def option_name(field: str) -> str:
@@ -43,12 +51,18 @@ def options(model: Any, fields: Iterable[str] | None = None) -> tuple[list[dict[
             continue
         value = getattr(model, field)
         name = option_name(field)
-        if value is None or value == [] or (field == "all" and value is False and chosen is None):
+        if value is None or value in ([], {}) or (field == "all" and value is False and chosen is None):
             if chosen is not None:
                 delete.append(name)
             continue
         if isinstance(value, SecretRef):
             secrets[name] = {"secret": value.describe()}
+        elif field == "secrets":  # a webhook's named secrets, each written by name
+            secrets.update({key: {"secret": ref.describe()} for key, ref in sorted(value.items())})
+        elif field == "headers":  # PVE's `name=<n>,value=<base64>` per header
+            opts += [{"name": name, "value": f"name={key},value={_b64(text)}"} for key, text in sorted(value.items())]
+        elif field == "body":
+            opts.append({"name": name, "value": _b64(value)})
         elif isinstance(value, Retention):
             opts.append({"name": name, "value": value.pve_text()})
         elif isinstance(value, list) and field not in _LISTS_AS_TEXT:

@@ -31,6 +31,9 @@ def check_alerts_and_backups(cluster: Any, add: Add, secret: Secret) -> None:
                 ref = getattr(target, field, None)
                 if isinstance(ref, SecretRef):
                     secret(("notifications", "targets", ti, field), ref, f"{target.name} {field}", "notification")
+            for key, ref in sorted(getattr(target, "secrets", {}).items()):
+                secret(("notifications", "targets", ti, "secrets", key), ref, f"{target.name} secret {key}",
+                       "notification")
     if cluster.backups is not None:
         storages = {s.name: s for s in cluster.storage}
         for ji, job in enumerate(cluster.backups.jobs):

@@ -1,7 +1,7 @@
 """Notification targets and matchers (PVE >= 8.1, `/cluster/notifications`).
 
 PVE keeps them in `/etc/pve/notifications.cfg` with the secrets (SMTP password, Gotify
-token) in `/etc/pve/priv/notifications.cfg`; the format is the `proxmox-notify` crate's.
+token, webhook secrets) in `/etc/pve/priv/notifications.cfg`; the format is the `proxmox-notify` crate's.
 A fresh PVE has a built-in target `mail-to-root` and a built-in matcher
 `default-matcher`. `notifications:` left out of a stack means "not managed"; when it is
 there, the targets and matchers it names are managed, others are reported as unmanaged,
@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from provision.spec.base import CONFIG_ID, Int, SpecModel, Text
 from provision.spec.secrets import SecretRef
@@ -83,7 +83,34 @@ class GotifyTarget(_Target):
     token: SecretRef = Field(description="Gotify application token (a reference; never compared).")
 
 
-Target = Annotated[SendmailTarget | SmtpTarget | GotifyTarget, Field(discriminator="type")]
+HEADER_NAME = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$"
+SECRET_NAME = r"^[a-z][a-z0-9_-]{0,63}$"
+WebhookBody = Annotated[str, StringConstraints(min_length=1, max_length=3000)]
+"""Up to 3000 characters: its base64 goes to `pvesh` as one argument, which pve-provision
+keeps under 4096 characters."""
+
+
+class WebhookTarget(_Target):
+    """An HTTP request to any service (PVE >= 8.3). PVE keeps the header values and the body
+    base64-encoded and the secrets in the private file; the stack writes them as plain text
+    (secrets as references) and pve-provision encodes them (proxmox-rs
+    `proxmox-notify/src/endpoints/webhook.rs`)."""
+
+    type: Literal["webhook"] = Field(description="Target type.")
+    url: Text = Field(description="URL of the request; PVE expands templates in it, e.g. "
+                      "{{ secrets.token }}.")
+    method: Literal["post", "put", "get"] = Field(default="post", description="HTTP method.")
+    headers: dict[Annotated[str, StringConstraints(pattern=HEADER_NAME)], Text] = Field(
+        default_factory=dict, description="HTTP headers, name: value (templates allowed; put credentials in "
+        "secrets and write {{ secrets.<name> }} here).")
+    body: WebhookBody | None = Field(default=None, description="Body of the request, at most 3000 characters "
+                                     "(templates allowed, e.g. {{ title }}, {{ message }}, {{ severity }}).")
+    secrets: dict[Annotated[str, StringConstraints(pattern=SECRET_NAME)], SecretRef] = Field(
+        default_factory=dict, description="Secrets the URL, headers and body use as {{ secrets.<name> }}: name: "
+        "reference. PVE returns only their names, so only the names are compared.")
+
+
+Target = Annotated[SendmailTarget | SmtpTarget | GotifyTarget | WebhookTarget, Field(discriminator="type")]
 
 
 class Matcher(SpecModel):
@@ -155,4 +182,4 @@ class Notifications(SpecModel):
 
 
 __all__ = ["BUILTIN_MATCHERS", "BUILTIN_TARGETS", "GotifyTarget", "Matcher", "Notifications", "SendmailTarget",
-           "SmtpTarget", "Target"]
+           "SmtpTarget", "Target", "WebhookTarget"]

@@ -2,11 +2,13 @@
 
 pve-manager `PVE/API2/Cluster/Notifications.pm` hands every call to the Rust crate
 `proxmox-notify` (proxmox-rs `proxmox-notify/src/api/*.rs`), which keeps public
-properties in `/etc/pve/notifications.cfg` and secrets (SMTP `password`, Gotify `token`)
+properties in `/etc/pve/notifications.cfg` and secrets (SMTP `password`, Gotify `token`,
+webhook `secret`)
 in `/etc/pve/priv/notifications.cfg`. A fresh PVE has the built-in target `mail-to-root`
 and matcher `default-matcher` (`proxmox-notify/src/context/pve.rs` DEFAULT_CONFIG): they
 are part of every read, `origin` says whether they are untouched (`builtin`) or edited
-(`modified-builtin`). The lab cites the behaviour in docs/lab-contract.md.
+(`modified-builtin`). Webhook targets (PVE >= 8.3) follow `provision.lab.ops.webhook`.
+The lab cites the behaviour in docs/lab-contract.md.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import re
 from typing import Any
 
 from provision.lab.formats.sectiontext import ARRAYS, NotifySection, parse, write
+from provision.lab.ops import webhook
 from provision.lab.ops.common import require_quorum
 from provision.lab.registry import ApiError, Ctx, p_req, p_str, param_error, route
 
@@ -33,12 +36,14 @@ FIELDS: dict[str, tuple[str, ...]] = {
     "smtp": ("server", "port", "mode", "username", "password", "mailto", "mailto-user", "from-address", "author",
              "comment", "disable"),
     "gotify": ("server", "token", "comment", "disable"),
+    "webhook": ("url", "method", "header", "body", "secret", "comment", "disable"),
     "matcher": ("match-field", "match-severity", "match-calendar", "target", "mode", "invert-match", "comment",
                 "disable"),
 }
-REQUIRED = {"smtp": ("server", "from-address"), "gotify": ("server", "token")}
+REQUIRED = {"smtp": ("server", "from-address"), "gotify": ("server", "token"), "webhook": ("url", "method")}
 BOOLS = frozenset({"disable", "invert-match"})
-ENUMS = {"mode": {"smtp": ("insecure", "starttls", "tls"), "matcher": ("all", "any")}}
+ENUMS: dict[str, dict[str, tuple[str, ...]]] = {"mode": {"smtp": ("insecure", "starttls", "tls"), "matcher": ("all", "any")},
+         "method": {"webhook": ("post", "put", "get")}}
 SEVERITIES = ("info", "notice", "warning", "error", "unknown")
 _ID = re.compile(r"^[a-z][a-z0-9_\-.]*[a-z0-9]$|^[a-z]$", re.IGNORECASE)
 
@@ -71,8 +76,10 @@ def _origin(s: NotifySection) -> str:
     return "builtin" if builtin.props == s.props else "modified-builtin"
 
 
-def _api(s: NotifySection) -> dict[str, Any]:
+def _api(s: NotifySection, private: list[NotifySection] | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"name": s.name, "origin": _origin(s)}
+    if s.type == "webhook":
+        out.update(webhook.secret_names(_find(private or [], s.name, "webhook")))
     for key, value in s.props.items():
         if key in SECRETS.get(s.type, ()):
             continue  # never returned
@@ -88,12 +95,14 @@ def _api(s: NotifySection) -> dict[str, Any]:
 def _list(value: Any, key: str) -> list[str]:
     """An array parameter: a list, or the node CLI's comma-joined repeats. A match-field
     rule may itself hold commas (`exact:type=a,b`), so those split only before a new
-    `exact:`/`regex:` rule."""
+    `exact:`/`regex:` rule; a webhook header or secret (`name=..,value=..`) before `name=`."""
     if isinstance(value, list):
         return [str(v) for v in value]
     text = str(value)
     if key == "match-field":
         return [p for p in re.split(r",(?=(?:exact|regex):)", text) if p]
+    if key in ("header", "secret"):  # property strings `name=..,value=..`, one per item
+        return [p for p in re.split(r",(?=name=)", text) if p]
     return [p.strip() for p in text.split(",") if p.strip()]
 
 
@@ -152,6 +161,8 @@ def _create(ctx: Ctx, kind: str, params: dict[str, Any]) -> None:
         if _find(public, name) is not None:
             raise ApiError(400, f"Cannot create '{name}', an entity with the same name already exists")
         _validate(kind, props, public)
+        if kind == "webhook":
+            webhook.check_create(props)
         secret = {k: props.pop(k) for k in SECRETS.get(kind, ()) if k in props}
         public.append(NotifySection(kind, name, props))
         private = [s for s in private if s.name != name]
@@ -194,6 +205,8 @@ def _update(ctx: Ctx, kind: str, params: dict[str, Any]) -> None:
             private.append(priv)
         for key in delete:
             (priv if key in secret_keys else section).props.pop(key, None)
+        if kind == "webhook":
+            webhook.check_update(props, priv.props.get("secret", []))
         for key, value in props.items():
             (priv if key in secret_keys else section).props[key] = value
         _validate(kind, section.props, public)
@@ -220,16 +233,18 @@ def _delete(ctx: Ctx, kind: str, params: dict[str, Any]) -> None:
 def _register(kind: str, base: str) -> None:
     @route("GET", base)
     def index(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
-        return [_api(s) for s in _read(ctx)[0] if s.type == kind]
+        public, private = _read(ctx)
+        return [_api(s, private) for s in public if s.type == kind]
 
     @route("GET", base + "/{name}")
     def get(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
         name = p_req(params, "name")
-        section = _find(_read(ctx)[0], name, kind)
+        public, private = _read(ctx)
+        section = _find(public, name, kind)
         if section is None:
             what = "matcher" if kind == "matcher" else "endpoint"
             raise ApiError(404, f"{what} '{name}' not found")
-        return {**_api(section), "digest": _digest(ctx)}
+        return {**_api(section, private), "digest": _digest(ctx)}
 
     @route("POST", base)
     def create(ctx: Ctx, params: dict[str, Any]) -> None:
@@ -244,7 +259,7 @@ def _register(kind: str, base: str) -> None:
         _delete(ctx, kind, params)
 
 
-for _kind in ("sendmail", "smtp", "gotify"):
+for _kind in ("sendmail", "smtp", "gotify", "webhook"):
     _register(_kind, f"/cluster/notifications/endpoints/{_kind}")
 _register("matcher", "/cluster/notifications/matchers")
 

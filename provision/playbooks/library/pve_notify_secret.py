@@ -2,7 +2,8 @@
 """Ansible module: set a notification target's secrets in /etc/pve/priv/notifications.cfg.
 
 PVE keeps an SMTP password or a Gotify token in a private section named like the target
-(proxmox-rs `proxmox-notify`, `set_private_config_entry`), and its API takes them only as
+(proxmox-rs `proxmox-notify`, `set_private_config_entry`), a webhook's named secrets there
+as `secret name=<name>,value=<base64>` lines (`endpoints/webhook.rs`), and its API takes them only as
 parameters, which `pvesh` reads from argv alone (pve-manager `PVE/CLI/pvesh.pm` has no
 password mapping). So the value reaches the node as module data under `no_log`, and this
 module edits the private file the way the crate writes it: `type: name` and one tab-indented
@@ -12,6 +13,7 @@ written next to the file and renamed over it. Nothing changes when the values ar
 
 from __future__ import annotations
 
+import base64
 import os
 
 from ansible.module_utils.basic import AnsibleModule
@@ -55,8 +57,13 @@ def main() -> None:
         current = ""
     sections = [s for s in _sections(current) if s[1] != name]
     mine = next((s for s in _sections(current) if s[1] == name), (kind, name, []))
-    props = [p for p in mine[2] if p.partition(" ")[0] not in secrets]
-    props += [f"{k} {v}" for k, v in sorted(secrets.items())]
+    if kind == "webhook":
+        # the set of named secrets, each `secret name=<n>,value=<base64>` (webhook.rs KeyAndBase64Val)
+        props = [p for p in mine[2] if p.partition(" ")[0] != "secret"]
+        props += [f"secret name={k},value={base64.b64encode(v.encode()).decode()}" for k, v in sorted(secrets.items())]
+    else:
+        props = [p for p in mine[2] if p.partition(" ")[0] not in secrets]
+        props += [f"{k} {v}" for k, v in sorted(secrets.items())]
     sections.append((kind, name, props))
     desired = _text(sections)
     changed = desired != current
