@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import sys
 
+from provision.lab.cli.argvlog import log_argv
 from provision.lab.cli.common import run
 
 MODULES = {
@@ -29,6 +30,7 @@ def main() -> int:
         print(f"usage: python -m provision.lab.cli <{'|'.join(MODULES)}> [args]", file=sys.stderr)
         return 2
     name = sys.argv[1]
+    log_argv(sys.argv[1:])
     try:
         module = importlib.import_module(f"provision.lab.cli.{MODULES[name]}")
     except ModuleNotFoundError:
