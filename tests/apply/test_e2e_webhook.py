@@ -163,7 +163,8 @@ def test_webhook_and_smtp_secrets_reach_only_the_private_file(lab: Lab) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert watch.leaks == set()
     argv = [json.loads(line) for line in (lab.lab_dir / "argv.log").read_text().splitlines()]
-    creates = [a["argv"] for a in argv if a["argv"][:3] == ["pvesh", "create", "/cluster/notifications/endpoints/webhook"]]
+    hook = ["pvesh", "create", "/cluster/notifications/endpoints/webhook"]
+    creates = [a["argv"] for a in argv if a["argv"][:3] == hook]
     assert len(creates) == 1 and f"name=X-Env,value={_b64('lab')}" in creates[0]
     assert not [a for a in argv if any(s.decode() in " ".join(a["argv"]) for s in SECRETS)]
     # PVE's files: the webhook secret base64 in priv, headers and body base64 in public

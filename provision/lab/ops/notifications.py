@@ -42,8 +42,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = {"smtp": ("server", "from-address"), "gotify": ("server", "token"), "webhook": ("url", "method")}
 BOOLS = frozenset({"disable", "invert-match"})
-ENUMS: dict[str, dict[str, tuple[str, ...]]] = {"mode": {"smtp": ("insecure", "starttls", "tls"), "matcher": ("all", "any")},
-         "method": {"webhook": ("post", "put", "get")}}
+ENUMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "mode": {"smtp": ("insecure", "starttls", "tls"), "matcher": ("all", "any")},
+    "method": {"webhook": ("post", "put", "get")},
+}
 SEVERITIES = ("info", "notice", "warning", "error", "unknown")
 _ID = re.compile(r"^[a-z][a-z0-9_\-.]*[a-z0-9]$|^[a-z]$", re.IGNORECASE)
 
