@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from plan_helpers import Observe, stack_from
 
 from provision.plan import make_plan
+from provision.plan.errors import PlanError
 
 BUILTIN = {
     "/cluster/notifications/endpoints/sendmail": [
@@ -117,3 +119,41 @@ def test_prune_removes_matchers_before_the_targets_they_name(observe: Observe, l
                      ("notify_target_remove", 'notifications.target["relay"]')]
     removal = plan.actions[2]
     assert plan.actions[1].id in removal.depends_on
+
+
+HOOK_STACK = """
+notifications:
+  targets:
+    - name: chat
+      type: webhook
+      url: "https://chat.example.com/{{ secrets.key }}"
+      headers: {X-Env: lab}
+      body: "{{ title }}"
+      secrets: {key: {env: CHAT_KEY}}
+"""
+HOOK = {"name": "chat", "url": "https://chat.example.com/{{ secrets.key }}", "method": "post",
+        "header": ["name=X-Env,value=bGFi"], "body": "e3sgdGl0bGUgfX0=", "secret": ["name=key"],
+        "origin": "user-created"}
+
+
+def test_a_webhook_compares_decoded_headers_and_body_and_secret_names(observe: Observe, lab_text: str) -> None:
+    hook = "/cluster/notifications/endpoints/webhook"
+    assert _plan(observe, lab_text + HOOK_STACK, **{hook: [HOOK]}).actions == []
+    renamed = _plan(observe, lab_text + HOOK_STACK.replace("{key: {env", "{token: {env"), **{hook: [HOOK]})
+    (action,) = renamed.actions
+    assert action.kind.value == "notify_target_set"
+    assert action.params.secrets["token"].secret == "env:CHAT_KEY"  # type: ignore[attr-defined]
+
+
+def test_a_webhook_on_pve_before_8_3_is_refused(observe: Observe, lab_text: str) -> None:
+    def old(data: dict[str, Any]) -> None:
+        data.update(BUILTIN)
+        data["/version"] = {"release": "8.2", "repoid": "0", "version": "8.2.7"}
+        data["/cluster/notifications/endpoints/webhook"] = {"__error__": [
+            501, "Method 'GET /cluster/notifications/endpoints/webhook' not implemented"]}
+
+    found = observe("built-pve8", old)
+    with pytest.raises(PlanError, match=r"webhook target\(s\) chat need PVE 8.3 or later; the cluster runs 8.2.7"):
+        make_plan(stack_from(lab_text + HOOK_STACK), found.cluster, found.observed)
+    # without a webhook the same cluster plans (an unanswered webhook endpoint means none)
+    assert make_plan(stack_from(lab_text + STACK_ALERTS), found.cluster, found.observed).actions
