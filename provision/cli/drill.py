@@ -32,6 +32,8 @@ def drill_cmd(
     poll: float = typer.Option(2.0, "--poll", min=0.05, metavar="SECONDS",
                                help="How often the HA manager status is read."),
     insecure: bool = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate."),
+    allow_degraded: bool = typer.Option(False, "--allow-degraded", help="Run although another member is "
+                                        "offline (the report says so)."),
 ) -> None:
     """Put NODE into HA maintenance, compare every move with `simulate`, take it out, report."""
     connection = None
@@ -42,7 +44,8 @@ def drill_cmd(
             raise fail(f"error: --lab {lab}: {exc.errors()[0]['msg']}") from None
     if insecure:
         typer.echo("warning: --insecure: the API's TLS certificate is not verified", err=True)
-    options = DrillOptions(node=node, connection=connection, insecure=insecure, timeout=timeout, poll=poll)
+    options = DrillOptions(node=node, connection=connection, insecure=insecure, timeout=timeout, poll=poll,
+                           allow_degraded=allow_degraded)
     try:
         report = run_drill(stack, options, progress=lambda msg: typer.echo(f"drill: {msg}", err=True))
     except ChannelError as exc:

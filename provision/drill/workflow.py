@@ -2,8 +2,9 @@
 prediction, take it out again and wait for the failback.
 
 Order: read the cluster like ``plan`` does; predict with ``simulate``; refuse before any
-change when the prediction leaves a service without a node, the cluster has no quorum
-or the node is not online (or already in maintenance); enable maintenance; watch the
+change when the prediction leaves a service without a node, the cluster has no quorum,
+the node is not online (or already in maintenance) or another member is offline (unless
+``allow_degraded``); enable maintenance; watch the
 manager status until the node is ``maintenance`` and every move settled; disable it; watch
 until the node is ``online`` and the failback settled. Whatever happens after maintenance
 was enabled (a timeout, an error, Ctrl-C / SIGTERM / SIGHUP), it is disabled again before
@@ -37,6 +38,7 @@ class DrillOptions:
     insecure: bool = False
     timeout: float = 600.0
     poll: float = 2.0
+    allow_degraded: bool = False  # run although another member is offline (`--allow-degraded`)
 
 
 def _now() -> str:
@@ -52,12 +54,17 @@ def run_drill(stack: Path, options: DrillOptions, progress: Callable[[str], None
     lab = chosen.lab if chosen is not None else None
     down = tuple(n for n, m in sorted(live.found.observed.members.items()) if not m.online)
     prediction = predict(cluster, options.node, down)
+    refusals = [*(f"discovered cluster is incomplete: {g}" for g in discovery_gaps(cluster)), *prediction.refusals]
     if others := [n for n in down if n != options.node]:
-        # Allowed (every service still has a node), but the evidence must say that the
-        # drill ran with fewer nodes than the cluster has, all load on what was left.
+        # With a member already down the drill tests less than the cluster's failover and one
+        # more failure during it can take a service's last node or the quorum: refused unless
+        # asked for, and then the evidence says the drill ran with fewer nodes than it has.
+        if not options.allow_degraded:
+            refusals.append(f"{', '.join(others)} {'is' if len(others) == 1 else 'are'} offline: a drill now would "
+                            f"leave {options.node}'s services fewer nodes and the cluster less quorum margin than "
+                            "it has (bring it back, or run with --allow-degraded)")
         report.notes.append(f"ran on a degraded cluster: {', '.join(others)} offline, so {options.node}'s "
                             "services had fewer nodes to go to than the cluster normally has")
-    refusals = [*(f"discovered cluster is incomplete: {g}" for g in discovery_gaps(cluster)), *prediction.refusals]
     current = read_status(live.client.get)
     if current.nodes.get(options.node) == "maintenance" or current.requests.get(options.node, {}).get("maintenance"):
         refusals.append(f"{options.node} is in maintenance already; disable it first "

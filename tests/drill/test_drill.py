@@ -136,13 +136,22 @@ def test_a_failed_disable_is_in_the_report(lab: LabHandle) -> None:
     lab.wait(lambda: placement(lab)["vm:101"] == "pve02", timeout=60, what="vm:101 back on pve02")
 
 
-def test_a_drill_on_a_degraded_cluster_says_so(lab: LabHandle) -> None:
-    """Another node already down: the drill may run (every service still has a node), but a
-    report filed as evidence must not read like one from a whole cluster."""
+def test_a_drill_on_a_degraded_cluster_is_refused_unless_allowed(lab: LabHandle) -> None:
+    """Another node already down: refused with one line naming it, nothing changed; with
+    --allow-degraded it runs, and a report filed as evidence must not read like one from a
+    whole cluster."""
     lab.lab("fail", "pve03")
     try:
         lab.wait(lambda: placement(lab)["vm:102"] != "pve03", timeout=120, what="vm:102 recovered off pve03")
+        before = placement(lab)
         p = drill(lab, "--node", "pve01", "-f", "json")
+        assert p.returncode == 1, p.stdout + p.stderr
+        report = json.loads(p.stdout)
+        assert report["verdict"] == "refused"
+        assert [r for r in report["problems"] if r.startswith("pve03 is offline: a drill now would leave pve01's "
+                                                               "services fewer nodes")]
+        assert placement(lab) == before and manager(lab)["node_status"]["pve01"] == "online"
+        p = drill(lab, "--node", "pve01", "-f", "json", "--allow-degraded")
         assert p.returncode == 0, p.stdout + p.stderr
         report = json.loads(p.stdout)
         assert report["verdict"] == "passed"
