@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from provision.lab import fusemount, hamanager, hardware, hosts, pmxcfs, real, tokens, topology
+from provision.lab import fusemount, hamanager, hardware, hosts, pmxcfs, powerdown, real, tokens, topology
 from provision.lab.files import CEPH_CONF, COROSYNC, HA_RESOURCES, parse_corosync, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.procs import alive as _alive
@@ -384,12 +384,8 @@ def power(name: str, node: str, on: bool) -> None:
     lab = Lab.named(name)
     lab.require_running()
     lab.require_node(node)
-    with lab.store() as st, st.tx() as c:
-        c.execute("UPDATE nodes SET power = ?, boot_time = ? WHERE name = ?", (int(on), time.time(), node))
-        if not on:
-            c.execute("UPDATE guests SET status = 'stopped' WHERE node = ?", (node,))
-        else:
-            hamanager.clear_shutdown(st, node)
+    with lab.store() as st, st.tx():
+        powerdown.set_power(st, node, on)
     if real.enabled(lab.paths.root):  # the node's daemons die with it, or boot with it
         with lab.store() as st:
             _real_call(parts.sync_store, st, lab.paths.root)

@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from provision.lab import hamanager, pmxcfs, real, tokens, topology
+from provision.lab import hamanager, pmxcfs, powerdown, real, tokens, topology
 from provision.lab.ops.common import require_node
 from provision.lab.paths import LabPaths
 from provision.lab.registry import ApiError, Ctx, check_params, resolve, unwrap
@@ -222,10 +222,11 @@ class CrmSchedule:
         version = int(st.conn.execute("PRAGMA data_version").fetchone()[0])
         now = time.monotonic()
         due = (self.busy or version != self.seen_version or now - self.last_round >= HEARTBEAT_SECONDS
-               or hamanager.waiting_on_time(st) or real.enabled(self.paths.root))
+               or hamanager.waiting_on_time(st) or real.enabled(self.paths.root) or powerdown.pending(st))
         if due:
             before = st.conn.total_changes
             hamanager.crm_round(st)
+            powerdown.complete(st)  # API shutdowns/reboots whose HA agent is done
             # an idle round writes one row: the master's timestamp
             self.busy = st.conn.total_changes - before > 1
             self.seen_version, self.last_round = version, now

@@ -50,7 +50,8 @@ def test_delnode_of_a_running_node_leaves_it_alone_in_the_old_cluster(lab: LabHa
 
 def test_shutdown_through_the_api_powers_a_node_off(lab: LabHandle) -> None:
     lab.ok("POST", "/nodes/pve03/status", as_node="pve01", command="shutdown")
-    assert _status(lab, "pve01")["pve03"]["online"] == 0
+    # PVE answers first and powers off in the background, once the HA agent is done
+    lab.wait(lambda: _status(lab, "pve01")["pve03"]["online"] == 0, timeout=60, what="pve03 off")
     bad = lab.request("POST", "/nodes/pve02/status", as_node="pve01", command="halt")
     assert bad.status_code == 400 and "command" in bad.json()["errors"]
     lab.lab("recover", "pve03")

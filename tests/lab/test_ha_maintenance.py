@@ -141,3 +141,45 @@ def test_reboot_with_migrate_is_maintenance(lab: LabHandle) -> None:
     assert proc.returncode == 0, err
     assert "policy migrate, LRM mode maintenance" in out
     lab.wait(lambda: placement(lab)["vm:102"] == ("pve03", "started"), what="vm:102 back on pve03")
+
+
+def _online(lab: LabHandle, node: str) -> bool:
+    return any(n["node"] == node and n["status"] == "online" for n in lab.get("/nodes"))
+
+
+def test_api_shutdown_with_failover_stops_and_recovers_elsewhere(lab: LabHandle) -> None:
+    """`POST /nodes/{node}/status command=shutdown` goes the same way as `lab shutdown`:
+    the LRM (mode shutdown) stops vm:102, the node powers off, the CRM recovers it."""
+    lab.ok("PUT", "/cluster/options", ha="shutdown_policy=failover")
+    lab.ok("POST", "/nodes/pve03/status", as_node="pve01", command="shutdown")
+    lab.wait(lambda: not _online(lab, "pve03"), timeout=60, what="pve03 powered off")
+    lab.wait(lambda: placement(lab)["vm:102"] == ("pve02", "started"), what="vm:102 recovered on pve02")
+
+
+def test_api_reboot_with_migrate_moves_away_first_and_back(lab: LabHandle) -> None:
+    """`command=reboot` under `migrate`: the LRM enters maintenance and holds the reboot
+    until vm:102 migrated to pve02; pve03 goes down in maintenance, comes back, and vm:102
+    returns. Never fenced."""
+    lab.ok("PUT", "/cluster/options", ha="shutdown_policy=migrate")
+    lab.ok("POST", "/nodes/pve03/status", as_node="pve01", command="reboot")
+    states: set[str] = set()
+
+    def down_in_maintenance() -> bool:
+        ms = manager(lab)
+        states.add(ms["node_status"]["pve03"])
+        return not _online(lab, "pve03") and ms["node_status"]["pve03"] == "maintenance"
+
+    lab.wait(down_in_maintenance, timeout=60, what="pve03 down in maintenance")
+    assert placement(lab)["vm:102"] == ("pve02", "started")
+    lab.wait(lambda: _online(lab, "pve03") and placement(lab)["vm:102"] == ("pve03", "started"), timeout=60,
+             what="pve03 back and vm:102 on it")
+    assert "fence" not in states
+
+
+def test_api_reboot_with_the_default_policy_freezes(lab: LabHandle) -> None:
+    """`conditional` on a reboot: mode restart, vm:101 frozen on pve02 (not moved), started
+    there again once pve02 is back."""
+    lab.ok("POST", "/nodes/pve02/status", as_node="pve01", command="reboot")
+    lab.wait(lambda: placement(lab)["vm:101"] == ("pve02", "freeze"), timeout=60, what="vm:101 frozen")
+    lab.wait(lambda: _online(lab, "pve02") and placement(lab)["vm:101"] == ("pve02", "started"), timeout=60,
+             what="vm:101 started on pve02 again")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from provision.lab import powerdown
 from provision.lab.formats.sectionconfig import SHARED_STORAGE_TYPES
 from provision.lab.hardware import PVE_RELEASES, PVE_REPOIDS
 from provision.lab.ops.cluster import read_conf
@@ -104,17 +105,15 @@ def node_index(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, str]]:
 @route("POST", "/nodes/{node}/status")
 def node_cmd(ctx: Ctx, params: dict[str, Any]) -> None:
     """pve-manager ``PVE/API2/Nodes.pm`` node_cmd (Sys.PowerMgmt): ``shutdown`` powers the
-    node off, ``reboot`` restarts it; PVE answers first and acts two seconds later, the lab
-    acts at once. Either way its guests stop (``pve-guests`` stops them on the way down)."""
+    node off, ``reboot`` restarts it; PVE answers first and acts in the background, and the
+    node's HA agent holds the shutdown as its ``shutdown_policy`` says
+    (``provision.lab.powerdown``). Its guests stop on the way down (``pve-guests``)."""
     node = params["node"]
     require_node(ctx, node)
     command = p_enum(params, "command", ("reboot", "shutdown"))
     if command is None:
         raise param_error("command", "property is missing and it is not optional")
-    with ctx.store.tx():
-        ctx.store.exec("UPDATE nodes SET power = ?, boot_time = ? WHERE name = ?",
-                       (int(command == "reboot"), time.time(), node))
-        ctx.store.exec("UPDATE guests SET status = 'stopped' WHERE node = ?", (node,))
+    powerdown.request(ctx.store, node, reboot=command == "reboot")
     return None
 
 
