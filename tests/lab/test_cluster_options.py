@@ -23,7 +23,8 @@ def test_crs_through_cluster_options(lab8: LabHandle) -> None:
     assert "crs" not in lab8.get("/cluster/options")
     lab8.ok("PUT", "/cluster/options", crs="ha=static,ha-rebalance-on-start=1")
     opts = lab8.get("/cluster/options")
-    assert opts["crs"] == {"ha": "static", "ha-rebalance-on-start": "1"}
+    assert opts["crs"] == {"ha": "static", "ha-rebalance-on-start": 1}  # a JSON number, as PVE answers
+    assert type(opts["crs"]["ha-rebalance-on-start"]) is int
     assert "crs: ha=static,ha-rebalance-on-start=1" in (lab8.root / "nodes/pve02/root/etc/pve/datacenter.cfg"
                                                         ).read_text()
     lab8.ok("PUT", "/cluster/options", keyboard="de")

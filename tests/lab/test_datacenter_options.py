@@ -55,7 +55,7 @@ def test_valid_values_are_stored_and_read_back_as_pve_reads_them(lab8: LabHandle
             migration="insecure,network=10.40.40.0/24", bwlimit="restore=51200,migration=102400",
             email_from="pve@example.com", max_workers="4", **{"next-id": "lower=1000,upper=2000"})
     opts = lab8.get("/cluster/options")
-    assert opts["crs"] == {"ha": "static", "ha-rebalance-on-start": "1"}  # parse_boolean
+    assert opts["crs"] == {"ha": "static", "ha-rebalance-on-start": 1}  # parse_boolean: a JSON number
     assert opts["ha"] == {"shutdown_policy": "migrate"}
     assert opts["migration"] == {"type": "insecure", "network": "10.40.40.0/24"}
     assert opts["bwlimit"] == "migration=102400,restore=51200"  # the reader leaves bwlimit as text

@@ -2,7 +2,8 @@
 get_options/set_options, format from pve-cluster ``PVE/DataCenterConfig.pm``).
 
 GET returns the parsed file: property-string options (``crs``, ``ha``, ``migration``,
-``next-id``...) as objects, ``bwlimit`` as the text it holds (the reader leaves it alone),
+``next-id``...) as objects whose boolean keys are the numbers 1/0 and other keys text
+(``options_schema.as_read``), ``bwlimit`` as the text it holds (the reader leaves it alone),
 plus ``allowed-tags``. PUT checks every value against the datacenter schema as pve-common's
 ``JSONSchema.pm`` does (400 "Parameter verification failed." with one error per option),
 then sets the given options and removes those in ``delete``, under the file's lock and only
@@ -16,7 +17,7 @@ from typing import Any
 from provision.lab.files import DATACENTER, parse_datacenter
 from provision.lab.formats import datacenter
 from provision.lab.ops.common import require_quorum
-from provision.lab.ops.options_schema import check_option
+from provision.lab.ops.options_schema import as_read, check_option
 from provision.lab.registry import ApiError, Ctx, p_str, route
 
 #: options PVE's reader returns as written, not parsed (DataCenterConfig.pm
@@ -27,7 +28,7 @@ _UNPARSED = ("bwlimit",)
 
 @route("GET", "/cluster/options")
 def get_options(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
-    out: dict[str, Any] = dict(parse_datacenter(ctx.store.get_file(DATACENTER)))
+    out: dict[str, Any] = {k: as_read(k, v) for k, v in parse_datacenter(ctx.store.get_file(DATACENTER)).items()}
     for key in _UNPARSED:
         if isinstance(out.get(key), dict):
             out[key] = datacenter.format_property_string(out[key])

@@ -96,6 +96,27 @@ FORMATS: dict[str, dict[str, Check]] = {
     "next-id": {"lower": _number("integer", _INTEGER), "upper": _number("integer", _INTEGER)},
 }
 
+#: boolean keys of property strings (DataCenterConfig.pm 9: L28-41 crs, L262-268 webauthn,
+#: L312-318 tag-style; 8: L24-30, L193, L243): PVE's reader hands them through
+#: parse_boolean (pve-common JSONSchema.pm 9: L1061-1066, L1114-1116; 8: L1029, L1084), whose
+#: Perl 1/0 the API's JSON encoder writes as the numbers 1/0, not as strings
+BOOLEAN_KEYS: dict[str, frozenset[str]] = {
+    "crs": frozenset({"ha-rebalance-on-start", "ha-auto-rebalance"}),
+    "webauthn": frozenset({"allow-subdomains"}),
+    "tag-style": frozenset({"case-sensitive"}),
+}
+
+
+def as_read(key: str, value: object) -> object:
+    """An option as `GET /cluster/options` answers it: a property string's booleans as 1/0
+    numbers; every other sub-key stays the text the file holds (integers included)."""
+    booleans = BOOLEAN_KEYS.get(key)
+    if not booleans or not isinstance(value, dict):
+        return value
+    return {sub: (int(str(v).lower() in _TRUE) if sub in booleans and str(v).lower() in _TRUE + _FALSE else v)
+            for sub, v in value.items()}
+
+
 #: plain options the product manages: key -> check (DataCenterConfig.pm 9: L439-452, 8: L364-377)
 PLAIN: dict[str, Check] = {
     "email_from": _email_opt,
