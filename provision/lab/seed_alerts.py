@@ -4,13 +4,21 @@ lab has no secret values, as with storage passwords)."""
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from provision.lab.registry import Ctx, call
 from provision.spec.cluster import Cluster
 from provision.spec.notifications import BUILTIN_MATCHERS, BUILTIN_TARGETS
 
-_SECRETS = frozenset({"password", "token"})
+_SECRETS = frozenset({"password", "token", "secrets"})
+
+
+_NAMES = {"vmids": "vmid", "retention": "prune-backups", "headers": "header"}
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
 
 
 def _params(model: Any, skip: frozenset[str]) -> dict[str, Any]:
@@ -20,11 +28,15 @@ def _params(model: Any, skip: frozenset[str]) -> dict[str, Any]:
             continue
         if key == "retention":
             value = model.retention.pve_text()
+        elif key == "headers":  # a webhook's: PVE's `name=<n>,value=<base64>` items
+            value = [f"name={k},value={_b64(v)}" for k, v in sorted(value.items())]
+        elif key == "body":
+            value = _b64(value)
         elif key in ("vmids", "exclude"):
             value = ",".join(str(v) for v in value)
         elif isinstance(value, bool):
             value = int(value)
-        out[{"vmids": "vmid", "retention": "prune-backups"}.get(key, key.replace("_", "-"))] = value
+        out[_NAMES.get(key, key.replace("_", "-"))] = value
     return out
 
 

@@ -79,7 +79,7 @@ def test_changed_options_apply_converge_and_import_back(lab: Lab) -> None:
     p = lab.cli("apply", str(stack), "--auto-approve")
     assert p.returncode == 0, p.stdout + p.stderr
     opts = _options(lab)
-    assert opts["crs"] == {"ha": "static", "ha-rebalance-on-start": "1"}
+    assert opts["crs"] == {"ha": "static", "ha-rebalance-on-start": 1}  # a number, as PVE answers
     assert opts["ha"] == {"shutdown_policy": "migrate"}
     assert opts["migration"] == {"type": "insecure", "network": "10.40.40.0/24"}  # network kept
     assert opts["bwlimit"] == "clone=5000,migration=102400"  # clone kept; PVE returns bwlimit as text

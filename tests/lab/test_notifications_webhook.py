@@ -6,10 +6,12 @@ Real node `pvesh` and real HTTP to the lab."""
 from __future__ import annotations
 
 import base64
+from pathlib import Path
 
-from labkit import LabHandle
+from labkit import LabHandle, start_lab, stop_lab
 
 PATH = "/cluster/notifications/endpoints/webhook"
+STACK = Path(__file__).resolve().parents[2] / "stacks" / "lab.yaml"
 
 
 def _b64(text: str) -> str:
@@ -53,3 +55,22 @@ def test_webhook_needs_url_and_method(lab8: LabHandle) -> None:
     assert r.status_code == 400 and "method" in r.text
     r = lab8.request("POST", PATH, name="badmethod", url="https://h.example.com", method="patch")
     assert r.status_code == 400 and "enumeration" in r.text
+
+
+def test_lab_up_from_a_stack_seeds_a_webhook_as_pve_keeps_it(tmp_path: Path) -> None:
+    """`lab up --from` makes the stack's webhook through the API (headers and body base64,
+    secrets left out like every seeded secret)."""
+    stack = tmp_path / "hook.yaml"
+    stack.write_text(STACK.read_text() + """
+notifications:
+  targets:
+    - {name: chat, type: webhook, url: "https://chat.example.com/x", headers: {X-Env: lab}, body: "{{ title }}",
+       secrets: {key: {env: CHAT_KEY}}}
+""")
+    lab = start_lab(tmp_path / "home", "hookseed", "--from", str(stack))
+    try:
+        got = lab.get(PATH + "/chat")
+        assert got["header"] == [f"name=X-Env,value={_b64('lab')}"] and got["body"] == _b64("{{ title }}")
+        assert "secret" not in got and got["method"] == "post"
+    finally:
+        stop_lab(lab)
