@@ -136,7 +136,7 @@ def build_alert_actions(b: Any, params: Any) -> None:
                   reason="the job only: backups it made stay on their storage")
             continue
         job: BackupJob = jobs[jid]
-        storage = b.planned(*[a for a in b.actions if str(a.address) == f'storage["{job.storage}"]'
+        storage = b.planned(*[a.id for a in b.actions.values() if str(a.address) == f'storage["{job.storage}"]'
                               and a.kind in (Kind.STORAGE_ADD, Kind.STORAGE_SET)])
         if ch.action == "create":
             opts, _, _ = options(job)
