@@ -12,7 +12,13 @@ from typing import Any
 
 
 def as_bool(value: Any, default: bool = False) -> bool:
-    """0/1, "0"/"1", "yes"/"no", "on"/"off", true/false -> bool; missing -> default."""
+    """0/1, "0"/"1", "yes"/"no", "on"/"off", true/false -> bool; missing -> default.
+
+    A boolean inside a property string (`/cluster/options` `crs`: `ha-rebalance-on-start`)
+    arrives as the number 1/0: PVE's reader maps it through parse_boolean (pve-common
+    `src/PVE/JSONSchema.pm` master L1061-1066, L1114-1116; stable-bookworm L1029, L1084),
+    whose Perl 1/0 the API encodes as JSON numbers; the proxmox-notify crate answers real
+    JSON booleans (`disable`)."""
     if value is None or value == "":
         return default
     if isinstance(value, bool):
