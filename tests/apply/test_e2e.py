@@ -8,14 +8,17 @@ bench/apply_full_build.py, never asserted here.
 from __future__ import annotations
 
 import json
+import subprocess
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
-from e2e_lab import SECRET, Lab
+from e2e_lab import PROVISION, SECRET, Lab
 from e2e_lab import stack_copy as _lab_stack_copy
 
 from provision.apply import record
+from provision.spec import load_stack
 
 pytestmark = pytest.mark.e2e
 
@@ -29,11 +32,37 @@ OSD_NEW = OSD_LAST + "\n      - {node: pve02, device: /dev/sdh, device_class: ss
 TOKEN_COEFFICIENT = 125
 
 
+# Issue #15's kinds ride on the same blank build: the HA shutdown policy, datacenter
+# options, notification targets (the SMTP password is the e2e secret) and a matcher, and a
+# backup job to the PBS storage the same plan adds. (A node's watchdog module is checked
+# on the node at every apply, so it would make the no-op apply below run Ansible; it has
+# its own module, test_e2e_datacenter.py.)
+HA_POLICY = "ha:\n  shutdown_policy: migrate\n"
+ISSUE15 = """
+datacenter:
+  migration: {type: secure, network: 192.168.10.0/24}
+  email_from: pve@lab.example
+  max_workers: 4
+notifications:
+  targets:
+    - {name: ops-mail, type: smtp, server: smtp.lab.example, port: 587, mode: starttls, username: pve,
+       password: {env: PBS_PASSWORD}, from_address: pve@lab.example, mailto: [ops@lab.example]}
+    - {name: oncall, type: sendmail, mailto: [oncall@lab.example]}
+  matchers:
+    - {name: fencing, match_field: ["exact:type=fencing"], match_severity: [error], target: [ops-mail, oncall]}
+backups:
+  jobs:
+    - {id: ha-guests, schedule: "21:30", storage: pbs-backup, vmids: [100, 101, 102, 200], mode: snapshot}
+"""
+
+
 def stack_copy(dst: Path, edit: Callable[[str], str] | None = None) -> Path:
-    """stacks/lab.yaml with `corosync.token_coefficient` set, then `edit`."""
+    """stacks/lab.yaml with `corosync.token_coefficient` and issue #15's sections, then `edit`."""
     def with_token(text: str) -> str:
-        assert "corosync:\n" in text
+        assert "corosync:\n" in text and text.count("\nha:\n") == 1
         text = text.replace("corosync:\n", f"corosync:\n  token_coefficient: {TOKEN_COEFFICIENT}\n", 1)
+        text = text.replace("\nha:\n", "\n" + HA_POLICY, 1)
+        text += ISSUE15
         return edit(text) if edit is not None else text
 
     return _lab_stack_copy(dst, with_token)
@@ -77,6 +106,40 @@ def test_full_build_converges(lab: Lab, base_stack: Path) -> None:
     assert read.returncode == 0, read.stderr
     totem = json.loads(read.stdout)
     assert totem.get("token_coefficient") == str(TOKEN_COEFFICIENT)
+
+
+def test_issue15_kinds_are_built_and_import_back(lab: Lab, base_stack: Path) -> None:
+    """The #15 sections the blank build applied are on the cluster, and `provision import`
+    reads them back into a stack that plans to zero changes."""
+    def get(path: str) -> Any:
+        out = lab.node_cli("pve02", "pvesh", "get", path, "--output-format", "json")
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)
+
+    opts = get("/cluster/options")
+    assert opts["ha"]["shutdown_policy"] == "migrate" and opts["max_workers"] == "4"
+    assert opts["migration"] == {"type": "secure", "network": "192.168.10.0/24"}
+    assert {t["name"] for t in get("/cluster/notifications/targets")} >= {"ops-mail", "oncall"}
+    assert [j["id"] for j in get("/cluster/backup")] == ["ha-guests"]
+
+    imported = lab.work / "imported.yaml"
+    proc = lab.cli("import", "--lab", "default", "--out", str(imported), "--force")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    got, want = load_stack(imported).cluster, load_stack(base_stack).cluster
+    assert got.ha.shutdown_policy == want.ha.shutdown_policy
+    assert (got.datacenter.migration, got.datacenter.email_from, got.datacenter.max_workers) == (
+        want.datacenter.migration, want.datacenter.email_from, want.datacenter.max_workers)
+    # import writes objects sorted by name; the re-plan below proves the values equal
+    assert sorted((t.name, t.type) for t in got.notifications.targets) == sorted(
+        (t.name, t.type) for t in want.notifications.targets)
+    assert [(m.name, sorted(m.target), m.match_field) for m in got.notifications.matchers] == [
+        (m.name, sorted(m.target), m.match_field) for m in want.notifications.matchers]
+    assert [(j.id, j.storage, j.schedule, j.vmids) for j in got.backups.jobs] == [
+        (j.id, j.storage, j.schedule, j.vmids) for j in want.backups.jobs]
+    env = {**lab.env, **{v: SECRET for v in ("PBS_BACKUP_PASSWORD", "OPS_MAIL_PASSWORD")}}
+    replan = subprocess.run([*PROVISION, "plan", str(imported), "--detailed-exitcode"], cwd=lab.work, env=env,
+                            capture_output=True, text=True, timeout=900, input="", check=False)
+    assert replan.returncode == 0, replan.stdout + replan.stderr
 
 
 def test_run_dir_holds_no_secret(lab: Lab) -> None:
