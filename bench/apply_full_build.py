@@ -22,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -90,6 +91,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--json", action="store_true", help="print JSON instead of text")
     parser.add_argument("--out", type=Path, help="also write DIR/apply.json")
+    parser.add_argument("--keep", type=Path, help="copy the run records (runs/<cluster>/<run>/) to DIR")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home, work = Path(tmp) / "home", Path(tmp) / "work"
@@ -104,6 +106,8 @@ def main() -> None:
             one = _apply(lab, changed)
             noop = _apply(lab, changed)
         finally:
+            if args.keep:
+                shutil.copytree(home / "runs", args.keep, dirs_exist_ok=True)
             e2e_lab.stop(lab)
     result: dict[str, dict[str, Any]] = {"full_build": full, "one_field_change": one, "no_op": noop}
     doc = json.dumps({**result, "cpus": os.cpu_count()}, indent=2) + "\n"

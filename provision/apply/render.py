@@ -224,6 +224,23 @@ class HostRun:
     file: str  # path relative to project/
     steps: list[tuple[list[str], RenderedAction]] = field(default_factory=list)
     """(reads of a probe to run first, or [] for none; the action)."""
+    parts: list[tuple[list[str], list[RenderedAction], str | None]] = field(default_factory=list)
+    """What the node's task file runs: `groups` with the task file of each batch (None for
+    a single action, which imports its own file)."""
+
+    def groups(self, batchable: frozenset[str] = frozenset()) -> list[tuple[list[str], list[RenderedAction]]]:
+        """The steps with each run of consecutive actions of one batchable kind (no probe
+        between them) as one group: apply renders such a run as one task
+        (`actions/<kind>.batch.yml.j2`)."""
+        out: list[tuple[list[str], list[RenderedAction]]] = []
+        for reads, ra in self.steps:
+            last = out[-1][1] if out else None
+            if (last is not None and not reads and ra.action.kind.value in batchable
+                    and last[-1].action.kind == ra.action.kind):
+                last.append(ra)
+            else:
+                out.append((reads, [ra]))
+        return out
 
 
 @dataclass
@@ -252,6 +269,8 @@ class RunDir:
     actions: list[RenderedAction]
     # environment variable name → secret reference ("env:NAME" / "file:PATH"); values never here
     secret_refs: dict[str, str]
+    batches: dict[str, list[str]] = field(default_factory=dict)
+    """A batch's first action label → the labels of all its actions (one task for all)."""
 
     @property
     def project(self) -> Path:
@@ -538,6 +557,7 @@ def _render_into(
         rendered.append(ra)
 
     plays = _plays(rendered, host_order)
+    batches = _render_batches(root, plays, env, plan.get("pve_version"), playbooks)
     site = env.get_template("site.yml.j2").render(plays=plays, actions_total=len(rendered))
     (root / "project" / "site.yml").write_text(site, encoding="utf-8")
     host_run = env.get_template("host-run.yml.j2")
@@ -553,15 +573,60 @@ def _render_into(
         json.dumps({"suppress_ansible_output": True, "rotate_artifacts": 0}, indent=2) + "\n", encoding="utf-8"
     )
     (root / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return RunDir(root=root, plan_id=plan_id, plays=plays, actions=rendered, secret_refs=refs)
+    return RunDir(root=root, plan_id=plan_id, plays=plays, actions=rendered, secret_refs=refs, batches=batches)
+
+
+BATCH_SUFFIX = ".batch.yml.j2"
+
+
+def batchable_kinds(playbooks: Path = PLAYBOOKS_DIR) -> frozenset[str]:
+    """Kinds with a batch template (`actions/<kind>.batch.yml.j2`): their consecutive
+    actions on one node become one task."""
+    return frozenset(f.name.removesuffix(BATCH_SUFFIX) for f in (playbooks / "actions").glob("*" + BATCH_SUFFIX))
+
+
+def _render_batches(root: Path, plays: Sequence[Play], env: jinja2.Environment, pve_version: Any,
+                    playbooks: Path) -> dict[str, list[str]]:
+    """Write one task file per batch (a run of 2+ actions of a batchable kind on one node)
+    and point its members at it; returns first member's label → every member's label
+    (the runner reports each member's outcome from the batch task's result)."""
+    kinds = batchable_kinds(playbooks)
+    out: dict[str, list[str]] = {}
+    for play in plays:
+        for run in play.runs:
+            run.parts = []
+            for probe_reads, members in run.groups(kinds):
+                rel: str | None = None
+                if len(members) > 1:
+                    first = members[0]
+                    where = f"{first.action.kind.value} batch ({first.action.id}, {len(members)} actions)"
+                    reads: list[str] = []
+                    view = ParamsView(first.action.params, where)
+                    context = template_context(first.action.kind.value, first.index, view, pve_version, reads)
+                    context["batch"] = [{"label": ra.label, "var": ra.var, "p": ParamsView(ra.action.params, where)}
+                                        for ra in members]
+                    text = env.get_template(f"actions/{first.action.kind.value}{BATCH_SUFFIX}").render(**context)
+                    unknown = [r for r in reads if r not in first.reads]
+                    if unknown:
+                        raise RenderError(f"{where}: the batch template reads {unknown[0]} from the probe, which "
+                                          "the kind's own template does not")
+                    rel = f"tasks/{first.label}-{first.action.kind.value}.batch.yml"
+                    (root / "project" / rel).write_text(text, encoding="utf-8")
+                    names = _leaf_task_names(_yaml_load(text) or [])
+                    for ra in members:
+                        ra.task_names = names
+                    out[first.label] = [ra.label for ra in members]
+                run.parts.append((probe_reads, members, rel))
+    return out
 
 
 def _ship_modules(project: Path, playbooks: Path) -> None:
-    """Our own Ansible modules (`library/`) and the PVE formats they edit with
-    (`module_utils/pveformat`, the very package the lab uses), next to site.yml where
-    ansible-playbook looks for them."""
-    shutil.copytree(playbooks / "library", project / "library",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    """Our own Ansible modules (`library/`), the PVE formats they edit with
+    (`module_utils/pveformat`, the very package the lab uses) and the strategy of
+    parallel plays (`strategy_plugins/`), next to site.yml where ansible-playbook looks
+    for them."""
+    for sub in ("library", "strategy_plugins"):
+        shutil.copytree(playbooks / sub, project / sub, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(Path(pve_edit.__file__).parent, project / "module_utils" / "pveformat",
                     ignore=shutil.ignore_patterns("__pycache__"))
 
