@@ -160,7 +160,7 @@ class ActionTracker:
 
     def _feed_batch(self, kind: str, task: str, host: str, event: Mapping[str, Any], members: list[str]) -> None:
         """A batch task's event, told per member: its result names the members that
-        finished (`done`) and the one that `failed`; the others never ran."""
+        finished (`done`) and the one that failed (`failed_action`); the others never ran."""
         res = (event.get("event_data") or {}).get("res") or {}
         if kind not in ("runner_on_ok", "runner_on_failed") or not isinstance(res.get("done"), list):
             for aid in members:
@@ -168,7 +168,7 @@ class ActionTracker:
             return
         done = {self._id.get(str(label)) for label in res["done"]}
         ran = {self._id.get(str(label)) for label in res.get("ran") or []}
-        failed = self._id.get(str(res.get("failed")))
+        failed = self._id.get(str(res.get("failed_action")))
         for aid in members:
             self.started.add(aid)
             self.running[aid] = max(0, self.running.get(aid, 0) - 1)

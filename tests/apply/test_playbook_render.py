@@ -163,6 +163,7 @@ def test_parallel_play_splits_on_cross_host_dependency(tmp_path: Path) -> None:
     assert [[ra.action.node for ra in p.actions] for p in rd.plays] == [["pve01", "pve02"], ["pve03"]]
     site = (rd.project / "site.yml").read_text()
     assert "strategy: free" not in site and site.count("any_errors_fatal: true") == len(rd.plays)
+    assert site.count("strategy: pve_parallel") == 1  # the two-node play: nodes side by side, stopped together
     # the two-node play: each node includes its own file; the one-node play imports it
     assert 'include_tasks: "tasks/play01-{{ inventory_hostname }}.yml"' in site
     assert 'import_tasks: "tasks/play02-pve03.yml"' in site
@@ -231,3 +232,23 @@ def test_one_probe_per_node_and_play_and_a_fresh_one_where_the_play_changed_the_
     assert text.count("pve_probe:") == 2 and "pvesh" not in text
     site = (rd.project / "site.yml").read_text()
     assert f'import_tasks: "{run.file}"' in site and "include_tasks" not in site
+
+
+def test_consecutive_adds_of_a_batchable_kind_on_one_node_are_one_task(rendered: render.RunDir) -> None:
+    """The sample plan's two HA resource adds: one pve_batch task whose members keep their
+    own labels and values (data in vars/actions.yml, never in the task file)."""
+    assert "ha_resource_add" in render.batchable_kinds()
+    [(first, members)] = rendered.batches.items()
+    assert len(members) == 2 and first == members[0]
+    run = next(r for p in rendered.plays for r in p.runs if any(b for _, _, b in r.parts))
+    [batch] = [b for _, _, b in run.parts if b]
+    text = (rendered.project / batch).read_text()
+    assert text.count("pve_batch:") == 1 and text.count("label:") == 2
+    assert "vm:101" not in text and "lookup" not in text
+    assert f"pve_actions.a{members[1]}.t.sid" in text
+    assert '--failback' in text  # the PVE 9 case's flag, decided per member
+    host_run = (rendered.project / run.file).read_text()
+    assert f"Action {first}: ha_resource_add (2 actions in one task)" in host_run
+    names = {ra.label: ra.task_names for ra in rendered.actions}
+    assert names[members[0]] == names[members[1]] == [f"Action {first}: ha-manager add, 2 resources one after "
+                                                      "the other"]

@@ -9,7 +9,7 @@ one task of this module: it gets each action's label, its argv (a list, never a 
 line) and whether its guard says it must run, and runs them in plan order, one at a time
 (PVE serialises them on its cluster lock anyway). The first command that fails stops the
 batch, as it would stop the run: the result names what finished (`done`, guards
-included), the action that `failed` and its stderr, so the run record still says, per
+included), the action that failed (`failed_action`) and its stderr, so the run record still says, per
 action, what happened.
 """
 
@@ -37,9 +37,10 @@ def main() -> None:
         if item["run"] and not module.check_mode:
             proc = subprocess.run(item["argv"], capture_output=True, text=True, check=False)
             if proc.returncode != 0:
-                module.fail_json(msg=(proc.stderr or proc.stdout).strip() or f"exit {proc.returncode}",
+                # the message names the member (its command's first words); stderr says why
+                module.fail_json(msg=" ".join(item["argv"][:3]),
                                  stderr=proc.stderr, stdout=proc.stdout, rc=proc.returncode, cmd=item["argv"],
-                                 done=done, ran=ran, failed=item["label"], changed=bool(ran))
+                                 done=done, ran=ran, failed_action=item["label"], changed=bool(ran))
             ran.append(item["label"])
         done.append(item["label"])
     module.exit_json(changed=bool(ran), done=done, ran=ran)
