@@ -231,7 +231,7 @@ class HostRun:
     def groups(self, batchable: frozenset[str] = frozenset()) -> list[tuple[list[str], list[RenderedAction]]]:
         """The steps with each run of consecutive actions of one batchable kind (no probe
         between them) as one group: apply renders such a run as one task
-        (`actions/<kind>.batch.yml.j2`)."""
+        (`actions/<kind>.batch.j2`)."""
         out: list[tuple[list[str], list[RenderedAction]]] = []
         for reads, ra in self.steps:
             last = out[-1][1] if out else None
@@ -319,6 +319,22 @@ def _segment(actions: Sequence[RenderedAction], host_order: Sequence[str]) -> li
     return segments
 
 
+def _early_first(group: Sequence[RenderedAction]) -> list[RenderedAction]:
+    """One phase's actions with those that need nothing of the phase moved to its start.
+
+    The plan interleaves, e.g., each node's SSH trust with the joins it precedes
+    (trust pve02, join pve02, trust pve03, join pve03, ...): in plan order every switch
+    between a parallel and a serial action is a play of its own, two plays per node.
+    An action that is not serial, not destructive and depends on no action of its own
+    phase (the planner records each ordering it needs in `depends_on`) can run before
+    all of them: the trusts of every node become one parallel play, the joins one serial
+    play. Everything else keeps plan order."""
+    ids = {ra.action.id for ra in group}
+    early = [ra for ra in group if not ra.action.serial and not ra.action.destructive
+             and not ids & set(ra.action.depends_on)]
+    return early + [ra for ra in group if ra not in early]
+
+
 def _play_name(label: str, kinds: Sequence[str], count: int, serial: bool) -> str:
     what = ", ".join(kinds)
     if len(what) > 80:
@@ -337,7 +353,7 @@ def _plays(rendered: Sequence[RenderedAction], host_order: Sequence[str]) -> lis
     plays: list[Play] = []
     for group in groups:
         phase = group[0].action.phase
-        segments = _segment(group, host_order)
+        segments = _segment(_early_first(group), host_order)
         for i, seg in enumerate(segments):
             hosts = [h for h in host_order if h in {ra.host for ra in seg}]
             serial = seg[0].action.serial
@@ -576,11 +592,11 @@ def _render_into(
     return RunDir(root=root, plan_id=plan_id, plays=plays, actions=rendered, secret_refs=refs, batches=batches)
 
 
-BATCH_SUFFIX = ".batch.yml.j2"
+BATCH_SUFFIX = ".batch.j2"
 
 
 def batchable_kinds(playbooks: Path = PLAYBOOKS_DIR) -> frozenset[str]:
-    """Kinds with a batch template (`actions/<kind>.batch.yml.j2`): their consecutive
+    """Kinds with a batch template (`actions/<kind>.batch.j2`): their consecutive
     actions on one node become one task."""
     return frozenset(f.name.removesuffix(BATCH_SUFFIX) for f in (playbooks / "actions").glob("*" + BATCH_SUFFIX))
 

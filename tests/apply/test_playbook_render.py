@@ -131,11 +131,13 @@ def test_plays_follow_serial_and_dependencies(rendered: render.RunDir) -> None:
     phases = [p.phase for p in plays]
     assert [x for i, x in enumerate(phases) if i == 0 or phases[i - 1] != x][:3] == ["network", "cluster", "corosync"]
     join = next(p for p in plays if any(ra.action.kind == "cluster_join" for ra in p.actions))
-    # create, then root SSH trust for the joiner, then the join: three plays
-    assert join.serial and join.quorum_optional and join.hosts == ["pve02"]
-    assert [ra.action.kind for ra in join.actions] == ["cluster_join"]
+    # root SSH trust for the joiner first (it needs nothing of the phase), then create and
+    # join, one node at a time: two plays, not one per switch between them
+    assert join.serial and join.quorum_optional and join.hosts == ["pve01", "pve02"]
+    assert [ra.action.kind for ra in join.actions] == ["cluster_create", "cluster_join"]
     trust = plays[plays.index(join) - 1]
     assert [ra.action.kind for ra in trust.actions] == ["ssh_trust"] and trust.hosts == ["pve02"]
+    assert not trust.serial
     mon = next(p for p in plays if any(ra.action.kind == "ceph_mon_create" for ra in p.actions))
     assert mon.serial and not mon.quorum_optional
     site = (rendered.project / "site.yml").read_text()
