@@ -330,9 +330,9 @@ def _early_first(group: Sequence[RenderedAction]) -> list[RenderedAction]:
     all of them: the trusts of every node become one parallel play, the joins one serial
     play. Everything else keeps plan order."""
     ids = {ra.action.id for ra in group}
-    early = [ra for ra in group if not ra.action.serial and not ra.action.destructive
-             and not ids & set(ra.action.depends_on)]
-    return early + [ra for ra in group if ra not in early]
+    early = {id(ra) for ra in group if not ra.action.serial and not ra.action.destructive
+             and not ids & set(ra.action.depends_on)}
+    return [ra for ra in group if id(ra) in early] + [ra for ra in group if id(ra) not in early]
 
 
 def _play_name(label: str, kinds: Sequence[str], count: int, serial: bool) -> str:
@@ -377,12 +377,18 @@ def _host_run(number: int, host: str, mine: Sequence[RenderedAction], play: Sequ
     earlier action of the play (on any node) already changed; each probe reads what the
     actions from there to the next probe need."""
     run = HostRun(host=host, file=f"tasks/play{number:02d}-{host}.yml")
-    touched: set[Any] = set()
-    before = {id(ra): {r.action.address for r in play[:play.index(ra)]} for ra in mine}
+    # where each address was last changed in the play, and each of this node's actions' place
+    position = {id(ra): i for i, ra in enumerate(play)}
+    changed_at: dict[Any, list[int]] = {}
+    for i, ra in enumerate(play):
+        changed_at.setdefault(ra.action.address, []).append(i)
+    probed_at = -1  # the position of this node's last probe
     for ra in mine:
-        fresh = not run.steps or ra.action.address in before[id(ra)] - touched
+        here = position[id(ra)]
+        # an earlier action of the play (after the last probe) changed this action's object
+        fresh = not run.steps or any(probed_at <= i < here for i in changed_at[ra.action.address])
         if fresh:
-            touched = set(before[id(ra)])
+            probed_at = here
         run.steps.append(([] if not fresh else ["/cluster/status"], ra))
     # each probe reads what its actions (up to the next probe) need
     current: list[str] | None = None
@@ -657,6 +663,14 @@ def write_action_vars(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _yaml_load(text: str) -> Any:
+    """Our own rendered task files (and the lab's JSON inventory): libyaml's C loader when
+    PyYAML has it, ruamel's pure-Python one otherwise. A 2,600-action plan parses each
+    action's file once; the pure loader made that most of the render time."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is not None:
+        return yaml.load(text, Loader=loader)  # a safe loader
     from ruamel.yaml import YAML
 
     return YAML(typ="safe", pure=True).load(text)
