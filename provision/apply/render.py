@@ -253,7 +253,8 @@ class Play:
     actions: list[RenderedAction]
     runs: list[HostRun] = field(default_factory=list)
     vars_file: str = "vars/actions.yml"
-    """The values of this play's actions (a subset of vars/actions.yml, see `_render_into`)."""
+    """The values of the actions of the node a play's host runs for (a subset of
+    vars/actions.yml: vars/playNN-<node>.yml, named per host; see `_render_into`)."""
 
     @property
     def include(self) -> str:
@@ -583,13 +584,18 @@ def _render_into(
     plays = _plays(rendered, host_order)
     batches = _render_batches(root, plays, env, plan.get("pve_version"), playbooks)
     write_action_vars(root / "project" / "vars" / "actions.yml", data)
-    # Ansible parses a play's vars_files again for every task it runs (ansible-core
-    # VariableManager.get_vars: `cache="vaulted"`, plain files are not kept), so each play loads only its own
-    # actions' values: with every action's (2,600 actions, 670 kB) a 32-node build spent
-    # minutes parsing before its first task.
+    # Ansible parses a play's vars_files again for every task on every host (ansible-core
+    # VariableManager.get_vars: `cache="vaulted"`, plain files are not kept), so each node
+    # loads in each play only its own actions' values: with every action's (a 32-node plan:
+    # 2,600 actions, 670 kB) ansible-playbook parsed for minutes before its first task, and
+    # with the play's (the network play: 210 kB) each task waited seconds. The path names
+    # the host (`vars_files` are templated per host); without one (Ansible's host-less
+    # look-ups) it names no file, which Ansible skips.
     for number, play in enumerate(plays, start=1):
-        play.vars_file = f"vars/play{number:02d}.yml"
-        write_action_vars(root / "project" / play.vars_file, {ra.var: data[ra.var] for ra in play.actions})
+        play.vars_file = f"vars/play{number:02d}-" + "{{ inventory_hostname | default('') }}.yml"
+        for run in play.runs:
+            write_action_vars(root / "project" / "vars" / f"play{number:02d}-{run.host}.yml",
+                              {ra.var: data[ra.var] for _, ra in run.steps})
     site = env.get_template("site.yml.j2").render(plays=plays, actions_total=len(rendered))
     (root / "project" / "site.yml").write_text(site, encoding="utf-8")
     host_run = env.get_template("host-run.yml.j2")

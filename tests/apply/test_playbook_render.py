@@ -68,13 +68,14 @@ def test_run_dir_layout(rendered: render.RunDir) -> None:
     assert not (root / "env" / "extravars").exists()
     assert rendered.secret_refs == {"PVE_PROVISION_SECRET_PBS_PASSWORD": "env:PBS_PASSWORD"}
     assert (root / "project" / "vars" / "actions.yml").read_text().startswith("---\n")
-    # each play loads only its own actions' values (Ansible re-reads vars_files per task)
+    # in each play a node loads only its own actions' values (Ansible re-reads vars_files per task)
     site = (root / "project" / "site.yml").read_text()
     for number, play in enumerate(rendered.plays, start=1):
-        assert play.vars_file == f"vars/play{number:02d}.yml" and f'- "{play.vars_file}"' in site
-        text = (root / "project" / play.vars_file).read_text()
-        assert text.startswith("---\n") and "pve_actions: !unsafe {" in text
-        assert {f'"{ra.var}"' for ra in play.actions} == set(re.findall(r'"a\d{3}"(?=: \{"host")', text))
+        assert f"vars/play{number:02d}-{{{{ inventory_hostname | default('') }}}}.yml" in site
+        for run in play.runs:
+            text = (root / "project" / "vars" / f"play{number:02d}-{run.host}.yml").read_text()
+            assert text.startswith("---\n") and "pve_actions: !unsafe {" in text
+            assert {f'"{ra.var}"' for _, ra in run.steps} == set(re.findall(r'"a\d{3}"(?=: \{"host")', text))
 
 
 @pytest.mark.ansible
