@@ -224,6 +224,23 @@ class HostRun:
     file: str  # path relative to project/
     steps: list[tuple[list[str], RenderedAction]] = field(default_factory=list)
     """(reads of a probe to run first, or [] for none; the action)."""
+    parts: list[tuple[list[str], list[RenderedAction], str | None]] = field(default_factory=list)
+    """What the node's task file runs: `groups` with the task file of each batch (None for
+    a single action, which imports its own file)."""
+
+    def groups(self, batchable: frozenset[str] = frozenset()) -> list[tuple[list[str], list[RenderedAction]]]:
+        """The steps with each run of consecutive actions of one batchable kind (no probe
+        between them) as one group: apply renders such a run as one task
+        (`actions/<kind>.batch.j2`)."""
+        out: list[tuple[list[str], list[RenderedAction]]] = []
+        for reads, ra in self.steps:
+            last = out[-1][1] if out else None
+            if (last is not None and not reads and ra.action.kind.value in batchable
+                    and last[-1].action.kind == ra.action.kind):
+                last.append(ra)
+            else:
+                out.append((reads, [ra]))
+        return out
 
 
 @dataclass
@@ -235,6 +252,9 @@ class Play:
     quorum_optional: bool
     actions: list[RenderedAction]
     runs: list[HostRun] = field(default_factory=list)
+    vars_file: str = "vars/actions.yml"
+    """The values of the actions of the node a play's host runs for (a subset of
+    vars/actions.yml: vars/playNN-<node>.yml, named per host; see `_render_into`)."""
 
     @property
     def include(self) -> str:
@@ -252,6 +272,8 @@ class RunDir:
     actions: list[RenderedAction]
     # environment variable name → secret reference ("env:NAME" / "file:PATH"); values never here
     secret_refs: dict[str, str]
+    batches: dict[str, list[str]] = field(default_factory=dict)
+    """A batch's first action label → the labels of all its actions (one task for all)."""
 
     @property
     def project(self) -> Path:
@@ -300,6 +322,22 @@ def _segment(actions: Sequence[RenderedAction], host_order: Sequence[str]) -> li
     return segments
 
 
+def _early_first(group: Sequence[RenderedAction]) -> list[RenderedAction]:
+    """One phase's actions with those that need nothing of the phase moved to its start.
+
+    The plan interleaves, e.g., each node's SSH trust with the joins it precedes
+    (trust pve02, join pve02, trust pve03, join pve03, ...): in plan order every switch
+    between a parallel and a serial action is a play of its own, two plays per node.
+    An action that is not serial, not destructive and depends on no action of its own
+    phase (the planner records each ordering it needs in `depends_on`) can run before
+    all of them: the trusts of every node become one parallel play, the joins one serial
+    play. Everything else keeps plan order."""
+    ids = {ra.action.id for ra in group}
+    early = {id(ra) for ra in group if not ra.action.serial and not ra.action.destructive
+             and not ids & set(ra.action.depends_on)}
+    return [ra for ra in group if id(ra) in early] + [ra for ra in group if id(ra) not in early]
+
+
 def _play_name(label: str, kinds: Sequence[str], count: int, serial: bool) -> str:
     what = ", ".join(kinds)
     if len(what) > 80:
@@ -318,7 +356,7 @@ def _plays(rendered: Sequence[RenderedAction], host_order: Sequence[str]) -> lis
     plays: list[Play] = []
     for group in groups:
         phase = group[0].action.phase
-        segments = _segment(group, host_order)
+        segments = _segment(_early_first(group), host_order)
         for i, seg in enumerate(segments):
             hosts = [h for h in host_order if h in {ra.host for ra in seg}]
             serial = seg[0].action.serial
@@ -342,12 +380,18 @@ def _host_run(number: int, host: str, mine: Sequence[RenderedAction], play: Sequ
     earlier action of the play (on any node) already changed; each probe reads what the
     actions from there to the next probe need."""
     run = HostRun(host=host, file=f"tasks/play{number:02d}-{host}.yml")
-    touched: set[Any] = set()
-    before = {id(ra): {r.action.address for r in play[:play.index(ra)]} for ra in mine}
+    # where each address was last changed in the play, and each of this node's actions' place
+    position = {id(ra): i for i, ra in enumerate(play)}
+    changed_at: dict[Any, list[int]] = {}
+    for i, ra in enumerate(play):
+        changed_at.setdefault(ra.action.address, []).append(i)
+    probed_at = -1  # the position of this node's last probe
     for ra in mine:
-        fresh = not run.steps or ra.action.address in before[id(ra)] - touched
+        here = position[id(ra)]
+        # an earlier action of the play (after the last probe) changed this action's object
+        fresh = not run.steps or any(probed_at <= i < here for i in changed_at[ra.action.address])
         if fresh:
-            touched = set(before[id(ra)])
+            probed_at = here
         run.steps.append(([] if not fresh else ["/cluster/status"], ra))
     # each probe reads what its actions (up to the next probe) need
     current: list[str] | None = None
@@ -538,13 +582,26 @@ def _render_into(
         rendered.append(ra)
 
     plays = _plays(rendered, host_order)
+    batches = _render_batches(root, plays, env, plan.get("pve_version"), playbooks)
+    write_action_vars(root / "project" / "vars" / "actions.yml", data)
+    # Ansible parses a play's vars_files again for every task on every host (ansible-core
+    # VariableManager.get_vars: `cache="vaulted"`, plain files are not kept), so each node
+    # loads in each play only its own actions' values: with every action's (a 32-node plan:
+    # 2,600 actions, 670 kB) ansible-playbook parsed for minutes before its first task, and
+    # with the play's (the network play: 210 kB) each task waited seconds. The path names
+    # the host (`vars_files` are templated per host); without one (Ansible's host-less
+    # look-ups) it names no file, which Ansible skips.
+    for number, play in enumerate(plays, start=1):
+        play.vars_file = f"vars/play{number:02d}-" + "{{ inventory_hostname | default('') }}.yml"
+        for run in play.runs:
+            write_action_vars(root / "project" / "vars" / f"play{number:02d}-{run.host}.yml",
+                              {ra.var: data[ra.var] for _, ra in run.steps})
     site = env.get_template("site.yml.j2").render(plays=plays, actions_total=len(rendered))
     (root / "project" / "site.yml").write_text(site, encoding="utf-8")
     host_run = env.get_template("host-run.yml.j2")
     for play in plays:
         for run in play.runs:
             (root / "project" / run.file).write_text(host_run.render(play=play, run=run), encoding="utf-8")
-    write_action_vars(root / "project" / "vars" / "actions.yml", data)
     shutil.copy(playbooks / "ansible.cfg", root / "project" / "ansible.cfg")
     _ship_modules(root / "project", playbooks)
     inventory.write(root / "inventory")
@@ -553,15 +610,60 @@ def _render_into(
         json.dumps({"suppress_ansible_output": True, "rotate_artifacts": 0}, indent=2) + "\n", encoding="utf-8"
     )
     (root / "plan.json").write_text(json.dumps(plan, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    return RunDir(root=root, plan_id=plan_id, plays=plays, actions=rendered, secret_refs=refs)
+    return RunDir(root=root, plan_id=plan_id, plays=plays, actions=rendered, secret_refs=refs, batches=batches)
+
+
+BATCH_SUFFIX = ".batch.j2"
+
+
+def batchable_kinds(playbooks: Path = PLAYBOOKS_DIR) -> frozenset[str]:
+    """Kinds with a batch template (`actions/<kind>.batch.j2`): their consecutive
+    actions on one node become one task."""
+    return frozenset(f.name.removesuffix(BATCH_SUFFIX) for f in (playbooks / "actions").glob("*" + BATCH_SUFFIX))
+
+
+def _render_batches(root: Path, plays: Sequence[Play], env: jinja2.Environment, pve_version: Any,
+                    playbooks: Path) -> dict[str, list[str]]:
+    """Write one task file per batch (a run of 2+ actions of a batchable kind on one node)
+    and point its members at it; returns first member's label → every member's label
+    (the runner reports each member's outcome from the batch task's result)."""
+    kinds = batchable_kinds(playbooks)
+    out: dict[str, list[str]] = {}
+    for play in plays:
+        for run in play.runs:
+            run.parts = []
+            for probe_reads, members in run.groups(kinds):
+                rel: str | None = None
+                if len(members) > 1:
+                    first = members[0]
+                    where = f"{first.action.kind.value} batch ({first.action.id}, {len(members)} actions)"
+                    reads: list[str] = []
+                    view = ParamsView(first.action.params, where)
+                    context = template_context(first.action.kind.value, first.index, view, pve_version, reads)
+                    context["batch"] = [{"label": ra.label, "var": ra.var, "p": ParamsView(ra.action.params, where)}
+                                        for ra in members]
+                    text = env.get_template(f"actions/{first.action.kind.value}{BATCH_SUFFIX}").render(**context)
+                    unknown = [r for r in reads if r not in first.reads]
+                    if unknown:
+                        raise RenderError(f"{where}: the batch template reads {unknown[0]} from the probe, which "
+                                          "the kind's own template does not")
+                    rel = f"tasks/{first.label}-{first.action.kind.value}.batch.yml"
+                    (root / "project" / rel).write_text(text, encoding="utf-8")
+                    names = _leaf_task_names(_yaml_load(text) or [])
+                    for ra in members:
+                        ra.task_names = names
+                    out[first.label] = [ra.label for ra in members]
+                run.parts.append((probe_reads, members, rel))
+    return out
 
 
 def _ship_modules(project: Path, playbooks: Path) -> None:
-    """Our own Ansible modules (`library/`) and the PVE formats they edit with
-    (`module_utils/pveformat`, the very package the lab uses), next to site.yml where
-    ansible-playbook looks for them."""
-    shutil.copytree(playbooks / "library", project / "library",
-                    ignore=shutil.ignore_patterns("__pycache__"))
+    """Our own Ansible modules (`library/`), the PVE formats they edit with
+    (`module_utils/pveformat`, the very package the lab uses) and the strategy of
+    parallel plays (`strategy_plugins/`), next to site.yml where ansible-playbook looks
+    for them."""
+    for sub in ("library", "strategy_plugins"):
+        shutil.copytree(playbooks / sub, project / sub, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copytree(Path(pve_edit.__file__).parent, project / "module_utils" / "pveformat",
                     ignore=shutil.ignore_patterns("__pycache__"))
 
@@ -576,6 +678,14 @@ def write_action_vars(path: Path, data: Mapping[str, Any]) -> None:
 
 
 def _yaml_load(text: str) -> Any:
+    """Our own rendered task files (and the lab's JSON inventory): libyaml's C loader when
+    PyYAML has it, ruamel's pure-Python one otherwise. A 2,600-action plan parses each
+    action's file once; the pure loader made that most of the render time."""
+    import yaml
+
+    loader = getattr(yaml, "CSafeLoader", None)
+    if loader is not None:
+        return yaml.load(text, Loader=loader)  # a safe loader
     from ruamel.yaml import YAML
 
     return YAML(typ="safe", pure=True).load(text)

@@ -110,6 +110,8 @@ class ActionTracker:
 
     def __init__(self, run_dir: RunDir) -> None:
         self._id = {ra.label: str(ra.action.id) for ra in run_dir.actions}
+        self._batch = {first: [self._id[m] for m in members] for first, members in run_dir.batches.items()}
+        """A batch task (named after its first action) stands for all its actions."""
         self._last_task = {str(ra.action.id): (ra.task_names[-1] if ra.task_names else "") for ra in run_dir.actions}
         self._host = {str(ra.action.id): ra.host for ra in run_dir.actions}
         self.order = [str(ra.action.id) for ra in run_dir.actions]
@@ -151,6 +153,35 @@ class ActionTracker:
         action_id = self._id.get(match.group("id"), match.group("id"))
         if host and host != self._host.get(action_id):
             return
+        if match.group("id") in self._batch:
+            self._feed_batch(kind, task, host, event, self._batch[match.group("id")])
+            return
+        self._feed_action(kind, task, host, event, action_id)
+
+    def _feed_batch(self, kind: str, task: str, host: str, event: Mapping[str, Any], members: list[str]) -> None:
+        """A batch task's event, told per member: its result names the members that
+        finished (`done`) and the one that failed (`failed_action`); the others never ran."""
+        res = (event.get("event_data") or {}).get("res") or {}
+        if kind not in ("runner_on_ok", "runner_on_failed") or not isinstance(res.get("done"), list):
+            for aid in members:
+                self._feed_action(kind, task, host, event, aid)
+            return
+        done = {self._id.get(str(label)) for label in res["done"]}
+        ran = {self._id.get(str(label)) for label in res.get("ran") or []}
+        failed = self._id.get(str(res.get("failed_action")))
+        for aid in members:
+            self.started.add(aid)
+            self.running[aid] = max(0, self.running.get(aid, 0) - 1)
+            if aid in done:
+                self.finished_tasks.setdefault(aid, []).append((task, aid in ran))
+                self.done.add(aid)
+            elif aid == failed:
+                self.failed.add(aid)
+        if kind == "runner_on_failed":
+            self.messages.append(f"{host}: {task}: {_message(event.get('event_data') or {})}")
+
+    def _feed_action(self, kind: str, task: str, host: str, event: Mapping[str, Any], action_id: str) -> None:
+        data = event.get("event_data") or {}
         if kind.startswith("runner_on_"):
             self.started.add(action_id)
         if kind == "runner_on_start":

@@ -42,7 +42,8 @@ def up(
     name: str = NAME,
     nodes: int = typer.Option(3, "--nodes", help="Number of nodes (pve01..pveNN)."),
     pve: int | None = typer.Option(None, "--pve", help="PVE major version to simulate: 8 (default) or 9."),
-    blank: bool = typer.Option(False, "--blank", help="Freshly installed, standalone nodes (the default)."),
+    blank: bool = typer.Option(False, "--blank", help="Freshly installed, standalone nodes (the default); with "
+                               "--from, the stack's machines (NICs, disks, guests) freshly installed."),
     stack: Path | None = typer.Option(None, "--from", help="Seed the lab as the given stack describes it."),
     time_scale: float = typer.Option(0.02, "--time-scale", help="Multiplier for HA delays (1.0 = real time)."),
     real: bool = typer.Option(False, "--real", help="Real corosync per node in network namespaces (Linux, root)."),
@@ -53,10 +54,8 @@ def up(
                                    "BlueStore OSDs on sparse files) for what pveceph creates."),
 ) -> None:
     """Start a lab: write its files and run its API server in the background."""
-    if stack is not None and blank:
-        raise LabError("--blank and --from are mutually exclusive")
     lab = lifecycle.up(name, nodes, pve, time_scale=time_scale, stack=stack, real_parts=real, qnetd=qnetd,
-                       real_ceph=real_ceph)
+                       real_ceph=real_ceph, hardware_only=blank)
     conn = lab.connection()
     what = " (real corosync and Ceph)" if real_ceph else " (real corosync)" if real else ""
     typer.echo(f"lab '{lab.name}' up{what}: PVE {conn['pve_version']}, "

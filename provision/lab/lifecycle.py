@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from provision.lab import fusemount, hamanager, hardware, hosts, pmxcfs, powerdown, real, tokens, topology
+from provision.lab import bytecode, fusemount, hamanager, hardware, hosts, pmxcfs, powerdown, real, tokens, topology
 from provision.lab.files import CEPH_CONF, COROSYNC, HA_RESOURCES, parse_corosync, parse_sections
 from provision.lab.paths import ADMIN_TOKEN_ID, NODE_CLIS, READONLY_TOKEN_ID, LabPaths
 from provision.lab.procs import alive as _alive
@@ -101,8 +101,11 @@ class Lab:
 
 
 def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path | None = None,
-       real_parts: bool = False, qnetd: Sequence[str] = (), real_ceph: bool = False) -> Lab:
-    """Create and start a lab; ``pve=None`` means 8, or the stack's version with ``stack``.
+       real_parts: bool = False, qnetd: Sequence[str] = (), real_ceph: bool = False,
+       hardware_only: bool = False) -> Lab:
+    """Create and start a lab; ``pve=None`` means 8, or the stack's version with ``stack``
+    (with ``hardware_only``, the stack's machines freshly installed: a blank lab that a
+    large synthetic stack can be built on).
 
     With ``real_parts`` each node is a network namespace running a real corosync
     (``provision.lab.real``); membership and quorum then come from those daemons. With
@@ -142,7 +145,7 @@ def up(name: str, nodes: int, pve: int | None, *, time_scale: float, stack: Path
     paths = lab.paths
     paths.root.mkdir(parents=True)
     try:
-        return _create(lab, nodes, pve, time_scale, spec, real_parts, qnetd, real_ceph)
+        return _create(lab, nodes, pve, time_scale, spec, real_parts, qnetd, real_ceph, hardware_only)
     except BaseException:
         _stop_server(lab)
         with contextlib.suppress(fusemount.MountError):
@@ -161,7 +164,7 @@ def _real_call(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
 
 
 def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | None, real_parts: bool,
-            qnetd: Sequence[str], real_ceph: bool) -> Lab:
+            qnetd: Sequence[str], real_ceph: bool, hardware_only: bool = False) -> Lab:
     paths = lab.paths
     for d in (paths.tokens, paths.tls, paths.bin):
         d.mkdir(parents=True, exist_ok=True)
@@ -175,7 +178,7 @@ def _create(lab: Lab, nodes: int, pve: int, time_scale: float, spec: Cluster | N
             from provision.lab.seed import SeedError, seed_from_stack
 
             try:
-                names = seed_from_stack(st, paths, spec)
+                names = seed_from_stack(st, paths, spec, configure=not hardware_only)
             except SeedError as exc:
                 raise LabError(str(exc)) from None
         else:
@@ -295,6 +298,7 @@ def _write_contract_files(lab: Lab, names: list[str], pve: int, port: int, node_
     }
     paths.connection.write_text(json.dumps(conn, indent=2) + "\n")
     python = sys.executable
+    bytecode.precompile()  # each node CLI call is a new process: let it skip compiling
     for cmd in NODE_CLIS:
         shim = paths.bin / cmd
         shim.write_text(

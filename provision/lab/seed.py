@@ -39,8 +39,9 @@ def load(path: Path) -> Cluster:
         raise SeedError(f"{path}: {exc.strerror or exc}") from None
 
 
-def seed_from_stack(store: Store, paths: LabPaths, spec: Cluster) -> list[str]:
-    """Seed hardware for ``spec`` and configure it through the handlers; returns node names."""
+def seed_from_stack(store: Store, paths: LabPaths, spec: Cluster, *, configure: bool = True) -> list[str]:
+    """Seed hardware for ``spec`` and (unless not ``configure``) configure it through the
+    handlers; returns node names."""
     nodes = []
     for n in spec.nodes:
         nics = list(hardware.NICS)
@@ -64,6 +65,8 @@ def seed_from_stack(store: Store, paths: LabPaths, spec: Cluster) -> list[str]:
     ] or hardware.blank_guests([n.name for n in spec.nodes])
     hardware.seed_nodes(store, paths, nodes, guests, spec.pve_version)
     names = [n.name for n in spec.nodes]
+    if not configure:
+        return names
     step = "network"
     try:
         _network(store, paths, spec)

@@ -23,6 +23,12 @@ def all_kinds_plan() -> dict[str, Any]:
 
     actions = [case_action(k.value) for k in Kind if k != Kind.STORAGE_ADD]
     actions += [case_action("storage_add", "pbs-with-password"), case_action("storage_add", "nfs-comment-is-data")]
+    # a second HA resource add right after the first: consecutive adds on one node are one batch task
+    first = next(i for i, a in enumerate(actions) if a["kind"] == "ha_resource_add")
+    second = case_action("ha_resource_add", "pve9-failback")
+    second.update(id='ha.resource["vm:101"]#add', address='ha.resource["vm:101"]',
+                  params={**second["params"], "sid": "vm:101", "comment": "{{ lookup('pipe', 'id') }}"})
+    actions.insert(first + 1, second)
     actions.sort(key=lambda a: Phase(a["phase"]).rank)
     for step, action in enumerate(actions, start=1):
         action["step"] = step

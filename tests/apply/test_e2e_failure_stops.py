@@ -1,6 +1,8 @@
 """A failed action stops the whole run before anything else starts, on every node:
-later actions of the same phase on other nodes and every later phase are not done,
-and the report says so truthfully (issue 10, item 4)."""
+every later phase is not done, and the report says so truthfully (issue 10, item 4).
+Nodes of one play run side by side (issue 17): another node's action of the same play
+may already be under way when the failure comes; it finishes, and the report says
+what it did."""
 
 from __future__ import annotations
 
@@ -34,15 +36,17 @@ def test_a_failed_action_stops_every_node_before_the_next_phase(lab: Lab) -> Non
     final = json.loads(proc.stdout.strip().splitlines()[-1])
     assert final["status"] == "failed"
     assert final["failed"] == ['ceph.osd["pve01:/dev/sdz"]#create']
-    assert final["done"] == []
-    assert set(final["not_done"]) == {'ceph.osd["pve03:/dev/sdh"]#create', 'ceph.pool["extra"]#create',
-                                      'storage["extra-rbd"]#add'}
+    sdh = 'ceph.osd["pve03:/dev/sdh"]#create'  # pve03's own action in the same play
+    assert final["done"] in ([], [sdh])
+    assert set(final["not_done"]) == {'ceph.pool["extra"]#create', 'storage["extra-rbd"]#add'} | (
+        set() if final["done"] else {sdh})
     assert any("/dev/sdz on pve01: no such disk" in e for e in final["errors"]), final["errors"]
     pools = json.loads(lab.node_cli("pve01", "pvesh", "get", "/nodes/pve01/ceph/pool", "--output-format",
                                     "json").stdout)
     assert "extra" not in {p["pool_name"] for p in pools}
     disks = json.loads(lab.node_cli("pve03", "pvesh", "get", "/nodes/pve03/disks/list", "--output-format",
                                     "json").stdout)
-    assert next(d for d in disks if d["devpath"] == "/dev/sdh").get("osdid", -1) in (-1, None)
+    created = next(d for d in disks if d["devpath"] == "/dev/sdh").get("osdid", -1) not in (-1, None)
+    assert created == (sdh in final["done"])  # the report says what the cluster has
     storages = json.loads(lab.node_cli("pve01", "pvesh", "get", "/storage", "--output-format", "json").stdout)
     assert "extra-rbd" not in {s["storage"] for s in storages}

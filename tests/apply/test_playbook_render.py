@@ -68,6 +68,14 @@ def test_run_dir_layout(rendered: render.RunDir) -> None:
     assert not (root / "env" / "extravars").exists()
     assert rendered.secret_refs == {"PVE_PROVISION_SECRET_PBS_PASSWORD": "env:PBS_PASSWORD"}
     assert (root / "project" / "vars" / "actions.yml").read_text().startswith("---\n")
+    # in each play a node loads only its own actions' values (Ansible re-reads vars_files per task)
+    site = (root / "project" / "site.yml").read_text()
+    for number, play in enumerate(rendered.plays, start=1):
+        assert f"vars/play{number:02d}-{{{{ inventory_hostname | default('') }}}}.yml" in site
+        for run in play.runs:
+            text = (root / "project" / "vars" / f"play{number:02d}-{run.host}.yml").read_text()
+            assert text.startswith("---\n") and "pve_actions: !unsafe {" in text
+            assert {f'"{ra.var}"' for _, ra in run.steps} == set(re.findall(r'"a\d{3}"(?=: \{"host")', text))
 
 
 @pytest.mark.ansible
@@ -131,11 +139,13 @@ def test_plays_follow_serial_and_dependencies(rendered: render.RunDir) -> None:
     phases = [p.phase for p in plays]
     assert [x for i, x in enumerate(phases) if i == 0 or phases[i - 1] != x][:3] == ["network", "cluster", "corosync"]
     join = next(p for p in plays if any(ra.action.kind == "cluster_join" for ra in p.actions))
-    # create, then root SSH trust for the joiner, then the join: three plays
-    assert join.serial and join.quorum_optional and join.hosts == ["pve02"]
-    assert [ra.action.kind for ra in join.actions] == ["cluster_join"]
+    # root SSH trust for the joiner first (it needs nothing of the phase), then create and
+    # join, one node at a time: two plays, not one per switch between them
+    assert join.serial and join.quorum_optional and join.hosts == ["pve01", "pve02"]
+    assert [ra.action.kind for ra in join.actions] == ["cluster_create", "cluster_join"]
     trust = plays[plays.index(join) - 1]
     assert [ra.action.kind for ra in trust.actions] == ["ssh_trust"] and trust.hosts == ["pve02"]
+    assert not trust.serial
     mon = next(p for p in plays if any(ra.action.kind == "ceph_mon_create" for ra in p.actions))
     assert mon.serial and not mon.quorum_optional
     site = (rendered.project / "site.yml").read_text()
@@ -163,6 +173,7 @@ def test_parallel_play_splits_on_cross_host_dependency(tmp_path: Path) -> None:
     assert [[ra.action.node for ra in p.actions] for p in rd.plays] == [["pve01", "pve02"], ["pve03"]]
     site = (rd.project / "site.yml").read_text()
     assert "strategy: free" not in site and site.count("any_errors_fatal: true") == len(rd.plays)
+    assert site.count("strategy: pve_parallel") == 1  # the two-node play: nodes side by side, stopped together
     # the two-node play: each node includes its own file; the one-node play imports it
     assert 'include_tasks: "tasks/play01-{{ inventory_hostname }}.yml"' in site
     assert 'import_tasks: "tasks/play02-pve03.yml"' in site
@@ -231,3 +242,23 @@ def test_one_probe_per_node_and_play_and_a_fresh_one_where_the_play_changed_the_
     assert text.count("pve_probe:") == 2 and "pvesh" not in text
     site = (rd.project / "site.yml").read_text()
     assert f'import_tasks: "{run.file}"' in site and "include_tasks" not in site
+
+
+def test_consecutive_adds_of_a_batchable_kind_on_one_node_are_one_task(rendered: render.RunDir) -> None:
+    """The sample plan's two HA resource adds: one pve_batch task whose members keep their
+    own labels and values (data in vars/actions.yml, never in the task file)."""
+    assert "ha_resource_add" in render.batchable_kinds()
+    [(first, members)] = rendered.batches.items()
+    assert len(members) == 2 and first == members[0]
+    run = next(r for p in rendered.plays for r in p.runs if any(b for _, _, b in r.parts))
+    [batch] = [b for _, _, b in run.parts if b]
+    text = (rendered.project / batch).read_text()
+    assert text.count("pve_batch:") == 1 and text.count("label:") == 2
+    assert "vm:101" not in text and "lookup" not in text
+    assert f"pve_actions.a{members[1]}.t.sid" in text
+    assert '--failback' in text  # the PVE 9 case's flag, decided per member
+    host_run = (rendered.project / run.file).read_text()
+    assert f"Action {first}: ha_resource_add (2 actions in one task)" in host_run
+    names = {ra.label: ra.task_names for ra in rendered.actions}
+    assert names[members[0]] == names[members[1]] == [f"Action {first}: ha-manager add, 2 resources one after "
+                                                      "the other"]

@@ -55,3 +55,25 @@ def test_lab_matches_the_stack(lab: LabHandle) -> None:
     assert {s.name for s in spec.storage} <= {s["storage"] for s in lab.get("/storage")}
     assert {r.sid for r in spec.ha.resources} == {r["sid"] for r in lab.get("/cluster/ha/resources")}
     assert {g.name for g in spec.ha.groups} == {g["group"] for g in lab.get("/cluster/ha/groups")}
+
+
+def test_blank_from_a_stack_is_its_machines_freshly_installed(tmp_path: Path) -> None:
+    """``lab up --blank --from STACK``: the stack's nodes, NICs, disks and guests, with
+    nothing configured (what a full build of a large synthetic stack starts from)."""
+    spec = load_stack(STACK).cluster
+    lab = start_lab(tmp_path, "b", "--blank", "--from", str(STACK))
+    try:
+        assert lab.conn["nodes"] == spec.node_names
+        node = spec.nodes[0].name
+        status = lab.get("/cluster/status", as_node=node)
+        assert not [e for e in status if e["type"] == "cluster"]  # standalone, as installed
+        nics = {i["iface"] for i in lab.get(f"/nodes/{node}/network", as_node=node) if i["type"] == "eth"}
+        assert {i.name for i in spec.nodes[0].interfaces if i.type == "nic"} <= nics
+        assert spec.ceph is not None
+        disks = {d["devpath"] for d in lab.get(f"/nodes/{node}/disks/list", as_node=node)}
+        assert {o.device for o in spec.ceph.osds if o.node == node} <= disks
+        assert lab.get("/cluster/ha/resources", as_node=node) == []
+        vmids = {str(g["vmid"]) for g in lab.get(f"/nodes/{node}/qemu", as_node=node)}
+        assert {g.sid.split(":")[1] for g in spec.guests if g.node == node and g.sid.startswith("vm:")} <= vmids
+    finally:
+        stop_lab(lab)

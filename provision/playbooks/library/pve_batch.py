@@ -1,0 +1,50 @@
+#!/usr/bin/python
+"""Ansible module: many actions of one kind on one node as one task.
+
+A plan for a large cluster holds thousands of actions of a few kinds (2,000 `ha-manager
+add`s for 2,000 HA resources). As one task each, every action paid Ansible's own cost
+per task (a module process, its result, the callbacks) on top of its command. Where
+several actions of one kind run one after the other on one node, apply renders them as
+one task of this module: it gets each action's label, its argv (a list, never a shell
+line) and whether its guard says it must run, and runs them in plan order, one at a time
+(PVE serialises them on its cluster lock anyway). The first command that fails stops the
+batch, as it would stop the run: the result names what finished (`done`, guards
+included), the action that failed (`failed_action`) and its stderr, so the run record still says, per
+action, what happened.
+"""
+
+from __future__ import annotations
+
+import subprocess
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main() -> None:
+    module = AnsibleModule(
+        argument_spec={
+            "commands": {"type": "list", "elements": "dict", "required": True, "options": {
+                "label": {"type": "str", "required": True},
+                "argv": {"type": "list", "elements": "str", "required": True},
+                "run": {"type": "bool", "required": True},
+            }},
+        },
+        supports_check_mode=True,
+    )
+    done: list[str] = []
+    ran: list[str] = []
+    for item in module.params["commands"]:
+        if item["run"] and not module.check_mode:
+            proc = subprocess.run(item["argv"], capture_output=True, text=True, check=False)
+            if proc.returncode != 0:
+                # the message names the member (its command's first words); stderr says why
+                module.fail_json(msg=" ".join(item["argv"][:3]),
+                                 stderr=proc.stderr, stdout=proc.stdout, rc=proc.returncode, cmd=item["argv"],
+                                 done=done, ran=ran, failed_action=item["label"], changed=bool(ran))
+            ran.append(item["label"])
+        done.append(item["label"])
+    module.exit_json(changed=bool(ran), done=done, ran=ran)
+
+
+if __name__ == "__main__":
+    main()
