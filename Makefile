@@ -21,14 +21,21 @@ SYS_DEBS := fuse3 corosync corosync-qnetd corosync-qdevice iproute2 util-linux i
 .PHONY: venv sysdeps test lint typecheck unit demo bench bench-smoke docs clean
 
 # The runtime install includes the `lab` extra: the demo and the tests run the embedded lab.
+# --no-compile: pip would byte-compile every installed file (ansible-core, matplotlib, pulumi:
+# hundreds of MB); Python compiles the modules a run imports on first use instead.
+PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check --no-compile
+
 $(RUNTIME): pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[lab]'
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP_INSTALL) -e '.[lab]'
 	touch $(RUNTIME)
 
-$(DEV): $(RUNTIME)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,lab]'
-	touch $(DEV)
+# One pip run for the dev set (it holds the runtime set), so a fresh clone resolves and
+# installs once; it stands for the runtime install too.
+$(DEV): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP_INSTALL) -e '.[dev,lab]'
+	touch $(RUNTIME) $(DEV)
 
 venv: $(DEV)
 
@@ -55,7 +62,10 @@ typecheck: $(DEV)
 unit: $(DEV) sysdeps
 	$(BIN)/pytest -q -n 2 --durations=25
 
-test: lint typecheck unit
+# pip (the venv) and apt-get (sysdeps) download and unpack side by side; then the checks.
+test:
+	@$(MAKE) --no-print-directory -j2 $(DEV) sysdeps
+	@$(MAKE) --no-print-directory lint typecheck unit
 
 # The generated reference pages (tests fail when a committed page differs from its source).
 docs: $(DEV)
