@@ -39,14 +39,16 @@ $(DEV): pyproject.toml
 
 venv: $(DEV)
 
+# One apt-get run for only the missing packages.
 sysdeps:
-	@if ! dpkg -s $(SYS_DEBS) >/dev/null 2>&1; then \
+	@missing=$$(for p in $(SYS_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian packages: $(SYS_DEBS)"; \
+	    echo "installing Debian packages:" $$missing; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	      $(SYS_DEBS) >/dev/null; \
+	      $$missing >/dev/null; \
 	  else \
-	    echo "note: some of $(SYS_DEBS) are missing and this is not root: install them with apt-get" >&2; \
+	    echo "note:" $$missing "are missing and this is not root: install them with apt-get" >&2; \
 	  fi; \
 	fi
 	@if [ "$$(id -u)" = 0 ]; then mkdir -p /run/network; fi
