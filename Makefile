@@ -21,25 +21,34 @@ SYS_DEBS := fuse3 corosync corosync-qnetd corosync-qdevice iproute2 util-linux i
 .PHONY: venv sysdeps test lint typecheck unit demo bench bench-smoke docs clean
 
 # The runtime install includes the `lab` extra: the demo and the tests run the embedded lab.
+# --no-compile: pip would byte-compile every installed file (ansible-core, matplotlib, pulumi:
+# hundreds of MB); Python compiles the modules a run imports on first use instead.
+PIP_INSTALL := $(BIN)/pip install --quiet --disable-pip-version-check --no-compile
+
 $(RUNTIME): pyproject.toml
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[lab]'
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP_INSTALL) -e '.[lab]'
 	touch $(RUNTIME)
 
-$(DEV): $(RUNTIME)
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[dev,lab]'
-	touch $(DEV)
+# One pip run for the dev set (it holds the runtime set), so a fresh clone resolves and
+# installs once; it stands for the runtime install too.
+$(DEV): pyproject.toml
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(PIP_INSTALL) -e '.[dev,lab]'
+	touch $(RUNTIME) $(DEV)
 
 venv: $(DEV)
 
+# One apt-get run for only the missing packages.
 sysdeps:
-	@if ! dpkg -s $(SYS_DEBS) >/dev/null 2>&1; then \
+	@missing=$$(for p in $(SYS_DEBS); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    echo "installing Debian packages: $(SYS_DEBS)"; \
+	    echo "installing Debian packages:" $$missing; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-	      $(SYS_DEBS) >/dev/null; \
+	      $$missing >/dev/null; \
 	  else \
-	    echo "note: some of $(SYS_DEBS) are missing and this is not root: install them with apt-get" >&2; \
+	    echo "note:" $$missing "are missing and this is not root: install them with apt-get" >&2; \
 	  fi; \
 	fi
 	@if [ "$$(id -u)" = 0 ]; then mkdir -p /run/network; fi
@@ -55,7 +64,10 @@ typecheck: $(DEV)
 unit: $(DEV) sysdeps
 	$(BIN)/pytest -q -n 2 --durations=25
 
-test: lint typecheck unit
+# pip (the venv) and apt-get (sysdeps) download and unpack side by side; then the checks.
+test:
+	@$(MAKE) --no-print-directory -j2 $(DEV) sysdeps
+	@$(MAKE) --no-print-directory lint typecheck unit
 
 # The generated reference pages (tests fail when a committed page differs from its source).
 docs: $(DEV)

@@ -6,6 +6,10 @@ network namespaces) and the end-to-end applies take minutes each and sort last b
 name, so by default they start when everything else is done and one worker runs
 them alone at the end. Started first, they overlap with the many short modules and
 the wall time approaches half the total work.
+
+pytest-xdist (3.x) would reorder the files by their number of tests, most first, which
+put the one- to five-test real-parts modules at the very end again; pyproject's addopts
+pass `--no-loadscope-reorder` so the order below is the order the workers get.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ LONG_FIRST = (
     "tests/real/test_real_quorum.py",
     "tests/real/",
     "tests/apply/test_e2e",
+    "tests/packaging/",
+    "tests/cli/test_lazy_cli.py",
     "tests/examples/",
     "tests/pulumi/",
-    "tests/packaging/",
     "tests/apply/",
     "tests/cli/",
     "tests/lab/",

@@ -44,8 +44,10 @@ class Installed:
         return _run([str(self.venv / "bin" / "provision"), *args], cwd=self.work, env=env, timeout=timeout)
 
     def pip_install(self, requirement: str) -> None:
-        proc = _run([str(self.venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-                     "--disable-pip-version-check", requirement], cwd=self.work)
+        """pip (the test's own, pointed at the venv's interpreter) installs into the venv;
+        without byte-compiling, as the venv's first runs compile what they import."""
+        proc = _run([sys.executable, "-m", "pip", "--python", str(self.venv / "bin" / "python"), "install",
+                     "--quiet", "--disable-pip-version-check", "--no-compile", requirement], cwd=self.work)
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
 
@@ -59,7 +61,7 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Installed]:
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
     wheel = next(dist.glob("pve_provision-*.whl"))
     venv = root / "venv"
-    made = _run([sys.executable, "-m", "venv", str(venv)], cwd=root)
+    made = _run([sys.executable, "-m", "venv", "--without-pip", str(venv)], cwd=root)  # pip_install's pip fills it
     assert made.returncode == 0, made.stderr
     work, home = root / "work", root / "home"
     work.mkdir()

@@ -76,8 +76,9 @@ def up(home: Path, work: Path, *args: str) -> RealLab:
     return lab
 
 
-def stack_copy(dst: Path, edit: Any = None) -> Path:
-    text = (REPO / "stacks" / "lab.yaml").read_text()
+def stack_copy(dst: Path, edit: Any = None, src: Path = REPO / "stacks" / "lab.yaml") -> Path:
+    """``src`` (stacks/lab.yaml unless given) copied to ``dst``, with an optional text edit."""
+    text = src.read_text()
     if edit is not None:
         text = edit(text)
     dst.write_text(text)

@@ -1,9 +1,13 @@
-"""stacks/lab.yaml applied to a real lab (real corosync per node): converges, and each
-failure ends in the quorum that ``provision simulate`` predicts for it.
+"""A blank real lab (real corosync per node) built by ``provision apply``: our playbooks
+create and join a real cluster, and each failure ends in the quorum that ``provision
+simulate`` predicts for it.
 
-One real lab for the whole build and fault matrix (bring-up plus apply take about a
-minute on 2 cores), so everything runs in one test, in order; every fault is undone and
-the full membership awaited before the next. Timing lives in bench/real_lab.py.
+The stack is tests/real/stacks/quorum.yaml: stacks/lab.yaml's nodes, corosync links and HA
+resources without its Ceph and bonds, which the real lab runs through the simulated lab's
+code (tests/apply/test_e2e.py builds them) and which would triple the apply. One real lab
+for the whole build and fault matrix, so everything runs in one test, in order; every
+fault is undone and the full membership awaited before the next. Timing lives in
+bench/real_lab.py.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from real_lab import (
 pytestmark = pytest.mark.e2e
 
 ALL = ("pve01", "pve02", "pve03")
+QUORUM = REPO / "tests" / "real" / "stacks" / "quorum.yaml"
 
 
 def _whole(lab: RealLab, nodes: tuple[str, ...] = ALL, votes: int = 3) -> None:
@@ -43,7 +48,7 @@ def test_apply_then_failures_match_simulate() -> None:
 def _apply_then_failures(tmp_path: Path) -> None:
     lab = up(tmp_path / "home", tmp_path, "--blank")
     try:
-        stack = stack_copy(tmp_path / "lab.yaml")
+        stack = stack_copy(tmp_path / "quorum.yaml", src=QUORUM)
         proc = lab.cli("apply", str(stack), "--auto-approve", "--format", "json", timeout=1800)  # hang guard only
         assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
         replan = lab.cli("plan", str(stack), "--detailed-exitcode")
@@ -96,7 +101,7 @@ def _single_link(tmp_path: Path) -> None:
         assert line in text
         return text.replace(line, "")
 
-    stack = stack_copy(tmp_path / "one-link.yaml", one_link)
+    stack = stack_copy(tmp_path / "one-link.yaml", one_link, src=QUORUM)
     lab = up(tmp_path / "home", tmp_path, "--from", str(stack))
     try:
         assert set(lab.status()["real"]["links"]) == {f"{n}/0" for n in ALL}
