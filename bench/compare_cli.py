@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import statistics
 import subprocess
 import sys
@@ -35,8 +36,9 @@ def one_plan(tree: Path, env: dict[str, str], stack: Path, lab: str) -> tuple[fl
     """Wall and CPU seconds of one `python -m provision plan` run from `tree`."""
     env = dict(env, PYTHONPATH=str(tree))
     start = time.perf_counter()
+    # cwd: `python -m` puts the working directory first on sys.path, before PYTHONPATH
     proc = subprocess.Popen([sys.executable, "-m", "provision", "plan", str(stack), "--lab", lab, "--format",
-                             "json"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                             "json"], env=env, cwd=tree, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     err = proc.stderr.read().decode() if proc.stderr else ""
@@ -68,6 +70,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--latency-ms", type=float, default=20.0)
     args = parser.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the lab still goes down
     trees = {"before": args.old.resolve(), "after": BENCH.parent}
     clean = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     for tree in trees.values():

@@ -8,7 +8,8 @@ docs/bench.md). The trust rules are the endpoint's (provision.discover.endpoint)
 CA file, else the system store; a pinned SHA-256 fingerprint is compared with the
 certificate the server presented right after the handshake, before a request (and so
 the token) is sent; `insecure` verifies nothing. Failures are the typed errors the
-retrying `ApiClient` understands, worded as before.
+retrying `ApiClient` understands, worded as before. Unlike requests, no proxy from
+`HTTPS_PROXY` is used: the token goes to the cluster's API and nowhere else.
 """
 
 from __future__ import annotations
