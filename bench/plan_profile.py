@@ -1,10 +1,14 @@
-"""Where a no-op plan spends its time: loading the stack, discovery, planning.
+"""Where a no-op `provision plan` spends its time, stage by stage, in one fresh process.
 
     PROVISION_HOME=... .venv/bin/python bench/plan_profile.py STACK LAB [--profile]
 
-Times each stage in-process against a running lab (a lab built with `lab up --from
-STACK` plans to zero actions), and with `--profile` prints pyinstrument's call tree of
-discovery and planning, to find what grows faster than the cluster.
+The stages of the CLI's own path (`provision.plan.workflow`), each with its wall time and
+this process's CPU time (all threads): importing what `provision plan` imports, loading the
+stack, discovery's requests (`fetch`: wall minus CPU is the wait for the network and the
+server), turning the answers into the model (`assemble`), the plan (diff, order, safety,
+digest), the plan document and its JSON. Interpreter start is not in it: `python -c pass`
+measures that. With `--profile`, pyinstrument's call tree of the stages after the
+imports. Against a lab built with `lab up --from STACK` the plan is empty.
 Nothing is asserted; speed never goes into tests.
 """
 
@@ -13,47 +17,62 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-
-from provision.discover import ApiClient, discover, from_lab
-from provision.plan import make_plan
-from provision.spec import load_stack
+from typing import Any
 
 
-@dataclass(frozen=True)
-class PlanStages:
-    load_s: float
-    discover_s: float
-    plan_s: float
-    requests: int
-    actions: int
+@dataclass
+class Stages:
+    """(name, wall seconds, CPU seconds) per stage, in order."""
+
+    rows: list[tuple[str, float, float]] = field(default_factory=list)
+    requests: int = 0
+    actions: int = 0
     profile: str | None = None
 
+    def time(self, name: str, fn: Callable[[], Any]) -> Any:
+        wall, cpu = time.perf_counter(), time.process_time()
+        out = fn()
+        self.rows.append((name, time.perf_counter() - wall, time.process_time() - cpu))
+        return out
 
-def plan_stages(stack: Path, lab: str, profile: bool = False) -> PlanStages:
-    """Load `stack`, discover `lab`, plan: each stage's wall time (and a call tree)."""
-    t0 = time.perf_counter()
-    desired = load_stack(stack).cluster
-    load_s = time.perf_counter() - t0
-    client = ApiClient.for_endpoint(from_lab(lab))
+
+def plan_stages(stack: Path, lab: str, profile: bool = False) -> Stages:
+    s = Stages()
+
+    def imports() -> None:
+        import provision.cli.plan  # noqa: F401  (what the command module pulls in)
+
+    s.time("import", imports)
+    from provision.cli.common import Format, render_plan
+    from provision.discover import ApiClient, Discovery, assemble, fetch, from_lab
+    from provision.plan.workflow import Live, api_workers, plan_of
+    from provision.spec import load_stack
+
     profiler = None
     if profile:
         from pyinstrument import Profiler
 
         profiler = Profiler()
         profiler.start()
-    t0 = time.perf_counter()
-    found = discover(client, hint_nodes=desired.node_names, read_report=desired.quorum.qdevice is not None)
-    discover_s = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    plan = make_plan(desired, found.cluster, found.observed, stack=str(stack))
-    plan_s = time.perf_counter() - t0
-    text = None
+    loaded = s.time("load stack", lambda: load_stack(stack))
+    desired = loaded.cluster
+    client = ApiClient.for_endpoint(from_lab(lab))
+    resp = s.time("fetch", lambda: fetch(client, desired.node_names, api_workers(),
+                                         read_report=desired.quorum.qdevice is not None))
+    cluster, observed = s.time("assemble", lambda: assemble(resp))
+    live = Live(stack=stack, desired=desired, endpoint=from_lab(lab), client=client,
+                found=Discovery(cluster, observed, client.requests), loaded=loaded)
+    plan = s.time("plan", lambda: plan_of(live))
+    document = s.time("document", plan.to_document)
+    s.time("render json", lambda: render_plan(document, Format.json))
     if profiler is not None:
         profiler.stop()
-        text = profiler.output_text(color=False)
-    return PlanStages(load_s, discover_s, plan_s, found.requests, len(plan.to_document()["actions"]), text)
+        s.profile = profiler.output_text(color=False)
+    s.requests, s.actions = client.requests, len(document["actions"])
+    return s
 
 
 def main(argv: list[str]) -> int:
@@ -61,9 +80,12 @@ def main(argv: list[str]) -> int:
         print(__doc__, file=sys.stderr)
         return 1
     s = plan_stages(Path(argv[0]), argv[1], profile="--profile" in argv)
-    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"load {s.load_s:.2f}s  discover {s.discover_s:.2f}s ({s.requests} requests)  plan {s.plan_s:.2f}s "
-          f"({s.actions} actions)")
+    print(f"load average: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; {s.requests} requests, "
+          f"{s.actions} actions")
+    for name, wall, cpu in s.rows:
+        print(f"  {name:<12} wall {wall * 1000:7.1f} ms   cpu {cpu * 1000:7.1f} ms")
+    total_wall, total_cpu = sum(r[1] for r in s.rows), sum(r[2] for r in s.rows)
+    print(f"  {'total':<12} wall {total_wall * 1000:7.1f} ms   cpu {total_cpu * 1000:7.1f} ms")
     if s.profile:
         print(s.profile)
     return 0

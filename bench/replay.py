@@ -17,14 +17,14 @@ against it has its request count measured from the server side.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import ssl
 import subprocess
 import sys
 import threading
-import time
 import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,11 @@ Key = tuple[str, str]
 
 class Server:
     """Recording proxy and replay server on 127.0.0.1 (one port, the lab's main API).
-    Runs in its own process (``main``), so it never competes for the bench's GIL."""
+
+    asyncio serves every connection concurrently: TLS handshakes, the injected latency
+    (``asyncio.sleep``) and the answers of one client's many connections overlap, as they
+    do on pveproxy, so a client's figure is its own time and never a queue in this
+    server. Runs in its own process (``main``), so it never competes for the bench's GIL."""
 
     def __init__(self, lab_dir: Path, latency_ms: float) -> None:
         conn: dict[str, Any] = json.loads((lab_dir / "connection.json").read_text())
@@ -46,18 +50,12 @@ class Server:
         self.answers: dict[Key, tuple[int, bytes]] = {}
         self.requests = 0
         self.misses = 0
-        self._lock = threading.Lock()
         self._local = threading.local()
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        context.load_cert_chain(str(lab_dir / "tls" / "server.pem"), str(lab_dir / "tls" / "server.key"))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.port = int(self.server.server_address[1])
+        self.context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        self.context.load_cert_chain(str(lab_dir / "tls" / "server.pem"), str(lab_dir / "tls" / "server.key"))
 
     def stats(self) -> dict[str, int]:
-        with self._lock:
-            return {"requests": self.requests, "misses": self.misses, "answers": len(self.answers)}
+        return {"requests": self.requests, "misses": self.misses, "answers": len(self.answers)}
 
     def _session(self) -> requests.Session:
         session: requests.Session | None = getattr(self._local, "session", None)
@@ -73,28 +71,57 @@ class Server:
             self.recording = False
         return 200, json.dumps(self.stats()).encode()
 
-    def answer(self, path: str, query: str, headers: dict[str, str]) -> tuple[int, bytes]:
+    def _forward(self, path: str, query: str, authorization: str) -> tuple[int, bytes]:
+        base = self.upstream.removesuffix("/api2/json")
+        # verify per request: a session's own setting loses to REQUESTS_CA_BUNDLE
+        resp = self._session().get(f"{base}{path}" + (f"?{query}" if query else ""), verify=self.ca_file,
+                                   headers={"Authorization": authorization})
+        return resp.status_code, resp.content
+
+    async def answer(self, path: str, query: str, headers: dict[str, str]) -> tuple[int, bytes]:
         if path.startswith("/_replay/"):
             return self.control(path)
         key = (path, "&".join(sorted(query.split("&"))) if query else "")
-        with self._lock:
-            self.requests += 1
-        if self.recording:
-            base = self.upstream.removesuffix("/api2/json")
-            # verify per request: a session's own setting loses to REQUESTS_CA_BUNDLE
-            resp = self._session().get(f"{base}{path}" + (f"?{query}" if query else ""), verify=self.ca_file,
-                                       headers={"Authorization": headers.get("Authorization", "")})
-            got = (resp.status_code, resp.content)
-            with self._lock:
-                self.answers[key] = got
+        self.requests += 1
+        if self.recording:  # the lab answers (in a thread: its request blocks)
+            got = await asyncio.to_thread(self._forward, path, query, headers.get("authorization", ""))
+            self.answers[key] = got
             return got
-        time.sleep(self.latency)
+        await asyncio.sleep(self.latency)
         found = self.answers.get(key)
         if found is None:
-            with self._lock:
-                self.misses += 1
+            self.misses += 1
             return 404, b'{"data":null,"message":"not recorded\\n"}'
         return found
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """One kept-alive HTTP/1.1 connection: GETs, one after the other, until it closes."""
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                headers = {k.strip().lower(): v.strip() for k, _, v in (h.partition(":") for h in lines[1:] if h)}
+                parts = urllib.parse.urlsplit(target)
+                status, body = await self.answer(parts.path, parts.query, headers) if method == "GET" else (
+                    501, b'{"data":null}')
+                writer.write(f"HTTP/1.1 {status} {HTTPStatus(status).phrase if status in _PHRASES else 'Status'}"
+                             f"\r\nContent-Type: application/json;charset=UTF-8\r\n"
+                             f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, ssl.SSLError, ValueError):
+            pass
+        finally:
+            writer.close()
+
+    async def run(self) -> None:
+        server = await asyncio.start_server(self.serve, "127.0.0.1", 0, ssl=self.context, backlog=512)
+        print(server.sockets[0].getsockname()[1], flush=True)
+        async with server:
+            await server.serve_forever()
+
+
+_PHRASES = {s.value for s in HTTPStatus}
 
 
 class Replay:
@@ -139,30 +166,9 @@ class Replay:
         return root
 
 
-def _handler(replay: Server) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"  # keep-alive, as pveproxy serves the clients
-
-        def do_GET(self) -> None:
-            parts = urllib.parse.urlsplit(self.path)
-            status, body = replay.answer(parts.path, parts.query, dict(self.headers))
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json;charset=UTF-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
-
-    return Handler
-
-
 def main() -> None:
     """``replay.py LAB_DIR LATENCY_MS``: serve, print the port on the first line."""
-    server = Server(Path(sys.argv[1]), float(sys.argv[2]))
-    print(server.port, flush=True)
-    server.server.serve_forever()
+    asyncio.run(Server(Path(sys.argv[1]), float(sys.argv[2])).run())
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
-"""How long reading the largest stack takes: libyaml's fast path against ruamel's
-round-trip loader, and the whole `load_stack` (parse, validate, cross-check).
+"""How long reading the largest stack takes: libyaml's plain-data path (what a stack
+without findings is read with), its tree with positions (composed only for a finding),
+ruamel's round-trip loader, and the whole `load_stack` (parse, validate, cross-check).
 
     .venv/bin/python bench/stack_load.py        # JSON on stdout, with the load average
 """
@@ -17,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from big_stack import big_stack
 
-from provision.spec.fastcompose import compose_fast
+from provision.spec.fastcompose import compose_fast, load_fast
 from provision.spec.loader import load_stack
 from provision.spec.yamlread import stack_yaml
 
@@ -38,6 +39,7 @@ def main() -> None:
         path.write_text(text)
         result = {
             "stack_bytes": len(text.encode()),
+            "plain_fast_s": _median(lambda: load_fast(text), 5),
             "fast_compose_s": _median(lambda: compose_fast(text), 5),
             "ruamel_roundtrip_s": _median(lambda: stack_yaml().load(text), 1),
             "load_stack_s": _median(lambda: load_stack(path), 5),

@@ -11,6 +11,7 @@ or the destructive flag, and the catalogue test allows exactly these to go unrea
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import Field, StringConstraints, TypeAdapter, field_validator, model_validator
@@ -36,7 +37,13 @@ from provision.spec.network import IFACE_NAME, Interface
 
 Vote = Field(ge=0, le=255)
 IfaceName = Annotated[str, StringConstraints(pattern=IFACE_NAME)]
-_INTERFACE: TypeAdapter[Any] = TypeAdapter(Interface)
+
+
+@cache
+def _interface() -> TypeAdapter[Any]:
+    """The spec's interface union as a validator, built when a network action is first
+    validated (building it costs every command that imports the catalogue otherwise)."""
+    return TypeAdapter(Interface)
 
 
 def _no_control_anywhere(value: Any) -> None:
@@ -94,7 +101,7 @@ class NetworkApply(Params):
     @classmethod
     def _valid_interfaces(cls, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for item in value:
-            _INTERFACE.validate_python(item)
+            _interface().validate_python(item)
             _no_control_anywhere(item)
         return value
 

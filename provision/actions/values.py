@@ -60,7 +60,7 @@ SecretDesc = Annotated[str, StringConstraints(pattern=r"^(env:[A-Za-z_][A-Za-z0-
 class ParamModel(BaseModel):
     """Base of every parameter model: immutable, strict types, no unknown keys."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True, defer_build=True)
 
 
 class SecretParam(ParamModel):

@@ -4,8 +4,10 @@
 Public surface; everything else in this package is an implementation detail.
 """
 
+from typing import TYPE_CHECKING, Any
+
 from provision.discover import bootstrap
-from provision.discover.client import ApiClient, ProxmoxerTransport
+from provision.discover.client import ApiClient
 from provision.discover.discover import Discovery, NodeClient, Responses, assemble, discover, fetch
 from provision.discover.endpoint import Endpoint, from_connection, from_lab, from_url
 from provision.discover.errors import (
@@ -21,6 +23,19 @@ from provision.discover.errors import (
     UnmodelledError,
 )
 from provision.discover.observed import MemberState, MonState, Observed, OsdState
+
+if TYPE_CHECKING:
+    from provision.discover.proxmoxer_transport import ProxmoxerTransport
+
+
+def __getattr__(name: str) -> Any:
+    """`ProxmoxerTransport` is imported on first use: it loads requests and proxmoxer,
+    which only apply's pool lock needs, not every discovery."""
+    if name == "ProxmoxerTransport":
+        from provision.discover.proxmoxer_transport import ProxmoxerTransport
+
+        return ProxmoxerTransport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = [
     "ApiClient",

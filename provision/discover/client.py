@@ -1,4 +1,4 @@
-"""A counting, retrying GET client over proxmoxer.
+"""A counting, retrying GET client (over `provision.discover.https`).
 
 Discovery reads a fixed set of endpoints once each (per cluster, or per node),
 never one per object. The client counts every HTTP request it sends (retries
@@ -11,34 +11,13 @@ from __future__ import annotations
 
 import threading
 import time
-import warnings
 from collections import Counter
 from collections.abc import Callable
 from typing import Any, Protocol
 
-import requests
-from urllib3.exceptions import InsecureRequestWarning, MaxRetryError, NameResolutionError, NewConnectionError
-
-from provision.discover.endpoint import Endpoint, FingerprintAdapter
-from provision.discover.errors import (
-    ApiError,
-    AuthError,
-    ConnectError,
-    DiscoveryError,
-    RetryableError,
-    TlsError,
-    UnavailableError,
-)
-from provision.discover.presented import pin_advice
-
-
-class HttpStatusError(DiscoveryError):
-    """An HTTP error answer, before the client decides whether to retry."""
-
-    def __init__(self, status: int, message: str) -> None:
-        self.status = status
-        self.message = message
-        super().__init__(f"HTTP {status}: {message}")
+from provision.discover.endpoint import Endpoint
+from provision.discover.errors import ApiError, AuthError, HttpStatusError, RetryableError, UnavailableError
+from provision.discover.https import HttpsTransport
 
 
 class Transport(Protocol):
@@ -57,61 +36,6 @@ ABSENT = (
     "migrated to rules",  # PVE 9 HA groups endpoint
     "hostname lookup", "not reachable", "no such node",  # a node the answering node cannot reach
 )
-
-
-class ProxmoxerTransport:
-    """GETs through proxmoxer's HTTPS backend with token auth."""
-
-    def __init__(self, endpoint: Endpoint, timeout: float = 10.0) -> None:
-        from proxmoxer import ProxmoxAPI
-
-        self.endpoint = endpoint
-        verify: str | bool = True
-        if endpoint.insecure:
-            verify = False
-            warnings.simplefilter("ignore", InsecureRequestWarning)
-        elif endpoint.fingerprint:
-            verify = False  # the adapter below pins the certificate instead
-        elif endpoint.ca_file:
-            verify = endpoint.ca_file
-        self.api = ProxmoxAPI(
-            endpoint.host, port=endpoint.port, user=endpoint.user, token_name=endpoint.token_name,
-            token_value=endpoint.secret, verify_ssl=verify, timeout=timeout,
-        )
-        session: requests.Session = self.api._store["session"]
-        if endpoint.fingerprint and not endpoint.insecure:
-            session.mount("https://", FingerprintAdapter(endpoint.fingerprint))
-        else:
-            session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=16))
-
-    def __call__(self, path: str, params: dict[str, Any]) -> Any:
-        where = self.endpoint.describe()
-        session: requests.Session = self.api._store["session"]
-        url = f"{self.api._store['base_url']}/{path.lstrip('/')}"
-        try:
-            resp = session.request("GET", url, params=params or None)
-            if resp.status_code >= 400:
-                # PVE puts the reason in the envelope's `message` (proxmoxer drops it)
-                try:
-                    message = str(resp.json().get("message") or resp.reason)
-                except ValueError:
-                    message = str(resp.reason)
-                raise HttpStatusError(resp.status_code, message.strip())
-            return resp.json().get("data")
-        except requests.exceptions.SSLError as exc:
-            why = "certificate fingerprint does not match the pinned one" if "ingerprint" in str(exc) else \
-                "server certificate did not verify"
-            advice = pin_advice(self.endpoint.host, self.endpoint.port, self.endpoint.fingerprint)
-            raise TlsError(f"TLS error talking to {where}: {why}; {advice}") from None
-        except requests.exceptions.Timeout:
-            raise RetryableError(f"timeout talking to {where}") from None
-        except requests.exceptions.ConnectionError as exc:
-            reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
-            if isinstance(reason, NameResolutionError):
-                raise ConnectError(f"cannot resolve {self.endpoint.host}") from None
-            if isinstance(reason, NewConnectionError):
-                raise ConnectError(f"cannot connect to {where}: connection refused or no route") from None
-            raise RetryableError(f"connection to {where} dropped") from None
 
 
 class ApiClient:
@@ -137,7 +61,7 @@ class ApiClient:
 
     @classmethod
     def for_endpoint(cls, endpoint: Endpoint, **kwargs: Any) -> ApiClient:
-        return cls(ProxmoxerTransport(endpoint), label=endpoint.describe(), **kwargs)
+        return cls(HttpsTransport(endpoint), label=endpoint.describe(), **kwargs)
 
     def _count(self, path: str) -> None:
         with self._lock:
@@ -178,3 +102,6 @@ class ApiClient:
                 self.sleep(delay)
                 delay *= 2
         raise UnavailableError(f"GET {path} failed after {tries} attempt(s): {last}")
+
+
+__all__ = ["ABSENT", "RETRY_STATUS", "ApiClient", "HttpStatusError", "Transport"]

@@ -17,8 +17,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from requests.adapters import HTTPAdapter
-
 from provision.discover.errors import ConfigError
 from provision.spec.connection import Connection
 from provision.spec.secrets import SecretRef, SecretUnavailableError
@@ -145,25 +143,10 @@ def from_connection(conn: Connection, *, lab_override: str | None = None, insecu
                     fingerprint=api.fingerprint, insecure=insecure)
 
 
-class FingerprintAdapter(HTTPAdapter):
-    """Pins the server certificate by its SHA-256 fingerprint.
-
-    urllib3 checks `assert_fingerprint` against the DER certificate the peer sent,
-    during the handshake, before any request bytes (and the token) leave. The chain
-    is not validated (a pinned self-signed node certificate has no chain), the
-    pin is: a different certificate fails with an SSL error.
-    """
-
-    def __init__(self, fingerprint: str) -> None:
-        self._fingerprint = fingerprint.replace(":", "").lower()
-        if len(self._fingerprint) != 64:
-            raise ConfigError("a pinned fingerprint must be a SHA-256 digest (32 bytes, AA:BB:...)")
-        super().__init__()
-
-    def init_poolmanager(self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any) -> None:
-        pool_kwargs["assert_fingerprint"] = self._fingerprint
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-
-    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
-        # The chain is deliberately not verified; assert_fingerprint does the checking.
-        super().cert_verify(conn, url, False, cert)  # type: ignore[no-untyped-call]
+def pin_digest(fingerprint: str) -> str:
+    """A pinned certificate fingerprint (`AA:BB:...` or bare hex) as lower-case hex; a
+    value that is not a SHA-256 digest is a configuration error."""
+    digest = fingerprint.replace(":", "").lower()
+    if len(digest) != 64:
+        raise ConfigError("a pinned fingerprint must be a SHA-256 digest (32 bytes, AA:BB:...)")
+    return digest

@@ -13,6 +13,15 @@ class DiscoveryError(Exception):
     """Base class: the live cluster could not be read."""
 
 
+class HttpStatusError(DiscoveryError):
+    """An HTTP error answer, before the client decides whether to retry (a transport raises it)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        self.status = status
+        self.message = message
+        super().__init__(f"HTTP {status}: {message}")
+
+
 class RetryableError(DiscoveryError):
     """A 5xx answer, a timeout or a dropped connection: worth another attempt."""
 

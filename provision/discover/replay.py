@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from provision.discover.client import HttpStatusError
+from provision.discover.errors import HttpStatusError
 
 
 class ReplayTransport:

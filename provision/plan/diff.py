@@ -210,6 +210,8 @@ class _Differ:
                 self.gone(addr, to_view(observed[key]), what, destructive=destructive(observed[key]),
                           prunable=prunable)
                 continue
+            if desired[key] == observed[key]:
+                continue  # equal models have equal views: nothing to compare (most objects, most plans)
             before, after = to_view(observed[key]), to_view(desired[key])
             diffs = compare(after, before, auto=auto, ignore=ignore)
             if not diffs:

@@ -71,7 +71,7 @@ class _Frame:
 
     __slots__ = ("container", "key", "key_mark")
 
-    def __init__(self, container: CommentedMap | CommentedSeq) -> None:
+    def __init__(self, container: Any) -> None:
         self.container = container
         self.key: str | None = None
         self.key_mark: tuple[int, int] = (0, 0)
@@ -83,13 +83,31 @@ def compose_fast(text: str) -> CommentedMap | None:
     if _CLoader is None:  # PyYAML without libyaml: nothing to gain
         return None
     try:
-        return _compose(text)
+        tree: CommentedMap = _compose(text, marks=True)
+        return tree
     except (_Unusual, yaml.YAMLError):
         return None
 
 
-def _compose(text: str) -> CommentedMap | None:
+def load_fast(text: str) -> dict[str, Any] | None:
+    """The stack's data as plain dicts, lists and scalars (what `compose_fast`'s tree holds,
+    without positions), or None where `compose_fast` declines. A stack that loads cleanly
+    never needs a position, so this is the whole parse of `provision plan`; the tree with
+    marks is composed only when a finding must be placed in the file."""
+    if _CLoader is None:
+        return None
+    try:
+        data = _compose(text, marks=False)
+    except (_Unusual, yaml.YAMLError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _compose(text: str, marks: bool) -> Any:
+    """One pass over libyaml's events; `marks` builds ruamel's containers with every
+    key's and item's position, otherwise plain dicts and lists (several times faster)."""
     loader = _CLoader(text)
+    place = _place if marks else _place_plain
     scalars = _Scalars()
     frames: list[_Frame] = []
     root: Any = None
@@ -106,16 +124,19 @@ def _compose(text: str) -> CommentedMap | None:
                     raise _Unusual
                 value = scalars.plain(event.value) if event.implicit[0] else event.value
                 nodes += 1
-                root = _place(frames, value, event.start_mark, root)
+                root = place(frames, value, event.start_mark, root)
             elif kind is yaml.MappingStartEvent or kind is yaml.SequenceStartEvent:
                 if event.anchor is not None or event.tag is not None or len(frames) >= MAX_DEPTH - 1:
                     raise _Unusual
                 nodes += 1
-                container: CommentedMap | CommentedSeq = (
-                    CommentedMap() if kind is yaml.MappingStartEvent else CommentedSeq())
                 mark = event.start_mark
-                container._yaml_set_line_col(mark.line, mark.column)
-                root = _place(frames, container, mark, root)
+                container: Any
+                if marks:
+                    container = CommentedMap() if kind is yaml.MappingStartEvent else CommentedSeq()
+                    container._yaml_set_line_col(mark.line, mark.column)
+                else:
+                    container = {} if kind is yaml.MappingStartEvent else []
+                root = place(frames, container, mark, root)
                 frames.append(_Frame(container))
             elif kind is yaml.MappingEndEvent or kind is yaml.SequenceEndEvent:
                 frames.pop()
@@ -129,7 +150,7 @@ def _compose(text: str) -> CommentedMap | None:
                 raise _Unusual
     finally:
         loader.dispose()
-    if not isinstance(root, CommentedMap):
+    if not isinstance(root, dict):
         raise _Unusual  # empty text, or not a mapping at the top: ruamel's diagnostics
     return root
 
@@ -152,5 +173,23 @@ def _place(frames: list[_Frame], value: Any, mark: Any, root: Any) -> Any:
         key = frame.key
         container.lc.add_kv_line_col(key, [*frame.key_mark, mark.line, mark.column])
         container[key] = value
+        frame.key = None
+    return root
+
+
+def _place_plain(frames: list[_Frame], value: Any, mark: Any, root: Any) -> Any:
+    """`_place` for plain containers: the same rules, no positions."""
+    if not frames:
+        return value
+    frame = frames[-1]
+    container = frame.container
+    if frame.key is None and isinstance(container, dict):
+        if not isinstance(value, str) or value == "<<" or value in container:
+            raise _Unusual
+        frame.key = value
+    elif isinstance(container, list):
+        container.append(value)
+    else:
+        container[frame.key] = value
         frame.key = None
     return root

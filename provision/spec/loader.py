@@ -13,7 +13,7 @@ import re
 import types
 import typing
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from provision.spec import suggest
 from provision.spec.base import PATTERN_TEXT
 from provision.spec.cluster import Cluster
 from provision.spec.consistency import Loc, check
-from provision.spec.fastcompose import compose_fast
+from provision.spec.fastcompose import compose_fast, load_fast
 from provision.spec.limits import MAX_DIAGNOSTICS, MAX_FILE_BYTES
 from provision.spec.secrets import secret_context
 from provision.spec.yamlread import StackReadError, read_stack_file, stack_yaml
@@ -57,19 +57,46 @@ class SpecError(Exception):
         super().__init__("\n".join(str(d) for d in self.diagnostics))
 
 
-@dataclass(frozen=True)
-class LoadedStack:
-    """A loaded stack: the model plus the YAML tree, kept to locate later findings."""
+class StackText:
+    """A stack's text and its YAML tree with every key's position, composed on first use:
+    a stack without findings never needs positions, and composing them is most of the
+    parse of a large stack."""
 
-    path: Path
-    cluster: Cluster
-    tree: Any
+    def __init__(self, text: str, name: str) -> None:
+        self.text = text
+        self.name = name
+        self._tree: list[Any] = []
+
+    @property
+    def tree(self) -> Any:
+        if not self._tree:
+            self._tree.append(_parse(self.text, self.name))
+        return self._tree[0]
 
     def position(self, loc: Loc) -> Position:
         return locate(self.tree, loc)
 
     def address(self, loc: Loc) -> str:
         return readable_address(self.tree, loc)
+
+
+@dataclass(frozen=True)
+class LoadedStack:
+    """A loaded stack: the model plus its text, kept to locate later findings."""
+
+    path: Path
+    cluster: Cluster
+    source: StackText = field(repr=False, compare=False)
+
+    @property
+    def tree(self) -> Any:
+        return self.source.tree
+
+    def position(self, loc: Loc) -> Position:
+        return self.source.position(loc)
+
+    def address(self, loc: Loc) -> str:
+        return self.source.address(loc)
 
 
 def load_stack(path: str | Path, *, secrets_dir: Path | None = None) -> LoadedStack:
@@ -105,27 +132,30 @@ def load_text(text: str, name: str = "<string>", path: Path | None = None, *,
     if len(text) > MAX_FILE_BYTES:
         raise SpecError([Diagnostic(name, 1, 1, "stack", f"text is larger than "
                                     f"{MAX_FILE_BYTES // (1024 * 1024)} MiB; no cluster needs that")])
-    tree = _parse(text, name)
-    if tree is None:
-        raise SpecError([Diagnostic(name, 1, 1, "stack", "file is empty",
-                                    "a stack starts with name, pve_version, nodes and corosync")])
-    if not isinstance(tree, CommentedMap):
-        raise SpecError([Diagnostic(name, 1, 1, "stack", f"expected a mapping at the top, found "
-                                    f"{_yaml_kind(tree)}", "a stack is a mapping: name: ..., nodes: [...]")])
-    data = _plain(tree)
+    data = load_fast(text)
+    stack = StackText(text, name)
+    if data is None:  # not the plain subset: ruamel parses it (and words its errors)
+        tree = stack.tree
+        if tree is None:
+            raise SpecError([Diagnostic(name, 1, 1, "stack", "file is empty",
+                                        "a stack starts with name, pve_version, nodes and corosync")])
+        if not isinstance(tree, CommentedMap):
+            raise SpecError([Diagnostic(name, 1, 1, "stack", f"expected a mapping at the top, found "
+                                        f"{_yaml_kind(tree)}", "a stack is a mapping: name: ..., nodes: [...]")])
+        data = _plain(tree)
     base = (path.parent if path is not None else Path.cwd()).absolute()
     context = secret_context(base, secrets_dir)
     try:
         cluster = Cluster.model_validate(data, context=context)
     except ValidationError as exc:
-        raise SpecError(_capped(_validation_diagnostics(exc, tree, name))) from None
+        raise SpecError(_capped(_validation_diagnostics(exc, stack.tree, name))) from None
     issues = check(cluster)
     if issues:
         raise SpecError(_capped([
-            Diagnostic(name, *locate(tree, i.loc), readable_address(tree, i.loc), i.message, i.hint)
+            Diagnostic(name, *stack.position(i.loc), stack.address(i.loc), i.message, i.hint)
             for i in issues[:MAX_DIAGNOSTICS + 1]
         ]))
-    return LoadedStack(path or Path(name), cluster, tree)
+    return LoadedStack(path or Path(name), cluster, stack)
 
 
 def _parse(text: str, name: str) -> Any:

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
-from provision.spec.fastcompose import compose_fast
+from provision.spec.fastcompose import compose_fast, load_fast
 from provision.spec.loader import SpecError, _plain, load_text
 from provision.spec.yamlread import stack_yaml
 
@@ -65,14 +65,34 @@ def _same_tree(fast: Any, slow: Any, where: str = "") -> None:
 
 
 def _check(text: str) -> bool:
-    """Compare both paths on `text`; True when the fast path took it."""
+    """Compare both paths on `text`; True when the fast path took it. The plain data
+    (`load_fast`, what a stack without findings is read with) is ruamel's data, with
+    the same types, wherever the tree with positions is taken, and declined with it."""
     fast = compose_fast(text)
     slow = _ruamel(text)
+    data = load_fast(text)
     if fast is None:
+        assert data is None
         return False
     assert slow is not _REFUSED, "the fast path took a text ruamel refuses"
     _same_tree(fast, slow)
+    assert data is not None
+    _same_data(data, _plain(slow))
     return True
+
+
+def _same_data(fast: Any, slow: Any, where: str = "") -> None:
+    assert type(fast) is type(slow), f"{where}: {type(fast).__name__} != {type(slow).__name__}"
+    if isinstance(slow, dict):
+        assert list(fast) == list(slow), where
+        for key in slow:
+            _same_data(fast[key], slow[key], f"{where}.{key}")
+    elif isinstance(slow, list):
+        assert len(fast) == len(slow), where
+        for i, (a, b) in enumerate(zip(fast, slow, strict=True)):
+            _same_data(a, b, f"{where}[{i}]")
+    else:
+        assert fast == slow, f"{where}: {fast!r} != {slow!r}"
 
 
 def _repo_yaml() -> list[Path]:
@@ -110,6 +130,7 @@ def test_the_32_node_stack_takes_the_fast_path_and_reads_the_same() -> None:
 ])
 def test_what_the_fast_path_declines_goes_to_ruamel(text: str) -> None:
     assert compose_fast(text) is None
+    assert load_fast(text) is None
 
 
 def test_errors_still_come_from_ruamel_with_their_positions() -> None:

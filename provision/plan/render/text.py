@@ -1,4 +1,4 @@
-"""Terminal view of a plan document, coloured with rich on a TTY.
+"""Terminal view of a plan document, coloured on a TTY.
 
 Symbols as in Terraform: `+` create, `~` update, `-/+` replace, `-` delete; `?`
 marks unmanaged objects. Updates list `field: old → new`. The last line is
@@ -10,9 +10,6 @@ from __future__ import annotations
 import io
 import json
 from typing import Any
-
-from rich.console import Console
-from rich.text import Text
 
 SYMBOL = {"create": ("+", "green"), "update": ("~", "yellow"), "replace": ("-/+", "magenta"),
           "delete": ("-", "red"), "unmanaged": ("?", "cyan")}
@@ -93,10 +90,50 @@ def _header(doc: dict[str, Any]) -> str:
     return head + (f"\n{own}" if own else "")
 
 
-def render_text(document: dict[str, Any], *, color: bool = False, width: int = 120) -> str:
-    out = io.StringIO()
-    console = Console(file=out, force_terminal=color, no_color=not color, color_system="standard" if color else None,
-                      width=width, highlight=False, soft_wrap=True)
+_SGR = {"bold": "1", "dim": "2", "red": "31", "green": "32", "yellow": "33", "blue": "34", "magenta": "35",
+        "cyan": "36"}
+"""The styles the plan uses, as ANSI SGR codes (the 8 standard colours every terminal has)."""
+
+
+class Text:
+    """One line of the plan as styled pieces (`style`: words of `_SGR`, e.g. "bold red")."""
+
+    def __init__(self, text: str = "", style: str = "") -> None:
+        self.pieces = [(text, style)]
+
+    def append(self, text: str, style: str = "") -> None:
+        self.pieces.append((text, style))
+
+
+class _Lines:
+    """The plan's lines, with ANSI colour codes or without. Lines are never wrapped: a
+    long address or value stays on its line (a log has no right edge to respect). Plain
+    strings, not a terminal library: a plan of thousands of lines renders in
+    milliseconds, and `plan --format json` never loads one."""
+
+    def __init__(self, color: bool) -> None:
+        self.color = color
+        self.out = io.StringIO()
+
+    def print(self, line: Text | None = None) -> None:
+        base = line.pieces[0][1] if line is not None else ""
+        for text, style in line.pieces if line is not None else ():
+            codes = _codes(f"{base} {style}")
+            self.out.write(f"\x1b[{codes}m{text}\x1b[0m" if self.color and codes and text else text)
+        self.out.write("\n")
+
+
+def _codes(style: str) -> str:
+    """SGR codes of a piece on its line: the line's style under the piece's own (as rich
+    layers an appended span over its text's style): attributes add up, the last colour wins."""
+    words = style.split()
+    colours = [w for w in words if int(_SGR[w]) >= 30]
+    codes = sorted({int(_SGR[w]) for w in words if int(_SGR[w]) < 30}) + ([int(_SGR[colours[-1]])] if colours else [])
+    return ";".join(map(str, codes))
+
+
+def render_text(document: dict[str, Any], *, color: bool = False) -> str:
+    console = _Lines(color)
     console.print(Text(_header(document), style="bold"))
     changes = document.get("changes", [])
     if changes:
@@ -180,4 +217,4 @@ def render_text(document: dict[str, Any], *, color: bool = False, width: int = 1
     if impact:
         console.print(Text(impact, style="bold yellow"))
     console.print(Text(summary_line(document), style="bold"))
-    return out.getvalue()
+    return console.out.getvalue()
