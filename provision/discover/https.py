@@ -1,44 +1,45 @@
-"""GETs to the PVE API over the standard library's HTTPS client, with kept-alive connections.
+"""GETs to the PVE API over urllib3, on a pool of kept-alive TLS connections.
 
 Discovery sends about 120 GETs at 32 nodes, 32 at a time. Through requests and
 proxmoxer each one cost ~2-3 ms of client CPU (and importing them ~0.15 s of every
-`provision plan`); `http.client` on a pool of persistent TLS connections costs a
-fraction of that, so the client is not what a no-op plan waits for (issue #17,
-docs/bench.md). The trust rules are the endpoint's (provision.discover.endpoint): the
-CA file, else the system store; a pinned SHA-256 fingerprint is compared with the
-certificate the server presented right after the handshake, before a request (and so
-the token) is sent; `insecure` verifies nothing. Failures are the typed errors the
-retrying `ApiClient` understands, worded as before. Unlike requests, no proxy from
-`HTTPS_PROXY` is used: the token goes to the cluster's API and nowhere else.
+`provision plan`); urllib3 alone (what requests runs on) keeps the connections alive
+and costs a fraction of that, so the client is not what a no-op plan waits for (issue
+#17, docs/bench.md). The trust rules are the endpoint's (provision.discover.endpoint):
+the CA file, else the system store; a pinned SHA-256 fingerprint is checked by urllib3
+right after the handshake, before a request (and so the token) is sent; `insecure`
+verifies nothing. `HTTPS_PROXY`/`NO_PROXY` are honoured as requests did. Failures are
+the typed errors the retrying `ApiClient` understands.
 """
 
 from __future__ import annotations
 
-import hashlib
-import http.client
 import json
-import socket
 import ssl
-import threading
+import urllib.request
+import warnings
 from typing import Any
 from urllib.parse import quote, urlencode
+
+import urllib3
+from urllib3 import exceptions as u3
 
 from provision.discover.endpoint import Endpoint, pin_digest
 from provision.discover.errors import ConnectError, HttpStatusError, RetryableError, TlsError
 from provision.discover.presented import pin_advice
 
 API_PREFIX = "/api2/json"
-_STALE = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError, ConnectionAbortedError)
-"""What a kept-alive connection the server has closed meanwhile raises on reuse."""
-
-
-class _PinMismatch(ssl.SSLError):
-    """The server's certificate is not the pinned one (raised before anything is sent)."""
+MAX_CONNECTIONS = 32
+"""Kept-alive connections per API endpoint: discovery's widest wave (more are opened when
+needed and closed after use, never waited for)."""
+_NO_RETRY_BUT_STALE = urllib3.Retry(total=1, connect=0, read=1, redirect=0, status=0, other=0,
+                                    raise_on_status=False)
+"""One retry, for a GET whose kept-alive connection the server had closed meanwhile (GETs
+are idempotent); every other failure goes to the ApiClient, which decides on retries."""
 
 
 def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
     """The endpoint's trust as an SSL context: its CA file, the system store, or (for a pin
-    or `insecure`) no chain check at all (the pin is checked by `_Connection.connect`)."""
+    or `insecure`) no chain check at all (urllib3 checks the pin)."""
     if endpoint.insecure or endpoint.fingerprint:
         context = ssl.create_default_context()
         context.check_hostname = False
@@ -47,102 +48,73 @@ def tls_context(endpoint: Endpoint) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=endpoint.ca_file)
 
 
-class _Connection(http.client.HTTPSConnection):
-    """One kept-alive HTTPS connection; with a pin, the handshake is followed by the check."""
-
-    def __init__(self, endpoint: Endpoint, context: ssl.SSLContext, pin: str | None, timeout: float) -> None:
-        super().__init__(endpoint.host, endpoint.port, context=context, timeout=timeout)
-        self._pin = pin
-
-    def connect(self) -> None:
-        super().connect()
-        if self._pin is not None:
-            der = self.sock.getpeercert(binary_form=True) if isinstance(self.sock, ssl.SSLSocket) else None
-            if not der or hashlib.sha256(der).hexdigest() != self._pin:
-                self.close()
-                raise _PinMismatch("certificate fingerprint does not match")
+def _pool(endpoint: Endpoint, timeout: float) -> urllib3.PoolManager:
+    """A pool manager for the endpoint's trust, through the environment's proxy unless
+    NO_PROXY exempts the host."""
+    pin = pin_digest(endpoint.fingerprint) if endpoint.fingerprint and not endpoint.insecure else None
+    if endpoint.insecure:
+        warnings.simplefilter("ignore", u3.InsecureRequestWarning)  # the CLI warns once itself
+    options: dict[str, Any] = {
+        "num_pools": 1, "maxsize": MAX_CONNECTIONS, "block": False, "retries": _NO_RETRY_BUT_STALE,
+        "timeout": urllib3.Timeout(connect=timeout, read=timeout), "ssl_context": tls_context(endpoint),
+    }
+    if pin is not None or endpoint.insecure:
+        options.update(cert_reqs="CERT_NONE", assert_hostname=False, assert_fingerprint=pin)
+    proxy = urllib.request.getproxies().get("https")
+    if proxy and not urllib.request.proxy_bypass(endpoint.host):
+        return urllib3.ProxyManager(proxy, **options)
+    return urllib3.PoolManager(**options)
 
 
 class HttpsTransport:
     """GET `path` → the `data` of PVE's answer; raises HttpStatusError or a DiscoveryError.
 
-    Thread-safe: each call takes an idle connection from the pool (or opens one) and
-    puts it back after a complete answer, so at most as many connections exist as calls
-    ever ran at once. `close()` closes the idle ones."""
+    Thread-safe (urllib3's pool is): each call takes an idle connection or opens one.
+    `close()` closes the idle ones."""
 
     def __init__(self, endpoint: Endpoint, timeout: float = 10.0) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
-        self._context = tls_context(endpoint)
-        self._pin = pin_digest(endpoint.fingerprint) if endpoint.fingerprint and not endpoint.insecure else None
+        self._pool = _pool(endpoint, timeout)
+        self._base = endpoint.url + API_PREFIX
         self._headers = {"Authorization": f"PVEAPIToken={endpoint.token_id}={endpoint.secret}",
                          "Accept": "application/json"}
-        self._idle: list[_Connection] = []
-        self._lock = threading.Lock()
 
     def close(self) -> None:
-        with self._lock:
-            idle, self._idle = self._idle, []
-        for conn in idle:
-            conn.close()
-
-    def _take(self) -> tuple[_Connection, bool]:
-        with self._lock:
-            if self._idle:
-                return self._idle.pop(), True
-        return _Connection(self.endpoint, self._context, self._pin, self.timeout), False
-
-    def _exchange(self, target: str) -> tuple[int, str, bytes]:
-        """One request and its whole answer; a kept-alive connection the server closed in
-        the meantime is replaced once (no answer was lost: none had started)."""
-        conn, reused = self._take()
-        try:
-            try:
-                conn.request("GET", target, headers=self._headers)
-                resp = conn.getresponse()
-            except _STALE:
-                conn.close()
-                if not reused:
-                    raise
-                conn, reused = _Connection(self.endpoint, self._context, self._pin, self.timeout), False
-                conn.request("GET", target, headers=self._headers)
-                resp = conn.getresponse()
-            body = resp.read()
-        except BaseException:
-            conn.close()
-            raise
-        if resp.will_close:
-            conn.close()
-        else:
-            with self._lock:
-                self._idle.append(conn)
-        return resp.status, resp.reason, body
+        self._pool.clear()
 
     def __call__(self, path: str, params: dict[str, Any]) -> Any:
-        target = API_PREFIX + quote(path, safe="/:@!$&'()*+,;=-._~%") + (f"?{urlencode(params)}" if params else "")
-        where = self.endpoint.describe()
+        url = self._base + quote(path, safe="/:@!$&'()*+,;=-._~%") + (f"?{urlencode(params)}" if params else "")
         try:
-            status, reason, body = self._exchange(target)
-        except _PinMismatch:
-            raise self._tls_error("certificate fingerprint does not match the pinned one") from None
-        except ssl.SSLError:
-            raise self._tls_error("server certificate did not verify") from None
-        except TimeoutError:
-            raise RetryableError(f"timeout talking to {where}") from None
-        except socket.gaierror:
-            raise ConnectError(f"cannot resolve {self.endpoint.host}") from None
-        except _STALE:
-            raise RetryableError(f"connection to {where} dropped") from None
-        except OSError:
-            raise ConnectError(f"cannot connect to {where}: connection refused or no route") from None
-        except http.client.HTTPException:
-            raise RetryableError(f"connection to {where} dropped") from None
-        if status >= 400:
-            raise HttpStatusError(status, _message(body, reason))
+            resp = self._pool.request("GET", url, headers=self._headers, redirect=False)
+        except u3.MaxRetryError as exc:
+            raise self._failure(exc.reason) from None
+        except u3.HTTPError as exc:
+            raise self._failure(exc) from None
+        if resp.status >= 400:
+            raise HttpStatusError(resp.status, _message(resp.data, resp.reason or ""))
         try:
-            return json.loads(body).get("data")
+            return json.loads(resp.data).get("data")
         except (ValueError, AttributeError):
+            where = self.endpoint.describe()
             raise RetryableError(f"{where} answered GET {path} with something that is not PVE's JSON") from None
+
+    def _failure(self, exc: BaseException | None) -> Exception:
+        """urllib3's reason for a failed GET as the error discovery reports."""
+        where = self.endpoint.describe()
+        if isinstance(exc, u3.SSLError):
+            if "Fingerprints did not match" in str(exc):
+                return self._tls_error("certificate fingerprint does not match the pinned one")
+            return self._tls_error("server certificate did not verify")
+        if isinstance(exc, u3.NameResolutionError):
+            return ConnectError(f"cannot resolve {self.endpoint.host}")
+        if isinstance(exc, u3.TimeoutError) and not isinstance(exc, u3.NewConnectionError):
+            return RetryableError(f"timeout talking to {where}")
+        if isinstance(exc, u3.NewConnectionError):
+            return ConnectError(f"cannot connect to {where}: connection refused or no route")
+        if isinstance(exc, u3.ProxyError):
+            return ConnectError(f"cannot reach {where} through the proxy: {exc}")
+        return RetryableError(f"connection to {where} dropped")
 
     def _tls_error(self, why: str) -> TlsError:
         advice = pin_advice(self.endpoint.host, self.endpoint.port, self.endpoint.fingerprint)
