@@ -73,6 +73,9 @@ def crm_command(inventory: Inventory, on: str, words: Sequence[str]) -> None:
         runner = ansible_runner.run(
             private_data_dir=str(root), project_dir=str(project), playbook="site.yml",
             inventory=str(inv / "hosts.yml"), quiet=True, suppress_env_files=True, suppress_output_file=True,
+            # never cancelled half-way (callers defer signals around it); without a callback
+            # ansible-runner would install SIGINT/SIGTERM handlers of its own over the caller's
+            cancel_callback=lambda: False,
             # this installation's ansible-playbook first, as apply runs it
             envvars={"ANSIBLE_LOCAL_TEMP": str(root / "ansible-tmp"),
                      "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])},

@@ -119,7 +119,8 @@ def disarmed(mode: str, node: str, run: Run, get: Get, stop: StopSignals, step: 
         window.disarm_requested = _now()
         step(f"Disarming HA (resource-mode={mode}) on {node} before the first change.")
         try:
-            run(["disarm-ha", mode])
+            with stop.deferred():  # a signal now stops the apply once the command is queued
+                run(["disarm-ha", mode])
         except CrmCommandError as exc:
             raise ApplyError(f"cannot disarm HA: {exc}; nothing was changed") from None
         reached, last = _wait(get, lambda d: d is not None and d.state == "disarmed", stop.check, timeout, poll)
