@@ -199,6 +199,9 @@ def test_sigterm_during_the_apply_still_arms_ha(pve9: Lab, api: Api) -> None:
 
 
 def test_someone_elses_disarm_is_refused_and_left_alone(pve9: Lab, api: Api) -> None:
+    same = _stack(pve9, "same.yaml")
+    converged = pve9.cli("apply", str(same), "--auto-approve")  # whatever the tests before left
+    assert converged.returncode == 0, _out(converged)
     assert pve9.node_cli("pve02", "ha-manager", "crm-command", "disarm-ha", "ignore").returncode == 0
     _wait(lambda: (api.disarm() or {}).get("state") == "disarmed", "disarmed by hand")
     stack = _stack(pve9, "relocate5.yaml", '{sid: "vm:101", max_relocate: 5}')
@@ -211,7 +214,7 @@ def test_someone_elses_disarm_is_refused_and_left_alone(pve9: Lab, api: Api) -> 
         "apply without --disarm-ha")
     assert len(pve9.runs()) == runs
     assert api.disarm() == {"mode": "ignore", "state": "disarmed"}  # not re-armed
-    drift = pve9.cli("drift", str(_stack(pve9, "same.yaml")))
+    drift = pve9.cli("drift", str(same))
     assert drift.returncode == 0, _out(drift)
     assert ("warning: HA disarmed (resource-mode=ignore, disarmed): nothing is fenced or recovered until someone "
             "runs `ha-manager crm-command arm-ha`") in drift.stdout
