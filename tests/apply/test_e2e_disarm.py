@@ -224,7 +224,7 @@ def test_someone_elses_disarm_is_refused_and_left_alone(pve9: Lab, api: Api) -> 
     assert api.disarm() == {"mode": "ignore", "state": "disarmed"}
 
 
-def test_pve8_stack_is_refused_at_its_version(pve9: Lab) -> None:
+def test_pve8_stack_and_check_mode_are_refused_before_any_request(pve9: Lab) -> None:
     text = (REPO / "stacks" / "lab.yaml").read_text()
     stack = pve9.work / "pve8.yaml"
     stack.write_text(text)
@@ -233,3 +233,7 @@ def test_pve8_stack_is_refused_at_its_version(pve9: Lab) -> None:
     assert proc.returncode == 1
     assert proc.stderr.strip() == (f"{stack}:{line}:1: pve_version 8: --disarm-ha needs PVE 9 (pve-ha-manager "
                                    ">= 5.1.3 added disarm-ha); PVE 8 cannot disarm HA")
+    check = pve9.cli("apply", str(_stack(pve9, "check.yaml")), "--check", "--disarm-ha", "freeze")
+    assert check.returncode == 1
+    assert check.stderr.strip() == ("--disarm-ha with --check: check mode changes nothing, so there is no change "
+                                    "to disarm HA for; drop one of them")
