@@ -16,6 +16,7 @@ Messages are those of ``src/PVE/HA/Manager.pm`` (docs/lab-contract.md, "HA disar
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from provision.lab.store import Store
@@ -82,13 +83,14 @@ def take_commands(store: Store, cmds: list[list[str]], rows: dict[str, dict[str,
 
 
 def handle(store: Store, disarm: dict[str, str], rows: dict[str, dict[str, Any]], modes: dict[str, str],
-           online: set[str], set_service: Any, now: float) -> bool:
+           online: set[str], set_service: Callable[..., None], now: float) -> bool:
     """``Manager::handle_disarm``: True when the round ends here (disarm in force).
 
     While a service is being fenced, recovered or moved, the disarm waits (False: the
     round goes on). Then ``freeze`` freezes started and stopped services and both modes
     drop their pending targets; once every online LRM is in mode ``disarm`` the stack is
-    ``disarmed`` and stays so (a node that comes back catches up)."""
+    ``disarmed`` and stays so (a node that comes back catches up). ``set_service`` is the
+    CRM's own way to change a service's status (``hamanager._set_service``)."""
     deferred = [sid for sid, row in sorted(rows.items()) if row["state"] in TRANSIENT]
     if deferred:
         for sid in deferred:

@@ -68,7 +68,7 @@ class Api:
     def crm_log(self) -> list[str]:
         master = self.get("/cluster/ha/status/manager_status")["manager_status"]["master_node"]
         return [line["t"].split("]: ", 1)[1] for line in
-                self.get(f"/nodes/{master}/syslog", service="pve-ha-crm", limit=0)]
+                self.get(f"/nodes/{master}/syslog", service="pve-ha-crm", limit=1000) if "]: " in line["t"]]
 
 
 @pytest.fixture

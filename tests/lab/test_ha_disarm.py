@@ -56,7 +56,7 @@ def fencing(lab: LabHandle) -> dict[str, Any]:
 def crm_log(lab: LabHandle) -> list[str]:
     master = manager(lab)["master_node"]
     return [line["t"].split("]: ", 1)[1] for line in
-            lab.get(f"/nodes/{master}/syslog", service="pve-ha-crm", limit=0)]
+            lab.get(f"/nodes/{master}/syslog", service="pve-ha-crm", limit=1000) if "]: " in line["t"]]
 
 
 def test_freeze_pins_services_and_releases_every_watchdog(lab: LabHandle) -> None:

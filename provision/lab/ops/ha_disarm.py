@@ -6,7 +6,7 @@ was already disarmed, and when it is fully disarmed, shows only in the manager s
 the CRM's log. PVE 8 (pve-ha-manager 4.x) has neither path: pve-manager's HTTP server
 answers 501 for it like for any unknown path. The CRM's log is what ``journalctl -u
 pve-ha-crm`` shows on the master, which ``GET /nodes/{node}/syslog?service=pve-ha-crm``
-returns (docs/lab-contract.md, "HA disarm").
+returns (pve-common ``PVE::Tools::dump_journal``; docs/lab-contract.md, "HA disarm").
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from typing import Any
 
 from provision.lab import hadisarm, hamanager
 from provision.lab.ops.common import require_quorum
-from provision.lab.registry import Ctx, p_enum, p_int, p_str, param_error, route
+from provision.lab.registry import Ctx, Reply, p_enum, p_int, p_str, param_error, route
+
+CRM_PID = 1201  # pve-ha-crm's process id in the lab's journal lines
 
 
 @route("POST", "/cluster/ha/status/disarm-ha", pve=(9,))
@@ -35,17 +37,18 @@ def arm_ha(ctx: Ctx, params: dict[str, Any]) -> None:
 
 
 @route("GET", "/nodes/{node}/syslog")
-def syslog(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
-    """The node's journal as ``{n, t}`` lines; the lab keeps only the CRM's (``pve-ha-crm``)."""
+def syslog(ctx: Ctx, params: dict[str, Any]) -> Reply:
+    """``PVE::Tools::dump_journal``: ``journalctl -o short`` lines as ``{n, t}`` from
+    ``start``, at most ``limit`` (0 or unset: 50), ``total`` in the envelope, one line "no
+    content" when there is none. The lab's journal holds only the CRM's lines
+    (``pve-ha-crm``); any other service has none."""
     service = p_str(params, "service")
     start = p_int(params, "start", 0, lo=0) or 0
-    limit = p_int(params, "limit", 50, lo=0)
-    if service not in (None, "pve-ha-crm"):
-        return []
-    lines = [f"{time.strftime('%b %d %H:%M:%S', time.localtime(line['time']))} {line['node']} "
-             f"pve-ha-crm[{_PID}]: {line['msg']}" for line in hadisarm.log_lines(ctx.store, params["node"])]
-    chosen = lines[start:start + limit] if limit else lines[start:]
-    return [{"n": start + i + 1, "t": text} for i, text in enumerate(chosen)]
-
-
-_PID = 1201  # pve-ha-crm's process id in the lab's journal lines
+    limit = p_int(params, "limit", 0, lo=0) or 50
+    entries = hadisarm.log_lines(ctx.store, params["node"]) if service in (None, "pve-ha-crm") else []
+    lines = [f"{time.strftime('%b %d %H:%M:%S', time.localtime(e['time']))} {e['node']} "
+             f"pve-ha-crm[{CRM_PID}]: {e['msg']}" for e in entries]
+    if not lines:
+        return Reply([{"n": 1, "t": "no content"}], {"total": 1})
+    chosen = lines[start:start + limit]
+    return Reply([{"n": start + i + 1, "t": text} for i, text in enumerate(chosen)], {"total": len(lines)})
