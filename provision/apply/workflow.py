@@ -33,9 +33,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from provision.apply import record, runner
+from provision.apply import disarm, record, runner
 from provision.apply import secrets as secret_values
 from provision.apply.actionfeed import ActionFeed
+from provision.apply.crmcommand import crm_command
 from provision.apply.errors import ApplyError
 from provision.apply.lock import ApplyLock, LockError, LockInfo, LockReleaseError, ProxmoxerPools, cluster_key
 from provision.apply.render import NETWORK_CONFIRM_SECONDS, Inventory, RenderError, RunDir, render_run
@@ -43,6 +44,8 @@ from provision.apply.signals import Interrupted, StopSignals
 from provision.apply.verify import Verification, plan_scope, verify
 from provision.discover import Endpoint, ProxmoxerTransport
 from provision.discover.endpoint import lab_connection_file, provision_home
+from provision.discover.ha_status import PATH as HA_STATUS_PATH
+from provision.discover.ha_status import disarm_of
 from provision.plan import Change, Live, PlanError, read_live, spec_digest
 from provision.plan import planfile as planfiles
 from provision.plan.prune import Prune
@@ -64,6 +67,7 @@ class ApplyOptions:
     insecure: bool = False
     state_dir: Path | None = None  # default: $PROVISION_HOME
     network_confirm_seconds: int = NETWORK_CONFIRM_SECONDS  # commit-confirm window of a network reload
+    disarm_ha: str | None = None  # freeze|ignore: HA disarmed from the first change to the last (disarm.py)
 
 
 def state_dir(options: ApplyOptions) -> Path:
@@ -93,6 +97,9 @@ class Reporter:
         """A display for the Ansible run, entered while it runs; yields an event sink."""
         return contextlib.nullcontext(None)
 
+    def step(self, text: str) -> None:
+        """A step of the apply outside Ansible (HA disarmed, armed again)."""
+
 
 @dataclass
 class ApplyOutcome:
@@ -107,6 +114,7 @@ class ApplyOutcome:
     interrupted: str | None = None  # the signal that stopped the run ("Ctrl-C", "SIGTERM", ...)
     leak: str | None = None
     verified: Verification | None = None  # what the re-discovery after the run compared
+    ha: disarm.HaWindow | None = None  # the --disarm-ha window, when there was one
 
     @property
     def ok(self) -> bool:
@@ -249,6 +257,8 @@ def _check_against_replan(document: Mapping[str, Any], live: Live, prune: Prune)
 
 def _apply(target: Path, options: ApplyOptions, reporter: Reporter, stop: StopSignals) -> ApplyOutcome:
     resolved = _target(target)
+    if options.disarm_ha is not None:
+        _refuse_disarm_before_discovery(resolved.stack, options)
     live = read_live(resolved.stack, _connection(options), insecure=options.insecure, on_endpoint=reporter.endpoint)
     desired, found = live.desired, live.found
     prune = Prune.of(options.prune)
@@ -268,10 +278,14 @@ def _apply(target: Path, options: ApplyOptions, reporter: Reporter, stop: StopSi
         _check_against_replan(document, live, prune)
     else:
         document = plan_of(live, prune=prune).to_document()
+    if options.disarm_ha is not None:
+        _refuse_disarm(live)
     reporter.plan(document, from_file=resolved.document is not None)
 
     actions = list(document.get("actions", []))
     if not actions:
+        if options.disarm_ha is not None:
+            raise ApplyError("nothing to do: the plan is empty, so HA was not disarmed (No changes.)")
         return ApplyOutcome(status="no_changes", document=document)
     destructive = [a for a in actions if a.get("destructive")]
     if destructive and not options.allow_destroy:
@@ -296,15 +310,69 @@ def _apply(target: Path, options: ApplyOptions, reporter: Reporter, stop: StopSi
                     info = lock.acquire(run_dir.plan_id)
                 except LockError as exc:
                     raise ApplyError(str(exc)) from None
-            ran()
             reporter.lock_taken(info, desired.name)
-            return _run(document, run_dir, values, live, options, reporter, stop, prune)
+            with _disarm_window(document, live, options, reporter, stop) as window:
+                ran()
+                outcome = _run(document, run_dir, values, live, options, reporter, stop, prune)
+            return _with_window(outcome, window, run_dir)
         finally:
             with stop.deferred(then_raise=False):  # the outcome is known by now
                 try:
                     lock.release()
                 except LockReleaseError as exc:  # never hide the run's own outcome behind it
                     reporter.warning(str(exc))
+
+
+def _refuse_disarm_before_discovery(stack: Path, options: ApplyOptions) -> None:
+    """`--disarm-ha` not with `--check`, and only for a PVE 9 stack: known before any request."""
+    if options.check:
+        raise ApplyError("--disarm-ha with --check: check mode changes nothing, so there is no change to "
+                         "disarm HA for; drop one of them")
+    loaded = load_stack(stack)
+    line, col = loaded.position(("pve_version",))
+    reason = disarm.refusal(loaded.cluster.pve_version, f"{stack}:{line}:{col}", None, None)
+    if reason is not None:
+        raise ApplyError(reason)
+
+
+def _refuse_disarm(live: Live) -> None:
+    """`--disarm-ha` only on a PVE 9 cluster, never over someone else's disarm."""
+    current = None
+    if (live.found.observed.pve_version or 9) >= 9:
+        current = disarm_of(live.client.get(HA_STATUS_PATH, optional=True))
+    reason = disarm.refusal(live.desired.pve_version, str(live.stack), live.found.observed.pve_version, current)
+    if reason is not None:
+        raise ApplyError(reason)
+
+
+def _disarm_window(document: dict[str, Any], live: Live, options: ApplyOptions, reporter: Reporter,
+                   stop: StopSignals) -> AbstractContextManager[disarm.HaWindow | None]:
+    """HA disarmed around the run (`--disarm-ha`), else nothing. The CRM commands run on
+    the first stack node discovery saw online, over the run's own inventory."""
+    if options.disarm_ha is None:
+        return contextlib.nullcontext(None)
+    online = [n for n in live.desired.node_names
+              if (m := live.found.observed.members.get(n)) is not None and m.online]
+    if not online:
+        raise ApplyError("--disarm-ha: no node of the stack is online to run `ha-manager crm-command disarm-ha` on")
+    lab = options.lab or (live.desired.connection.lab if live.desired.connection is not None else None)
+    inventory = _inventory(document, live, lab)
+    return disarm.disarmed(options.disarm_ha, online[0], lambda words: crm_command(inventory, online[0], words),
+                           live.client.get, stop, reporter.step)
+
+
+def _with_window(outcome: ApplyOutcome, window: disarm.HaWindow | None, run_dir: RunDir) -> ApplyOutcome:
+    """The disarm window into the run record and the outcome; HA left disarmed fails the apply."""
+    if window is None:
+        return outcome
+    outcome.ha = window
+    disarm.write_record(run_dir.root, window)
+    if window.problem is not None:
+        if outcome.result is not None:
+            outcome.result.failure_messages.append(window.problem)
+        if outcome.status in ("applied", "not_converged"):
+            outcome.status = "failed"
+    return outcome
 
 
 @contextlib.contextmanager

@@ -38,6 +38,13 @@ class Output(StrEnum):
     json = "json"
 
 
+class HaMode(StrEnum):
+    """`--disarm-ha`'s resource mode, as `ha-manager crm-command disarm-ha` takes it."""
+
+    freeze = "freeze"
+    ignore = "ignore"
+
+
 def _emit(output: Output, text: str, data: dict[str, Any] | None = None) -> None:
     if output is Output.json:
         typer.echo(json.dumps({"event": "apply", "time": event_time({}), **(data or {}), "message": text},
@@ -82,6 +89,9 @@ class CliReporter(Reporter):
 
     def warning(self, text: str) -> None:
         typer.echo(f"warning: {text}", err=True)
+
+    def step(self, text: str) -> None:
+        _emit(self.output, text, {"step": "ha"})
 
     def running(self, total_actions: int) -> AbstractContextManager[EventSink | None]:
         if self.output is Output.json:
@@ -140,8 +150,10 @@ def _report(outcome: ApplyOutcome, output: Output) -> int:
         _report_failure(outcome, output)
         return 1
     tally = result.tally
-    stats = {"wall_seconds": round(result.wall_seconds, 2), "tasks": tally.tasks, "changed": tally.changed,
-             "run_dir": str(outcome.run_dir)}
+    stats: dict[str, Any] = {"wall_seconds": round(result.wall_seconds, 2), "tasks": tally.tasks,
+                             "changed": tally.changed, "run_dir": str(outcome.run_dir)}
+    if outcome.ha is not None:
+        stats["ha_disarm"] = outcome.ha.to_json()
     if outcome.status == "checked":
         _emit(output, f"Check mode: {tally.tasks} task(s) ran, {tally.changed} would change "
                       f"({result.wall_seconds:.1f}s). Record: {outcome.run_dir}", {"status": "checked", **stats})
@@ -197,6 +209,11 @@ def apply_cmd(
         NETWORK_CONFIRM_SECONDS, "--network-confirm", min=4, max=3600, metavar="SECONDS",
         help="Commit-confirm window of a network reload: the node reverts its previous interfaces file "
              "this long after the reload unless pve-provision confirmed it reachable and in the cluster."),
+    disarm_ha: HaMode | None = typer.Option(
+        None, "--disarm-ha", metavar="freeze|ignore",
+        help="PVE 9: disarm HA cluster-wide (no fencing, no recovery) before the first change and arm it again "
+             "after the last, on every way out. freeze pins every service where it is; ignore takes them out of "
+             "HA's hands (ha-manager crm-command disarm-ha)."),
 ) -> None:
     """Apply a stack or a stored plan to the cluster through generated Ansible playbooks."""
     if old_output is not None:
@@ -207,7 +224,8 @@ def apply_cmd(
         raise fail("error: --quiet and --format json cannot be combined (json already prints only events)")
     options = ApplyOptions(lab=lab, auto_approve=auto_approve, allow_destroy=allow_destroy, check=check,
                            prune=prune_scope(prune), insecure=insecure, state_dir=state_dir,
-                           network_confirm_seconds=network_confirm)
+                           network_confirm_seconds=network_confirm,
+                           disarm_ha=disarm_ha.value if disarm_ha is not None else None)
     reporter = CliReporter(output, quiet, auto_approve)
     try:
         if force_unlock_id is not None:

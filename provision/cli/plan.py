@@ -32,6 +32,7 @@ from provision.cli.common import (
 )
 from provision.discover import ApiClient, discover, from_lab, from_url
 from provision.discover.export import secret_names, to_stack
+from provision.discover.ha_status import is_disarm_note
 from provision.plan import LivePlan, plan_stack
 from provision.plan import planfile as planfiles
 from provision.plan.render.fit import DEFAULT_LIMIT, GITHUB_COMMENT_LIMIT
@@ -143,6 +144,10 @@ def drift_cmd(
             typer.echo(f"  ! {line}")
     else:
         typer.echo(f"No drift: the cluster matches {stack}.")
+    if fmt is Format.text:
+        for note in document.get("notes") or []:
+            if is_disarm_note(note):  # not drift, but nobody should miss it
+                typer.echo(f"warning: {note}")
     if fmt is Format.text and result.unmanaged:
         typer.echo(f"{result.unmanaged} object(s) exist that the stack does not declare (not drift; adopt them in "
                    "the stack, or list them under `ignore:`):")

@@ -43,6 +43,8 @@ from provision.discover.ha import (
     normalise_resources,
     normalise_rules,
 )
+from provision.discover.ha_status import PATH as HA_STATUS_PATH
+from provision.discover.ha_status import disarm_notes
 from provision.discover.network import AnyInterface, interface_records, normalise_network
 from provision.discover.observed import MemberState, Observed, fingerprint_of
 from provision.discover.storage import normalise_storages
@@ -67,6 +69,7 @@ CLUSTER_ENDPOINTS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "node_resources": ("/cluster/resources", {"type": "node"}, True),  # capacity (import, what-if)
     "options": ("/cluster/options", {}, True),  # datacenter.cfg: ha.crs and policy, datacenter
     **ALERT_ENDPOINTS,  # notification targets/matchers (PVE >= 8.1), backup jobs
+    "ha_manager_status": (HA_STATUS_PATH, {}, True),  # only to say when HA is disarmed (PVE 9)
 }
 # key -> (path, params); `skipsmart=1`: without it PVE runs smartctl on every disk
 # (pve-storage Diskmanage.pm get_disks), slow on disk-heavy nodes, and discovery needs
@@ -361,6 +364,7 @@ def assemble(resp: Responses) -> tuple[Cluster, Observed]:
         )
     cluster.notifications, cluster.backups, alert_notes = normalise_alerts(c)
     obs.notes.extend(alert_notes)
+    obs.notes.extend(disarm_notes(c.get("ha_manager_status")))
     obs.notes = sorted(set(obs.notes))
     obs.fingerprint = fingerprint_of(cluster.model_dump(mode="json"), obs)
     return cluster, obs

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provision.discover import DiscoveryError
+from provision.discover.ha_status import Disarm, disarm_of
 
 __all__ = ["Phase", "Snapshot", "read_status", "wait_phase"]
 
@@ -29,6 +30,7 @@ class Snapshot:
     nodes: dict[str, str]
     services: dict[str, tuple[str, str]]
     requests: dict[str, Any]
+    disarm: Disarm | None = None  # PVE 9: HA disarmed cluster-wide
 
 
 def read_status(get: Callable[[str], Any]) -> Snapshot:
@@ -36,7 +38,8 @@ def read_status(get: Callable[[str], Any]) -> Snapshot:
     ms = data.get("manager_status") or {}
     services = {sid: (str(sd.get("node", "")), str(sd.get("state", "")))
                 for sid, sd in (ms.get("service_status") or {}).items()}
-    return Snapshot(dict(ms.get("node_status") or {}), services, dict(ms.get("node_request") or {}))
+    return Snapshot(dict(ms.get("node_status") or {}), services, dict(ms.get("node_request") or {}),
+                    disarm_of(data))
 
 
 @dataclass

@@ -20,6 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from provision.apply.signals import Interrupted, StopSignals
+from provision.discover.ha_status import ARM_COMMAND
 from provision.drill import channel
 from provision.drill.predict import predict
 from provision.drill.report import DrillReport, ServiceResult, Verdict
@@ -66,6 +67,11 @@ def run_drill(stack: Path, options: DrillOptions, progress: Callable[[str], None
         report.notes.append(f"ran on a degraded cluster: {', '.join(others)} offline, so {options.node}'s "
                             "services had fewer nodes to go to than the cluster normally has")
     current = read_status(live.client.get)
+    if current.disarm is not None:
+        # Disarmed, the CRM ignores a maintenance request and moves nothing (Manager.pm:683):
+        # the drill would time out and prove nothing about failover.
+        refusals.append(f"{current.disarm.describe()}: the HA manager ignores node maintenance and moves nothing "
+                        f"while disarmed, so a drill would prove nothing; arm it first ({ARM_COMMAND})")
     if current.nodes.get(options.node) == "maintenance" or current.requests.get(options.node, {}).get("maintenance"):
         refusals.append(f"{options.node} is in maintenance already; disable it first "
                         f"(ha-manager crm-command node-maintenance disable {options.node})")

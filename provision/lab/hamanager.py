@@ -15,6 +15,10 @@ picks it up and switches to ``maintenance`` mode, and the CRM then marks the nod
 ``maintenance`` and moves its services away, remembering each one's ``maintenance_node``
 so that they move back when the request is cleared (docs/lab-contract.md, "HA node
 maintenance"). The lab runs the LRM's part inside the same round.
+
+A disarmed HA stack (PVE 9, ``crm-command disarm-ha``: ``provision.lab.hadisarm``) ends
+the round after the node states, as ``Manager::manage`` returns after ``handle_disarm``:
+nothing is fenced, recovered, started, stopped or moved until ``arm-ha``.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 from provision.crm import placement
 from provision.crm.model import Service
 from provision.crm.shutdown import DEFAULT_POLICY, FENCE_DELAY_SECONDS, shutdown_mode
-from provision.lab import crmbridge, topology
+from provision.lab import crmbridge, hadisarm, topology
 from provision.lab.files import DATACENTER, HA_GROUPS, HA_RESOURCES, HA_RULES, parse_datacenter, parse_sections
 from provision.lab.store import Store
 
@@ -57,7 +61,9 @@ def crm_round(store: Store, now: float | None = None) -> None:
         store.set_meta("crm_commands", None)
         prior = {r["name"]: str(r["state"]) for r in store.query("SELECT name, state FROM ha_nodes")}
         shutdowns: dict[str, dict[str, Any]] = store.get_meta("lrm_shutdown", {}) or {}
-        modes = lrm_modes(store, _node_requests(store, cmds, prior), online, shutdowns)
+        before = hadisarm.current(store)  # what the LRMs read from the last manager status
+        modes = lrm_modes(store, _node_requests(store, cmds, prior, before is not None), online, shutdowns,
+                          before is not None)
         resources = {s.id: s for s in parse_sections(store.get_file(HA_RESOURCES), "resources")}
         config = crmbridge.ha_config(
             parse_sections(store.get_file(HA_GROUPS), "groups"), parse_sections(store.get_file(HA_RULES), "rules")
@@ -77,14 +83,15 @@ def crm_round(store: Store, now: float | None = None) -> None:
             fallback = rows[sid].get("maintenance_node") if sid in rows else None
             return replace(svc, maintenance_node=str(fallback)) if fallback else svc
 
-        # Services that left the config, or are ignored, leave the manager status.
+        # Services that left the config, or are ignored, leave the manager status
+        # (not while disarmed: Manager.pm leaves the service status to handle_disarm).
         for sid in list(rows):
-            if sid not in resources or resources[sid].props.get("state") == "ignored":
+            if before is None and (sid not in resources or resources[sid].props.get("state") == "ignored"):
                 c.execute("DELETE FROM ha_services WHERE sid = ?", (sid,))
                 del rows[sid]
         # New services enter on the node their guest is on.
         for sid, sec in resources.items():
-            if sid in rows or sec.props.get("state") == "ignored" or sid not in guests:
+            if before is not None or sid in rows or sec.props.get("state") == "ignored" or sid not in guests:
                 continue
             row = {"sid": sid, "node": guests[sid]["node"], "state": "stopped", "uid": _uid(), "since": now,
                    "target": None}
@@ -92,7 +99,9 @@ def crm_round(store: Store, now: float | None = None) -> None:
                       (sid, row["node"], row["state"], row["uid"], now, None))
             rows[sid] = row
 
+        disarm = hadisarm.take_commands(store, cmds, rows, {sid: str(g["node"]) for sid, g in guests.items()}, now)
         # Node states: online / unknown -> fence (when it holds services) -> recovered.
+        # Disarmed, a node that left only becomes unknown: no fencing (the FSM does not run).
         states = {r["name"]: dict(r) for r in store.query("SELECT * FROM ha_nodes")}
         for node in members:
             prev = states.get(node)
@@ -108,14 +117,20 @@ def crm_round(store: Store, now: float | None = None) -> None:
                 continue
             if prev is not None and prev["state"] == "maintenance" and maintenance:
                 continue  # left in maintenance (migrate policy): not fenced
-            if prev is None or prev["state"] in ("online", "maintenance"):
-                # frozen services wait for their node (Manager.pm never fences 'freeze')
-                victims = [sid for sid, r in rows.items() if r["node"] == node and r["state"] != "freeze"
-                           and _recoverable(resources[sid].props.get("state", "started"))]
-                _set_node(store, node, "fence" if victims else "unknown", now)
+            if prev is None or prev["state"] in ("online", "maintenance", "unknown"):
+                # frozen services wait for their node (Manager.pm never fences 'freeze'); a
+                # node that went down while disarmed is fenced once armed (next_state_started)
+                victims = [] if disarm is not None else [
+                    sid for sid, r in rows.items() if r["node"] == node and r["state"] != "freeze"
+                    and sid in resources and _recoverable(resources[sid].props.get("state", "started"))]
+                if victims or prev is None or prev["state"] != "unknown":
+                    _set_node(store, node, "fence" if victims else "unknown", now)
                 for sid in victims:
                     _set_service(store, rows, sid, state="fence")
 
+        if disarm is not None and hadisarm.handle(store, disarm, rows, modes, online, _set_service, now):
+            _lrm_exits(store, rows, shutdowns, online)
+            return
         # Fencing done once the dead node's lock expired: its guests are gone, services recover.
         # A node its LRM left cleanly (failover) released its lock: only the offline delay.
         clean = {n for n, req in shutdowns.items() if req.get("exited") and req.get("mode") == "shutdown"}
@@ -206,16 +221,20 @@ def queue_crm_command(store: Store, words: list[str]) -> None:
         store.set_meta("crm_commands", cmds)
 
 
-def _node_requests(store: Store, cmds: list[list[str]], states: dict[str, str]) -> dict[str, dict[str, int]]:
+def _node_requests(store: Store, cmds: list[list[str]], states: dict[str, str],
+                   disarmed: bool) -> dict[str, dict[str, int]]:
     """``Manager::update_crm_commands`` for node maintenance: enabling is recorded only for
-    an ``online`` node (one in maintenance is left alone, others are an error in PVE's log);
-    disabling always clears the request. Kept in the CRM status across master changes."""
+    an ``online`` node (one in maintenance is left alone, others are an error in PVE's log)
+    and never while HA is disarmed; disabling always clears the request. Kept in the CRM
+    status across master changes."""
     requests: dict[str, dict[str, int]] = store.get_meta("ha_node_request", {}) or {}
     for cmd in cmds:
         if len(cmd) != 2:
             continue
         verb, node = cmd
-        if verb == "enable-node-maintenance" and states.get(node) == "online":
+        if verb == "enable-node-maintenance" and disarmed:
+            hadisarm.log(store, "warn", f"ignoring maintenance command for node {node} - HA stack is disarmed")
+        elif verb == "enable-node-maintenance" and states.get(node) == "online":
             requests.setdefault(node, {})["maintenance"] = 1
         elif verb == "disable-node-maintenance":
             requests.get(node, {}).pop("maintenance", None)
@@ -225,20 +244,24 @@ def _node_requests(store: Store, cmds: list[list[str]], states: dict[str, str]) 
 
 
 def lrm_modes(store: Store, requests: dict[str, dict[str, int]], online: set[str],
-              shutdowns: dict[str, dict[str, Any]]) -> dict[str, str]:
+              shutdowns: dict[str, dict[str, Any]], disarmed: bool = False) -> dict[str, str]:
     """Each LRM's mode (``LRM::update_service_status``, ``shutdown_request``): a running LRM
     that is shutting down keeps its shutdown mode; otherwise it follows the CRM's maintenance
-    request. A node that is not running keeps the mode it last wrote to its ``lrm_status``,
-    which is what the CRM reads."""
-    modes: dict[str, str] = store.get_meta("lrm_modes", {}) or {}
+    request, then a disarm. A node that is not running keeps the mode it last wrote to its
+    ``lrm_status``, which is what the CRM reads."""
+    known: dict[str, str] = store.get_meta("lrm_modes", {}) or {}
+    modes = dict(known)
     for node in online:
         if node in shutdowns:
             modes[node] = str(shutdowns[node]["mode"])
         elif requests.get(node, {}).get("maintenance"):
             modes[node] = "maintenance"
+        elif disarmed:
+            modes[node] = "disarm"
         elif modes.get(node, "active") != "active":
             modes[node] = "active"
-    store.set_meta("lrm_modes", modes or None)
+    if modes != known:  # an unchanged round writes nothing (CrmSchedule sees it idle)
+        store.set_meta("lrm_modes", modes or None)
     return modes
 
 

@@ -236,3 +236,16 @@ def test_datacenter_options_are_read_as_the_file_sets_them() -> None:
     assert dc.next_id is not None and (dc.next_id.lower, dc.next_id.upper) == (1000, 2000)
     blank = run(answers("built-pve8")).cluster
     assert blank.ha.shutdown_policy is None and blank.ha.auto_rebalance is None and blank.datacenter.empty
+
+
+def test_a_disarmed_ha_stack_is_a_note_not_part_of_the_fingerprint() -> None:
+    armed = run(answers("migrated-pve9"))
+    data = answers("migrated-pve9")
+    data["/cluster/ha/status/manager_status"]["manager_status"]["disarm"] = {"mode": "freeze", "state": "disarming"}
+    disarmed = run(data)
+    note = ("HA disarmed (resource-mode=freeze, disarming): nothing is fenced or recovered until someone runs "
+            "`ha-manager crm-command arm-ha`")
+    assert note in disarmed.observed.notes and not [n for n in armed.observed.notes if n.startswith("HA disarmed")]
+    assert disarmed.observed.fingerprint == armed.observed.fingerprint  # a stored plan stays valid
+    data["/cluster/ha/status/manager_status"] = {"__error__": [501, "Method not implemented"]}
+    assert not [n for n in run(data).observed.notes if n.startswith("HA disarmed")]

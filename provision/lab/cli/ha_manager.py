@@ -58,6 +58,11 @@ def _dispatch(ctx: Ctx, sub: str, rest: list[str]) -> int:
             return 0
         if cmd == "node-maintenance":
             return _node_maintenance(ctx, args.pos(1, "enable|disable"), args.pos(2, "node"))
+        if cmd in ("disarm-ha", "arm-ha") and ctx.pve_version >= 9:
+            # CLI/ha_manager.pm:301-302 (5.1.3): the API calls, resource-mode positional
+            body = {"resource-mode": args.pos(1, "resource-mode")} if cmd == "disarm-ha" else {}
+            call(ctx, "POST", f"/cluster/ha/status/{cmd}", body)
+            return 0
         fail(f"unknown command 'ha-manager crm-command {cmd}'")
     if sub == "groupadd":
         params["group"] = args.pos(0, "group")

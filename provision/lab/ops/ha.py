@@ -13,7 +13,7 @@ import re
 import time
 from typing import Any
 
-from provision.lab import crmbridge
+from provision.lab import crmbridge, hadisarm
 from provision.lab.files import HA_GROUPS, HA_RESOURCES, HA_RULES, find_section, parse_sections, write_sections
 from provision.lab.formats.sectionconfig import Section, SectionConfigError, format_node_list, parse_node_list
 from provision.lab.ops.common import require_quorum, topo
@@ -227,8 +227,10 @@ def _crm_command(ctx: Ctx, params: dict[str, Any], kind: str) -> Any:
         require_quorum(ctx)
         sid, _, _ = parse_sid(ctx, p_req(params, "sid"))
         node = p_req(params, "node")
-        # HA::Config::service_is_ha_managed: an ignored resource counts as unmanaged
-        if not any(sid_of(s) == sid and s.props.get("state") != "ignored" for s in read_resources(ctx)):
+        # HA::Config::service_is_ha_managed: an ignored resource counts as unmanaged, and so
+        # does every resource while HA is disarmed with resource-mode ignore (Config.pm:359-363)
+        if hadisarm.ignored(ctx.store) or \
+                not any(sid_of(s) == sid and s.props.get("state") != "ignored" for s in read_resources(ctx)):
             raise ApiError(500, f"resource '{sid}' is not HA managed")
         row = ctx.store.one("SELECT state FROM ha_services WHERE sid = ?", (sid,))
         if row is not None and row["state"] == "error":
@@ -586,7 +588,24 @@ def _ctime(ts: float) -> str:
 
 @route("GET", "/cluster/ha/status")
 def status_index(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, str]]:
-    return [{"name": "current"}, {"name": "manager_status"}]
+    names = ["current", "manager_status"] + (["disarm-ha", "arm-ha"] if ctx.pve_version >= 9 else [])
+    return [{"name": n} for n in names]
+
+
+def _lrm_state(online: bool, mode: str, active: bool) -> str:
+    """LRM.pm work(): an active LRM asked for maintenance enters state 'maintenance' and
+    stays there (releasing its lock once empty) until the request is gone; a disarmed one
+    releases its agent lock and waits (5.1.3, LRM.pm:364-395)."""
+    if online and mode == "maintenance":
+        return "maintenance"
+    return "active" if online and active and mode != "disarm" else "wait_for_agent_lock"
+
+
+def _watchdog(fresh: bool, mode: str, state: str) -> str:
+    """Status.pm:268-279 (5.1.3): the LRM holds its watchdog while it holds the agent lock."""
+    if fresh and state in ("active", "maintenance"):
+        return "watchdog active"
+    return "watchdog released" if mode == "disarm" else "watchdog standby"
 
 
 @route("GET", "/cluster/ha/status/current")
@@ -601,28 +620,46 @@ def status_current(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
     master = ctx.store.get_meta("ha_master")
     resources = {sid_of(s): s for s in read_resources(ctx)}
     services = {r["sid"]: r for r in ctx.store.query("SELECT * FROM ha_services ORDER BY sid")}
+    disarm = hadisarm.current(ctx.store) if ctx.pve_version >= 9 else None
+    crm_active = False
     if master:
         st = "active" if now - master["timestamp"] <= 30 else "old timestamp - dead?"
+        crm_active = st == "active"
         if quorate and st != "active" and not resources:
             st = "idle"
         if st == "active" and not resources:
             st = "idle"
+        extra = f" - {disarm['state']}, resource mode: {disarm['mode']}" if disarm else ""
         out.append({"id": "master", "type": "master", "node": master["node"], "timestamp": int(master["timestamp"]),
-                    "status": f"{master['node']} ({st}, {_ctime(master['timestamp'])})"})
+                    "status": f"{master['node']} ({st}, {_ctime(master['timestamp'])}){extra}"})
+    if ctx.pve_version >= 9:  # pve-ha-manager 5.1.3: the armed state (Status.pm:217-248)
+        fence_node = master["node"] if master else ctx.node
+        if disarm:
+            wd = "CRM watchdog released" if disarm["state"] == "disarmed" else "CRM watchdog active"
+            out.append({"id": "fencing", "type": "fencing", "node": fence_node, "armed-state": disarm["state"],
+                        "resource_mode": disarm["mode"],
+                        "status": f"{disarm['state']}, resource mode: {disarm['mode']} ({wd})"})
+        else:
+            armed = "armed" if crm_active else "standby"
+            out.append({"id": "fencing", "type": "fencing", "node": fence_node, "armed-state": armed,
+                        "status": f"{armed} (CRM watchdog {'active' if crm_active else 'standby'})"})
     modes = ctx.store.get_meta("lrm_modes", {}) or {}
     for row in ctx.store.query("SELECT * FROM ha_nodes ORDER BY name"):
         node = row["name"]
         active = any(s["node"] == node and s["state"] in ("started", "migrate", "relocate") for s in services.values())
         mode = modes.get(node, "active")
-        if row["state"] in ("online", "maintenance") and t.sees(ctx.node, node):
+        fresh = row["state"] in ("online", "maintenance") and t.sees(ctx.node, node)
+        if fresh:
             ts = master["timestamp"] if master else now
             # API2/HA/Status.pm: a fresh LRM in another mode shows "<mode> mode"
             st = f"{mode} mode" if mode != "active" else "active" if active else "idle"
         else:
             ts = row["since"]
-            st = "maintenance mode" if mode == "maintenance" else "old timestamp - dead?"
+            st = f"{mode} mode" if mode in ("maintenance", "disarm") else "old timestamp - dead?"
+        # PVE 9 (5.1.3) adds whether the LRM holds its watchdog
+        wd = f"{_watchdog(fresh, mode, _lrm_state(fresh, mode, active))}, " if ctx.pve_version >= 9 else ""
         out.append({"id": f"lrm:{node}", "type": "lrm", "node": node, "timestamp": int(ts),
-                    "status": f"{node} ({st}, {_ctime(ts)})"})
+                    "status": f"{node} ({st}, {wd}{_ctime(ts)})"})
 
     guest_nodes = {int(g["vmid"]): str(g["node"]) for g in ctx.store.query("SELECT vmid, node FROM guests")}
 
@@ -645,6 +682,8 @@ def status_current(ctx: Ctx, params: dict[str, Any]) -> list[dict[str, Any]]:
                 conf["state"] = "started"
         d["state"] = verbose_state(conf.get("state"), ss["state"] if ss is not None else None,
                                    has_node=guest_node is not None)
+        if disarm and disarm["mode"] == "ignore":  # Status.pm:324-329
+            d["state"] = "ignore"
         d["status"] = f"{sid} ({d.get('node', '---')}, {d['state']})"
         if sc is not None:
             d["request_state"] = conf["state"]
@@ -685,16 +724,15 @@ def manager_status(ctx: Ctx, params: dict[str, Any]) -> dict[str, Any]:
     requests = ctx.store.get_meta("ha_node_request", {}) or {}
     if requests:
         ms["node_request"] = requests
+    disarm = hadisarm.current(ctx.store)
+    if disarm:
+        ms["disarm"] = disarm
     modes = ctx.store.get_meta("lrm_modes", {}) or {}
     for r in nodes:
         online = r["state"] in ("online", "maintenance")
         active = any(s["node"] == r["name"] and s["state"] in ("started", "migrate", "relocate") for s in services)
         mode = modes.get(r["name"], "active")
-        # LRM.pm work(): an active LRM asked for maintenance enters state 'maintenance' and stays
-        # there (releasing its lock once empty) until the request is gone
-        state = "maintenance" if online and mode == "maintenance" else \
-            "active" if online and active else "wait_for_agent_lock"
-        lrm[r["name"]] = {"mode": mode, "state": state,
+        lrm[r["name"]] = {"mode": mode, "state": _lrm_state(online, mode, active),
                           "timestamp": int(master["timestamp"] if master and online else r["since"]),
                           "results": {}}
     out: dict[str, Any] = {"manager_status": ms, "quorum": {"node": ctx.node, "quorate": int(t.quorate(ctx.node))}}
