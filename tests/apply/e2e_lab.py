@@ -7,7 +7,7 @@ import json
 import os
 import subprocess
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -20,10 +20,12 @@ SECRET = "e2e-PBS-secret-7c1f"
 class Lab:
     home: Path
     work: Path  # cwd of every apply; state (runs, local lock) goes to `home`, never here
+    secrets: dict[str, str] = field(default_factory=dict)  # more secret variables for the CLI
 
     @property
     def env(self) -> dict[str, str]:
-        return {**os.environ, "PROVISION_HOME": str(self.home), "PBS_PASSWORD": SECRET, "NO_COLOR": "1"}
+        return {**os.environ, "PROVISION_HOME": str(self.home), "PBS_PASSWORD": SECRET, "NO_COLOR": "1",
+                **self.secrets}
 
     def cli(self, *args: str, timeout: float = 900, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
         return subprocess.run([*PROVISION, *args], cwd=self.work, env=self.env, capture_output=True, text=True,
@@ -40,6 +42,16 @@ class Lab:
     def summary(self, run: Path) -> dict[str, Any]:
         return json.loads((run / "summary.json").read_text())
 
+    def with_base(self, name: str, text: str) -> Path:
+        """A stack in the work dir: the module's `base.yaml` followed by `text`."""
+        path = self.work / name
+        path.write_text((self.work / "base.yaml").read_text() + text)
+        return path
+
+    def etc(self, name: str, node: str = "pve02") -> str:
+        """A file of /etc/pve as `node` sees it."""
+        return (self.lab_dir / "nodes" / node / "root/etc/pve" / name).read_text()
+
     def node_cli(self, node: str, *argv: str) -> subprocess.CompletedProcess[str]:
         """Run a lab node command as that node (what an admin at its shell would do)."""
         env = {**self.env, "PVE_LAB_DIR": str(self.lab_dir), "PVE_LAB_NODE": node,
@@ -47,9 +59,9 @@ class Lab:
         return subprocess.run(list(argv), env=env, capture_output=True, text=True, check=False, timeout=120)
 
 
-def start(home: Path, work: Path, *up_args: str) -> Lab:
+def start(home: Path, work: Path, *up_args: str, secrets: dict[str, str] | None = None) -> Lab:
     """`provision lab up` (blank unless `up_args` say otherwise, e.g. `--from STACK`)."""
-    lab = Lab(home=home, work=work)
+    lab = Lab(home=home, work=work, secrets=dict(secrets or {}))
     proc = lab.cli("lab", "up", *(up_args or ("--blank",)), timeout=300)
     if proc.returncode != 0:
         raise RuntimeError(f"lab up failed: {proc.stdout}{proc.stderr}")

@@ -13,12 +13,11 @@ The tests share one lab and run in file order.
 from __future__ import annotations
 
 import json
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_lab import PROVISION, Lab, stack_copy, start, stop
+from e2e_lab import Lab, stack_copy, start, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
 
@@ -43,27 +42,15 @@ backups:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     work = tmp_path_factory.mktemp("work")
-    built = start(tmp_path_factory.mktemp("home"), work, "--from", str(stack_copy(work / "base.yaml")))
+    built = start(tmp_path_factory.mktemp("home"), work, "--from", str(stack_copy(work / "base.yaml")),
+                  secrets={"SMTP_PASSWORD": SMTP_SECRET})
     try:
         yield built
     finally:
         stop(built)
 
 
-def _cli(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**lab.env, "SMTP_PASSWORD": SMTP_SECRET}
-    return subprocess.run([*PROVISION, *args], cwd=lab.work, env=env, capture_output=True,
-                          text=True, timeout=900, input="", check=False)
 
-
-def _stack(lab: Lab, name: str, text: str) -> Path:
-    path = lab.work / name
-    path.write_text((lab.work / "base.yaml").read_text() + text)
-    return path
-
-
-def _etc(lab: Lab, name: str) -> str:
-    return (lab.lab_dir / "nodes/pve02/root/etc/pve" / name).read_text()
 
 
 def _pvesh(lab: Lab, path: str) -> object:
@@ -71,22 +58,22 @@ def _pvesh(lab: Lab, path: str) -> object:
 
 
 def _converged(lab: Lab, stack: Path, *extra: str) -> None:
-    proc = _cli(lab, "plan", str(stack), "--detailed-exitcode", *extra)
+    proc = lab.cli("plan", str(stack), "--detailed-exitcode", *extra)
     assert proc.returncode == 0 and "No changes." in proc.stdout, proc.stdout + proc.stderr
 
 
 def test_add_targets_matchers_and_jobs(lab: Lab) -> None:
-    stack = _stack(lab, "alerts.yaml", ALERTS)
-    plan = _cli(lab, "plan", str(stack))
+    stack = lab.with_base("alerts.yaml", ALERTS)
+    plan = lab.cli("plan", str(stack))
     assert plan.returncode == 0, plan.stderr
     assert '+ notifications.target["ops-mail"]' in plan.stdout and 'password: "(sensitive)"' in plan.stdout
     assert "Plan: 6 to add, 0 to change, 0 to destroy." in plan.stdout
-    proc = _cli(lab, "apply", str(stack), "--auto-approve")
+    proc = lab.cli("apply", str(stack), "--auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     _converged(lab, stack)
     # PVE's files, as the crate and pve-manager write them
-    assert "smtp: ops-mail\n\tpassword " + SMTP_SECRET + "\n" in _etc(lab, "priv/notifications.cfg")
-    public = _etc(lab, "notifications.cfg")
+    assert "smtp: ops-mail\n\tpassword " + SMTP_SECRET + "\n" in lab.etc("priv/notifications.cfg")
+    public = lab.etc("notifications.cfg")
     assert "smtp: ops-mail\n" in public and SMTP_SECRET not in public
     assert "\ttarget ops-mail\n" in public and "\ttarget oncall\n" in public
     jobs = {j["id"]: j for j in _pvesh(lab, "/cluster/backup")}  # type: ignore[attr-defined]
@@ -105,28 +92,28 @@ def test_change_one_field_and_remove_one_of_each(lab: Lab) -> None:
                      "target: [ops-mail]}\n", "")
             .replace("    - {id: db-hourly, schedule: hourly, storage: pbs-backup, vmids: [102]}\n", "")
             .replace("exclude: [102],", "exclude: [101, 102],"))
-    stack = _stack(lab, "changed.yaml", text)
-    plan = _cli(lab, "plan", str(stack), "--prune")
+    stack = lab.with_base("changed.yaml", text)
+    plan = lab.cli("plan", str(stack), "--prune")
     out = plan.stdout
     assert plan.returncode == 0, plan.stderr
     assert "port: 587 → 2525" in out and 'username: "pve" → (unset)' in out
     assert '- notifications.target["oncall"]' in out and '- backups.job["db-hourly"]' in out
     assert "Plan: 0 to add, 3 to change, 3 to destroy." in out
     # without --prune, what left the stack is reported, never deleted
-    assert '? notifications.target["oncall"]' in _cli(lab, "plan", str(stack)).stdout
-    proc = _cli(lab, "apply", str(stack), "--prune", "--auto-approve")
+    assert '? notifications.target["oncall"]' in lab.cli("plan", str(stack)).stdout
+    proc = lab.cli("apply", str(stack), "--prune", "--auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     _converged(lab, stack, "--prune")
     smtp = _pvesh(lab, "/cluster/notifications/endpoints/smtp/ops-mail")
     assert smtp["port"] == 2525 and "username" not in smtp  # type: ignore[index,operator]
-    assert "oncall" not in _etc(lab, "notifications.cfg")
+    assert "oncall" not in lab.etc("notifications.cfg")
     assert [j["id"] for j in _pvesh(lab, "/cluster/backup")] == ["nightly"]  # type: ignore[attr-defined]
-    assert "password " + SMTP_SECRET in _etc(lab, "priv/notifications.cfg")  # an update keeps the secret
+    assert "password " + SMTP_SECRET in lab.etc("priv/notifications.cfg")  # an update keeps the secret
 
 
 def test_import_round_trip(lab: Lab) -> None:
     out = lab.work / "imported.yaml"
-    proc = _cli(lab, "import", "--lab", "default", "-o", str(out))
+    proc = lab.cli("import", "--lab", "default", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert "ops-mail" in text and "nightly" in text and 'schedule: "21:30"' in text
@@ -142,8 +129,8 @@ def test_the_password_is_in_no_run_record_and_no_plan(lab: Lab) -> None:
     assert leaks == []
     # a plan that creates an SMTP target carries the reference, never the value
     alerts = "\nnotifications:" + (lab.work / "changed.yaml").read_text().split("\nnotifications:", 1)[1]
-    renamed = _stack(lab, "renamed.yaml", alerts.replace("ops-mail", "ops-relay"))
+    renamed = lab.with_base("renamed.yaml", alerts.replace("ops-mail", "ops-relay"))
     plan = lab.work / "plan.json"
-    proc = _cli(lab, "plan", str(renamed), "--out", str(plan))
+    proc = lab.cli("plan", str(renamed), "--out", str(plan))
     assert proc.returncode == 0, proc.stderr
     assert SMTP_SECRET not in plan.read_text() and "env:SMTP_PASSWORD" in plan.read_text()

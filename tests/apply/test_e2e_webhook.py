@@ -19,13 +19,12 @@ from __future__ import annotations
 import base64
 import json
 import os
-import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from e2e_lab import PROVISION, Lab, stack_copy, start, stop
+from e2e_lab import Lab, stack_copy, start, stop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
 
@@ -55,31 +54,19 @@ def _b64(text: str) -> str:
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     work = tmp_path_factory.mktemp("work")
-    built = start(tmp_path_factory.mktemp("home"), work, "--from", str(stack_copy(work / "base.yaml")))
+    built = start(tmp_path_factory.mktemp("home"), work, "--from", str(stack_copy(work / "base.yaml")),
+                  secrets={"SMTP_PASSWORD": SMTP_SECRET, "CHAT_KEY": HOOK_SECRET})
     try:
         yield built
     finally:
         stop(built)
 
 
-def _cli(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**lab.env, "SMTP_PASSWORD": SMTP_SECRET, "CHAT_KEY": HOOK_SECRET}
-    return subprocess.run([*PROVISION, *args], cwd=lab.work, env=env, capture_output=True,
-                          text=True, timeout=900, input="", check=False)
 
-
-def _stack(lab: Lab, name: str, text: str) -> Path:
-    path = lab.work / name
-    path.write_text((lab.work / "base.yaml").read_text() + text)
-    return path
-
-
-def _etc(lab: Lab, name: str) -> str:
-    return (lab.lab_dir / "nodes/pve02/root/etc/pve" / name).read_text()
 
 
 def _converged(lab: Lab, stack: Path) -> None:
-    proc = _cli(lab, "plan", str(stack), "--detailed-exitcode")
+    proc = lab.cli("plan", str(stack), "--detailed-exitcode")
     assert proc.returncode == 0 and "No changes." in proc.stdout, proc.stdout + proc.stderr
 
 
@@ -153,13 +140,13 @@ class Watcher:
 
 
 def test_webhook_and_smtp_secrets_reach_only_the_private_file(lab: Lab) -> None:
-    stack = _stack(lab, "alerts.yaml", ALERTS)
-    plan = _cli(lab, "plan", str(stack))
+    stack = lab.with_base("alerts.yaml", ALERTS)
+    plan = lab.cli("plan", str(stack))
     assert plan.returncode == 0, plan.stderr
     assert '+ notifications.target["chat"]' in plan.stdout and "Plan: 3 to add" in plan.stdout
     roots = [lab.home, lab.work, Path("/tmp"), Path("/dev/shm"), Path.home() / ".ansible"]
     with Watcher(lab, roots) as watch:
-        proc = _cli(lab, "apply", str(stack), "--auto-approve")
+        proc = lab.cli("apply", str(stack), "--auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert watch.leaks == set()
     argv = [json.loads(line) for line in (lab.lab_dir / "argv.log").read_text().splitlines()]
@@ -168,8 +155,8 @@ def test_webhook_and_smtp_secrets_reach_only_the_private_file(lab: Lab) -> None:
     assert len(creates) == 1 and f"name=X-Env,value={_b64('lab')}" in creates[0]
     assert not [a for a in argv if any(s.decode() in " ".join(a["argv"]) for s in SECRETS)]
     # PVE's files: the webhook secret base64 in priv, headers and body base64 in public
-    assert f"webhook: chat\n\tsecret name=channel,value={_b64(HOOK_SECRET)}\n" in _etc(lab, "priv/notifications.cfg")
-    public = _etc(lab, "notifications.cfg")
+    assert f"webhook: chat\n\tsecret name=channel,value={_b64(HOOK_SECRET)}\n" in lab.etc("priv/notifications.cfg")
+    public = lab.etc("notifications.cfg")
     assert f"\theader name=Content-Type,value={_b64('application/json')}\n" in public
     assert "\tbody " + _b64('{"text": "{{ title }}"}') + "\n" in public and "\tmethod post\n" in public
     assert not [s for s in SECRETS if s.decode() in public]
@@ -179,11 +166,11 @@ def test_webhook_and_smtp_secrets_reach_only_the_private_file(lab: Lab) -> None:
 def test_a_changed_header_and_a_new_secret_converge(lab: Lab) -> None:
     text = ALERTS.replace("X-Env: lab", "X-Env: prod").replace(
         "secrets: {channel: {env: CHAT_KEY}}", "secrets: {channel: {env: CHAT_KEY}, sig: {env: SMTP_PASSWORD}}")
-    stack = _stack(lab, "changed.yaml", text)
-    plan = _cli(lab, "plan", str(stack))
+    stack = lab.with_base("changed.yaml", text)
+    plan = lab.cli("plan", str(stack))
     assert plan.returncode == 0, plan.stderr
     assert '~ notifications.target["chat"]' in plan.stdout and "Plan: 0 to add, 1 to change" in plan.stdout
-    proc = _cli(lab, "apply", str(stack), "--auto-approve")
+    proc = lab.cli("apply", str(stack), "--auto-approve")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     _converged(lab, stack)
     got = json.loads(lab.node_cli("pve01", "pvesh", "get", "/cluster/notifications/endpoints/webhook/chat",
@@ -193,7 +180,7 @@ def test_a_changed_header_and_a_new_secret_converge(lab: Lab) -> None:
 
 def test_import_round_trip(lab: Lab) -> None:
     out = lab.work / "imported.yaml"
-    proc = _cli(lab, "import", "--lab", "default", "-o", str(out))
+    proc = lab.cli("import", "--lab", "default", "-o", str(out))
     assert proc.returncode == 0, proc.stderr
     text = out.read_text()
     assert "type: webhook" in text and "X-Env: prod" in text and "CHAT_SECRET_CHANNEL" in text
