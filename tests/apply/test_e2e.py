@@ -33,7 +33,8 @@ TOKEN_COEFFICIENT = 125
 
 
 # Issue #15's kinds ride on the same blank build: the HA shutdown policy, datacenter
-# options, notification targets (the SMTP password is the e2e secret) and a matcher, and a
+# options, notification targets (SMTP, sendmail, webhook; the SMTP password and the
+# webhook's secret are the e2e secret) and a matcher, and a
 # backup job to the PBS storage the same plan adds. (A node's watchdog module is checked
 # on the node at every apply, so it would make the no-op apply below run Ansible; it has
 # its own module, test_e2e_datacenter.py.)
@@ -48,6 +49,9 @@ notifications:
     - {name: ops-mail, type: smtp, server: smtp.lab.example, port: 587, mode: starttls, username: pve,
        password: {env: PBS_PASSWORD}, from_address: pve@lab.example, mailto: [ops@lab.example]}
     - {name: oncall, type: sendmail, mailto: [oncall@lab.example]}
+    - {name: chat, type: webhook, url: "https://chat.lab.example/hooks/{{ secrets.channel }}", method: post,
+       headers: {Content-Type: application/json}, body: '{"text": "{{ title }}"}',
+       secrets: {channel: {env: PBS_PASSWORD}}}
   matchers:
     - {name: fencing, match_field: ["exact:type=fencing"], match_severity: [error], target: [ops-mail, oncall]}
 backups:
@@ -119,7 +123,7 @@ def test_issue15_kinds_are_built_and_import_back(lab: Lab, base_stack: Path) -> 
     opts = get("/cluster/options")
     assert opts["ha"]["shutdown_policy"] == "migrate" and opts["max_workers"] == "4"
     assert opts["migration"] == {"type": "secure", "network": "192.168.10.0/24"}
-    assert {t["name"] for t in get("/cluster/notifications/targets")} >= {"ops-mail", "oncall"}
+    assert {t["name"] for t in get("/cluster/notifications/targets")} >= {"ops-mail", "oncall", "chat"}
     assert [j["id"] for j in get("/cluster/backup")] == ["ha-guests"]
 
     imported = lab.work / "imported.yaml"
@@ -136,7 +140,9 @@ def test_issue15_kinds_are_built_and_import_back(lab: Lab, base_stack: Path) -> 
         (m.name, sorted(m.target), m.match_field) for m in want.notifications.matchers]
     assert [(j.id, j.storage, j.schedule, j.vmids) for j in got.backups.jobs] == [
         (j.id, j.storage, j.schedule, j.vmids) for j in want.backups.jobs]
-    env = {**lab.env, **{v: SECRET for v in ("PBS_BACKUP_PASSWORD", "OPS_MAIL_PASSWORD")}}
+    chat = next(t for t in got.notifications.targets if t.name == "chat")
+    assert sorted(chat.secrets) == ["channel"]  # PVE answers a webhook secret's name, never its value
+    env = {**lab.env, **{v: SECRET for v in ("PBS_BACKUP_PASSWORD", "OPS_MAIL_PASSWORD", "CHAT_SECRET_CHANNEL")}}
     replan = subprocess.run([*PROVISION, "plan", str(imported), "--detailed-exitcode"], cwd=lab.work, env=env,
                             capture_output=True, text=True, timeout=900, input="", check=False)
     assert replan.returncode == 0, replan.stdout + replan.stderr
