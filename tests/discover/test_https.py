@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from provision.discover import ApiClient, TlsError
+from provision.discover import ApiClient, DiscoveryError, TlsError
 from provision.discover.endpoint import Endpoint
 from provision.discover.https import HttpsTransport
 from provision.lab.tls import make_certs
@@ -116,3 +116,20 @@ def test_pin_is_checked_before_the_token_is_sent(api: _Api) -> None:
     assert api.requests == served  # the connection was dropped before a request (and the token) was sent
     with pytest.raises(TlsError, match="did not verify"):
         ApiClient(HttpsTransport(api.endpoint())).get("/version")  # the test CA is not in the system store
+
+
+def test_the_environments_https_proxy_is_used_unless_no_proxy_exempts_the_host(
+        api: _Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    with socket.socket() as closed:  # a port nothing listens on: the proxy is down
+        closed.bind(("127.0.0.1", 0))
+        dead_proxy = f"http://127.0.0.1:{closed.getsockname()[1]}"
+    monkeypatch.setenv("HTTPS_PROXY", dead_proxy)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    with pytest.raises(DiscoveryError):
+        ApiClient(HttpsTransport(api.endpoint(ca_file=api.ca)), sleep=lambda _: None).get("/version")
+    assert api.requests == 0  # it went to the proxy, not to the server
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    assert ApiClient(HttpsTransport(api.endpoint(ca_file=api.ca))).get("/version")["version"] == "8.4.1"
