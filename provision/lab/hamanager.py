@@ -62,8 +62,13 @@ def crm_round(store: Store, now: float | None = None) -> None:
         prior = {r["name"]: str(r["state"]) for r in store.query("SELECT name, state FROM ha_nodes")}
         shutdowns: dict[str, dict[str, Any]] = store.get_meta("lrm_shutdown", {}) or {}
         before = hadisarm.current(store)  # what the LRMs read from the last manager status
-        modes = lrm_modes(store, _node_requests(store, cmds, prior, before is not None), online, shutdowns,
-                          before is not None)
+        # The LRMs follow the node requests of the manager status the CRM wrote last round
+        # (LRM.pm reads `node_request` from it): a request this round changes takes effect
+        # next round, so a migrate and a maintenance disable queued together see the node
+        # still in maintenance, as on PVE.
+        seen: dict[str, dict[str, int]] = store.get_meta("ha_node_request", {}) or {}
+        _node_requests(store, cmds, prior, before is not None)
+        modes = lrm_modes(store, seen, online, shutdowns, before is not None)
         resources = {s.id: s for s in parse_sections(store.get_file(HA_RESOURCES), "resources")}
         config = crmbridge.ha_config(
             parse_sections(store.get_file(HA_GROUPS), "groups"), parse_sections(store.get_file(HA_RULES), "rules")

@@ -99,7 +99,7 @@ def test_ha_crs_is_applied_and_read_back(built: Lab) -> None:
                           "--keyboard", "de").returncode == 0
     _apply(built, stack)
     opts = _json(built, "pve01", "/cluster/options")
-    assert isinstance(opts, dict) and opts.get("crs") == {"ha": "static", "ha-rebalance-on-start": "1"}
+    assert isinstance(opts, dict) and opts.get("crs") == {"ha": "static", "ha-rebalance-on-start": 1}
     assert opts.get("keyboard") == "de"
     assert built.cli("plan", str(stack), "--detailed-exitcode").returncode == 0
     # and a change made outside shows up in the plan

@@ -61,7 +61,10 @@ elif cmd == "pveceph" and args[:2] == ["osd", "destroy"]:
     del osds[args[2]]
 else:
     print("unexpected " + " ".join(args), file=sys.stderr); sys.exit(9)
-json.dump(state, open(state_file, "w"))
+if cmd not in ("pvesh", "pvecm"):  # reads run side by side (the phase probe): only writes write, atomically
+    tmp = state_file + "." + str(os.getpid())
+    json.dump(state, open(tmp, "w"))
+    os.replace(tmp, state_file)
 '''
 
 
