@@ -63,7 +63,8 @@ def crm_round(store: Store, now: float | None = None) -> None:
         shutdowns: dict[str, dict[str, Any]] = store.get_meta("lrm_shutdown", {}) or {}
         before = hadisarm.current(store)  # what the LRMs read from the last manager status
         # The LRMs follow the node requests of the manager status the CRM wrote last round
-        # (LRM.pm reads `node_request` from it): a request this round changes takes effect
+        # (pve-ha-manager b71218f LRM.pm:196-224 reads `node_request` from the manager status
+        # file; Manager.pm:689,708 change it in the CRM round): a request changed this round acts
         # next round, so a migrate and a maintenance disable queued together see the node
         # still in maintenance, as on PVE.
         seen: dict[str, dict[str, int]] = store.get_meta("ha_node_request", {}) or {}
