@@ -13,15 +13,14 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
-from urllib3.exceptions import InsecureRequestWarning, MaxRetryError, NameResolutionError, NewConnectionError
+from urllib3.exceptions import InsecureRequestWarning
 
 from provision.discover.endpoint import Endpoint, pin_digest
-from provision.discover.errors import ConnectError, HttpStatusError, RetryableError, TlsError
-from provision.discover.presented import pin_advice
 
 
 class ProxmoxerTransport:
-    """GETs through proxmoxer's HTTPS backend with token auth."""
+    """proxmoxer's API object (`.api`) with token auth and the endpoint's trust; reads go
+    through `provision.discover.https`, so this has no GET path of its own."""
 
     def __init__(self, endpoint: Endpoint, timeout: float = 10.0) -> None:
         from proxmoxer import ProxmoxAPI
@@ -44,35 +43,6 @@ class ProxmoxerTransport:
             session.mount("https://", FingerprintAdapter(endpoint.fingerprint))
         else:
             session.mount("https://", requests.adapters.HTTPAdapter(pool_maxsize=16))
-
-    def __call__(self, path: str, params: dict[str, Any]) -> Any:
-        where = self.endpoint.describe()
-        session: requests.Session = self.api._store["session"]
-        url = f"{self.api._store['base_url']}/{path.lstrip('/')}"
-        try:
-            resp = session.request("GET", url, params=params or None)
-            if resp.status_code >= 400:
-                # PVE puts the reason in the envelope's `message` (proxmoxer drops it)
-                try:
-                    message = str(resp.json().get("message") or resp.reason)
-                except ValueError:
-                    message = str(resp.reason)
-                raise HttpStatusError(resp.status_code, message.strip())
-            return resp.json().get("data")
-        except requests.exceptions.SSLError as exc:
-            why = "certificate fingerprint does not match the pinned one" if "ingerprint" in str(exc) else \
-                "server certificate did not verify"
-            advice = pin_advice(self.endpoint.host, self.endpoint.port, self.endpoint.fingerprint)
-            raise TlsError(f"TLS error talking to {where}: {why}; {advice}") from None
-        except requests.exceptions.Timeout:
-            raise RetryableError(f"timeout talking to {where}") from None
-        except requests.exceptions.ConnectionError as exc:
-            reason = exc.args[0].reason if exc.args and isinstance(exc.args[0], MaxRetryError) else None
-            if isinstance(reason, NameResolutionError):
-                raise ConnectError(f"cannot resolve {self.endpoint.host}") from None
-            if isinstance(reason, NewConnectionError):
-                raise ConnectError(f"cannot connect to {where}: connection refused or no route") from None
-            raise RetryableError(f"connection to {where} dropped") from None
 
 
 class FingerprintAdapter(HTTPAdapter):
