@@ -20,6 +20,8 @@ import typer
 import typer.core
 import typer.main
 
+from provision.cli import richhelp
+from provision.cli.coercion import light
 from provision.cli.common import optional_values
 from provision.cli.metavars import readable
 
@@ -97,6 +99,7 @@ class LazyGroup(typer.core.TyperGroup):
         for name, command in typer.main.get_group(sub).commands.items():
             if self.placeholders:
                 readable(command)
+            light(command)
             self._built[name] = command
 
 
@@ -141,10 +144,12 @@ def main() -> None:
     # pydantic looks for plugins in every installed package's entry points when it builds
     # the first model (tens of ms per command); the CLI uses none
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+    richhelp.install()
     command = typer.main.get_command(app)
     assert isinstance(command, LazyGroup)
     command.placeholders = True
     readable(command)
+    light(command)
     try:
         result = command.main(args=optional_values(sys.argv[1:]), prog_name="provision", standalone_mode=False)
     except typer.Abort:

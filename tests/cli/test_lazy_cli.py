@@ -1,6 +1,9 @@
 """The CLI builds a command from its module only when that command runs: every command is
 still there, the root `--help` lists each with its own one-line help, and a command does
-not import the packages of the others (the real console entry point in a subprocess)."""
+not import the packages of the others (the real console entry point in a subprocess).
+Nor does it import what typer would pay for and the CLI never uses (#17): typer's
+per-parameter pydantic adapters and the parts of rich its help renderer never calls;
+skipping them must not change a value or a message."""
 
 from __future__ import annotations
 
@@ -18,6 +21,7 @@ from provision.cli import COMMANDS
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "stacks" / "lab.yaml"
+SKIPPED = ("typer._adapters", "rich.markdown", "rich.traceback", "markdown_it", "pygments")
 
 
 def _run(tmp_path: Path, *args: str, importtime: bool = False) -> subprocess.CompletedProcess[str]:
@@ -79,3 +83,48 @@ def test_a_command_imports_only_what_it_uses(tmp_path: Path) -> None:
     plan = _imports(_run(tmp_path, "plan", "--help", importtime=True))
     assert "provision.plan" in plan
     assert "provision.lab" not in plan and "cryptography" not in plan  # the lab's TLS is not plan's to pay
+
+
+def test_help_and_validate_skip_the_adapters_and_rich_markdown(tmp_path: Path) -> None:
+    for args in (("--help",), ("validate", "--help"), ("validate", str(STACK), "--format", "json", "--disable",
+                                                      "PVE-Q001", "--disable", "PVE-Q002")):
+        proc = _run(tmp_path, *args, importtime=True)
+        assert proc.returncode == 0, (args, proc.stderr[-2000:])
+        loaded = _imports(proc)
+        assert "typer.rich_utils" in loaded or (args[0] == "validate" and len(args) > 2)
+        skipped = sorted(m for m in loaded if m.startswith(SKIPPED))
+        assert not skipped, (args, skipped)
+    assert "Usage: provision validate" in " ".join(_run(tmp_path, "validate", "--help").stdout.split())
+
+
+def test_values_are_converted_as_typer_converts_them(tmp_path: Path) -> None:
+    # a repeated option is a list; an enum value picks its member (the JSON format)
+    proc = _run(tmp_path, "validate", str(STACK), "--format", "json", "--disable", "PVE-Q001", "--disable", "PVE-Q002")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.lstrip().startswith("[")
+    # a value that does not convert gets typer's own message, from typer's own adapter
+    bad_choice = _run(tmp_path, "validate", str(STACK), "--format", "yaml")
+    assert bad_choice.returncode == 1
+    assert "'yaml' is not one of 'text', 'json', 'sarif', 'github'" in " ".join(bad_choice.stderr.split())
+    bad_int = _run(tmp_path, "lab", "up", "--name", "helper-st-never", "--nodes", "three")
+    assert bad_int.returncode == 1
+    assert "Input should be a valid integer" in " ".join(bad_int.stderr.split())
+    missing = _run(tmp_path, "validate", str(tmp_path / "missing.yaml"))
+    assert missing.returncode == 1 and "missing.yaml" in missing.stdout + missing.stderr
+
+
+def test_rich_markdown_is_rich_own_module_after_the_help_renderer_loads() -> None:
+    code = (
+        "import sys\n"
+        "from provision.cli import richhelp\n"
+        "richhelp.install()\n"
+        "import typer.rich_utils as r\n"
+        "assert 'rich.markdown' not in sys.modules\n"
+        "md = r.Markdown('# title')\n"
+        "import rich.markdown\n"
+        "assert isinstance(md, rich.markdown.Markdown) and isinstance(md, r.Markdown)\n"
+        "assert type(md) is rich.markdown.Markdown\n"
+        "print('ok')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
