@@ -20,11 +20,8 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.nodes import ScalarNode
 
 from provision.spec.limits import MAX_DEPTH, MAX_NODES, MAX_NUMBER_DIGITS
-from provision.spec.yamlread import stack_yaml
 
 _STR = "tag:yaml.org,2002:str"
 _NULL = "tag:yaml.org,2002:null"
@@ -36,14 +33,53 @@ class _Unusual(Exception):
     """The text leaves the plain subset; ruamel's loader takes over."""
 
 
+# YAML 1.2 (ruamel's resolver) picks a plain scalar's candidate types by its first
+# character: booleans start with one of "tTfF", null with "~nN" or is empty, numbers and
+# timestamps with a digit, a sign or ".", and "<", "=", "!", "&", "*" have resolvers of
+# their own. Whatever starts with another character is a string, and so is a word of
+# "tTfFnN" that is not one of the boolean or null spellings.
+_RESOLVED_BY_FIRST = frozenset("tTfFnN~-+.0123456789<=!&*")
+_WORDS: dict[str, Any] = {"true": True, "True": True, "TRUE": True, "false": False, "False": False,
+                          "FALSE": False, "null": None, "Null": None, "NULL": None}
+# Digit-first numbers and timestamps use only these characters: digits, "_", ".", the
+# exponent's "e", signs, and the timestamp's "-", ":", "T", "Z" and blanks; after a
+# leading "0x", "0o" or "0b" also hex digits. A digit-first scalar with any other
+# character ("10.0.0.0/24", "802.3ad", "9000M") is a string.
+_DECIMAL_CHARS = frozenset("0123456789_.eE+-:tTzZ \t")
+_PREFIXED_CHARS = _DECIMAL_CHARS | frozenset("xXoObBaAcCdDfF")
+
+
+def _simple(value: str) -> tuple[bool, Any]:
+    """(True, value) for the plain scalars stacks are made of, as ruamel resolves and
+    constructs them; (False, None) for the rest, which ruamel itself resolves."""
+    if not value:
+        return False, None
+    first = value[0]
+    if first not in _RESOLVED_BY_FIRST:
+        return True, value
+    if first in "tTfFnN":
+        return True, _WORDS.get(value, value)
+    if "0" <= first <= "9":
+        prefixed = first == "0" and value[1:2] in ("x", "o", "b")
+        if not (_PREFIXED_CHARS if prefixed else _DECIMAL_CHARS).issuperset(value):
+            return True, value
+        if value.isdigit() and value.isascii() and (value == "0" or first != "0"):
+            if len(value) > MAX_NUMBER_DIGITS:
+                raise _Unusual
+            return True, int(value)  # decimal: ruamel's int of these digits
+        if value.count(".") > 1 and value.replace(".", "").isdigit():
+            return True, value  # 10.0.0.1: one dot at most in a float, none in an int or a date
+    return False, None
+
+
 class _Scalars:
     """ruamel's YAML 1.2 resolution and construction of plain scalars, memoised by text
-    (a stack repeats the same few values: `nic`, `true`, `9000`)."""
+    (a stack repeats the same few values: `nic`, `true`, `9000`). The plain shapes of
+    `_simple` need no ruamel at all, so a stack made of them never imports it."""
 
     def __init__(self) -> None:
-        y = stack_yaml()
-        self._resolver = y.resolver
-        self._constructor = y.constructor
+        self._resolver: Any = None
+        self._constructor: Any = None
         self._cache: dict[str, Any] = {}
 
     def plain(self, value: str) -> Any:
@@ -51,19 +87,30 @@ class _Scalars:
             return self._cache[value]
         except KeyError:
             pass
-        tag = str(self._resolver.resolve(ScalarNode, value, (True, False)))
-        if tag == _STR:
-            out: Any = value
-        elif tag == _NULL:
-            out = None
-        else:
-            if tag == _INT and len(value) > MAX_NUMBER_DIGITS:
-                raise _Unusual
-            out = self._constructor.construct_object(ScalarNode(tag, value))
-            out = bool(out) if isinstance(out, bool) else int(out) if isinstance(out, int) else (
-                float(out) if isinstance(out, float) else out)
+        simple, out = _simple(value)
+        if not simple:
+            out = self._ruamel(value)
         self._cache[value] = out
         return out
+
+    def _ruamel(self, value: str) -> Any:
+        from ruamel.yaml.nodes import ScalarNode
+
+        if self._resolver is None:
+            from provision.spec.yamlread import stack_yaml
+
+            y = stack_yaml()
+            self._resolver, self._constructor = y.resolver, y.constructor
+        tag = str(self._resolver.resolve(ScalarNode, value, (True, False)))
+        if tag == _STR:
+            return value
+        if tag == _NULL:
+            return None
+        if tag == _INT and len(value) > MAX_NUMBER_DIGITS:
+            raise _Unusual
+        out = self._constructor.construct_object(ScalarNode(tag, value))
+        return bool(out) if isinstance(out, bool) else int(out) if isinstance(out, int) else (
+            float(out) if isinstance(out, float) else out)
 
 
 class _Frame:
@@ -77,14 +124,13 @@ class _Frame:
         self.key_mark: tuple[int, int] = (0, 0)
 
 
-def compose_fast(text: str) -> CommentedMap | None:
+def compose_fast(text: str) -> Any:
     """The stack's tree as ruamel's round-trip loader would build it, or None when the
     text is not plain YAML this path takes (the caller then parses it with ruamel)."""
     if _CLoader is None:  # PyYAML without libyaml: nothing to gain
         return None
     try:
-        tree: CommentedMap = _compose(text, marks=True)
-        return tree
+        return _compose(text, marks=True)
     except (_Unusual, yaml.YAMLError):
         return None
 
@@ -132,6 +178,8 @@ def _compose(text: str, marks: bool) -> Any:
                 mark = event.start_mark
                 container: Any
                 if marks:
+                    from ruamel.yaml.comments import CommentedMap, CommentedSeq  # the tree is ruamel's
+
                     container = CommentedMap() if kind is yaml.MappingStartEvent else CommentedSeq()
                     container._yaml_set_line_col(mark.line, mark.column)
                 else:
@@ -160,9 +208,9 @@ def _place(frames: list[_Frame], value: Any, mark: Any, root: Any) -> Any:
     if not frames:
         return value
     frame = frames[-1]
-    container = frame.container
-    if isinstance(container, CommentedSeq):
-        container.lc.add_kv_line_col(len(container), [mark.line, mark.column])
+    container: Any = frame.container
+    if not isinstance(container, dict):  # a CommentedSeq (a CommentedMap is a dict)
+        _marks(container).add_kv_line_col(len(container), [mark.line, mark.column])
         container.append(value)
     elif frame.key is None:
         if not isinstance(value, str) or value == "<<" or value in container:
@@ -171,10 +219,15 @@ def _place(frames: list[_Frame], value: Any, mark: Any, root: Any) -> Any:
         frame.key_mark = (mark.line, mark.column)
     else:
         key = frame.key
-        container.lc.add_kv_line_col(key, [*frame.key_mark, mark.line, mark.column])
+        _marks(container).add_kv_line_col(key, [*frame.key_mark, mark.line, mark.column])
         container[key] = value
         frame.key = None
     return root
+
+
+def _marks(container: Any) -> Any:
+    """The line/column record of a ruamel container."""
+    return container.lc
 
 
 def _place_plain(frames: list[_Frame], value: Any, mark: Any, root: Any) -> Any:

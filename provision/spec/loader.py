@@ -18,8 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
 from provision.spec import suggest
 from provision.spec.base import PATTERN_TEXT
@@ -28,7 +26,7 @@ from provision.spec.consistency import Loc, check
 from provision.spec.fastcompose import compose_fast, load_fast
 from provision.spec.limits import MAX_DIAGNOSTICS, MAX_FILE_BYTES
 from provision.spec.secrets import secret_context
-from provision.spec.yamlread import StackReadError, read_stack_file, stack_yaml
+from provision.spec.stackfile import StackReadError, read_stack_file
 
 Position = tuple[int, int]
 
@@ -135,6 +133,8 @@ def load_text(text: str, name: str = "<string>", path: Path | None = None, *,
     data = load_fast(text)
     stack = StackText(text, name)
     if data is None:  # not the plain subset: ruamel parses it (and words its errors)
+        from ruamel.yaml.comments import CommentedMap
+
         tree = stack.tree
         if tree is None:
             raise SpecError([Diagnostic(name, 1, 1, "stack", "file is empty",
@@ -166,6 +166,10 @@ def _parse(text: str, name: str) -> Any:
     fast = compose_fast(text)
     if fast is not None:
         return fast
+    from ruamel.yaml.error import MarkedYAMLError, YAMLError
+
+    from provision.spec.yamlread import stack_yaml
+
     try:
         return stack_yaml().load(text)
     except MarkedYAMLError as exc:
@@ -234,6 +238,8 @@ def _walk(tree: Any, loc: Loc) -> tuple[list[tuple[Any, str | int]], Loc]:
     """Follow `loc` through the YAML tree as far as it goes. Returns the steps taken
     (container, key) and the part of `loc` that had no counterpart in the data
     (pydantic adds union tags, and missing fields have no node)."""
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq  # a tree exists: ruamel is loaded
+
     steps: list[tuple[Any, str | int]] = []
     node = tree
     rest = list(loc)
@@ -260,6 +266,8 @@ def locate(tree: Any, loc: Loc) -> Position:
     if not steps:
         return (1, 1)
     container, key = steps[-1]
+    from ruamel.yaml.comments import CommentedMap
+
     try:
         if isinstance(container, CommentedMap):
             # Point at the key: that is where an admin looks for "nodeid: x".

@@ -6,14 +6,12 @@ when the tree is converted, a mapping that merges itself recurses forever, tags
 such as `!!int notanumber` raise plain Python exceptions, and deep nesting ends
 in a RecursionError. `BoundedComposer` checks all of that while the document is
 composed, once per node, and raises ruamel's own marked errors, which the loader
-already turns into diagnostics. `read_stack_file` refuses what is not a regular
-file (a FIFO would block, /dev/zero never ends) before reading a byte.
+already turns into diagnostics. (`stackfile.read_stack_file` reads the text: it
+refuses what is not a regular file, a FIFO would block, /dev/zero never ends.)
 """
 
 from __future__ import annotations
 
-import stat
-from pathlib import Path
 from typing import Any
 
 from ruamel.yaml import YAML
@@ -21,53 +19,13 @@ from ruamel.yaml.composer import Composer, ComposerError
 from ruamel.yaml.events import AliasEvent
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from provision.spec.boundedread import NotRegularFile, TooLarge, read_bounded
-from provision.spec.limits import MAX_DEPTH, MAX_FILE_BYTES, MAX_NODES, MAX_NUMBER_DIGITS
+from provision.spec.limits import MAX_DEPTH, MAX_NODES, MAX_NUMBER_DIGITS
 
 _STD = "tag:yaml.org,2002:"
 # Explicit tags a stack may use: the YAML core schema. Anything else (`!python/...`,
 # `!!binary`, `!!omap`, local `!tags`) has no meaning in a stack.
 _SCALAR_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null")}
 _COLLECTION_TAGS: dict[type, str] = {SequenceNode: _STD + "seq", MappingNode: _STD + "map"}
-
-
-class StackReadError(Exception):
-    """The file cannot be read as a stack; the message is one line without the path."""
-
-
-def read_stack_file(path: Path) -> str:
-    """The text of `path`, refusing non-regular files, oversized files and bad UTF-8."""
-    try:
-        data = read_bounded(path, MAX_FILE_BYTES)
-    except NotRegularFile as exc:
-        raise StackReadError(f"not a regular file ({_file_kind(exc.mode)}); a stack is a YAML file") from None
-    except TooLarge:
-        mib = MAX_FILE_BYTES // (1024 * 1024)
-        raise StackReadError(f"file is larger than {mib} MiB; no cluster needs that") from None
-    except FileNotFoundError:
-        raise StackReadError("file not found") from None
-    except OSError as exc:
-        raise StackReadError(f"cannot read file: {exc.strerror}") from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise StackReadError(f"{line}:{col}: not UTF-8 text (byte 0x{data[exc.start]:02x})") from None
-
-
-def _file_kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a file"
 
 
 class BoundedComposer(Composer):

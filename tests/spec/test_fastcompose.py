@@ -166,3 +166,35 @@ def test_generated_documents_read_the_same_both_ways(data: dict[str, Any], flow:
     buf = io.StringIO()
     y.dump(data, buf)
     _check(buf.getvalue())
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(
+    st.text(alphabet="0123456789._-+:eExXoObBadftTzZnNul/ G~", max_size=14),
+    st.from_regex(r"[0-9]{1,3}(\.[0-9]{1,3}){0,4}(/[0-9]{1,2})?", fullmatch=True),
+    st.sampled_from(["true", "True", "TRUE", "tRue", "null", "Null", "NULL", "n", "N", "no", "yes", "on",
+                     "0", "00", "0755", "0o17", "0x1F", "1_000", "1e3", "1.5", ".5", "1:20", "2024-01-02",
+                     "10.0.0.1", "10.0.0.0/24", "9000", "nic", "vm:100", "4.2.0", "802.3ad", "0xad", "1ad", "2e5"]),
+))
+def test_plain_scalars_without_ruamel_resolve_as_ruamel_does(value: str) -> None:
+    """The scalars the fast path resolves itself (`_simple`: no ruamel) read exactly as
+    ruamel's loader reads them, in a document, as libyaml hands them over."""
+    text = f"k: {value}\n"
+    fast = load_fast(text)
+    slow = _ruamel(text)
+    if fast is None:
+        return  # declined: ruamel decides, as for any other text
+    assert slow is not _REFUSED
+    theirs = _plain(slow)["k"]
+    assert type(fast["k"]) is type(theirs) and fast["k"] == theirs, (value, fast["k"], theirs)
+
+
+def test_a_plain_stack_loads_without_importing_ruamel() -> None:
+    """The stacks of this repository and the 32-node bench stack load on libyaml alone."""
+    import subprocess
+
+    code = ("import sys\nfrom pathlib import Path\nfrom provision.spec import load_stack\n"
+            "load_stack(Path(sys.argv[1]))\nprint('ruamel' in ' '.join(sys.modules))\n")
+    proc = subprocess.run([sys.executable, "-c", code, str(REPO / "stacks" / "lab.yaml")], capture_output=True,
+                          text=True, timeout=120, check=False)
+    assert proc.returncode == 0 and proc.stdout.strip() == "False", proc.stderr[-2000:]
