@@ -28,6 +28,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from big_stack import synth_stack  # noqa: E402
+from bytecode import compile_installed  # noqa: E402
 from replay import Replay  # noqa: E402
 from scale import Lab, load, parse_sizes  # noqa: E402
 
@@ -72,9 +73,7 @@ def main() -> int:
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # the lab still goes down
     trees = {"before": args.old.resolve(), "after": BENCH.parent}
-    clean = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
-    for tree in trees.values():
-        subprocess.run([sys.executable, "-m", "compileall", "-q", str(tree / "provision")], env=clean, check=False)
+    compile_installed(tree / "provision" for tree in trees.values())
     size = args.size[0]
     with tempfile.TemporaryDirectory(prefix="pvp-bench-compare-") as tmp:
         root = Path(tmp)

@@ -40,6 +40,7 @@ BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
 from big_stack import Size, synth_stack  # noqa: E402
+from bytecode import compile_installed  # noqa: E402
 from refresh import object_paths, refresh  # noqa: E402
 from replay import Replay  # noqa: E402
 from report import write_all  # noqa: E402
@@ -255,11 +256,8 @@ def main() -> int:
     args = parser.parse_args()
     # a terminated bench still takes its labs down (the finally clauses run on SystemExit)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    # the CLI is timed as installed, with compiled bytecode (pip compiles wheels at install;
-    # PYTHONDONTWRITEBYTECODE in the caller's environment would otherwise make every run
-    # compile every module of the project again)
-    subprocess.run([sys.executable, "-m", "compileall", "-q", str(BENCH.parent / "provision")], check=False,
-                   env={k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"})
+    # the CLI is timed as installed, with compiled bytecode (bytecode.py)
+    compile_installed([BENCH.parent / "provision"])
     sizes = args.sizes or (SMOKE if args.smoke else SIZES)
     runs = args.runs or (1 if args.smoke else 3)
     changes = min(args.changes, min(s.ha for s in sizes))
