@@ -35,7 +35,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,9 +74,63 @@ def events(run: Path) -> dict[str, Any]:
     }
 
 
+class _LoadSampler:
+    """The 1-minute load average every few seconds while a build runs, so each phase's
+    wall time carries the load it ran under (the machine is shared)."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while True:
+            self.samples.append((time.time(), os.getloadavg()[0]))
+            if self._stop.wait(every):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def phases(run: Path, samples: list[tuple[float, float]]) -> list[dict[str, Any]]:
+    """Per phase of a run (from its events): wall time from its first play's start to the
+    next phase's (or the last event), tasks that ran, and the mean load meanwhile."""
+    path = run / "events.jsonl"
+    if not path.exists():
+        return []
+    starts: list[tuple[str, float]] = []
+    tasks: dict[str, int] = {}
+    last = 0.0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        created = event.get("created")
+        if not created:
+            continue
+        at = datetime.fromisoformat(created).timestamp()
+        last = max(last, at)
+        if event.get("event") == "playbook_on_play_start":
+            name = str((event.get("event_data") or {}).get("name", ""))
+            phase = name.split(":", 1)[0].removeprefix("Phase ").strip() or name
+            if not starts or starts[-1][0] != phase:
+                starts.append((phase, at))
+        elif event.get("event") in RAN and starts:
+            tasks[starts[-1][0]] = tasks.get(starts[-1][0], 0) + 1
+    out = []
+    for i, (phase, at) in enumerate(starts):
+        end = starts[i + 1][1] if i + 1 < len(starts) else last
+        loads = [v for t, v in samples if at <= t <= end] or [v for t, v in samples if t <= end][-1:]
+        out.append({"phase": phase, "wall_s": round(end - at, 1), "tasks": tasks.get(phase, 0),
+                    "load": round(statistics.mean(loads), 1) if loads else None})
+    return out
+
+
 def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, Any]:
     before = set(lab.runs())
     start = time.monotonic()
+    sampler = _LoadSampler()
     proc = subprocess.Popen([*e2e_lab.PROVISION, "apply", str(stack), "--auto-approve"], cwd=lab.work,
                             env=lab.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -89,11 +145,14 @@ def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, An
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
+    finally:
+        sampler.stop()
     wall = time.monotonic() - start
     new = [r for r in lab.runs() if r not in before]
+    by_phase = {"phases": phases(new[-1], sampler.samples)} if new else {}
     if stopped:
         return {"command_s": round(wall, 2), "load": round(os.getloadavg()[0], 2), "stopped_after_s": timeout,
-                **(_where(new[-1]) if new else {})}
+                **(_where(new[-1]) if new else {}), **by_phase}
     if proc.returncode != 0:
         raise SystemExit(f"apply failed:\n{out[-3000:]}\n{err[-3000:]}")
     result: dict[str, Any] = {"command_s": round(wall, 2), "load": round(os.getloadavg()[0], 2)}
@@ -110,6 +169,7 @@ def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, An
         "tasks_changed": tasks.get("changed"),
         "ansible_s": summary.get("wall_seconds"),
         **events(new[-1]),
+        **by_phase,
     }
 
 
@@ -125,6 +185,18 @@ def _where(run: Path) -> dict[str, Any]:
             "plays_started": len(plays), "last_play": plays[-1] if plays else None, **events(run)}
 
 
+def _network_ready(lab: e2e_lab.Lab, stack: Path) -> None:
+    """Give the blank lab's nodes the stack's interfaces (the lab's own seeding step), so
+    the plan has no network phase and the later phases are timed on their own."""
+    from provision.lab.paths import LabPaths
+    from provision.lab.seed import load, seed_network
+    from provision.lab.store import Store
+
+    paths = LabPaths(lab.lab_dir)
+    with Store(paths.db) as store:
+        seed_network(store, paths, load(stack))
+
+
 def _big(args: argparse.Namespace) -> dict[str, Any]:
     """The full build of a synthetic cluster from its machines freshly installed."""
     import big_stack
@@ -138,6 +210,8 @@ def _big(args: argparse.Namespace) -> dict[str, Any]:
         stack.write_text(big_stack.synth_stack(size))
         start = time.monotonic()
         lab = e2e_lab.start(home, work, "--blank", "--from", str(stack), "--nodes", str(args.nodes))
+        if args.network_ready:
+            _network_ready(lab, stack)
         up = time.monotonic() - start
         try:
             full = _apply(lab, stack, timeout=args.timeout)
@@ -145,7 +219,8 @@ def _big(args: argparse.Namespace) -> dict[str, Any]:
             if args.keep:
                 shutil.copytree(home / "runs", args.keep, dirs_exist_ok=True)
             e2e_lab.stop(lab)
-    return {"size": size.label, "lab_up_s": round(up, 1), "full_build": full}
+    return {"size": size.label, "network_ready": args.network_ready, "lab_up_s": round(up, 1),
+            "full_build": full}
 
 
 def main() -> None:
@@ -156,6 +231,8 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, help="build a synthetic stack of N nodes instead (big_stack.py)")
     parser.add_argument("--osds-per-node", type=int, default=12, help="with --nodes: OSDs per node (12)")
     parser.add_argument("--ha", type=int, default=2000, help="with --nodes: HA resources (2000)")
+    parser.add_argument("--network-ready", action="store_true",
+                        help="with --nodes: the blank nodes already have the stack's interfaces (no network phase)")
     parser.add_argument("--timeout", type=float, default=3600, help="with --nodes: stop the build after SECONDS")
     args = parser.parse_args()
     if args.nodes:

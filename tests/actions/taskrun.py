@@ -211,9 +211,10 @@ class Run:
                 if "mode" in args:
                     record["mode"] = args["mode"]
                 self.records.append(record)
-        elif "ansible.builtin.lineinfile" in task:
+        elif "ansible.builtin.lineinfile" in task or "pve_line" in task:
+            # our own pve_line adds a line as lineinfile does, only under a lock of the file
             if runs:
-                args = self.value(task["ansible.builtin.lineinfile"], extra)
+                args = self.value(task.get("ansible.builtin.lineinfile") or task["pve_line"], extra)
                 record = {"task": step, "lineinfile": args["path"], "line": args["line"]}
                 if "delegate_to" in task:
                     record["on"] = self.value(task["delegate_to"], extra)
