@@ -120,7 +120,8 @@ class Run:
         items = self.value(loop) if loop is not None else [None]
         for item in items:
             extra = {"item": item} if loop is not None else {}
-            extra.update({k: self.value(v, extra) for k, v in (task.get("vars") or {}).items()})
+            for key, expr in (task.get("vars") or {}).items():
+                extra[key] = self.value(expr, extra)  # task vars may use the ones before them, as in Ansible
             self.one(task, extra)
 
     def one(self, task: dict[str, Any], extra: dict[str, Any]) -> None:

@@ -1,6 +1,7 @@
 """A node's consecutive OSD creates run as one task (library/pve_batch.py), still decided
 per disk from the phase probe's disk list as a single create is: a disk already an OSD
-is left alone, a disk in use by something else stops the run before its command, and the
+is left alone, a missing disk (or one in use by something else) stops the run before its
+command, and the
 run reports each OSD on its own (issue 17, apply: 384 OSDs on 32 nodes). Starts from a
 converged lab without three of pve02's OSDs."""
 
@@ -57,21 +58,22 @@ def _osd_tasks(run: Path) -> list[dict[str, Any]]:
             if e["event"] in ("runner_on_ok", "runner_on_failed") and "pveceph osd create" in e["event_data"]["task"]]
 
 
-def test_a_disk_in_use_stops_the_batch_before_its_command(lab: Lab) -> None:
+def test_a_missing_disk_stops_the_batch_before_its_command(lab: Lab) -> None:
     assert not _osd_disks(lab) & set(MISSING)
-    # the system disk (LVM) in place of sde: refused, as a single create refuses it
-    stack = stack_copy(lab.work / "sda.yaml", lambda t: t.replace(_osd("/dev/sde"), _osd("/dev/sda")))
+    # a disk pve02 does not have in place of sde and sdf (plan order: sdd, sdz): the create
+    # before it runs, then it is refused as a single create refuses it
+    stack = stack_copy(lab.work / "sdz.yaml", lambda t: t.replace(_osd("/dev/sde"), _osd("/dev/sdz")).replace(
+        _osd("/dev/sdf"), ""))
     proc = lab.cli("apply", str(stack), "--auto-approve", "--format", "json")
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     final = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert final["failed"] == [_id("/dev/sda")]
-    assert final["done"] == [_id("/dev/sdd")]  # plan order: sdd before sda (stack order)
-    assert final["not_done"] == [_id("/dev/sdf")]
-    assert any("/dev/sda on pve02: in use (" in e and "refusing to create an OSD on it" in e
-               for e in final["errors"]), final["errors"]
-    assert _osd_disks(lab) & {"/dev/sda", *MISSING} == {"/dev/sdd"}  # the report is what the node has
-    [task] = _osd_tasks(lab.runs()[-1])
+    assert final["done"] == [_id("/dev/sdd")]
+    assert final["failed"] == [_id("/dev/sdz")]
+    assert any("/dev/sdz on pve02: no such disk" in e for e in final["errors"]), final["errors"]
+    assert _osd_disks(lab) & set(MISSING) == {"/dev/sdd"}  # the report is what the node has
+    [task] = _osd_tasks(lab.runs()[-1])  # both, one task
     assert task["event_data"]["task_action"] == "pve_batch"
+    assert len(task["event_data"]["res"]["ran"]) == 1
 
 
 def test_the_remaining_creates_run_as_one_task_and_converge(lab: Lab) -> None:
