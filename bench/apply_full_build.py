@@ -95,9 +95,10 @@ class _LoadSampler:
         self._thread.join()
 
 
-def phases(run: Path, samples: list[tuple[float, float]]) -> list[dict[str, Any]]:
+def phases(run: Path, samples: list[tuple[float, float]], end: float | None = None) -> list[dict[str, Any]]:
     """Per phase of a run (from its events): wall time from its first play's start to the
-    next phase's (or the last event), tasks that ran, and the mean load meanwhile."""
+    next phase's (or to ``end``, when the build ended or was stopped: a long batch task
+    reports nothing until it returns), tasks that ran, and the mean load meanwhile."""
     path = run / "events.jsonl"
     if not path.exists():
         return []
@@ -120,9 +121,9 @@ def phases(run: Path, samples: list[tuple[float, float]]) -> list[dict[str, Any]
             tasks[starts[-1][0]] = tasks.get(starts[-1][0], 0) + 1
     out = []
     for i, (phase, at) in enumerate(starts):
-        end = starts[i + 1][1] if i + 1 < len(starts) else last
-        loads = [v for t, v in samples if at <= t <= end] or [v for t, v in samples if t <= end][-1:]
-        out.append({"phase": phase, "wall_s": round(end - at, 1), "tasks": tasks.get(phase, 0),
+        end_at = starts[i + 1][1] if i + 1 < len(starts) else max(last, end or 0.0)
+        loads = [v for t, v in samples if at <= t <= end_at] or [v for t, v in samples if t <= end_at][-1:]
+        out.append({"phase": phase, "wall_s": round(end_at - at, 1), "tasks": tasks.get(phase, 0),
                     "load": round(statistics.mean(loads), 1) if loads else None})
     return out
 
@@ -137,8 +138,10 @@ def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, An
     stopped = False
     try:
         out, err = proc.communicate(timeout=timeout)
+        ended = time.time()
     except subprocess.TimeoutExpired:
         stopped = True
+        ended = time.time()
         proc.terminate()  # apply turns SIGTERM into a cancel and still writes its record
         try:
             out, err = proc.communicate(timeout=300)
@@ -149,7 +152,7 @@ def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, An
         sampler.stop()
     wall = time.monotonic() - start
     new = [r for r in lab.runs() if r not in before]
-    by_phase = {"phases": phases(new[-1], sampler.samples)} if new else {}
+    by_phase = {"phases": phases(new[-1], sampler.samples, ended)} if new else {}
     if stopped:
         return {"command_s": round(wall, 2), "load": round(os.getloadavg()[0], 2), "stopped_after_s": timeout,
                 **(_where(new[-1]) if new else {}), **by_phase}
