@@ -253,7 +253,7 @@ def test_consecutive_adds_of_a_batchable_kind_on_one_node_are_one_task(rendered:
     run = next(r for p in rendered.plays for r in p.runs if any(b for _, _, b in r.parts))
     [batch] = [b for _, _, b in run.parts if b]
     text = (rendered.project / batch).read_text()
-    assert text.count("pve_batch:") == 1 and text.count("label:") == 2
+    assert text.count("pve_batch:") == 1 and text.count("'label':") == 2
     assert "vm:101" not in text and "lookup" not in text
     assert f"pve_actions.a{members[1]}.t.sid" in text
     assert '--failback' in text  # the PVE 9 case's flag, decided per member
