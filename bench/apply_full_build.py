@@ -17,6 +17,11 @@ process start on the node each) and their median duration, skipped host-task eve
 the hosts tasks ran on, the wall time of the whole command and of the Ansible part,
 with the load average. Nothing is asserted; tests never time things.
 
+With ``--nodes N --ha-missing K`` it starts instead from the lab converged with that stack
+but its last K HA resources and times adding those (the build's last phase, at its
+largest resources.cfg). With ``--nodes N --network-ready`` the blank nodes already have
+the stack's interfaces, so the later phases are timed without the network phase.
+
 With ``--nodes N`` it measures only the full build of a synthetic stack instead
 (bench/big_stack.py: N nodes, OSDs per node, H HA resources with their guests) on a lab
 of that stack's machines freshly installed (``lab up --blank --from``; issue #17's target
@@ -200,6 +205,17 @@ def _network_ready(lab: e2e_lab.Lab, stack: Path) -> None:
         seed_network(store, paths, load(stack))
 
 
+def _without_last_ha(stack: Path, count: int) -> Path:
+    """The stack without its last ``count`` HA resources (their guests stay): a lab
+    converged with it is the big build just before its last ``count`` HA adds."""
+    lines = stack.read_text().splitlines(keepends=True)
+    ha = [i for i, line in enumerate(lines) if line.startswith("    - {sid: 'vm:")]
+    drop = set(ha[-count:])
+    out = stack.with_name("converged-minus-ha.yaml")
+    out.write_text("".join(line for i, line in enumerate(lines) if i not in drop))
+    return out
+
+
 def _big(args: argparse.Namespace) -> dict[str, Any]:
     """The full build of a synthetic cluster from its machines freshly installed."""
     import big_stack
@@ -212,7 +228,10 @@ def _big(args: argparse.Namespace) -> dict[str, Any]:
         stack = work / "big.yaml"
         stack.write_text(big_stack.synth_stack(size))
         start = time.monotonic()
-        lab = e2e_lab.start(home, work, "--blank", "--from", str(stack), "--nodes", str(args.nodes))
+        if args.ha_missing:
+            lab = e2e_lab.start(home, work, "--from", str(_without_last_ha(stack, args.ha_missing)))
+        else:
+            lab = e2e_lab.start(home, work, "--blank", "--from", str(stack), "--nodes", str(args.nodes))
         if args.network_ready:
             _network_ready(lab, stack)
         up = time.monotonic() - start
@@ -222,7 +241,8 @@ def _big(args: argparse.Namespace) -> dict[str, Any]:
             if args.keep:
                 shutil.copytree(home / "runs", args.keep, dirs_exist_ok=True)
             e2e_lab.stop(lab)
-    return {"size": size.label, "network_ready": args.network_ready, "lab_up_s": round(up, 1),
+    return {"size": size.label, "network_ready": args.network_ready, "ha_missing": args.ha_missing,
+            "lab_up_s": round(up, 1),
             "full_build": full}
 
 
@@ -236,6 +256,9 @@ def main() -> None:
     parser.add_argument("--ha", type=int, default=2000, help="with --nodes: HA resources (2000)")
     parser.add_argument("--network-ready", action="store_true",
                         help="with --nodes: the blank nodes already have the stack's interfaces (no network phase)")
+    parser.add_argument("--ha-missing", type=int, default=0,
+                        help="with --nodes: start from the lab converged with the stack but its last K HA resources "
+                             "(lab up --from), and time adding those")
     parser.add_argument("--timeout", type=float, default=3600, help="with --nodes: stop the build after SECONDS")
     args = parser.parse_args()
     if args.nodes:
