@@ -17,6 +17,11 @@ process start on the node each) and their median duration, skipped host-task eve
 the hosts tasks ran on, the wall time of the whole command and of the Ansible part,
 with the load average. Nothing is asserted; tests never time things.
 
+With ``--nodes N --ha-missing K`` it starts instead from the lab converged with that stack
+but its last K HA resources and times adding those (the build's last phase, at its
+largest resources.cfg). With ``--nodes N --network-ready`` the blank nodes already have
+the stack's interfaces, so the later phases are timed without the network phase.
+
 With ``--nodes N`` it measures only the full build of a synthetic stack instead
 (bench/big_stack.py: N nodes, OSDs per node, H HA resources with their guests) on a lab
 of that stack's machines freshly installed (``lab up --blank --from``; issue #17's target
@@ -35,7 +40,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -72,28 +79,88 @@ def events(run: Path) -> dict[str, Any]:
     }
 
 
+class _LoadSampler:
+    """The 1-minute load average every few seconds while a build runs, so each phase's
+    wall time carries the load it ran under (the machine is shared)."""
+
+    def __init__(self, every: float = 5.0) -> None:
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while True:
+            self.samples.append((time.time(), os.getloadavg()[0]))
+            if self._stop.wait(every):
+                return
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def phases(run: Path, samples: list[tuple[float, float]], end: float | None = None) -> list[dict[str, Any]]:
+    """Per phase of a run (from its events): wall time from its first play's start to the
+    next phase's (or to ``end``, when the build ended or was stopped: a long batch task
+    reports nothing until it returns), tasks that ran, and the mean load meanwhile."""
+    path = run / "events.jsonl"
+    if not path.exists():
+        return []
+    starts: list[tuple[str, float]] = []
+    tasks: dict[str, int] = {}
+    last = 0.0
+    for line in path.read_text(encoding="utf-8").splitlines():
+        event = json.loads(line)
+        created = event.get("created")
+        if not created:
+            continue
+        at = datetime.fromisoformat(created).timestamp()
+        last = max(last, at)
+        if event.get("event") == "playbook_on_play_start":
+            name = str((event.get("event_data") or {}).get("name", ""))
+            phase = name.split(":", 1)[0].removeprefix("Phase ").strip() or name
+            if not starts or starts[-1][0] != phase:
+                starts.append((phase, at))
+        elif event.get("event") in RAN and starts:
+            tasks[starts[-1][0]] = tasks.get(starts[-1][0], 0) + 1
+    out = []
+    for i, (phase, at) in enumerate(starts):
+        end_at = starts[i + 1][1] if i + 1 < len(starts) else max(last, end or 0.0)
+        loads = [v for t, v in samples if at <= t <= end_at] or [v for t, v in samples if t <= end_at][-1:]
+        out.append({"phase": phase, "wall_s": round(end_at - at, 1), "tasks": tasks.get(phase, 0),
+                    "load": round(statistics.mean(loads), 1) if loads else None})
+    return out
+
+
 def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, Any]:
     before = set(lab.runs())
     start = time.monotonic()
+    sampler = _LoadSampler()
     proc = subprocess.Popen([*e2e_lab.PROVISION, "apply", str(stack), "--auto-approve"], cwd=lab.work,
                             env=lab.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
     stopped = False
     try:
         out, err = proc.communicate(timeout=timeout)
+        ended = time.time()
     except subprocess.TimeoutExpired:
         stopped = True
+        ended = time.time()
         proc.terminate()  # apply turns SIGTERM into a cancel and still writes its record
         try:
             out, err = proc.communicate(timeout=300)
         except subprocess.TimeoutExpired:
             proc.kill()
             out, err = proc.communicate()
+    finally:
+        sampler.stop()
     wall = time.monotonic() - start
     new = [r for r in lab.runs() if r not in before]
+    by_phase = {"phases": phases(new[-1], sampler.samples, ended)} if new else {}
     if stopped:
         return {"command_s": round(wall, 2), "load": round(os.getloadavg()[0], 2), "stopped_after_s": timeout,
-                **(_where(new[-1]) if new else {})}
+                **(_where(new[-1]) if new else {}), **by_phase}
     if proc.returncode != 0:
         raise SystemExit(f"apply failed:\n{out[-3000:]}\n{err[-3000:]}")
     result: dict[str, Any] = {"command_s": round(wall, 2), "load": round(os.getloadavg()[0], 2)}
@@ -110,6 +177,7 @@ def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, An
         "tasks_changed": tasks.get("changed"),
         "ansible_s": summary.get("wall_seconds"),
         **events(new[-1]),
+        **by_phase,
     }
 
 
@@ -125,6 +193,29 @@ def _where(run: Path) -> dict[str, Any]:
             "plays_started": len(plays), "last_play": plays[-1] if plays else None, **events(run)}
 
 
+def _network_ready(lab: e2e_lab.Lab, stack: Path) -> None:
+    """Give the blank lab's nodes the stack's interfaces (the lab's own seeding step), so
+    the plan has no network phase and the later phases are timed on their own."""
+    from provision.lab.paths import LabPaths
+    from provision.lab.seed import load, seed_network
+    from provision.lab.store import Store
+
+    paths = LabPaths(lab.lab_dir)
+    with Store(paths.db) as store:
+        seed_network(store, paths, load(stack))
+
+
+def _without_last_ha(stack: Path, count: int) -> Path:
+    """The stack without its last ``count`` HA resources (their guests stay): a lab
+    converged with it is the big build just before its last ``count`` HA adds."""
+    lines = stack.read_text().splitlines(keepends=True)
+    ha = [i for i, line in enumerate(lines) if line.startswith("    - {sid: 'vm:")]
+    drop = set(ha[-count:])
+    out = stack.with_name("converged-minus-ha.yaml")
+    out.write_text("".join(line for i, line in enumerate(lines) if i not in drop))
+    return out
+
+
 def _big(args: argparse.Namespace) -> dict[str, Any]:
     """The full build of a synthetic cluster from its machines freshly installed."""
     import big_stack
@@ -137,7 +228,12 @@ def _big(args: argparse.Namespace) -> dict[str, Any]:
         stack = work / "big.yaml"
         stack.write_text(big_stack.synth_stack(size))
         start = time.monotonic()
-        lab = e2e_lab.start(home, work, "--blank", "--from", str(stack), "--nodes", str(args.nodes))
+        if args.ha_missing:
+            lab = e2e_lab.start(home, work, "--from", str(_without_last_ha(stack, args.ha_missing)))
+        else:
+            lab = e2e_lab.start(home, work, "--blank", "--from", str(stack), "--nodes", str(args.nodes))
+        if args.network_ready:
+            _network_ready(lab, stack)
         up = time.monotonic() - start
         try:
             full = _apply(lab, stack, timeout=args.timeout)
@@ -145,7 +241,9 @@ def _big(args: argparse.Namespace) -> dict[str, Any]:
             if args.keep:
                 shutil.copytree(home / "runs", args.keep, dirs_exist_ok=True)
             e2e_lab.stop(lab)
-    return {"size": size.label, "lab_up_s": round(up, 1), "full_build": full}
+    return {"size": size.label, "network_ready": args.network_ready, "ha_missing": args.ha_missing,
+            "lab_up_s": round(up, 1),
+            "full_build": full}
 
 
 def main() -> None:
@@ -156,6 +254,11 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, help="build a synthetic stack of N nodes instead (big_stack.py)")
     parser.add_argument("--osds-per-node", type=int, default=12, help="with --nodes: OSDs per node (12)")
     parser.add_argument("--ha", type=int, default=2000, help="with --nodes: HA resources (2000)")
+    parser.add_argument("--network-ready", action="store_true",
+                        help="with --nodes: the blank nodes already have the stack's interfaces (no network phase)")
+    parser.add_argument("--ha-missing", type=int, default=0,
+                        help="with --nodes: start from the lab converged with the stack but its last K HA resources "
+                             "(lab up --from), and time adding those")
     parser.add_argument("--timeout", type=float, default=3600, help="with --nodes: stop the build after SECONDS")
     args = parser.parse_args()
     if args.nodes:

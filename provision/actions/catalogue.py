@@ -116,8 +116,10 @@ def _spec(kind: Kind, summary: str, params: type[P.Params], *phases: Phase, rank
 
 K, Ph = Kind, Phase
 CATALOGUE: dict[Kind, KindSpec] = {s.kind: s for s in (
-    _spec(K.NETWORK_APPLY, "stage /etc/network/interfaces and reload once (ifreload -a)", P.NetworkApply,
-          Ph.NETWORK, serial=True, effect=S.network_apply),
+    # not serial: the planner chains batches of reloads that the cluster can lose at once
+    # (safety.reload_batches); a batch runs as one play, its nodes side by side
+    _spec(K.NETWORK_APPLY, "stage /etc/network/interfaces, reload once (ifreload -a), confirm or revert; nodes in "
+          "batches the cluster can lose at once", P.NetworkApply, Ph.NETWORK, effect=S.network_apply),
     _spec(K.CLUSTER_CREATE, "pvecm create on the first node", P.ClusterCreate, Ph.CLUSTER, rank=1, serial=True,
           effect=S.join),
     _spec(K.SSH_TRUST, "root SSH trust for pvecm add --use_ssh and pvecm qdevice setup: authorize the node's key "

@@ -9,7 +9,7 @@ catalogue names it; the replay itself is a fold over kinds, not a chain of ifs.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
@@ -38,6 +38,8 @@ class Replay:
     osds_per_host: dict[str, int] = field(default_factory=dict)
     pool_size: int = 0
     """The largest `size` of any pool: hosts with OSDs must not drop below it."""
+    reloading: dict[str, Reload] = field(default_factory=dict)
+    """The network reloads of the batch being replayed (they run at once), by action id."""
 
     def quorate(self, up: set[str]) -> tuple[bool, str]:
         if not self.members:
@@ -84,20 +86,76 @@ def node_remove(state: Replay, action: Action, where: str) -> None:
     state.members.discard(action.params.node)
 
 
+@dataclass(frozen=True)
+class Reload:
+    """One node's network reload, as the quorum and MON checks see it."""
+
+    node: str
+    corosync: bool
+    """The change touches an address a Corosync link of the node uses."""
+    ceph: bool
+    """The change touches an address in Ceph's public network."""
+
+    @classmethod
+    def of(cls, node: str, params: P.NetworkApply) -> Reload:
+        return cls(node, params.affects_corosync, params.affects_ceph)
+
+
+def reload_risk(state: Replay, batch: Sequence[Reload]) -> str | None:
+    """Why reloading the networks of `batch` at the same time is unsafe, or None.
+
+    A node that is not a cluster member yet takes nothing away. One member alone is out
+    of the cluster only when its change touches its Corosync links (or, for its MON, the
+    Ceph public network). Several members at once are each counted out whatever they
+    change: the plan cannot rule out one cause taking them all out together (a switch,
+    an MTU on every node), and then they come back only through their own reverts; so a
+    batch is never more members than the cluster can lose and stay quorate (votes, a
+    QDevice's included) with a majority of its MONs."""
+    members = [r for r in batch if r.node in state.members]
+    together = len(members) > 1
+    down = {r.node for r in members if r.corosync or together}
+    names = ", ".join(r.node for r in members)
+    if down:
+        ok, why = state.quorate(state.online - down)
+        if not ok:
+            if together:
+                return f"reloading the networks of {names} at once would leave the rest not quorate: {why}"
+            return f"reloading the network of {names} interrupts its corosync links and the rest would not be " \
+                   f"quorate: {why}"
+    mons_down = {r.node for r in members if (r.ceph or together) and r.node in state.mons}
+    if mons_down:
+        ok, why = state.mon_ok(mons_down)
+        if not ok:
+            return f"the monitor(s) on {', '.join(sorted(mons_down))} would drop out during the reload: {why}"
+    return None
+
+
+def reload_batches(state: Replay, reloads: Sequence[Reload]) -> list[list[Reload]]:
+    """`reloads` cut into batches that may each run at once, in order: each reload goes
+    into the first batch that `reload_risk` still allows with it (first fit, in the given
+    order), so every node that is not a member yet lands in the first. A member that is
+    unsafe even alone gets a batch of its own, which the replay then refuses, saying why."""
+    batches: list[list[Reload]] = []
+    for r in reloads:
+        home = next((b for b in batches if reload_risk(state, [*b, r]) is None), None)
+        if home is None:
+            batches.append([r])
+        else:
+            home.append(r)
+    return batches
+
+
 def network_apply(state: Replay, action: Action, where: str) -> None:
-    assert isinstance(action.params, P.NetworkApply)
-    node = action.node
-    if node not in state.members:
-        return
-    if action.params.affects_corosync:
-        ok, why = state.quorate(state.online - {node})
-        if not ok:
-            raise UnsafeStep(f"{where}: reloading the network of {node} interrupts its corosync links "
-                             f"and the rest would not be quorate: {why}")
-    if action.params.affects_ceph and node in state.mons:
-        ok, why = state.mon_ok({node})
-        if not ok:
-            raise UnsafeStep(f"{where}: the monitor on {node} would drop out during the reload: {why}")
+    """A network reload joins the batch being replayed, unless it waits for one of that
+    batch's reloads (the planner chains batches so): then it starts the next batch.
+    The whole batch must be safe at once, as apply runs it in one play."""
+    assert isinstance(action.params, P.NetworkApply) and action.node is not None
+    if {str(d) for d in action.depends_on} & state.reloading.keys():
+        state.reloading = {}
+    state.reloading[str(action.id)] = Reload.of(action.node, action.params)
+    why = reload_risk(state, list(state.reloading.values()))
+    if why is not None:
+        raise UnsafeStep(f"{where}: {why}")
 
 
 def qdevice_remove(state: Replay, action: Action, where: str) -> None:

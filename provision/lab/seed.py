@@ -87,6 +87,13 @@ def seed_from_stack(store: Store, paths: LabPaths, spec: Cluster, *, configure: 
     return names
 
 
+def seed_network(store: Store, paths: LabPaths, spec: Cluster) -> None:
+    """Only the stack's network, on a blank lab of its machines: what the nodes look like
+    after its network phase, so a benchmark can time the later phases of a build from
+    blank without first waiting for the serial one (bench/apply_full_build.py)."""
+    _network(store, paths, spec)
+
+
 def _ctx(store: Store, paths: LabPaths, node: str) -> Ctx:
     return Ctx(store, paths, node, "root@pam")
 

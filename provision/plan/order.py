@@ -9,8 +9,8 @@
    order with ties broken by address, so the same inputs always give the same plan.
 3. `check_safety` replays the steps against a vote/MON model and refuses a plan
    that would, at any step, leave the cluster below quorum or the MONs below a
-   majority. MON changes are chained one per step, node joins and network
-   reloads one node at a time.
+   majority. MON changes are chained one per step, node joins one node at a time,
+   network reloads in batches whose nodes the cluster can lose all at once.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from pydantic import ValidationError
 from provision.actions import Action, ActionId, Kind, Phase, Replay, UnsafeStep, Verb
 from provision.actions import params as P
 from provision.actions.action import ActionError
+from provision.actions.safety import Reload, reload_batches
 from provision.crm.quorum import QDevice
 from provision.discover.observed import Observed
 from provision.plan import datacenter as datacenter_options
@@ -158,7 +159,11 @@ class _Builder:
 
     # -- areas ----------------------------------------------------------------------
     def network(self) -> None:
-        prev: ActionId | None = None
+        """One reload per node whose interfaces change, in batches that run at once
+        (`reload_batches`: every node not yet in the cluster together, members as many
+        at a time as quorum and the MON majority allow); each reload of a batch waits for
+        every reload of the batch before it, so batches never overlap."""
+        reloads: list[tuple[Reload, P.Params, list[Change]]] = []
         for node in self.desired.nodes:
             mine = [c for c in self.changed("network") if c.address.segments[0][1] == node.name]
             if not mine:
@@ -171,20 +176,29 @@ class _Builder:
             links |= {str(link.addresses[node.name]) for link in self.observed.corosync.links
                       if node.name in link.addresses}
             ceph_net = self.desired.ceph.public_network if self.desired.ceph else None
-            prev = self.add(
-                Kind.NETWORK_APPLY, Address.of(("network", node.name)), Verb.APPLY, Phase.NETWORK,
-                _params(P.NetworkApply, {
-                    "interfaces": [_iface_view(i) for i in node.interfaces if i.managed],
-                    "remove": remove,
-                    "corosync_links": sorted(link.number for link in self.desired.corosync.links
-                                             if node.name in link.addresses),
-                    "changed": changed,
-                    "affects_corosync": bool(affects & links),
-                    "affects_ceph": bool(ceph_net and any(_in(a, ceph_net) for a in affects)),
-                }),
-                node=node.name, depends_on=self.planned(prev), changes=[str(c.address) for c in mine],
-                reason=f"stage /etc/network/interfaces on {node.name} and reload once",
-            )
+            params = _params(P.NetworkApply, {
+                "interfaces": [_iface_view(i) for i in node.interfaces if i.managed],
+                "remove": remove,
+                "corosync_links": sorted(link.number for link in self.desired.corosync.links
+                                         if node.name in link.addresses),
+                "changed": changed,
+                "affects_corosync": bool(affects & links),
+                "affects_ceph": bool(ceph_net and any(_in(a, ceph_net) for a in affects)),
+            })
+            assert isinstance(params, P.NetworkApply)
+            reloads.append((Reload.of(node.name, params), params, mine))
+        by_node = {r.node: (params, mine) for r, params, mine in reloads}
+        before: list[ActionId] = []
+        for batch in reload_batches(replay_state(self.desired, self.observed, self.facts), [r for r, _, _ in reloads]):
+            ids = []
+            for reload in batch:
+                params, mine = by_node[reload.node]
+                ids.append(self.add(
+                    Kind.NETWORK_APPLY, Address.of(("network", reload.node)), Verb.APPLY, Phase.NETWORK, params,
+                    node=reload.node, depends_on=before, changes=[str(c.address) for c in mine],
+                    reason=f"stage /etc/network/interfaces on {reload.node} and reload once",
+                ))
+            before = ids
 
     def _affected_addresses(self, node: str, changed: Sequence[str]) -> set[str]:
         """IPs carried by changed interfaces or by anything stacked on them (a
@@ -781,10 +795,9 @@ def _safe(text: str) -> Address:
 
 
 # -- quorum safety --------------------------------------------------------------------
-def check_safety(actions: Sequence[Action], desired: Cluster, observed: Cluster, facts: Observed | None) -> None:
-    """Replay the ordered actions (each kind's effect from the catalogue) against votes,
-    MONs and OSD hosts; raise PlanError at the first step that would lose corosync
-    quorum, the MON majority or a pool's redundancy."""
+def replay_state(desired: Cluster, observed: Cluster, facts: Observed | None) -> Replay:
+    """The cluster as the plan finds it (votes, members online, QDevice, MONs, OSDs per
+    host), for the safety replay and for cutting network reloads into batches."""
     nodeids = {n.name: n.nodeid for n in observed.nodes if n.nodeid >= 1}
     nodeids.update({n.name: n.nodeid for n in desired.nodes})
     votes = {n.name: n.votes for n in observed.nodes if n.nodeid >= 1}
@@ -804,12 +817,19 @@ def check_safety(actions: Sequence[Action], desired: Cluster, observed: Cluster,
     for osd in observed.ceph.osds if observed.ceph else []:
         osds[osd.node] = osds.get(osd.node, 0) + 1
     pools = [p.size for p in observed.ceph.pools] if observed.ceph else []
-    state = Replay(
+    return Replay(
         members=members, online=online, votes=votes, nodeids=nodeids,
         desired_votes={n.name: n.votes for n in desired.nodes},
         qdevice=QDevice(qd.algorithm, tie_breaker=qd.tie_breaker) if qd else None,
         mons=mons, osds_per_host=osds, pool_size=max(pools, default=0),
     )
+
+
+def check_safety(actions: Sequence[Action], desired: Cluster, observed: Cluster, facts: Observed | None) -> None:
+    """Replay the ordered actions (each kind's effect from the catalogue) against votes,
+    MONs and OSD hosts; raise PlanError at the first step that would lose corosync
+    quorum, the MON majority or a pool's redundancy."""
+    state = replay_state(desired, observed, facts)
     for a in actions:
         effect = a.spec.effect
         if effect is None:

@@ -13,6 +13,7 @@ that changes something is only recorded.
 from __future__ import annotations
 
 import base64
+import importlib.util
 import json
 import os
 from collections.abc import Mapping
@@ -28,7 +29,6 @@ from ruamel.yaml import YAML
 from provision.actions import Action, Kind
 from provision.apply import render
 from provision.pveformat.edit import edit_text
-from provision.pveformat.interfaces import InterfacesError
 
 COMMAND = "ansible.builtin.command"
 init_plugin_loader()  # lookups (file, env) as ansible-playbook loads them
@@ -56,6 +56,64 @@ class _HostVars(dict[str, Any]):
         return {"pve_root": ""}
 
 
+def _library(name: str) -> Any:
+    """One of our Ansible modules, imported from the playbooks directory."""
+    path = render.PLAYBOOKS_DIR / "library" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"pve_library_{name}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+PVE_NETWORK = _library("pve_network")
+
+
+class CaseNode:
+    """The node a `pve_network` step acts on, in a case: files from the case, command
+    answers from its `probes`; each operation becomes a record (repeats of one command,
+    as retries make them, are one record with `times`)."""
+
+    def __init__(self, run: Run, step: str) -> None:
+        self.r, self.step = run, step
+
+    def _record(self, record: dict[str, Any]) -> None:
+        last = self.r.records[-1] if self.r.records else None
+        if last is not None and {k: v for k, v in last.items() if k != "times"} == record:
+            last["times"] = last.get("times", 1) + 1
+        else:
+            self.r.records.append(record)
+
+    def run(self, argv: list[str]) -> tuple[int, str, str]:
+        self._record({"task": self.step, "argv": list(argv)})
+        return self.r.answer(list(argv))
+
+    def read(self, path: str) -> str | None:
+        return self.r.files.get(path)
+
+    def exists(self, path: str) -> bool:
+        return path in self.r.files
+
+    def write(self, path: str, text: str) -> None:
+        self.r.files[path] = text
+        self.r.records.append({"task": self.step, "stage": path, "content": text})
+
+    def copy(self, src: str, dst: str) -> None:
+        self.r.files[dst] = self.r.files.get(src, "")
+        self.r.records.append({"task": self.step, "copy": [src, dst]})
+
+    def move(self, src: str, dst: str) -> None:
+        self.r.files[dst] = self.r.files.pop(src, "")
+        self.r.records.append({"task": self.step, "move": [src, dst]})
+
+    def remove(self, path: str) -> None:
+        self.r.files.pop(path, None)
+        self.r.records.append({"task": self.step, "remove": path})
+
+    def sleep(self, seconds: float) -> None:
+        pass
+
+
 class Run:
     def __init__(self, case: Mapping[str, Any], data: Mapping[str, Any], files_dir: Path) -> None:
         self.case = case
@@ -70,6 +128,9 @@ class Run:
         self.loader = loader
         self.records: list[dict[str, Any]] = []
         self.stopped = False
+        self.files: dict[str, str] = dict(case.get("files", {}))
+        """The node's files as the case gives them, changed by what the steps do."""
+        self.asked: dict[str, int] = {}
 
     def templar(self, extra: Mapping[str, Any] | None = None) -> Templar:
         return Templar(loader=self.loader, variables={**self.vars, **(extra or {})})
@@ -120,7 +181,8 @@ class Run:
         items = self.value(loop) if loop is not None else [None]
         for item in items:
             extra = {"item": item} if loop is not None else {}
-            extra.update({k: self.value(v, extra) for k, v in (task.get("vars") or {}).items()})
+            for key, expr in (task.get("vars") or {}).items():
+                extra[key] = self.value(expr, extra)  # task vars may use the ones before them, as in Ansible
             self.one(task, extra)
 
     def one(self, task: dict[str, Any], extra: dict[str, Any]) -> None:
@@ -167,21 +229,9 @@ class Run:
                     self.vars["ansible_failed_result"] = {"msg": msg}
                     self.records.append({"task": step, "fails": msg})
                     self.stopped = True
-        elif "pve_interfaces" in task:
-            # Our own module: its whole logic is pveformat.edit_text, run here on the case's file.
-            args = self.value(task["pve_interfaces"], extra)
-            path = str(args["path"])
-            current = self.case.get("files", {}).get(path, "")
-            try:
-                desired = edit_text(current, args["interfaces"], args["physical"], args["remove"])
-            except InterfacesError as exc:
-                self.records.append({"task": step, "fails": str(exc)})
-                self.stopped = True
-                return
-            changed = desired != current
-            self.vars[task["register"]] = {"changed": changed, "current": current, "desired": desired}
-            if changed:
-                self.records.append({"task": step, "stage": path + ".new", "content": desired})
+        elif "pve_network" in task:
+            if runs:
+                self.network_step(task, step, extra)
         elif "pve_notify_secret" in task:
             # Our own module: it edits /etc/pve/priv/notifications.cfg; the record names the
             # secrets it would set, never their values (they come from the environment).
@@ -211,9 +261,10 @@ class Run:
                 if "mode" in args:
                     record["mode"] = args["mode"]
                 self.records.append(record)
-        elif "ansible.builtin.lineinfile" in task:
+        elif "ansible.builtin.lineinfile" in task or "pve_line" in task:
+            # our own pve_line adds a line as lineinfile does, only under a lock of the file
             if runs:
-                args = self.value(task["ansible.builtin.lineinfile"], extra)
+                args = self.value(task.get("ansible.builtin.lineinfile") or task["pve_line"], extra)
                 record = {"task": step, "lineinfile": args["path"], "line": args["line"]}
                 if "delegate_to" in task:
                     record["on"] = self.value(task["delegate_to"], extra)
@@ -228,6 +279,45 @@ class Run:
                 self.stopped = True
         else:
             raise ValueError(f"taskrun does not know the module of task {name!r}: {sorted(task)}")
+
+    def network_step(self, task: dict[str, Any], step: str, extra: dict[str, Any]) -> None:
+        """Our own module (library/pve_network.py): its step code runs here against the
+        case's files and answers, recording each command and file operation it makes."""
+        args = dict(self.value(task["pve_network"], extra))
+        for key, spec in PVE_NETWORK.ARGUMENTS.items():
+            args.setdefault(key, spec.get("default"))
+            if spec["type"] in ("int", "float") and args[key] is not None:
+                args[key] = int(args[key]) if spec["type"] == "int" else float(args[key])
+        node = CaseNode(self, step)
+        try:
+            if args["step"] == "stage":
+                result = PVE_NETWORK.stage(node, args, False, edit_text)
+            elif args["step"] == "reload":
+                result = PVE_NETWORK.reload(node, args)
+            else:
+                result = PVE_NETWORK.confirm(node, args)
+        except PVE_NETWORK.Stop as exc:
+            self.vars["ansible_failed_result"] = {"msg": str(exc)}
+            self.records.append({"task": step, "fails": str(exc)})
+            self.stopped = True
+            return
+        if task.get("register"):
+            self.vars[task["register"]] = result
+
+    def answer(self, argv: list[str]) -> tuple[int, str, str]:
+        """A node command's answer from the case's `probes`, keyed by what it asks
+        (a list of answers is given out in order, its last one repeated)."""
+        key = {"ifup": "syntax", "corosync-cfgtool": "links", "systemctl": "cancel", "systemd-run": "schedule",
+               "ifreload": "reload"}.get(argv[0], "")
+        if argv[:2] == ["pvesh", "get"]:
+            key = "confirm" if argv[2] == "/cluster/status" else "parsed"
+        given = self.case.get("probes", {}).get(key, {"rc": 0})
+        if isinstance(given, list):
+            count = self.asked.get(key, 0)
+            self.asked[key] = count + 1
+            given = given[min(count, len(given) - 1)]
+        out = given.get("stdout", "")
+        return int(given.get("rc", 0)), out if isinstance(out, str) else json.dumps(out), str(given.get("stderr", ""))
 
     def phase_reads(self, paths: list[str]) -> dict[str, Any]:
         """The phase probe's answers for the paths the template reads, from the case."""

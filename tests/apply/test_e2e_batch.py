@@ -1,10 +1,12 @@
-"""Consecutive HA resource adds on one node run as one task (library/pve_batch.py), and
-the run still reports each action on its own: what finished, what failed, what never
-ran (issue 17, apply: bulk kinds). Starts from a converged lab without HA resources."""
+"""Consecutive HA group and resource adds on one node run as one task each
+(library/pve_batch.py), and the run still reports each action on its own: what finished,
+what failed, what never ran (issue 17, apply: bulk kinds). Starts from a converged lab
+without HA groups and resources."""
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
 RESOURCES = ('    - {sid: "vm:100", group: web}\n    - {sid: "vm:101", group: web}\n'
              '    - {sid: "vm:102", group: db, max_relocate: 2}\n'
              '    - {sid: "ct:200", group: web, comment: internal DNS}\n')
+GROUPS = re.compile(r"  groups:\n(    .*\n)+(?=  resources:)")
+GROUP_ADDS = {'ha.group["web"]#add', 'ha.group["db"]#add'}
 ADDS = ['ha.resource["ct:200"]#add', 'ha.resource["vm:100"]#add', 'ha.resource["vm:101"]#add',
         'ha.resource["vm:102"]#add']  # plan order
 
@@ -24,8 +28,8 @@ ADDS = ['ha.resource["ct:200"]#add', 'ha.resource["vm:100"]#add', 'ha.resource["
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     work = tmp_path_factory.mktemp("work")
-    base = stack_copy(work / "no-resources.yaml", lambda t: t.replace(RESOURCES, "    []\n").replace(
-        "  resources:\n    []\n", "  resources: []\n"))
+    base = stack_copy(work / "no-resources.yaml", lambda t: GROUPS.sub("  groups: []\n", t.replace(
+        RESOURCES, "    []\n").replace("  resources:\n    []\n", "  resources: []\n"), count=1))
     lab = start(tmp_path_factory.mktemp("home"), work, "--from", str(base))
     try:
         yield lab
@@ -53,7 +57,11 @@ def test_a_failed_member_stops_the_batch_and_each_action_is_reported(lab: Lab) -
     proc = lab.cli("apply", str(stack), "--auto-approve", "--format", "json")
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
     final = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert final["done"] == ADDS[:2]
+    assert set(final["done"][:2]) == GROUP_ADDS  # both groups, one task
+    [groups] = [e for e in _events(lab.runs()[-1])
+                if e["event"] == "runner_on_ok" and "ha-manager groupadd" in e["event_data"]["task"]]
+    assert groups["event_data"]["task_action"] == "pve_batch" and len(groups["event_data"]["res"]["ran"]) == 2
+    assert final["done"][2:] == ADDS[:2]
     assert final["failed"] == ADDS[2:3]
     assert final["not_done"] == ADDS[3:]
     assert any("ha-manager add vm:101: command 'ha-manager add vm:101 --state started --group web" in e
@@ -61,7 +69,7 @@ def test_a_failed_member_stops_the_batch_and_each_action_is_reported(lab: Lab) -
     assert _resources(lab) == {"ct:200", "vm:100"}  # what the report says is what the cluster has
     # one line per action in the progress stream
     events = _lines(proc.stdout)
-    assert [e["action"] for e in events if e["event"] == "action_done"] == ADDS[:2]
+    assert [e["action"] for e in events if e["event"] == "action_done"][2:] == ADDS[:2]
     assert [e["action"] for e in events if e["event"] == "action_failed"] == ADDS[2:3]
 
 

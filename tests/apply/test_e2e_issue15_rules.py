@@ -4,6 +4,7 @@ rule PVE would drop as infeasible is refused at plan time at its place in the st
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,10 @@ from ruamel.yaml import YAML
 pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
 
 LICENSED = "      nodes: {pve04: 1, pve05: 1}\n      strict: true\n"
+#: the example's first two rules: the lab starts without them, the first test adds both
+FIRST_TWO = ('    - type: node-affinity\n      name: web-prefer\n      resources: ["vm:100", "vm:101"]\n'
+             '      nodes: {pve01: 2, pve02: 2, pve03: 1}\n    - type: resource-affinity\n      name: db-apart\n'
+             '      resources: ["vm:110", "vm:111"]\n      affinity: negative\n')
 
 
 def _stack(path: Path, licensed: str = LICENSED, extra_rule: str = "") -> Path:
@@ -30,8 +35,10 @@ def _stack(path: Path, licensed: str = LICENSED, extra_rule: str = "") -> Path:
 @pytest.fixture(scope="module")
 def pve9(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     work = tmp_path_factory.mktemp("work")
-    lab = start(tmp_path_factory.mktemp("home"), work, "--pve", "9", "--nodes", "5", "--from",
-                str(_stack(work / "base.yaml")))
+    base = _stack(work / "base.yaml")
+    assert FIRST_TWO in base.read_text()
+    base.write_text(base.read_text().replace(FIRST_TWO, ""))
+    lab = start(tmp_path_factory.mktemp("home"), work, "--pve", "9", "--nodes", "5", "--from", str(base))
     try:
         yield lab
     finally:
@@ -52,6 +59,16 @@ def _imported_rule(lab: Lab, name: str) -> dict[str, Any]:
     assert proc.returncode == 0, proc.stderr
     rules = YAML(typ="safe").load(out.read_text())["ha"]["rules"]
     return dict(next(r for r in rules if r["name"] == name))
+
+
+def test_consecutive_rule_adds_are_one_task(pve9: Lab) -> None:
+    """Both missing rules are added by one pve_batch task (issue 17, bulk kinds)."""
+    _converges(pve9, _stack(pve9.work / "full.yaml"))
+    events = [json.loads(line) for line in (pve9.runs()[-1] / "events.jsonl").read_text().splitlines()]
+    [adds] = [e for e in events if e["event"] == "runner_on_ok" and "ha-manager rules add" in e["event_data"]["task"]]
+    assert adds["event_data"]["task_action"] == "pve_batch" and len(adds["event_data"]["res"]["ran"]) == 2
+    rules = pve9.node_cli("pve01", "pvesh", "get", "/cluster/ha/rules", "--output-format", "json").stdout
+    assert {r["rule"] for r in json.loads(rules)} >= {"web-prefer", "db-apart", "licensed"}
 
 
 def test_disable_round_trips_and_a_disabled_rule_is_enabled_again(pve9: Lab) -> None:

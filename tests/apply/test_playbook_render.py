@@ -253,7 +253,7 @@ def test_consecutive_adds_of_a_batchable_kind_on_one_node_are_one_task(rendered:
     run = next(r for p in rendered.plays for r in p.runs if any(b for _, _, b in r.parts))
     [batch] = [b for _, _, b in run.parts if b]
     text = (rendered.project / batch).read_text()
-    assert text.count("pve_batch:") == 1 and text.count("label:") == 2
+    assert text.count("pve_batch:") == 1 and text.count("'label':") == 2
     assert "vm:101" not in text and "lookup" not in text
     assert f"pve_actions.a{members[1]}.t.sid" in text
     assert '--failback' in text  # the PVE 9 case's flag, decided per member
@@ -262,3 +262,28 @@ def test_consecutive_adds_of_a_batchable_kind_on_one_node_are_one_task(rendered:
     names = {ra.label: ra.task_names for ra in rendered.actions}
     assert names[members[0]] == names[members[1]] == [f"Action {first}: ha-manager add, 2 resources one after "
                                                       "the other"]
+
+
+def test_each_batch_of_network_reloads_is_one_play_of_its_nodes_side_by_side(tmp_path: Path) -> None:
+    def net(node: str, after: list[str]) -> dict[str, Any]:
+        action = case_action("network_apply")
+        action.update(id=f'network["{node}"]#apply', address=f'network["{node}"]', node=node,
+                      depends_on=[f'network["{a}"]#apply' for a in after])
+        return action
+
+    # as the planner chains them: each reload waits for every reload of the batch before it
+    plan = {"id": "p", "actions": [net("pve01", []), net("pve02", []), net("pve03", ["pve01", "pve02"])]}
+    rd = render_run(plan, runs_root=tmp_path, inventory=_inventory(qnetd=False))
+    assert [(p.hosts, p.serial) for p in rd.plays] == [(["pve01", "pve02"], False), (["pve03"], False)]
+    site = (rd.project / "site.yml").read_text()
+    assert "\n  serial: 1" not in site and site.count("strategy: pve_parallel") == 1
+    for host in ("pve01", "pve02"):  # each node: its probe, then its own four tasks
+        text = (rd.project / f"tasks/play01-{host}.yml").read_text()
+        assert text.count("pve_probe:") == 1 and text.count("import_tasks:") == 1
+    action = (rd.project / rd.actions[0].file).read_text()
+    assert [t for t in render._leaf_task_names(render._yaml_load(action)) if "stop:" not in t] == [
+        "Action 001: stage interfaces.new and check it with ifupdown2 and PVE's reader",
+        "Action 001: keep the current file, schedule the node's own revert, move interfaces.new into place, "
+        "ifreload -a",
+        "Action 001: wait until the controller reaches the node again",
+        "Action 001: confirm: online, quorate, Corosync links connected; cancel the revert"]

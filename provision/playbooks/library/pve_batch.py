@@ -7,8 +7,9 @@ per task (a module process, its result, the callbacks) on top of its command. Wh
 several actions of one kind run one after the other on one node, apply renders them as
 one task of this module: it gets each action's label, its argv (a list, never a shell
 line) and whether its guard says it must run, and runs them in plan order, one at a time
-(PVE serialises them on its cluster lock anyway). The first command that fails stops the
-batch, as it would stop the run: the result names what finished (`done`, guards
+(PVE serialises them on its cluster lock anyway). A member whose guard refuses it (`refuse`:
+the message of the kind's own `assert`, such as a disk in use by something else) and the
+first command that fails stop the batch, as they would stop the run: the result names what finished (`done`, guards
 included), the action that failed (`failed_action`) and its stderr, so the run record still says, per
 action, what happened.
 """
@@ -27,6 +28,7 @@ def main() -> None:
                 "label": {"type": "str", "required": True},
                 "argv": {"type": "list", "elements": "str", "required": True},
                 "run": {"type": "bool", "required": True},
+                "refuse": {"type": "str", "required": False, "default": ""},
             }},
         },
         supports_check_mode=True,
@@ -34,6 +36,8 @@ def main() -> None:
     done: list[str] = []
     ran: list[str] = []
     for item in module.params["commands"]:
+        if item["refuse"]:
+            module.fail_json(msg=item["refuse"], done=done, ran=ran, failed_action=item["label"], changed=bool(ran))
         if item["run"] and not module.check_mode:
             proc = subprocess.run(item["argv"], capture_output=True, text=True, check=False)
             if proc.returncode != 0:
