@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -69,11 +70,32 @@ def events(run: Path) -> dict[str, Any]:
         "command_median_s": round(statistics.median(commands), 2) if commands else None,
         "skipped_host_task_events": skipped,
         "hosts": sorted(hosts),
+        "phase_s": phase_seconds(lines),
     }
+
+
+def phase_seconds(lines: list[str]) -> dict[str, float]:
+    """Wall seconds per plan phase: from each play's start to the next play's (or the
+    last event), summed over the phase's plays (`Phase network (part 2 of 3): ...`)."""
+    starts: list[tuple[str, datetime]] = []
+    last: datetime | None = None
+    for line in lines:
+        event = json.loads(line)
+        last = datetime.fromisoformat(event["created"]) if event.get("created") else last
+        if event.get("event") == "playbook_on_play_start" and last is not None:
+            name = str((event.get("event_data") or {}).get("name", ""))
+            starts.append((name.removeprefix("Phase ").split(":")[0].split(" (")[0], last))
+    out: dict[str, float] = {}
+    for i, (phase, at) in enumerate(starts):
+        end = starts[i + 1][1] if i + 1 < len(starts) else last
+        assert end is not None
+        out[phase] = round(out.get(phase, 0.0) + (end - at).total_seconds(), 1)
+    return out
 
 
 def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, Any]:
     before = set(lab.runs())
+    cpu_before = _children_cpu()
     start = time.monotonic()
     proc = subprocess.Popen([*e2e_lab.PROVISION, "apply", str(stack), "--auto-approve"], cwd=lab.work,
                             env=lab.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -90,13 +112,14 @@ def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, An
             proc.kill()
             out, err = proc.communicate()
     wall = time.monotonic() - start
+    cpu = round(_children_cpu() - cpu_before, 1)
     new = [r for r in lab.runs() if r not in before]
     if stopped:
         return {"command_s": round(wall, 2), "load": round(os.getloadavg()[0], 2), "stopped_after_s": timeout,
                 **(_where(new[-1]) if new else {})}
     if proc.returncode != 0:
         raise SystemExit(f"apply failed:\n{out[-3000:]}\n{err[-3000:]}")
-    result: dict[str, Any] = {"command_s": round(wall, 2), "load": round(os.getloadavg()[0], 2)}
+    result: dict[str, Any] = {"command_s": round(wall, 2), "cpu_s": cpu, "load": round(os.getloadavg()[0], 2)}
     if not new:  # nothing to do: apply ran no playbook and wrote no run record
         return {**result, "actions": 0, "tasks": 0, "ansible_s": 0.0, "command_tasks": 0,
                 "command_median_s": None, "skipped_host_task_events": 0, "hosts": []}
@@ -111,6 +134,17 @@ def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, An
         "ansible_s": summary.get("wall_seconds"),
         **events(new[-1]),
     }
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of every finished child process and, through them, of
+    everything they waited for (ansible-playbook, its workers and modules, the lab's node
+    CLIs): unlike wall time, it hardly depends on what else the machine runs. Not counted:
+    the lab's API server, and processes nobody waits for (a systemd-run timer's sleeper)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _where(run: Path) -> dict[str, Any]:
