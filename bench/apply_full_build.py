@@ -119,7 +119,7 @@ def phases(run: Path, samples: list[tuple[float, float]], end: float | None = No
         last = max(last, at)
         if event.get("event") == "playbook_on_play_start":
             name = str((event.get("event_data") or {}).get("name", ""))
-            phase = name.split(":", 1)[0].removeprefix("Phase ").strip() or name
+            phase = name.split(":", 1)[0].removeprefix("Phase ").split(" (")[0].strip() or name
             if not starts or starts[-1][0] != phase:
                 starts.append((phase, at))
         elif event.get("event") in RAN and starts:
@@ -135,6 +135,7 @@ def phases(run: Path, samples: list[tuple[float, float]], end: float | None = No
 
 def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, Any]:
     before = set(lab.runs())
+    cpu_before = _children_cpu()
     start = time.monotonic()
     sampler = _LoadSampler()
     proc = subprocess.Popen([*e2e_lab.PROVISION, "apply", str(stack), "--auto-approve"], cwd=lab.work,
@@ -156,6 +157,7 @@ def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, An
     finally:
         sampler.stop()
     wall = time.monotonic() - start
+    cpu = round(_children_cpu() - cpu_before, 1)
     new = [r for r in lab.runs() if r not in before]
     by_phase = {"phases": phases(new[-1], sampler.samples, ended)} if new else {}
     if stopped:
@@ -163,7 +165,7 @@ def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, An
                 **(_where(new[-1]) if new else {}), **by_phase}
     if proc.returncode != 0:
         raise SystemExit(f"apply failed:\n{out[-3000:]}\n{err[-3000:]}")
-    result: dict[str, Any] = {"command_s": round(wall, 2), "load": round(os.getloadavg()[0], 2)}
+    result: dict[str, Any] = {"command_s": round(wall, 2), "cpu_s": cpu, "load": round(os.getloadavg()[0], 2)}
     if not new:  # nothing to do: apply ran no playbook and wrote no run record
         return {**result, "actions": 0, "tasks": 0, "ansible_s": 0.0, "command_tasks": 0,
                 "command_median_s": None, "skipped_host_task_events": 0, "hosts": []}
@@ -179,6 +181,17 @@ def _apply(lab: e2e_lab.Lab, stack: Path, timeout: float = 3600) -> dict[str, An
         **events(new[-1]),
         **by_phase,
     }
+
+
+def _children_cpu() -> float:
+    """User + system CPU seconds of every finished child process and, through them, of
+    everything they waited for (ansible-playbook, its workers and modules, the lab's node
+    CLIs): unlike wall time, it hardly depends on what else the machine runs. Not counted:
+    the lab's API server, and processes nobody waits for (a systemd-run timer's sleeper)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _where(run: Path) -> dict[str, Any]:
