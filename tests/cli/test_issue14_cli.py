@@ -7,7 +7,10 @@ import os
 import re
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 STACK = REPO / "stacks" / "lab.yaml"
@@ -20,6 +23,23 @@ def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           text=True, timeout=120, check=False)
 
 
+@pytest.fixture(scope="module")
+def help_of(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., str]:
+    """`provision COMMAND --help`'s stdout, one CLI run per command for the module (the
+    tests below read the same pages; a CLI start is what they cost)."""
+    root = tmp_path_factory.mktemp("help")
+    pages: dict[tuple[str, ...], str] = {}
+
+    def page(*command: str) -> str:
+        if command not in pages:
+            proc = _cli(root, *command, "--help")
+            assert proc.returncode == 0, (command, proc.stderr)
+            pages[command] = proc.stdout
+        return pages[command]
+
+    return page
+
+
 def test_simulate_tables_do_not_wrap_without_a_terminal(tmp_path: Path) -> None:
     proc = _cli(tmp_path, "simulate", str(STACK), "--fail", "pve01")
     assert proc.returncode == 0, proc.stderr
@@ -28,24 +48,23 @@ def test_simulate_tables_do_not_wrap_without_a_terminal(tmp_path: Path) -> None:
     assert "stays on pve03: highest priority online node in restricted group db (priority 2)" in rows[0]
 
 
-def test_help_shows_readable_placeholders_not_python_types(tmp_path: Path) -> None:
+def test_help_shows_readable_placeholders_not_python_types(help_of: Callable[..., str]) -> None:
     for command in (["plan"], ["apply"], ["validate"], ["simulate"], ["import"], ["lab", "up"], ["drift"]):
-        proc = _cli(tmp_path, *command, "--help")
-        assert proc.returncode == 0, proc.stderr
+        text = help_of(*command)
         for label in ("<bool>", "<str>", "<path>", "<int>", "list[", "<float>"):
-            assert label not in proc.stdout, (command, label, proc.stdout)
-    plan = _cli(tmp_path, "plan", "--help").stdout
+            assert label not in text, (command, label, text)
+    plan = help_of("plan")
     assert "--target                     ADDRESS" in plan and "--out                -o      FILE" in plan
     assert "text|markdown|json" in plan
 
 
-def test_format_is_f_and_o_is_an_output_file_in_every_command(tmp_path: Path) -> None:
+def test_format_is_f_and_o_is_an_output_file_in_every_command(help_of: Callable[..., str]) -> None:
     for command in ("plan", "show", "drift", "apply", "simulate", "validate"):
-        text = _cli(tmp_path, command, "--help").stdout
+        text = help_of(command)
         assert re.search(r"--format +-f ", text), (command, text)
         assert "--output" not in text, command
     for command in ("plan", "import"):
-        assert re.search(r"--out +-o +FILE", _cli(tmp_path, command, "--help").stdout), command
+        assert re.search(r"--out +-o +FILE", help_of(command)), command
     assert "--format json" in (REPO / "docs" / "apply.md").read_text()
 
 

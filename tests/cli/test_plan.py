@@ -1,12 +1,15 @@
 """End to end: `provision plan/show/drift/import` against a running lab over real HTTPS.
 
-Each test starts its own lab under a temporary PROVISION_HOME and stops it in
-teardown. Clusters are formed with the lab's own node CLIs (`pvecm create/add`),
-the way an admin would, since `lab up --from STACK` is not available yet.
+Labs run under a temporary PROVISION_HOME and stop in teardown. Clusters are formed
+with the lab's own node CLIs (`pvecm create/add`), the way an admin would. The tests
+that only read a blank lab share one (`blank`), those that read a formed cluster share
+one (`formed`, and each removes what it added); a test that breaks its lab (a lost
+quorum, a rejected token) is the last of its lab's users or has a lab of its own.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -73,18 +76,23 @@ class Lab:
             else:
                 os.environ["PROVISION_HOME"] = old
 
-    def post(self, path: str, **data: Any) -> Any:
+    def _api(self) -> Any:
         from proxmoxer import ProxmoxAPI
 
         ep = self.endpoint()
-        api = ProxmoxAPI(ep.host, port=ep.port, user=ep.user, token_name=ep.token_name, token_value=ep.secret,
-                         verify_ssl=ep.ca_file)
-        return api(path.lstrip("/")).post(**data)
+        return ProxmoxAPI(ep.host, port=ep.port, user=ep.user, token_name=ep.token_name, token_value=ep.secret,
+                          verify_ssl=ep.ca_file)
+
+    def post(self, path: str, **data: Any) -> Any:
+        return self._api()(path.lstrip("/")).post(**data)
+
+    def delete(self, path: str) -> Any:
+        return self._api()(path.lstrip("/")).delete()
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[Lab]:
-    lab = Lab(tmp_path / "home")
+@contextlib.contextmanager
+def _up(home: Path) -> Iterator[Lab]:
+    lab = Lab(home)
     lab.run("lab", "up", check=True)
     # No warm-up request: the first discovery's concurrent requests hit a fresh
     # server on purpose (the lab once answered 501 while loading its routes).
@@ -94,13 +102,36 @@ def lab(tmp_path: Path) -> Iterator[Lab]:
         lab.run("lab", "down")
 
 
+@pytest.fixture
+def lab(tmp_path: Path) -> Iterator[Lab]:
+    """A blank lab of the test's own (for a test that leaves it broken)."""
+    with _up(tmp_path / "home") as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def blank(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A blank lab the module's read-only tests share (the token test, which breaks it, last)."""
+    with _up(tmp_path_factory.mktemp("home")) as lab:
+        yield lab
+
+
+@pytest.fixture(scope="module")
+def formed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """A formed 3-node cluster the module's tests share; each undoes what it adds."""
+    with _up(tmp_path_factory.mktemp("home")) as lab:
+        lab.form_cluster()
+        yield lab
+
+
 def plan_json(lab: Lab, stack: Path | str, *extra: str) -> tuple[int, dict[str, Any], str]:
     proc = lab.run("plan", str(stack), "--format", "json", "--detailed-exitcode", *extra)
     doc = json.loads(proc.stdout) if proc.stdout.strip().startswith("{") else {}
     return proc.returncode, doc, proc.stderr
 
 
-def test_blank_lab_plans_the_full_build_in_phase_order(lab: Lab, tmp_path: Path) -> None:
+def test_blank_lab_plans_the_full_build_in_phase_order(blank: Lab, tmp_path: Path) -> None:
+    lab = blank
     rc, doc, err = plan_json(lab, "stacks/lab.yaml", "--out", str(tmp_path / "plan.json"))
     assert rc == 2, err
     assert [p["name"] for p in doc["phases"]] == PHASES
@@ -118,8 +149,8 @@ def test_blank_lab_plans_the_full_build_in_phase_order(lab: Lab, tmp_path: Path)
     assert text.rstrip().splitlines()[-1] == FOOTER_54
 
 
-def test_import_round_trips_then_one_edit_is_one_update(lab: Lab, tmp_path: Path) -> None:
-    lab.form_cluster()
+def test_import_round_trips_then_one_edit_is_one_update(formed: Lab, tmp_path: Path) -> None:
+    lab = formed
     stack = tmp_path / "imported.yaml"
     lab.run("import", "--lab", "default", "--out", str(stack), check=True)
     rc, doc, err = plan_json(lab, stack)
@@ -139,11 +170,18 @@ def test_import_round_trips_then_one_edit_is_one_update(lab: Lab, tmp_path: Path
         "storage_set", {"storage": "local", "options": {"content": "backup,iso,snippets,vztmpl"}})
 
 
-def test_unmanaged_ha_resource_is_reported_and_only_pruned_on_request(lab: Lab, tmp_path: Path) -> None:
-    lab.form_cluster()
+def test_unmanaged_ha_resource_is_reported_and_only_pruned_on_request(formed: Lab, tmp_path: Path) -> None:
+    lab = formed
     stack = tmp_path / "imported.yaml"
     lab.run("import", "--lab", "default", "--out", str(stack), check=True)
     lab.post("/cluster/ha/resources", sid="vm:100", state="started")
+    try:
+        _unmanaged_is_reported(lab, stack)
+    finally:
+        lab.delete("/cluster/ha/resources/vm:100")
+
+
+def _unmanaged_is_reported(lab: Lab, stack: Path) -> None:
     rc, doc, _ = plan_json(lab, stack)
     assert rc == 0 and doc["actions"] == []
     assert [(c["address"], c["action"]) for c in doc["unmanaged"]] == [('ha.resource["vm:100"]', "unmanaged")]
@@ -169,12 +207,17 @@ def test_non_quorate_lab_is_an_error(lab: Lab, tmp_path: Path) -> None:
                                    "refusing to plan changes until quorum is back")
 
 
-def test_request_count_depends_on_nodes_only(lab: Lab) -> None:
-    lab.form_cluster()
+def test_request_count_depends_on_nodes_only(formed: Lab) -> None:
+    lab = formed
     before = discover(ApiClient.for_endpoint(lab.endpoint()))
-    for vmid in (100, 101, 102):
-        lab.post("/cluster/ha/resources", sid=f"vm:{vmid}")
-    after = discover(ApiClient.for_endpoint(lab.endpoint()))
+    try:
+        for vmid in (100, 101, 102):
+            lab.post("/cluster/ha/resources", sid=f"vm:{vmid}")
+        after = discover(ApiClient.for_endpoint(lab.endpoint()))
+    finally:
+        for vmid in (100, 101, 102):
+            with contextlib.suppress(Exception):  # one the failed post never made
+                lab.delete(f"/cluster/ha/resources/vm:{vmid}")
     assert len(after.cluster.ha.resources) == 3 and not before.cluster.ha.resources
     # one per cluster-wide endpoint, per node endpoint and node, per Ceph endpoint, + the
     # report (no QDevice daemon answered)
@@ -182,7 +225,8 @@ def test_request_count_depends_on_nodes_only(lab: Lab) -> None:
     assert before.requests == after.requests == expected
 
 
-def test_tls_pinning_and_auth_errors(lab: Lab, tmp_path: Path) -> None:
+def test_tls_pinning_and_auth_errors(blank: Lab, tmp_path: Path) -> None:
+    lab = blank  # the last test of the blank lab: it rejects the lab's token
     ep = lab.endpoint()
     conn = json.loads((lab.dir / "connection.json").read_text())
     pinned = Endpoint(ep.host, ep.port, ep.token_id, ep.secret, fingerprint=conn["fingerprint"])
@@ -255,8 +299,8 @@ def test_malformed_lab_name_is_one_line(tmp_path: Path, command: str) -> None:
     assert proc.stderr.startswith("error: --lab ../etc: ") and proc.stderr.count("\n") == 1, proc.stderr
 
 
-def test_unwritable_outputs_are_one_line(lab: Lab, tmp_path: Path) -> None:
-    lab.form_cluster()
+def test_unwritable_outputs_are_one_line(formed: Lab, tmp_path: Path) -> None:
+    lab = formed
     blocker = tmp_path / "a-file"
     blocker.write_text("")
     proc = lab.run("import", "--out", str(blocker / "stack.yaml"))

@@ -115,7 +115,7 @@ def worlds(draw: st.DrawFn, resource_affinity: bool = True) -> World:
     return World(nodes, services, HAConfig(groups=groups, rules=rules))
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(worlds(), st.data())
 def test_a_placed_service_lands_on_an_online_allowed_node(world: World, data: st.DataObject) -> None:
     if not world.services:
@@ -135,7 +135,7 @@ def test_a_placed_service_lands_on_an_online_allowed_node(world: World, data: st
             assert placement.node not in tried
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(worlds(), st.sampled_from(["basic", "static"]))
 def test_recovery_places_only_fenced_services_on_online_allowed_nodes(world: World, crs: CrsMode) -> None:
     result = recover(world.services, world.nodes, world.config, crs)
@@ -155,7 +155,7 @@ def test_recovery_places_only_fenced_services_on_online_allowed_nodes(world: Wor
         assert r.reason
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(worlds(resource_affinity=False))
 def test_without_resource_affinity_unplaceable_means_no_allowed_node_online(world: World) -> None:
     result = recover(world.services, world.nodes, world.config)
@@ -167,7 +167,7 @@ def test_without_resource_affinity_unplaceable_means_no_allowed_node_online(worl
             assert world.allowed(svc) & world.schedulable
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(worlds())
 def test_recovery_never_joins_a_service_it_must_be_kept_apart_from(world: World) -> None:
     result = recover(world.services, world.nodes, world.config)
@@ -182,7 +182,7 @@ def test_recovery_never_joins_a_service_it_must_be_kept_apart_from(world: World)
             assert final.get(other) != node, f"{sid} and {other} must be kept apart but share {node}"
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(worlds(), st.sampled_from(["basic", "static"]))
 def test_pending_moves_start_from_online_nodes_and_end_on_allowed_ones(world: World, crs: CrsMode) -> None:
     moves = pending_moves(world.services, world.nodes, world.config, crs)
@@ -199,7 +199,7 @@ def test_pending_moves_start_from_online_nodes_and_end_on_allowed_ones(world: Wo
         assert m.reason
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(worlds(), st.randoms(use_true_random=False))
 def test_results_do_not_depend_on_input_order(world: World, rnd: object) -> None:
     import random

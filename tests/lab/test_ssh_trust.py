@@ -11,9 +11,11 @@ import pytest
 from labkit import LabHandle, start_lab, stop_lab
 
 
-@pytest.fixture
-def lab(tmp_path: Path) -> Iterator[LabHandle]:
-    handle = start_lab(tmp_path / "home", "ssh", "--blank")
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
+    """One blank lab for the module: the join test forms a cluster on it, and the address
+    check that follows is parameter verification, which runs before any state is read."""
+    handle = start_lab(tmp_path_factory.mktemp("home"), "ssh", "--blank")
     try:
         yield handle
     finally:

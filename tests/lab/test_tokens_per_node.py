@@ -17,9 +17,11 @@ from labkit import LabHandle, start_lab, stop_lab
 LOOKUP = "hostname lookup '{0}' failed - failed to get address info for: {0}: Name or service not known"
 
 
-@pytest.fixture()
-def lab(tmp_path: Path) -> Iterator[LabHandle]:
-    handle = start_lab(tmp_path, "tok", "--nodes", "3", "--pve", "8")
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LabHandle]:
+    """One blank lab for the module: the tests before the create/join test only read it,
+    and that test, which forms the cluster, is the last to use it."""
+    handle = start_lab(tmp_path_factory.mktemp("home"), "tok", "--nodes", "3", "--pve", "8")
     try:
         yield handle
     finally:

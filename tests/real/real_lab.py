@@ -88,15 +88,26 @@ def stack_copy(dst: Path, edit: Any = None, src: Path = REPO / "stacks" / "lab.y
 Quorum = dict[str, tuple[tuple[str, ...], int, bool]]  # node -> (members it sees, votes, quorate)
 
 
-def predicted(lab: RealLab, stack: Path, *what_if: str) -> Quorum:
-    """``provision simulate`` for the same failure: each surviving node's partition."""
-    doc = json.loads(lab.ok("simulate", str(stack), *what_if, "--format", "json"))
+def simulated(lab: RealLab, stack: Path, *what_if: str) -> dict[str, Any]:
+    """``provision simulate --format json`` for ``what_if`` (one CLI run serves both the
+    quorum and the HA prediction of a scenario)."""
+    doc: dict[str, Any] = json.loads(lab.ok("simulate", str(stack), *what_if, "--format", "json"))
+    return doc
+
+
+def quorum_of(doc: dict[str, Any]) -> Quorum:
+    """Each surviving node's partition in a simulate document's last step."""
     q = doc["scenarios"][0]["steps"][-1]["quorum"]
     out: Quorum = {}
     for p in q["partitions"]:
         for n in p["nodes"]:
             out[n] = (tuple(sorted(p["nodes"])), int(p["votes"]), bool(p["quorate"]))
     return out
+
+
+def predicted(lab: RealLab, stack: Path, *what_if: str) -> Quorum:
+    """``provision simulate`` for the same failure: each surviving node's partition."""
+    return quorum_of(simulated(lab, stack, *what_if))
 
 
 def observed(status: dict[str, Any]) -> Quorum:
@@ -133,9 +144,8 @@ def wait_knet(lab: RealLab, viewer: str, peer: str, link: str, state: str) -> No
     raise AssertionError(f"knet on {viewer}: link {link} to {peer} is {got}, expected {state}")
 
 
-def predicted_ha(lab: RealLab, stack: Path, *what_if: str) -> dict[str, str]:
-    """Where ``provision simulate`` puts each running HA service after the failure."""
-    doc = json.loads(lab.ok("simulate", str(stack), *what_if, "--format", "json"))
+def ha_of(doc: dict[str, Any]) -> dict[str, str]:
+    """Where a simulate document puts each running HA service after the failure."""
     return {h["sid"]: h["after"] for h in doc["scenarios"][0]["steps"][-1]["ha"] if h["running_after"]}
 
 
@@ -151,10 +161,12 @@ def wait_ha(lab: RealLab, want: dict[str, str], what: str) -> None:
     raise AssertionError(f"{what}: HA services run on {seen}, simulate predicted {want}")
 
 
-def fault_matches(lab: RealLab, stack: Path, what_if: list[str], *faults: list[str]) -> Quorum:
-    """Predict ``what_if`` with simulate, inject ``faults`` into the real lab, wait for the
-    prediction; returns it (callers assert what it must say about the scenario)."""
-    want = predicted(lab, stack, *what_if)
+def fault_matches(lab: RealLab, stack: Path, what_if: list[str], *faults: list[str],
+                  doc: dict[str, Any] | None = None) -> Quorum:
+    """Predict ``what_if`` with simulate (or take ``doc``, simulate's answer for it), inject
+    ``faults`` into the real lab, wait for the prediction; returns it (callers assert what it
+    must say about the scenario)."""
+    want = quorum_of(doc if doc is not None else simulated(lab, stack, *what_if))
     for f in faults:
         lab.ok("lab", *f)
     wait_for(lab, want, " ".join(what_if))

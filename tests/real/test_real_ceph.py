@@ -47,38 +47,54 @@ def ceph(lab: RealLab, *argv: str, node: str = "pve01") -> Any:
     return json.loads(proc.stdout)
 
 
+_WHERE: dict[Path, dict[str, Any]] = {}
+
+
 def rados(lab: RealLab, node: str, *argv: str, data: bytes | None = None) -> bytes:
-    """The real ``rados`` client inside ``node``'s namespace, as the cluster's admin."""
-    real = lab.status()["real"]
+    """The real ``rados`` client inside ``node``'s namespace, as the cluster's admin (the
+    namespace names and the conf path are fixed for the lab's life: read once per lab)."""
+    real = _WHERE.get(lab.home) or _WHERE.setdefault(lab.home, lab.status()["real"])
     proc = subprocess.run(["ip", "netns", "exec", real["node_ns"][node], "rados", "-c", real["ceph_conf"], *argv],
                           input=data, capture_output=True, timeout=120, check=False)
     assert proc.returncode == 0, proc.stderr.decode(errors="replace")
     return proc.stdout
 
 
-def pool_states(lab: RealLab, node: str = "pve01") -> dict[str, str]:
-    """Each pool as simulate words it, from the real PG states: ``blocked`` if a PG is not
-    active, ``degraded`` if one is undersized or degraded, else ``ok``."""
-    ids = {p["pool_id"]: p["pool_name"] for p in ceph(lab, "osd", "pool", "ls", "detail", node=node)}
-    dump = ceph(lab, "pg", "dump", "pgs_brief", node=node)
-    pgs = dump["pg_stats"] if isinstance(dump, dict) else dump  # Pacific and later wrap the list
-    out = {name: "ok" for name in ids.values()}
-    for pg in pgs:
-        name = ids[int(pg["pgid"].split(".")[0])]
-        words = set(pg["state"].split("+"))
-        if "active" not in words:
-            out[name] = "blocked"
-        elif words & {"undersized", "degraded"} and out[name] == "ok":
-            out[name] = "degraded"
-    return out
+_POOLS: dict[Path, dict[int, str]] = {}
 
 
-def settled(lab: RealLab, node: str = "pve01") -> bool:
-    """No PG in a passing state (peering, stale, unknown...): the monitors' view is final."""
-    dump = ceph(lab, "pg", "dump", "pgs_brief", node=node)
-    pgs = dump["pg_stats"] if isinstance(dump, dict) else dump
-    passing = {"peering", "stale", "unknown", "activating", "remapped", "creating", "recovering", "backfilling"}
-    return bool(pgs) and not any(set(pg["state"].split("+")) & passing for pg in pgs)
+class View:
+    """One look at the real monitors: ``ceph -s`` and the PG states, two client runs per
+    poll (each ``ceph`` run is a Python client start on 2 busy cores, so a poll that asked
+    for every figure separately cost more than the peering it waits for)."""
+
+    def __init__(self, lab: RealLab, node: str = "pve01") -> None:
+        self.status: dict[str, Any] = ceph(lab, "-s", node=node)
+        dump = ceph(lab, "pg", "dump", "pgs_brief", node=node)
+        self.pgs: list[dict[str, Any]] = dump["pg_stats"] if isinstance(dump, dict) else dump  # Pacific+ wrap it
+        ids = _POOLS.setdefault(lab.home, {})
+        if not ids or any(int(pg["pgid"].split(".")[0]) not in ids for pg in self.pgs):  # a pool the cache lacks
+            ids.clear()
+            ids.update({p["pool_id"]: p["pool_name"] for p in ceph(lab, "osd", "pool", "ls", "detail", node=node)})
+        self.pool_names = dict(ids)
+
+    def pool_states(self) -> dict[str, str]:
+        """Each pool as simulate words it, from the real PG states: ``blocked`` if a PG is not
+        active, ``degraded`` if one is undersized or degraded, else ``ok``."""
+        out = {name: "ok" for name in self.pool_names.values()}
+        for pg in self.pgs:
+            name = self.pool_names[int(pg["pgid"].split(".")[0])]
+            words = set(pg["state"].split("+"))
+            if "active" not in words:
+                out[name] = "blocked"
+            elif words & {"undersized", "degraded"} and out[name] == "ok":
+                out[name] = "degraded"
+        return out
+
+    def settled(self) -> bool:
+        """No PG in a passing state (peering, stale, unknown...): the monitors' view is final."""
+        passing = {"peering", "stale", "unknown", "activating", "remapped", "creating", "recovering", "backfilling"}
+        return bool(self.pgs) and not any(set(pg["state"].split("+")) & passing for pg in self.pgs)
 
 
 def wait_until(what: str, check: Any) -> Any:
@@ -94,9 +110,9 @@ def wait_until(what: str, check: Any) -> Any:
 
 def healthy(lab: RealLab) -> None:
     def ok() -> bool:
-        s = ceph(lab, "-s")
-        return bool(s["health"]["status"] == "HEALTH_OK" and settled(lab) and all(
-            v == "ok" for v in pool_states(lab).values()))
+        v = View(lab)
+        return bool(v.status["health"]["status"] == "HEALTH_OK" and v.settled() and all(
+            s == "ok" for s in v.pool_states().values()))
     wait_until("HEALTH_OK with every PG active+clean", ok)
 
 
@@ -136,10 +152,11 @@ def test_one_nodes_osds_stopped_match_simulate(ceph_lab: tuple[RealLab, Path]) -
         assert stop.returncode == 0, stop.stderr
 
     def seen() -> dict[str, str] | None:
-        s = ceph(lab, "-s")
-        if s["osdmap"]["num_up_osds"] != s["osdmap"]["num_osds"] - len(osds) or not settled(lab):
+        v = View(lab)
+        s = v.status
+        if s["osdmap"]["num_up_osds"] != s["osdmap"]["num_osds"] - len(osds) or not v.settled():
             return None
-        got = pool_states(lab)
+        got = v.pool_states()
         return {k: v for k, v in got.items() if k in want} if {"OSD_DOWN", "PG_DEGRADED"} <= set(
             s["health"]["checks"]) else None
 
@@ -158,10 +175,11 @@ def test_node_failure_matches_simulate(ceph_lab: tuple[RealLab, Path]) -> None:
     lab.ok("lab", "fail", "pve03")  # the power cord: its MON and OSDs die with it
 
     def seen() -> tuple[list[str], dict[str, str]] | None:
-        s = ceph(lab, "-s", node="pve01")
-        if s["osdmap"]["num_up_osds"] != s["osdmap"]["num_osds"] - lost or not settled(lab):
+        v = View(lab, "pve01")
+        s = v.status
+        if s["osdmap"]["num_up_osds"] != s["osdmap"]["num_osds"] - lost or not v.settled():
             return None
-        return sorted(s["quorum_names"]), {k: v for k, v in pool_states(lab).items() if k == "vm-pool"}
+        return sorted(s["quorum_names"]), {k: st for k, st in v.pool_states().items() if k == "vm-pool"}
 
     quorum, pools = wait_until("real Ceph after pve03 lost power", seen)
     assert want["mons"]["quorate"] and quorum == sorted(want["mons"]["up"])

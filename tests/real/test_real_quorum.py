@@ -12,6 +12,7 @@ bench/real_lab.py.
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -19,9 +20,10 @@ from real_lab import (
     REPO,
     RealLab,
     fault_matches,
+    ha_of,
     observed,
     predicted,
-    predicted_ha,
+    simulated,
     stack_copy,
     up,
     wait_for,
@@ -29,6 +31,8 @@ from real_lab import (
     wait_knet,
     workdir,
 )
+
+from provision.lab.procs import alive
 
 pytestmark = pytest.mark.e2e
 
@@ -60,8 +64,9 @@ def _apply_then_failures(tmp_path: Path) -> None:
         _whole(lab)
 
         for node in ALL:  # power off one node: corosync dies with it
-            ha = predicted_ha(lab, stack, "--fail", node) if node == "pve01" else None
-            fault_matches(lab, stack, ["--fail", node], ["fail", node])
+            doc = simulated(lab, stack, "--fail", node)
+            ha = ha_of(doc) if node == "pve01" else None
+            fault_matches(lab, stack, ["--fail", node], ["fail", node], doc=doc)
             if ha is not None:  # the HA manager acts on the real membership change
                 assert "pve01" not in ha.values() and ha
                 wait_ha(lab, ha, f"HA after fail {node}")
@@ -90,9 +95,16 @@ def _apply_then_failures(tmp_path: Path) -> None:
         lab.cli("lab", "down", timeout=120)
 
 
-def test_single_link_failure_splits_the_node_off() -> None:
+def test_single_link_failure_splits_the_node_off_and_down_leaves_nothing() -> None:
+    """Also the real lab's life cycle: ``lab down`` removes every namespace, daemon and file
+    the lab made (once tests/real/test_real_lifecycle.py's own lab up; this lab serves both)."""
     with workdir() as tmp_path:
         _single_link(tmp_path)
+
+
+def _netns() -> set[str]:
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
+    return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
 def _single_link(tmp_path: Path) -> None:
@@ -103,13 +115,27 @@ def _single_link(tmp_path: Path) -> None:
 
     stack = stack_copy(tmp_path / "one-link.yaml", one_link, src=QUORUM)
     lab = up(tmp_path / "home", tmp_path, "--from", str(stack))
+    down = False
     try:
-        assert set(lab.status()["real"]["links"]) == {f"{n}/0" for n in ALL}
+        real = lab.status()["real"]
+        namespaces, pids = set(real["namespaces"]), list(real["daemons"].values())
+        assert len(namespaces) == 4 and namespaces <= _netns()  # switch + 3 nodes
+        assert len(pids) == 3 and all(alive(p) for p in pids)
+        assert lab.lab_dir.exists()
+
+        assert set(real["links"]) == {f"{n}/0" for n in ALL}
         _whole(lab)
         want = fault_matches(lab, stack, ["--link-down", "pve03:0"], ["link-down", "pve03", "0"])
         assert not want["pve03"][2]
+
+        down = True
+        lab.ok("lab", "down")
+        assert not namespaces & _netns()
+        assert not [p for p in pids if alive(p)]
+        assert not lab.lab_dir.exists()
     finally:
-        lab.cli("lab", "down", timeout=120)
+        if not down:
+            lab.cli("lab", "down", timeout=120)
 
 
 def test_two_nodes_with_qdevice_match_simulate() -> None:

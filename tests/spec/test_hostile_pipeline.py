@@ -97,7 +97,7 @@ def _through_pipeline(text: str) -> None:
     event("rendered into playbooks")
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(damaged_stack())
 def test_damaged_stacks_raise_only_project_errors(text: str) -> None:
     _through_pipeline(text)
