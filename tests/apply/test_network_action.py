@@ -64,7 +64,7 @@ def _apply(node: dict[str, Any], reads_back: list[dict[str, str]]) -> runner.Run
         "params": {"interfaces": [{"name": "eno1", "type": "nic"},
                                   {"name": "vmbr0", "type": "bridge", "ports": ["eno1"],
                                    "address": "192.168.10.11/24"}], "changed": ["vmbr0"]},
-        "serial": True,
+        "serial": False,
     }]}
     rd = render_run(plan, runs_root=node["runs"], inventory=node["inventory"])
     return runner.run(rd, secrets={})
