@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import random
 import re
 import shlex
 import shutil
@@ -106,13 +107,14 @@ def _first_line(*texts: str) -> str:
 
 
 def _until(node: Node, argv: Sequence[str], done: Callable[[int, str], bool], attempts: int,
-           delay: float) -> tuple[int, str, str]:
-    """Run `argv` until `done(rc, stdout)` or `attempts` runs; the last answer."""
+           delay: float | Callable[[], float]) -> tuple[int, str, str]:
+    """Run `argv` until `done(rc, stdout)` or `attempts` runs; the last answer. `delay`
+    is the pause between runs, or a function giving each pause."""
     rc, out, err = node.run(argv)
     for _ in range(max(1, attempts) - 1):
         if done(rc, out):
             break
-        node.sleep(delay)
+        node.sleep(delay() if callable(delay) else delay)
         rc, out, err = node.run(argv)
     return rc, out, err
 
@@ -146,8 +148,12 @@ def stage(node: Node, p: Mapping[str, Any], check_mode: bool, edit: Callable[...
 
 
 def _check_staged(node: Node, p: Mapping[str, Any], staged: str) -> None:
+    # ifupdown2 refuses a second run while another holds /run/network/.lock: PVE's own
+    # reload from the GUI on a real node, or, in a lab that runs many nodes on one host,
+    # the check of a node reloading in the same batch. Waiters sleep a random 0.5-1.5 s
+    # so that they do not all retry in the same instant.
     rc, out, err = _until(node, ["ifup", "-a", "-s", "-i", staged], lambda rc, _: rc != IFUPDOWN_LOCKED,
-                          p["lock_retries"] + 1, 1)
+                          p["lock_retries"] + 1, lambda: random.uniform(0.5, 1.5))
     if rc != 0:
         raise Stop(_first_line(err, out) or f"ifup -a -s exited {rc}")
     rc, out, err = node.run(["pvesh", "get", f"/nodes/{p['node']}/network", "--output-format", "json"])
@@ -257,7 +263,7 @@ ARGUMENTS: dict[str, dict[str, Any]] = {
     "remove": {"type": "list", "elements": "str", "default": []},
     "physical": {"type": "list", "elements": "str", "default": []},
     "expect": {"type": "list", "elements": "dict", "default": []},
-    "lock_retries": {"type": "int", "default": 10},
+    "lock_retries": {"type": "int", "default": 60},
     "links": {"type": "list", "elements": "int", "default": []},
     "confirm_seconds": {"type": "int", "default": 120},
     "retries": {"type": "int", "default": 1},
