@@ -183,7 +183,15 @@ def _check_stopped_run(lab: Lab, stack: Path, proc: subprocess.CompletedProcess[
     assert set(summary["partial_progress"]) == set(actions["partial"])
     assert actions["not_done"], "the run was stopped early, so something never started"
     remaining = _planned(lab, stack)
-    assert not {planned[a] for a in actions["done"]} & remaining
+    # A step with no change of its own (the SSH trust a join needs: the API cannot show
+    # authorized_keys) is planned for as long as the change it prepares is pending; since
+    # network reloads run side by side, a stop after two changes can land between a trust
+    # and its join. Any other done action planned again would be a false report.
+    steps = {a["id"] for a in json.loads((run / "plan.json").read_text())["actions"] if not a.get("changes")}
+    again = {planned[a] for a in actions["done"]} & remaining
+    prepared = {(kind, address) for kind, address in again
+                if any(address == other and kind != other_kind for other_kind, other in remaining)}
+    assert again <= prepared and all(a in steps for a in actions["done"] if planned[a] in again), again
     assert {planned[a] for a in actions["not_done"]} <= remaining
 
 
