@@ -8,7 +8,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from e2e_lab import Lab, stack_copy, start, stop
+from e2e_lab import Lab, converged, start, stop
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +25,5 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
 def built_lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
     """A lab already converged with stacks/lab.yaml (`lab up --from`), for a module whose
     tests change a built cluster rather than build one."""
-    work = tmp_path_factory.mktemp("work")
-    lab = start(tmp_path_factory.mktemp("home"), work, "--from", str(stack_copy(work / "base.yaml")))
-    try:
+    with converged(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work")) as lab:
         yield lab
-    finally:
-        stop(lab)

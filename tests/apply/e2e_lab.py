@@ -7,6 +7,8 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,3 +81,19 @@ def stack_copy(dst: Path, edit: Any = None) -> Path:
         text = edit(text)
     dst.write_text(text)
     return dst
+
+
+@contextmanager
+def converged(home: Path, work: Path, edit: Any = None) -> Iterator[Lab]:
+    """A lab converged (`lab up --from`) with stacks/lab.yaml after `edit`, taken down on
+    exit: the start of a module whose tests apply what the edit left out."""
+    lab = start(home, work, "--from", str(stack_copy(work / "base.yaml", edit)))
+    try:
+        yield lab
+    finally:
+        stop(lab)
+
+
+def json_lines(text: str) -> list[dict[str, Any]]:
+    """The JSON objects of `--format json` output or an events.jsonl, one per line."""
+    return [json.loads(line) for line in text.splitlines() if line.startswith("{")]

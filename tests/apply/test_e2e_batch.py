@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_lab import Lab, stack_copy, start, stop
+from e2e_lab import Lab, converged, json_lines, stack_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
 
@@ -27,14 +27,12 @@ ADDS = ['ha.resource["ct:200"]#add', 'ha.resource["vm:100"]#add', 'ha.resource["
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    work = tmp_path_factory.mktemp("work")
-    base = stack_copy(work / "no-resources.yaml", lambda t: GROUPS.sub("  groups: []\n", t.replace(
-        RESOURCES, "    []\n").replace("  resources:\n    []\n", "  resources: []\n"), count=1))
-    lab = start(tmp_path_factory.mktemp("home"), work, "--from", str(base))
-    try:
+    def without(text: str) -> str:
+        return GROUPS.sub("  groups: []\n", text.replace(RESOURCES, "    []\n").replace(
+            "  resources:\n    []\n", "  resources: []\n"), count=1)
+
+    with converged(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work"), without) as lab:
         yield lab
-    finally:
-        stop(lab)
 
 
 def _resources(lab: Lab) -> set[str]:
@@ -42,12 +40,8 @@ def _resources(lab: Lab) -> set[str]:
     return {r["sid"] for r in json.loads(out.stdout)}
 
 
-def _lines(out: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-
-
 def _events(run: Path) -> list[dict[str, Any]]:
-    return _lines((run / "events.jsonl").read_text())
+    return json_lines((run / "events.jsonl").read_text())
 
 
 def test_a_failed_member_stops_the_batch_and_each_action_is_reported(lab: Lab) -> None:
@@ -68,7 +62,7 @@ def test_a_failed_member_stops_the_batch_and_each_action_is_reported(lab: Lab) -
                and "injected fault (lab fail-once)" in e for e in final["errors"]), final["errors"]
     assert _resources(lab) == {"ct:200", "vm:100"}  # what the report says is what the cluster has
     # one line per action in the progress stream
-    events = _lines(proc.stdout)
+    events = json_lines(proc.stdout)
     assert [e["action"] for e in events if e["event"] == "action_done"][2:] == ADDS[:2]
     assert [e["action"] for e in events if e["event"] == "action_failed"] == ADDS[2:3]
 
@@ -83,5 +77,5 @@ def test_the_remaining_adds_run_as_one_task_and_converge(lab: Lab) -> None:
     assert len(ran) == 1  # the two missing resources, one task
     assert ran[0]["event_data"]["task_action"] == "pve_batch"
     assert len(ran[0]["event_data"]["res"]["ran"]) == 2
-    assert [e["action"] for e in _lines(proc.stdout) if e["event"] == "action_done"] == ADDS[2:]
+    assert [e["action"] for e in json_lines(proc.stdout) if e["event"] == "action_done"] == ADDS[2:]
     assert lab.cli("plan", str(stack), "--detailed-exitcode").returncode == 0

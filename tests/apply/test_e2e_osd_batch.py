@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_lab import Lab, stack_copy, start, stop
+from e2e_lab import Lab, converged, json_lines, stack_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
 
@@ -30,18 +30,13 @@ def _id(dev: str) -> str:
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
-    work = tmp_path_factory.mktemp("work")
-
     def without(text: str) -> str:
         for dev in MISSING:
             text = text.replace(_osd(dev), "")
         return text
 
-    lab = start(tmp_path_factory.mktemp("home"), work, "--from", str(stack_copy(work / "base.yaml", without)))
-    try:
+    with converged(tmp_path_factory.mktemp("home"), tmp_path_factory.mktemp("work"), without) as lab:
         yield lab
-    finally:
-        stop(lab)
 
 
 def _osd_disks(lab: Lab) -> set[str]:
@@ -49,12 +44,8 @@ def _osd_disks(lab: Lab) -> set[str]:
     return {d["devpath"] for d in json.loads(out.stdout) if int(d.get("osdid", -1)) >= 0}
 
 
-def _lines(out: str) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-
-
 def _osd_tasks(run: Path) -> list[dict[str, Any]]:
-    return [e for e in _lines((run / "events.jsonl").read_text())
+    return [e for e in json_lines((run / "events.jsonl").read_text())
             if e["event"] in ("runner_on_ok", "runner_on_failed") and "pveceph osd create" in e["event_data"]["task"]]
 
 
@@ -84,6 +75,6 @@ def test_the_remaining_creates_run_as_one_task_and_converge(lab: Lab) -> None:
     [task] = _osd_tasks(lab.runs()[-1])  # the two missing OSDs, one task
     assert task["event_data"]["task_action"] == "pve_batch"
     assert len(task["event_data"]["res"]["ran"]) == 2
-    assert [e["action"] for e in _lines(proc.stdout) if e["event"] == "action_done"] == [
+    assert [e["action"] for e in json_lines(proc.stdout) if e["event"] == "action_done"] == [
         _id("/dev/sde"), _id("/dev/sdf")]
     assert lab.cli("plan", str(stack), "--detailed-exitcode").returncode == 0
