@@ -413,7 +413,7 @@ unless the controller confirmed it (`apply --network-confirm SECONDS`)."""
 
 def network_data(params: Any, physical: Sequence[str] = (),
                  confirm_seconds: int = NETWORK_CONFIRM_SECONDS) -> dict[str, Any]:
-    """What the node-side `pve_interfaces` module and the checks after it get, as JSON data:
+    """What the node-side `pve_network` module (stage, reload, confirm) gets, as JSON data:
     the managed interfaces, the ones `--prune` removes, the node's NICs (PVE's reader lists
     each one), the (name, PVE type) pairs PVE's reader must find in the staged file, and
     the commit-confirm timing: the checks give up well before the node's revert fires."""
