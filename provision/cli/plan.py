@@ -31,12 +31,9 @@ from provision.cli.common import (
     warn_insecure,
 )
 from provision.discover import ApiClient, discover, from_lab, from_url
-from provision.discover.export import secret_names, to_stack
 from provision.discover.ha_status import is_disarm_note
-from provision.plan import LivePlan, plan_stack
-from provision.plan import planfile as planfiles
 from provision.plan.render.fit import DEFAULT_LIMIT, GITHUB_COMMENT_LIMIT
-from provision.plan.workflow import api_workers
+from provision.plan.workflow import LivePlan, api_workers, plan_stack
 from provision.spec import Connection, SecretRef, SpecError, load_stack
 from provision.spec.addresses import Address
 
@@ -89,6 +86,8 @@ def plan_cmd(
     result = _plan_document(stack, lab, insecure, prune, target)
     document, changed = result.document, result.changed
     if out is not None:
+        from provision.plan import planfile as planfiles
+
         planfiles.save(document, out)
     typer.echo(render_plan(document, fmt, full_plan=None if out is None else str(out),
                            markdown_limit=markdown_limit, full_plan_url=full_plan_url), nl=False)
@@ -106,6 +105,8 @@ def show_cmd(
     full_plan_url: str | None = FULL_PLAN_URL,
 ) -> None:
     """Render a stored plan."""
+    from provision.plan import planfile as planfiles
+
     typer.echo(render_plan(planfiles.load(planfile), fmt, full_plan=str(planfile), markdown_limit=markdown_limit,
                            full_plan_url=full_plan_url), nl=False)
 
@@ -194,6 +195,8 @@ def import_cmd(
     if not found.observed.clustered:
         raise fail(f"error: nothing to import: the nodes of {source} are not a cluster yet "
                     "(write the stack by hand, e.g. from stacks/lab.yaml)")
+    from provision.discover.export import to_stack  # ruamel, which only `import` needs
+
     text = to_stack(found.cluster, connection, source=source, keep_secrets=_earlier_secrets(out))
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -210,6 +213,8 @@ def _earlier_secrets(out: Path) -> dict[tuple[str, str], SecretRef]:
     variables a deployment already sets keep their names; none when it does not load."""
     if not out.is_file():
         return {}
+    from provision.discover.export import secret_names
+
     try:
         return secret_names(load_stack(out).cluster)
     except SpecError:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from provision.discover import bootstrap
 from provision.discover.client import ApiClient
-from provision.discover.discover import Discovery, NodeClient, Responses, assemble, discover, fetch
+from provision.discover.discover import Discovery, Fetch, NodeClient, Responses, assemble, discover, fetch
 from provision.discover.endpoint import Endpoint, from_connection, from_lab, from_url
 from provision.discover.errors import (
     ApiError,
@@ -46,6 +46,7 @@ __all__ = [
     "Discovery",
     "DiscoveryError",
     "Endpoint",
+    "Fetch",
     "MemberState",
     "MonState",
     "NodeClient",

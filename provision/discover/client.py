@@ -56,12 +56,19 @@ class ApiClient:
         self.sleep = sleep
         self.label = label
         self._lock = threading.Lock()
+        self._abandoned = threading.Event()
         self.requests = 0
         self.by_path: Counter[str] = Counter()
 
     @classmethod
     def for_endpoint(cls, endpoint: Endpoint, **kwargs: Any) -> ApiClient:
         return cls(HttpsTransport(endpoint), label=endpoint.describe(), **kwargs)
+
+    def abandon(self) -> None:
+        """Send nothing more: a GET not yet sent, or about to be retried, fails at once.
+        For a discovery whose answers nobody will read (the stack did not validate), so
+        that the command does not wait for retries against a slow or unreachable API."""
+        self._abandoned.set()
 
     def _count(self, path: str) -> None:
         with self._lock:
@@ -80,6 +87,8 @@ class ApiClient:
         last = ""
         tries = attempts or self.attempts
         for attempt in range(1, tries + 1):
+            if self._abandoned.is_set():
+                raise UnavailableError(f"GET {path} not sent: the discovery was abandoned")
             self._count(path)
             try:
                 return self.transport(path, params)

@@ -162,62 +162,121 @@ def _check_own(node: str, client: ApiClient, rows: Any) -> None:
                           "the connection reaches")
 
 
-def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = DEFAULT_WORKERS,
-          node_client: NodeClient | None = None, read_report: bool = True) -> Responses:
-    """Read everything discovery needs. `hint_nodes` are node names the stack
-    expects; those that are not (yet) members are read through `node_client` (their own
-    API), so a blank node or a node about to join still shows its network. Without
-    `node_client` they are tried once through the cluster's API, which on PVE can only
-    say that it does not know them.
+class Fetch:
+    """A discovery under way. The cluster-wide requests leave when it is made, so they can
+    be in flight while the caller is still loading the stack; `finish` adds what depends
+    on the stack (which nodes it names) and on `/cluster/status` (which nodes are online).
 
     One wave: the per-node and Ceph requests leave as soon as `/cluster/status` has said
     which nodes are online, while the other cluster-wide requests are still under way, so
     a discovery takes about two round trips whatever the cluster's size. Up to `workers`
-    requests are in flight; threads are started only for requests that are waiting."""
-    hints = set(hint_nodes)
-    planned = len(CLUSTER_ENDPOINTS) + len(NODE_ENDPOINTS) * max(len(hints), 1) + len(CEPH_ENDPOINTS) + 1
-    resp = Responses()
-    own: dict[str, ApiClient] = {}
-    pool = ThreadPoolExecutor(max_workers=max(1, min(workers, planned)), thread_name_prefix="discover")
-    try:
-        cluster = _submit(pool, {k: (client, *v, None) for k, v in CLUSTER_ENDPOINTS.items()})
+    requests are in flight; threads are started only for requests that are waiting.
+    `nodes` (how many nodes the stack names, when known) only sizes the pool. Use it as a
+    context manager, or `close()` it: that cancels what has not left yet."""
+
+    def __init__(self, client: ApiClient, workers: int = DEFAULT_WORKERS, nodes: int = 1) -> None:
+        planned = len(CLUSTER_ENDPOINTS) + len(NODE_ENDPOINTS) * max(nodes, 1) + len(CEPH_ENDPOINTS) + 1
+        self.client = client
+        self.started = time.monotonic()
+        self._before = client.requests
+        self._finishing = False
+        self._pool = ThreadPoolExecutor(max_workers=max(1, min(workers, planned)), thread_name_prefix="discover")
+        self._cluster = _submit(self._pool, {k: (client, *v, None) for k, v in CLUSTER_ENDPOINTS.items()})
+
+    def __enter__(self) -> Fetch:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """End the discovery. Closed before `finish`, it is abandoned (the stack did not
+        load): nothing more is sent and nothing is waited for; a request already on the
+        wire ends with its timeout. From `finish`, the requests still out are waited for,
+        as a failed discovery always did."""
+        if self._finishing:
+            self._pool.shutdown(wait=True, cancel_futures=True)
+        else:
+            self.client.abandon()
+            self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def finish(self, hint_nodes: Iterable[str] = (), node_client: NodeClient | None = None,
+               read_report: bool = True, meanwhile: Callable[[], None] | None = None) -> Responses:
+        """Every answer. `hint_nodes` are node names the stack expects; those that are not
+        (yet) members are read through `node_client` (their own API), so a blank node or a
+        node about to join still shows its network. Without `node_client` they are tried
+        once through the cluster's API, which on PVE can only say that it does not know
+        them. `meanwhile` runs once every request has left, before the answers are
+        awaited: CPU work that would otherwise wait for them."""
+        self._finishing = True
+        resp = Responses()
+        own: dict[str, ApiClient] = {}
         try:
-            status_rows = cluster["status"].result()
-        except DiscoveryError:
-            _collect(cluster)  # raises the most actionable of the cluster-wide errors
-            raise
-        status = normalise_status(status_rows or [])
-        jobs, own, ceph_node = _node_jobs(client, status, hints, node_client, resp)
-        per_node = _submit(pool, jobs)
-        resp.cluster = _collect(cluster)
-        if ceph_node and read_report and status.clustered and not resp.cluster.get("qdevice"):
-            # no daemon answered: corosync.conf decides whether a QDevice is configured
-            resp.report_node = ceph_node
-            per_node.update(_submit(pool, {f"report:{ceph_node}": (
-                client, REPORT_PATH.format(node=ceph_node), {}, True, None)}))
-        got = _collect(per_node)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        resp.node_requests = sum(c.requests for c in own.values())
-    for node, own_client in own.items():
-        _check_own(node, own_client, got.get(f"whoami:{node}"))
-    resp.bootstrap = sorted(own)
-    for job, value in got.items():
-        kind, _, node = job.partition(":")
-        if kind == "ceph":
-            resp.ceph[node] = value
-        elif kind == "network":
-            if value is None:
-                resp.unreadable[node] = "its network could not be read (not reachable through the API)"
-            else:
-                resp.networks[node] = value
-        elif kind == "disks" and value is not None:
-            resp.disks[node] = value
-        elif kind == "packages" and value is not None:
-            resp.packages[node] = value
-        elif kind == "report":
-            resp.report = value if isinstance(value, str) else None
-    return resp
+            try:
+                status_rows = self._cluster["status"].result()
+            except DiscoveryError:
+                _collect(self._cluster)  # raises the most actionable of the cluster-wide errors
+                raise
+            status = normalise_status(status_rows or [])
+            jobs, own, ceph_node = _node_jobs(self.client, status, set(hint_nodes), node_client, resp)
+            per_node = _submit(self._pool, jobs)
+            if meanwhile is not None:
+                meanwhile()
+            resp.cluster = _collect(self._cluster)
+            if ceph_node and read_report and status.clustered and not resp.cluster.get("qdevice"):
+                # no daemon answered: corosync.conf decides whether a QDevice is configured
+                resp.report_node = ceph_node
+                per_node.update(_submit(self._pool, {f"report:{ceph_node}": (
+                    self.client, REPORT_PATH.format(node=ceph_node), {}, True, None)}))
+            got = _collect(per_node)
+        finally:
+            self.close()
+            resp.node_requests = sum(c.requests for c in own.values())
+        for node, own_client in own.items():
+            _check_own(node, own_client, got.get(f"whoami:{node}"))
+        resp.bootstrap = sorted(own)
+        for job, value in got.items():
+            kind, _, node = job.partition(":")
+            if kind == "ceph":
+                resp.ceph[node] = value
+            elif kind == "network":
+                if value is None:
+                    resp.unreadable[node] = "its network could not be read (not reachable through the API)"
+                else:
+                    resp.networks[node] = value
+            elif kind == "disks" and value is not None:
+                resp.disks[node] = value
+            elif kind == "packages" and value is not None:
+                resp.packages[node] = value
+            elif kind == "report":
+                resp.report = value if isinstance(value, str) else None
+        return resp
+
+    def discover(self, hint_nodes: Iterable[str] = (), node_client: NodeClient | None = None,
+                 read_report: bool = True, meanwhile: Callable[[], None] | None = None) -> Discovery:
+        """`finish`, then `assemble`: the Discovery (see `discover`)."""
+        resp = self.finish(hint_nodes, node_client, read_report, meanwhile)
+        try:
+            cluster, observed = assemble(resp)
+        except ValidationError as exc:
+            # Parsers skip what they cannot model item by item (with a note); what is left
+            # is a whole-cluster value outside the spec's range, e.g. a totem token < 1000.
+            err = exc.errors()[0]
+            where = ".".join(str(p) for p in err["loc"])
+            value = repr(err["input"])
+            value = value if len(value) <= 60 else value[:57] + "..."
+            raise UnmodelledError(f"{exc.title.lower()}.{where}: {err['msg']} (the cluster has {value}); "
+                                  "pve-provision cannot describe this configuration") from None
+        return Discovery(cluster, observed, self.client.requests - self._before + resp.node_requests,
+                         time.monotonic() - self.started)
+
+
+def fetch(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = DEFAULT_WORKERS,
+          node_client: NodeClient | None = None, read_report: bool = True) -> Responses:
+    """Read everything discovery needs in one go (`Fetch` says how)."""
+    hints = list(hint_nodes)
+    with Fetch(client, workers, len(hints)) as started:
+        return started.finish(hints, node_client, read_report)
 
 
 def _node_jobs(client: ApiClient, status: ClusterStatus, hints: set[str], node_client: NodeClient | None,
@@ -377,21 +436,10 @@ def discover(client: ApiClient, hint_nodes: Iterable[str] = (), workers: int = D
     `read_report=False` skips the node report (PVE builds it by running many commands,
     seconds on a real node) that tells a stopped QDevice daemon from no QDevice: a plan
     whose stack declares no QDevice has nothing to protect by it."""
-    start = time.monotonic()
-    before = client.requests
-    resp = fetch(client, hint_nodes, workers, node_client, read_report)
-    try:
-        cluster, observed = assemble(resp)
-    except ValidationError as exc:
-        # Parsers skip what they cannot model item by item (with a note); what is left
-        # is a whole-cluster value outside the spec's range, e.g. a totem token < 1000.
-        err = exc.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        value = repr(err["input"])
-        value = value if len(value) <= 60 else value[:57] + "..."
-        raise UnmodelledError(f"{exc.title.lower()}.{where}: {err['msg']} (the cluster has {value}); "
-                              "pve-provision cannot describe this configuration") from None
-    return Discovery(cluster, observed, client.requests - before + resp.node_requests, time.monotonic() - start)
+    hints = list(hint_nodes)
+    with Fetch(client, workers, len(hints)) as started:
+        return started.discover(hints, node_client, read_report)
 
 
-__all__ = ["Bond", "Bridge", "Discovery", "Nic", "NodeClient", "Responses", "Vlan", "assemble", "discover", "fetch"]
+__all__ = ["Bond", "Bridge", "Discovery", "Fetch", "Nic", "NodeClient", "Responses", "Vlan", "assemble", "discover",
+           "fetch"]

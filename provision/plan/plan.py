@@ -23,7 +23,8 @@ from provision.plan.guests import missing_guests
 from provision.plan.impact import GuestImpact, guest_impacts
 from provision.plan.order import build_actions, check_safety, order_actions, select_targets
 from provision.plan.prune import Prune
-from provision.spec.addresses import Address, kind_problem
+from provision.plan.targets import check_targets
+from provision.spec.addresses import Address
 from provision.spec.cluster import Cluster
 
 FORMAT_VERSION = "2"
@@ -117,17 +118,6 @@ class Plan:
         if impacts:
             out["guest_impact"] = [i.to_json() for i in impacts]
         return out
-
-
-def check_targets(targets: Sequence[Address]) -> None:
-    """Refuse a target that cannot name any object: a typo would otherwise plan nothing."""
-    problems = []
-    for target in targets:
-        problem = kind_problem(target)
-        if problem is not None:
-            problems.append(f"--target {target}: {problem}")
-    if problems:
-        raise PlanError(problems)
 
 
 def check_founder(desired: Cluster, facts: Observed) -> None:

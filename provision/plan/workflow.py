@@ -13,17 +13,22 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from provision.crm.shapes import infeasible_rules
-from provision.discover import ApiClient, Discovery, Endpoint, NodeClient, bootstrap, discover, from_connection
+from pydantic import ValidationError
+
+from provision.discover import ApiClient, Discovery, Endpoint, Fetch, NodeClient, bootstrap, from_connection
 from provision.discover.discover import DEFAULT_WORKERS
+from provision.discover.errors import DiscoveryError
 from provision.plan.errors import PlanError
 from provision.plan.guests import missing_guests
-from provision.plan.plan import Plan, check_targets, make_plan
 from provision.plan.prune import Prune
+from provision.plan.targets import check_targets
 from provision.spec import Cluster, Connection, Diagnostic, LoadedStack, SpecError, load_stack
 from provision.spec.addresses import Address
+
+if TYPE_CHECKING:
+    from provision.plan.plan import Plan
 
 
 def api_workers() -> int:
@@ -68,22 +73,96 @@ class Live:
     loaded: LoadedStack | None = None  # the YAML tree, to place a plan error in the file
 
 
+class _EarlyDiscovery:
+    """Discovery's cluster-wide requests, sent while the stack is still being validated.
+
+    They need only the connection (`--lab` and the like, or the stack's own `connection`,
+    validated on its own with the stack's secret rules); the per-node requests wait for
+    the validated node list. Validating a large stack, and importing the planner, then
+    happen while the answers travel (issue #17: the no-op plan of a 32-node cluster).
+    A connection that does not validate on its own, or an endpoint that cannot be built,
+    starts nothing: the usual path reports it in its usual order, stack errors first."""
+
+    def __init__(self, override: Connection | None, insecure: bool,
+                 on_endpoint: Callable[[Endpoint], None] | None) -> None:
+        self.override = override
+        self.insecure = insecure
+        self.on_endpoint = on_endpoint
+        self.connection: Connection | None = None
+        self.endpoint: Endpoint | None = None
+        self.client: ApiClient | None = None
+        self.fetch: Fetch | None = None
+
+    def start(self, data: Any, context: dict[str, Path]) -> None:
+        """The `on_parsed` hook of `load_stack`."""
+        connection = self.override
+        if connection is None:
+            raw = data.get("connection") if isinstance(data, dict) else None
+            if not isinstance(raw, dict):
+                return
+            try:
+                connection = Connection.model_validate(raw, context=context)
+            except ValidationError:
+                return
+        try:
+            endpoint = from_connection(connection, insecure=self.insecure)
+            client = ApiClient.for_endpoint(endpoint)
+        except (DiscoveryError, OSError):
+            return
+        nodes = data.get("nodes") if isinstance(data, dict) else None
+        if self.on_endpoint is not None:
+            self.on_endpoint(endpoint)
+        self.connection, self.endpoint, self.client = connection, endpoint, client
+        self.fetch = Fetch(client, api_workers(), len(nodes) if isinstance(nodes, list) else 1)
+
+    def take(self, connection: Connection) -> tuple[Endpoint, ApiClient, Fetch] | None:
+        """The started discovery, if it reads the cluster `connection` names."""
+        if self.fetch is None or self.connection != connection:
+            return None
+        assert self.endpoint is not None and self.client is not None
+        return self.endpoint, self.client, self.fetch
+
+    def close(self) -> None:
+        if self.fetch is not None:
+            self.fetch.close()
+
+
+def _import_planner() -> None:
+    """Import the planner's heavy half (the action catalogue and its parameter models, the
+    CRM model), while discovery's answers are on their way."""
+    import provision.plan.plan  # noqa: F401
+
+
 def read_live(stack: Path, connection: Connection | None = None, *, insecure: bool = False,
               before_discovery: Sequence[Address] = (),
               on_endpoint: Callable[[Endpoint], None] | None = None) -> Live:
     """Load `stack` and discover its cluster. `before_discovery` are `--target`
     addresses, checked before any request so that a typo fails fast; `on_endpoint`
-    sees the endpoint before the first request (to warn about `--insecure`)."""
-    loaded = load_stack(stack)
-    desired = loaded.cluster
+    sees the endpoint before the first request (to warn about `--insecure`).
+
+    The cluster-wide requests leave as soon as the stack's connection is known, before
+    the rest of the stack is validated (`_EarlyDiscovery`)."""
     check_targets(before_discovery)
-    endpoint = connect(desired, stack, connection, insecure=insecure)
-    if on_endpoint is not None:
-        on_endpoint(endpoint)
-    client = ApiClient.for_endpoint(endpoint)
-    own = node_clients(desired, connection, insecure=insecure)
-    found = discover(client, hint_nodes=desired.node_names, workers=api_workers(), node_client=own,
-                     read_report=desired.quorum.qdevice is not None)
+    early = _EarlyDiscovery(connection, insecure, on_endpoint)
+    try:
+        loaded = load_stack(stack, on_parsed=early.start)
+        desired = loaded.cluster
+        chosen = connection or desired.connection
+        started = early.take(chosen) if chosen is not None else None
+        if started is not None:
+            endpoint, client, fetch = started
+        else:
+            early.close()
+            endpoint = connect(desired, stack, connection, insecure=insecure)
+            if on_endpoint is not None:
+                on_endpoint(endpoint)
+            client = ApiClient.for_endpoint(endpoint)
+            fetch = Fetch(client, api_workers(), len(desired.nodes))
+        own = node_clients(desired, connection, insecure=insecure)
+        found = fetch.discover(hint_nodes=desired.node_names, node_client=own,
+                               read_report=desired.quorum.qdevice is not None, meanwhile=_import_planner)
+    finally:
+        early.close()
     return Live(stack=stack, desired=desired, endpoint=endpoint, client=client, found=found, node_client=own,
                 loaded=loaded)
 
@@ -97,6 +176,8 @@ def plan_of(live: Live, *, prune: bool | Prune = False, targets: Sequence[Addres
         raise SpecError([Diagnostic(str(loaded.path), *loaded.position(m.loc), str(m.address), m.message)
                          for m in missing])
     refuse_infeasible_rules(live)
+    from provision.plan.plan import make_plan  # imported while discovery ran (_import_planner)
+
     return make_plan(live.desired, live.found.cluster, live.found.observed, stack=str(live.stack), prune=prune,
                      targets=targets)
 
@@ -108,6 +189,8 @@ def refuse_infeasible_rules(live: Live) -> None:
     desired, loaded = live.desired, live.loaded
     if desired.pve_version < 9 or loaded is None:
         return
+    from provision.crm.shapes import infeasible_rules
+
     dropped = infeasible_rules(desired.ha.groups, desired.ha.rules, desired.ha.resources, desired.node_names)
     if dropped:
         raise SpecError([

@@ -12,7 +12,7 @@ import json
 import re
 import types
 import typing
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -97,11 +97,15 @@ class LoadedStack:
         return self.source.address(loc)
 
 
-def load_stack(path: str | Path, *, secrets_dir: Path | None = None) -> LoadedStack:
+def load_stack(path: str | Path, *, secrets_dir: Path | None = None,
+               on_parsed: Callable[[Any, dict[str, Path]], None] | None = None) -> LoadedStack:
     """Parse, validate and cross-check one stack file. Raises SpecError.
 
     `secrets_dir` confines `file:` secret references (see `provision.spec.secrets`);
-    by default it is `$PROVISION_SECRETS_DIR`, else the stack file's directory."""
+    by default it is `$PROVISION_SECRETS_DIR`, else the stack file's directory.
+    `on_parsed` sees the parsed YAML (plain dicts and lists, not yet validated) and the
+    validation context (where `file:` secrets may be) before validation starts: the
+    planner starts discovery with the stack's `connection` while the rest is validated."""
     path = Path(path)
     name = str(path)
     try:
@@ -109,7 +113,7 @@ def load_stack(path: str | Path, *, secrets_dir: Path | None = None) -> LoadedSt
     except StackReadError as exc:
         line, col, message = _position_prefix(str(exc))
         raise SpecError([Diagnostic(name, line, col, "stack", message)]) from None
-    return load_text(text, name, path, secrets_dir=secrets_dir)
+    return load_text(text, name, path, secrets_dir=secrets_dir, on_parsed=on_parsed)
 
 
 def _position_prefix(message: str) -> tuple[int, int, str]:
@@ -122,7 +126,8 @@ def _position_prefix(message: str) -> tuple[int, int, str]:
 
 
 def load_text(text: str, name: str = "<string>", path: Path | None = None, *,
-              secrets_dir: Path | None = None) -> LoadedStack:
+              secrets_dir: Path | None = None,
+              on_parsed: Callable[[Any, dict[str, Path]], None] | None = None) -> LoadedStack:
     """Like `load_stack`, for text already in memory (`name` is used in messages).
 
     Relative `file:` secrets resolve against `path`'s directory, or the working
@@ -145,6 +150,8 @@ def load_text(text: str, name: str = "<string>", path: Path | None = None, *,
         data = _plain(tree)
     base = (path.parent if path is not None else Path.cwd()).absolute()
     context = secret_context(base, secrets_dir)
+    if on_parsed is not None:
+        on_parsed(data, context)
     try:
         cluster = Cluster.model_validate(data, context=context)
     except ValidationError as exc:

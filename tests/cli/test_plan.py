@@ -310,3 +310,17 @@ def test_unwritable_outputs_are_one_line(formed: Lab, tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert proc.stderr.startswith(f"error: {blocker / 'plan.json'}: cannot write the plan file"), proc.stderr
     assert proc.stderr.count("\n") == 1, proc.stderr
+
+
+def test_a_stack_error_is_reported_before_the_unreachable_cluster(tmp_path: Path) -> None:
+    """Discovery starts while the stack is validated (issue #17), but what is wrong in the
+    stack is still what `plan` reports first: here the stack's lab is not running and a
+    node id is a word. The error is the stack's, at its line and column."""
+    text = (ROOT / "stacks" / "lab.yaml").read_text().replace("nodeid: 2", "nodeid: two", 1)
+    assert "nodeid: two" in text
+    stack = tmp_path / "broken.yaml"
+    stack.write_text(text)
+    proc = Lab(tmp_path / "home").run("plan", str(stack))
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.startswith(f"{stack}:") and "nodeid" in proc.stderr, proc.stderr
+    assert "not running" not in proc.stderr and "Traceback" not in proc.stderr

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import json
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ from provision.discover import (
     ApiError,
     AuthError,
     ConfigError,
+    Fetch,
     RetryableError,
     UnavailableError,
     UnmodelledError,
@@ -249,3 +252,50 @@ def test_a_disarmed_ha_stack_is_a_note_not_part_of_the_fingerprint() -> None:
     assert disarmed.observed.fingerprint == armed.observed.fingerprint  # a stored plan stays valid
     data["/cluster/ha/status/manager_status"] = {"__error__": [501, "Method not implemented"]}
     assert not [n for n in run(data).observed.notes if n.startswith("HA disarmed")]
+
+
+class _Asked(ReplayTransport):
+    """Records the paths asked, from any thread."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        super().__init__(data)
+        self.asked: list[str] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, path: str, params: dict[str, Any]) -> Any:
+        with self.lock:
+            self.asked.append(path)
+        return super().__call__(path, params)
+
+
+def test_the_cluster_wide_requests_leave_before_the_stack_is_known() -> None:
+    """`Fetch` sends the cluster-wide reads when it is made (the planner is still
+    validating the stack then); the per-node reads need the stack's node names and wait
+    for `finish`. The answer is the same as one `discover` call."""
+    transport = _Asked(answers("built-pve8"))
+    client = ApiClient(transport, sleep=lambda _: None)
+    cluster_paths = {path for path, _, _ in CLUSTER_ENDPOINTS.values()}
+    calls: list[int] = []
+    with Fetch(client) as started:
+        deadline = time.monotonic() + 10
+        while len(transport.asked) < len(CLUSTER_ENDPOINTS) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert set(transport.asked) == cluster_paths  # every cluster-wide read, nothing per node
+        found = started.discover(NODES, meanwhile=lambda: calls.append(len(transport.asked)))
+    assert len(calls) == 1  # ran once, after the per-node reads were handed to the pool
+    assert any(p.startswith("/nodes/pve01/") for p in transport.asked)
+    whole = run(answers("built-pve8"), NODES)
+    assert found.cluster == whole.cluster and found.requests == whole.requests
+    assert found.observed.fingerprint == whole.observed.fingerprint
+
+
+def test_an_abandoned_discovery_sends_nothing_more() -> None:
+    """A stack that does not validate abandons the discovery started for it: queued reads
+    are cancelled and the client sends nothing more (no retries against a slow API)."""
+    transport = _Asked(answers("built-pve8"))
+    client = ApiClient(transport, sleep=lambda _: None)
+    Fetch(client).close()
+    sent = client.requests
+    with pytest.raises(UnavailableError, match="abandoned"):
+        client.get("/version")
+    assert client.requests == sent

@@ -9,7 +9,8 @@ from typing import Any
 from plan_helpers import Observe, stack_from
 
 from provision.actions import Kind
-from provision.plan import build_actions, diff
+from provision.plan import build_actions
+from provision.plan.diff import diff
 from provision.spec import Cluster
 from provision.spec.hapolicy import AutoRebalance
 

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from plan_helpers import Observe, stack_from
 
-from provision.plan import PlanError, diff, make_plan
-from provision.plan.diff import SENSITIVE
+from provision.plan import PlanError, make_plan
+from provision.plan.diff import SENSITIVE, diff
 from provision.spec import Cluster
 
 Mutation = Callable[[dict[str, Any]], None]
