@@ -16,10 +16,9 @@ exit code 1, never a traceback (set PROVISION_DEBUG=1 to see one).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
-from pydantic import ValidationError
 
 from provision.cli.common import (
     PRUNE_HELP,
@@ -30,12 +29,14 @@ from provision.cli.common import (
     render_plan,
     warn_insecure,
 )
-from provision.discover import ApiClient, discover, from_lab, from_url
-from provision.discover.ha_status import is_disarm_note
 from provision.plan.render.fit import DEFAULT_LIMIT, GITHUB_COMMENT_LIMIT
-from provision.plan.workflow import LivePlan, api_workers, plan_stack
-from provision.spec import Connection, SecretRef, SpecError, load_stack
-from provision.spec.addresses import Address
+
+if TYPE_CHECKING:
+    from provision.plan.workflow import LivePlan
+    from provision.spec import Connection, SecretRef
+
+# The rest of the planner (spec models, discovery, the action catalogue) is imported by
+# the commands that run, not with this module: `provision plan --help` needs none of it.
 
 LAB = typer.Option(None, "--lab", metavar="NAME", help="Use this local lab instead of the stack's connection.")
 INSECURE = typer.Option(False, "--insecure", help="Do not verify the API's TLS certificate (prints a warning).")
@@ -54,6 +55,9 @@ FULL_PLAN_URL = typer.Option(
 def _plan_document(stack: Path, lab: str | None, insecure: bool, prune: list[str] | None,
                    targets: list[str] | None) -> LivePlan:
     """Parse the options, then the shared workflow: load, discover, plan."""
+    from provision.plan.workflow import plan_stack
+    from provision.spec.addresses import Address
+
     parsed: list[Address] = []
     for text in targets or []:
         try:
@@ -146,6 +150,8 @@ def drift_cmd(
     else:
         typer.echo(f"No drift: the cluster matches {stack}.")
     if fmt is Format.text:
+        from provision.discover.ha_status import is_disarm_note
+
         for note in document.get("notes") or []:
             if is_disarm_note(note):  # not drift, but nobody should miss it
                 typer.echo(f"warning: {note}")
@@ -172,6 +178,10 @@ def import_cmd(
     insecure: bool = INSECURE,
 ) -> None:
     """Write a stack file from a live cluster (comments mark defaults left out)."""
+    from provision.discover import ApiClient, discover, from_lab, from_url
+    from provision.plan.workflow import api_workers
+    from provision.spec import SecretRef
+
     if lab is not None and url is not None:
         raise fail("error: give either --lab NAME or --url URL (with --token-env VAR), not both")
     if lab is None and url is None:
@@ -214,6 +224,7 @@ def _earlier_secrets(out: Path) -> dict[tuple[str, str], SecretRef]:
     if not out.is_file():
         return {}
     from provision.discover.export import secret_names
+    from provision.spec import SpecError, load_stack
 
     try:
         return secret_names(load_stack(out).cluster)
@@ -231,6 +242,10 @@ def connection_from_options(lab: str | None, url: str | None, token_env: str | N
     """A `connection` from command-line options (what `import` writes; `--lab` of
     plan/drift), checked before any request: a malformed option is one line naming
     it, not a pydantic report."""
+    from pydantic import ValidationError
+
+    from provision.spec import Connection
+
     given: dict[str, Any] = {"lab": lab} if url is None else {"api": {
         "url": url, "token": {"env": token_env},
         **({"ca_file": str(ca_file)} if ca_file else {}),
