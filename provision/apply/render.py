@@ -33,6 +33,7 @@ from pydantic import BaseModel
 from provision.actions import PRE_CLUSTER_PHASES, Action, ActionError, Kind, pve_text
 from provision.actions import params as P
 from provision.actions.values import SecretParam
+from provision.apply.reporter import NETWORK_CONFIRM_SECONDS
 from provision.pveformat import edit as pve_edit
 from provision.spec.base import NODE_NAME
 
@@ -404,11 +405,6 @@ def _host_run(number: int, host: str, mine: Sequence[RenderedAction], play: Sequ
 
 
 # -- public API -------------------------------------------------------------------------
-
-
-NETWORK_CONFIRM_SECONDS = 120
-"""Default commit-confirm window: a node reverts its network this long after a reload
-unless the controller confirmed it (`apply --network-confirm SECONDS`)."""
 
 
 def network_data(params: Any, physical: Sequence[str] = (),

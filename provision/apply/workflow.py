@@ -39,7 +39,8 @@ from provision.apply.actionfeed import ActionFeed
 from provision.apply.crmcommand import crm_command
 from provision.apply.errors import ApplyError
 from provision.apply.lock import ApplyLock, LockError, LockInfo, LockReleaseError, ProxmoxerPools, cluster_key
-from provision.apply.render import NETWORK_CONFIRM_SECONDS, Inventory, RenderError, RunDir, render_run
+from provision.apply.render import Inventory, RenderError, RunDir, render_run
+from provision.apply.reporter import NETWORK_CONFIRM_SECONDS, Event, EventSink, Reporter
 from provision.apply.signals import Interrupted, StopSignals
 from provision.apply.verify import Verification, plan_scope, verify
 from provision.discover import Endpoint, ProxmoxerTransport
@@ -52,9 +53,6 @@ from provision.plan.prune import Prune
 from provision.plan.replan import plan_file_mismatch, what_moved
 from provision.plan.workflow import connect, plan_of
 from provision.spec import Address, Cluster, Connection, load_stack
-
-Event = dict[str, Any]
-EventSink = Callable[[Event], None]
 
 
 @dataclass(frozen=True)
@@ -72,33 +70,6 @@ class ApplyOptions:
 
 def state_dir(options: ApplyOptions) -> Path:
     return options.state_dir if options.state_dir is not None else provision_home()
-
-
-class Reporter:
-    """What a front end sees of an apply. The defaults show nothing and approve only
-    with `auto_approve` (a library caller that wants a prompt overrides `confirm`)."""
-
-    def endpoint(self, endpoint: Endpoint) -> None:
-        """Called before the first request (e.g. to warn about --insecure)."""
-
-    def plan(self, document: Mapping[str, Any], *, from_file: bool) -> None:
-        """The plan about to be applied (from_file: a stored plan, re-checked)."""
-
-    def confirm(self, count: int) -> bool:
-        return False
-
-    def lock_taken(self, info: LockInfo, cluster: str) -> None:
-        """Both locks are held."""
-
-    def warning(self, text: str) -> None:
-        """Something the person must know that does not change the outcome."""
-
-    def running(self, total_actions: int) -> AbstractContextManager[EventSink | None]:
-        """A display for the Ansible run, entered while it runs; yields an event sink."""
-        return contextlib.nullcontext(None)
-
-    def step(self, text: str) -> None:
-        """A step of the apply outside Ansible (HA disarmed, armed again)."""
 
 
 @dataclass

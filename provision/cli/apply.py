@@ -19,18 +19,19 @@ from collections.abc import Mapping
 from contextlib import AbstractContextManager
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
-from provision.apply import ApplyOptions, ApplyOutcome, LockInfo, Reporter, apply, force_unlock
-from provision.apply.actionfeed import event_time
-from provision.apply.progress import ActionLines, JsonLines, LivePanel, PhaseLines
-from provision.apply.render import NETWORK_CONFIRM_SECONDS
-from provision.apply.verify import describe
-from provision.apply.workflow import EventSink
+from provision.apply.reporter import NETWORK_CONFIRM_SECONDS, EventSink, Reporter
 from provision.cli.common import PRUNE_HELP, Format, errors, fail, prune_scope, render_plan, warn_insecure
-from provision.discover import Endpoint
+
+if TYPE_CHECKING:
+    from provision.apply import ApplyOutcome, LockInfo
+    from provision.discover import Endpoint
+
+# The workflow (planner, playbook renderer, Ansible's runner) is imported by the command
+# when it runs: `provision apply --help` needs none of it.
 
 
 class Output(StrEnum):
@@ -47,6 +48,9 @@ class HaMode(StrEnum):
 
 def _emit(output: Output, text: str, data: dict[str, Any] | None = None) -> None:
     if output is Output.json:
+        from provision.apply.actionfeed import event_time
+
+
         typer.echo(json.dumps({"event": "apply", "time": event_time({}), **(data or {}), "message": text},
                               sort_keys=True))
     else:
@@ -94,6 +98,8 @@ class CliReporter(Reporter):
         _emit(self.output, text, {"step": "ha"})
 
     def running(self, total_actions: int) -> AbstractContextManager[EventSink | None]:
+        from provision.apply.progress import ActionLines, JsonLines, LivePanel, PhaseLines
+
         if self.output is Output.json:
             return JsonLines()
         if self.quiet:
@@ -161,6 +167,8 @@ def _report(outcome: ApplyOutcome, output: Output) -> int:
     scope, outside, verified = _verified(outcome)
     stats.update(verified)
     if outcome.status == "not_converged":
+        from provision.apply.verify import describe
+
         lines = ["error: the cluster did not converge; still different after apply"
                  + (f" (verified {scope})" if scope else "") + ":", *describe(outcome.remaining)]
         if outside:
@@ -216,6 +224,8 @@ def apply_cmd(
              "HA's hands (ha-manager crm-command disarm-ha)."),
 ) -> None:
     """Apply a stack or a stored plan to the cluster through generated Ansible playbooks."""
+    from provision.apply import ApplyOptions, apply, force_unlock
+
     if old_output is not None:
         typer.echo("warning: `--output`/`-o` of apply is now `--format`/`-f`, as in plan, show and drift "
                    "(`-o` names an output file there)", err=True)
