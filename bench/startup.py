@@ -25,6 +25,7 @@ COMMANDS: dict[str, list[str]] = {
     "--help": ["--help"],
     "validate": ["validate", str(REPO / "stacks" / "lab.yaml")],
     "plan --help": ["plan", "--help"],
+    "apply --help": ["apply", "--help"],
 }
 
 

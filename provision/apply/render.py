@@ -236,12 +236,19 @@ class HostRun:
         out: list[tuple[list[str], list[RenderedAction]]] = []
         for reads, ra in self.steps:
             last = out[-1][1] if out else None
-            if (last is not None and not reads and ra.action.kind.value in batchable
+            if (last is not None and not reads and _batches(ra, batchable) and _batches(last[-1], batchable)
                     and last[-1].action.kind == ra.action.kind):
                 last.append(ra)
             else:
                 out.append((reads, [ra]))
         return out
+
+
+def _batches(ra: RenderedAction, batchable: frozenset[str]) -> bool:
+    """Whether `ra` may join a batch: its kind has a batch template, and it carries no
+    secret (a secret goes through its kind's own template: stdin or a 0600 file, removed
+    on every way out; a batch's member list is plain module arguments)."""
+    return ra.action.kind.value in batchable and not getattr(ra.action.params, "secrets", None)
 
 
 @dataclass

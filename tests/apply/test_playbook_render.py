@@ -287,3 +287,41 @@ def test_each_batch_of_network_reloads_is_one_play_of_its_nodes_side_by_side(tmp
         "ifreload -a",
         "Action 001: wait until the controller reaches the node again",
         "Action 001: confirm: online, quorate, Corosync links connected; cancel the revert"]
+
+
+def _storage_adds_plan() -> dict[str, Any]:
+    """Two storages without secrets (one with a Jinja-looking option) and one PBS with a
+    password, added one after the other on one node."""
+    nfs = case_action("storage_add", "nfs-comment-is-data")
+    other = json.loads(json.dumps(nfs))
+    other["params"]["storage"] = "nfs-other"
+    other["id"], other["address"] = 'storage["nfs-other"]#add', 'storage["nfs-other"]'
+    return {"id": "p-storages", "actions": [nfs, other, case_action("storage_add", "pbs-with-password")]}
+
+
+@pytest.mark.ansible
+def test_storage_adds_without_secrets_are_one_task_and_a_secret_is_not_batched(tmp_path: Path) -> None:
+    rd = render_run(_storage_adds_plan(), runs_root=tmp_path, inventory=_inventory())
+    [(first, members)] = rd.batches.items()
+    labels = {ra.action.params.storage: ra.label for ra in rd.actions}  # type: ignore[attr-defined]
+    assert members == [labels["nfs-iso"], labels["nfs-other"]] and first == members[0]
+    run = next(r for p in rd.plays for r in p.runs)
+    [batch] = [b for _, _, b in run.parts if b]
+    text = (rd.project / batch).read_text()
+    assert text.count("pve_batch:") == 1 and text.count("'label':") == 2
+    assert "7 * 7" not in text and "192.168.10.5" not in text  # values stay in the vars files
+    assert "PVE_PROVISION_SECRET" not in text and ".secrets" not in text and "lookup" not in text
+    pbs = next(ra for ra in rd.actions if ra.label == labels["pbs-backup"])
+    assert "no_log: true" in (rd.project / pbs.file).read_text()
+    proc = subprocess.run(
+        [str(VENV_BIN / "ansible-playbook"), "--syntax-check", "-i", "../inventory/hosts.yml", "site.yml"],
+        cwd=rd.project, capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    if shutil.which("ansible-lint", path=str(VENV_BIN)) is not None:
+        proc = subprocess.run(
+            [str(VENV_BIN / "ansible-lint"), "--profile", "production", "--nocolor", "site.yml"],
+            cwd=rd.project, capture_output=True, text=True, check=False,
+            env={"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": str(rd.root)},
+        )
+        assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
