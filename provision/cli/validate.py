@@ -29,19 +29,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from provision.crm import Member, expected_votes, quorum_threshold
-from provision.crm import QDevice as CrmQDevice
-from provision.rules import Finding, Rule, Severity, all_rules, get_rule, run
-from provision.rules.catalogue import markdown
-from provision.rules.storage import is_shared
-from provision.rules.topology import bonds_under, carrier, primary_link
-from provision.spec import Cluster, Diagnostic, LoadedStack, SpecError, load_stack
+if TYPE_CHECKING:
+    from provision.rules import Finding, Rule, Severity
+    from provision.spec import Cluster, Diagnostic, LoadedStack
+
+# The spec models, the rules and the CRM are imported by the functions that use them,
+# not with this module: `provision validate --help` needs none of them.
 
 TOOL_NAME = "pve-provision"
 SPEC_RULE = "SPEC"
@@ -107,6 +106,8 @@ def _from_diagnostic(d: Diagnostic) -> Item:
 
 
 def _from_finding(stack: LoadedStack, name: str, f: Finding) -> Item:
+    from provision.rules import get_rule
+
     line, col = stack.position(f.loc)
     r = get_rule(f.rule_id)
     return Item(name, line, col, stack.address(f.loc), f.rule_id, f.severity, r.title if r else f.rule_id,
@@ -115,6 +116,9 @@ def _from_finding(stack: LoadedStack, name: str, f: Finding) -> Item:
 
 def validate_file(path: Path, disable: Iterable[str] = ()) -> StackResult:
     """Load one stack and run the rules; never raises for a bad stack."""
+    from provision.rules import run
+    from provision.spec import SpecError, load_stack
+
     name = str(path)
     try:
         stack = load_stack(path)
@@ -134,6 +138,8 @@ def exit_code(results: Sequence[StackResult], strict: bool) -> int:
 
 
 def _parse_disable(values: Sequence[str]) -> list[str]:
+    from provision.rules import get_rule
+
     ids = [v.strip().upper() for value in values for v in value.split(",") if v.strip()]
     unknown = sorted({i for i in ids if get_rule(i) is None})
     if unknown:
@@ -167,6 +173,9 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def quorum_facts(c: Cluster) -> tuple[int, int, int]:
     """(expected votes, quorum, node failures tolerated while the QDevice is up)."""
+    from provision.crm import Member, expected_votes, quorum_threshold
+    from provision.crm import QDevice as CrmQDevice
+
     members = [Member(n.name, n.nodeid, n.votes) for n in c.nodes]
     qd = c.quorum.qdevice
     crm_qd = CrmQDevice(algorithm=qd.algorithm, tie_breaker=qd.tie_breaker) if qd else None
@@ -185,6 +194,9 @@ def quorum_facts(c: Cluster) -> tuple[int, int, int]:
 def summary_lines(c: Cluster) -> list[tuple[str, str]]:
     """The cluster at a glance, as (section, rich-markup line) pairs: the first thing
     `make demo` shows, so it reads like an admin's description of the cluster."""
+    from provision.rules.storage import is_shared
+    from provision.rules.topology import bonds_under, carrier, primary_link
+
     out: list[tuple[str, str]] = []
 
     def add(section: str, line: str) -> None:
@@ -353,6 +365,8 @@ def _sarif_rule(r: Rule) -> dict[str, Any]:
 
 
 def to_sarif(results: Sequence[StackResult], version: str) -> dict[str, Any]:
+    from provision.rules import all_rules
+
     spec_rule: dict[str, Any] = {
         "id": SPEC_RULE,
         "name": "StackDoesNotLoad",
@@ -416,6 +430,8 @@ def stack_schema() -> dict[str, Any]:
 
     Written as draft-07 (`definitions`), the newest draft the YAML language server
     and VS Code fully support; pydantic's output uses nothing newer."""
+    from provision.spec import Cluster
+
     schema = _draft7_refs(Cluster.model_json_schema(ref_template="#/definitions/{model}"))
     definitions = schema.pop("$defs", {})
     schema.pop("title", None)
@@ -488,7 +504,7 @@ def validate(
     elif output is OutputFormat.json:
         sys.stdout.write(json.dumps(to_json(results), indent=2) + "\n")
     elif output is OutputFormat.sarif:
-        from provision.plan.plan import tool_version  # the planner's package, only for SARIF's tool version
+        from provision.version import tool_version
 
         sys.stdout.write(json.dumps(to_sarif(results, tool_version()), indent=2) + "\n")
     else:
@@ -501,6 +517,9 @@ def rules_command(
     as_markdown: bool = typer.Option(False, "--markdown", help="Print the catalogue as Markdown (docs/rules.md)."),
 ) -> None:
     """List the rule catalogue: id, severity and title of every check."""
+    from provision.rules import all_rules
+    from provision.rules.catalogue import markdown
+
     if as_markdown:
         sys.stdout.write(markdown())
         return

@@ -26,19 +26,11 @@ from provision.plan.prune import Prune
 from provision.plan.targets import check_targets
 from provision.spec.addresses import Address
 from provision.spec.cluster import Cluster
+from provision.version import tool_version
 
 FORMAT_VERSION = "2"
 """2: typed action ids and params validated per kind (docs/plan-format.md); 1 is refused."""
 MUTATING = ("create", "update", "replace", "delete")
-
-
-def tool_version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("pve-provision")
-    except PackageNotFoundError:
-        return "0.0.0"
 
 
 def spec_digest(desired: Cluster) -> str:
