@@ -12,24 +12,19 @@ import json
 import sys
 from enum import StrEnum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
 
 from provision.cli.common import stdout_console
-from provision.simulate import (
-    EventError,
-    Report,
-    each_node_scenarios,
-    parse_events,
-    render_report,
-    report_json,
-    scenario_from_cli,
-    simulate,
-)
-from provision.simulate.live import currently_down, discovery_gaps, with_planning_data
-from provision.simulate.policy import shutdown_policy as policy_of
-from provision.spec import Cluster, SpecError, load_stack
+
+if TYPE_CHECKING:
+    from provision.simulate import Report
+    from provision.spec import Cluster
+
+# The simulator and the spec models are imported by the command when it runs:
+# `provision simulate --help` needs neither.
 
 __all__ = ["register"]
 
@@ -49,6 +44,8 @@ def _err(message: str) -> None:
 
 
 def _load(stack: Path) -> Cluster:
+    from provision.spec import SpecError, load_stack
+
     try:
         return load_stack(stack).cluster
     except SpecError as exc:
@@ -60,6 +57,8 @@ def _load(stack: Path) -> Cluster:
 def _live_cluster(stack: Path, lab: str | None) -> tuple[Cluster, str, list[str], list[str]]:
     """The discovered cluster with the spec's planning data: (cluster, source, notes, down now)."""
     from provision.discover import ApiClient, DiscoveryError, discover, from_connection, from_lab
+    from provision.simulate.live import discovery_gaps, with_planning_data
+    from provision.spec import SpecError, load_stack
 
     spec: Cluster | None = None
     try:
@@ -151,6 +150,10 @@ def simulate_command(
 ) -> None:
     """Simulate node failures, clean shutdowns and reboots, HA maintenance, link and network
     failures: quorum, HA recovery, Ceph, capacity."""
+    from provision.simulate import EventError, each_node_scenarios, parse_events, scenario_from_cli, simulate
+    from provision.simulate.live import currently_down
+    from provision.simulate.policy import shutdown_policy as policy_of
+
     notes: list[str] = []
     down: list[str] = []
     if live or lab is not None:
@@ -194,6 +197,8 @@ def simulate_command(
 
 
 def _emit(report: Report, output: Format, verbose: bool) -> None:
+    from provision.simulate import render_report, report_json
+
     if output is Format.json:
         sys.stdout.write(json.dumps(report_json(report), indent=2) + "\n")
         return
