@@ -10,11 +10,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import typer
-from pydantic import ValidationError
 
 from provision.cli.common import Format, errors, fail
-from provision.drill import ChannelError, DrillOptions, render, run_drill
-from provision.spec import Connection
+
+# The drill (discovery, the CRM, the simulator) and the spec models are imported by the
+# command when it runs: `provision drill --help` needs none of them.
 
 __all__ = ["register"]
 
@@ -36,6 +36,11 @@ def drill_cmd(
                                         "offline (the report says so)."),
 ) -> None:
     """Put NODE into HA maintenance, compare every move with `simulate`, take it out, report."""
+    from pydantic import ValidationError
+
+    from provision.drill import ChannelError, DrillOptions, render, run_drill
+    from provision.spec import Connection
+
     connection = None
     if lab is not None:
         try:

@@ -14,6 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import typer
 import typer.main
 
@@ -128,3 +129,17 @@ def test_rich_markdown_is_rich_own_module_after_the_help_renderer_loads() -> Non
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+HEAVY = ("provision.spec.cluster", "provision.actions.params", "provision.apply.render", "ansible_runner")
+"""The spec models, the action parameter models, the playbook renderer, Ansible's runner."""
+
+
+@pytest.mark.parametrize("command", list(COMMANDS))
+def test_a_command_help_builds_no_models(tmp_path: Path, command: str) -> None:
+    """`provision COMMAND --help` only describes the command: it builds none of the
+    pydantic models and loads neither the renderer nor Ansible (issue #17, start-up)."""
+    proc = _run(tmp_path, command, "--help", importtime=True)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    loaded = _imports(proc)
+    assert not {m for m in loaded if m.startswith(HEAVY)}, sorted(m for m in loaded if m.startswith(HEAVY))
