@@ -139,17 +139,27 @@ def _sync_real(store: Store, paths: LabPaths) -> None:
 
 
 def _fail_once(store: Store, cmdline: list[str]) -> None:
-    """Consume the first pending ``lab faults --fail-once`` entry that prefixes this command."""
+    """Consume the first pending ``lab faults --fail-once`` entry that prefixes this command.
+
+    Read first, and open a write transaction only when an entry matches: every node CLI
+    call passes here, and 32 nodes' commands each taking the store's write lock at start
+    queued behind one another (and behind the one holding the HA lock)."""
     line = " ".join(cmdline)
-    hit = False
-    with store.tx() as c:  # consume the entry and commit before failing
+
+    def first() -> int | None:
         for r in store.query("SELECT id, prefix FROM fail_once ORDER BY id"):
             prefix = str(r["prefix"])
             if line == prefix or line.startswith(prefix + " "):
-                c.execute("DELETE FROM fail_once WHERE id = ?", (r["id"],))
-                hit = True
-                break
-    if hit:
+                return int(r["id"])
+        return None
+
+    if first() is None:
+        return
+    with store.tx() as c:  # consume the entry and commit before failing
+        hit = first()  # again inside the transaction: another command may have taken it
+        if hit is not None:
+            c.execute("DELETE FROM fail_once WHERE id = ?", (hit,))
+    if hit is not None:
         fail(f"command '{line}' failed: injected fault (lab fail-once)", EXIT_ERROR)
 
 

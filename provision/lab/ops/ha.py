@@ -163,18 +163,22 @@ def resources_create(ctx: Ctx, params: dict[str, Any]) -> None:
 def add_resources(ctx: Ctx, many: list[dict[str, Any]]) -> None:
     """``POST /cluster/ha/resources`` for each of ``many`` in turn, with its checks and
     messages, written as one edit of resources.cfg: `lab up --from` adds thousands, and
-    rewriting the file once per resource made that quadratic."""
+    rewriting the file once per resource made that quadratic. As in PVE, the quorum, the
+    guest and the options are checked before the HA lock is taken (``Resources.pm``
+    create), so the lock is held only to read, check for the sid, and write."""
+    require_quorum(ctx)
+    checked: list[tuple[str, str, dict[str, str]]] = []
+    for params in many:
+        sid, kind, vmid = parse_sid(ctx, p_req(params, "sid"))
+        ptype = p_str(params, "type")
+        if ptype and ptype != kind:
+            raise ApiError(500, "types does not match")
+        _check_guest(ctx, kind, vmid)
+        checked.append((sid, kind, _resource_props(ctx, params, True)))
     with lock_ha_domain(ctx, "create resource failed"), ctx.store.tx():
-        require_quorum(ctx)
         res = read_resources(ctx)
         have = {sid_of(s) for s in res}
-        for params in many:
-            sid, kind, vmid = parse_sid(ctx, p_req(params, "sid"))
-            ptype = p_str(params, "type")
-            if ptype and ptype != kind:
-                raise ApiError(500, "types does not match")
-            _check_guest(ctx, kind, vmid)
-            props = _resource_props(ctx, params, True)
+        for sid, kind, props in checked:
             if sid in have:
                 raise ApiError(500, f"create resource failed: resource ID '{sid}' already defined")
             res.append(Section(kind, sid, props))
