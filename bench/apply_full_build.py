@@ -224,6 +224,9 @@ def _without_last_ha(stack: Path, count: int) -> Path:
     lines = stack.read_text().splitlines(keepends=True)
     ha = [i for i, line in enumerate(lines) if line.startswith("    - {sid: 'vm:")]
     drop = set(ha[-count:])
+    if ha and count >= len(ha):  # all of them: the list stays, empty
+        head = ha[0] - 1
+        lines[head] = lines[head].rstrip("\n") + " []\n"
     out = stack.with_name("converged-minus-ha.yaml")
     out.write_text("".join(line for i, line in enumerate(lines) if i not in drop))
     return out

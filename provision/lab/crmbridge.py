@@ -10,20 +10,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, cast
 
 from provision.crm import quorum
-from provision.crm.model import (
-    CrsMode,
-    Group,
-    HAConfig,
-    NodeAffinityRule,
-    NodeInfo,
-    ResourceAffinityRule,
-    Rule,
-    Service,
-)
-from provision.crm.rules import Motion, compile_rules, resource_motion
 from provision.lab.formats.sectionconfig import Section, parse_node_list, split_list
 
+# The HA model and rule compiler are imported where used: every node CLI checks quorum
+# through this module, and only HA commands need the rest.
 if TYPE_CHECKING:
+    from provision.crm.model import CrsMode, HAConfig, NodeInfo, Rule, Service
+    from provision.crm.rules import Motion
     from provision.lab.formats.corosync import ClusterConf
     from provision.lab.topology import Partition
 
@@ -58,6 +51,8 @@ def partitions_quorum(
 
 def ha_config(groups: list[Section], rules: list[Section]) -> HAConfig:
     """groups.cfg + rules.cfg as ``provision.crm`` sees them."""
+    from provision.crm.model import Group, HAConfig, NodeAffinityRule, ResourceAffinityRule
+
     gs = [
         Group(g.id, parse_node_list(g.props.get("nodes", "")), g.get_bool("restricted"), g.get_bool("nofailback"))
         for g in groups
@@ -80,6 +75,8 @@ def ha_config(groups: list[Section], rules: list[Section]) -> HAConfig:
 
 def service(s: Section, node: str, memory_mib: int = 0, cores: int = 0) -> Service:
     """A resources.cfg section on ``node`` as a ``provision.crm`` service."""
+    from provision.crm.model import Service
+
     state = s.props.get("state", "started")
     if state == "enabled":
         state = "started"
@@ -100,6 +97,8 @@ def rule_errors(
     groups: list[Section], rules: list[Section], resources: list[Section], nodes: list[str]
 ) -> dict[str, dict[str, str]]:
     """Rules the CRM would drop (PVE's feasibility checks), as the API's ``errors`` object."""
+    from provision.crm.rules import compile_rules
+
     services = [service(s, nodes[0] if nodes else "") for s in resources]
     compiled = compile_rules(ha_config(groups, rules), services, nodes)
     out: dict[str, dict[str, list[str]]] = {}
@@ -113,6 +112,8 @@ def resource_motion_info(
 ) -> Motion:
     """A migrate/relocate of ``sid`` to ``target`` under the resource-affinity rules;
     ``rows`` is the CRM's service status (sid -> node, target), ignored services absent."""
+    from provision.crm.rules import compile_rules, resource_motion
+
     compiled = compile_rules(config, [], nodes)
     status = {s: (r.get("node"), r.get("target")) for s, r in rows.items()}
     return resource_motion(compiled, sid, target, status)
@@ -120,6 +121,8 @@ def resource_motion_info(
 
 def affinitive(config: HAConfig, nodes: list[str], sid: str) -> set[str]:
     """The resources kept together with ``sid`` (``get_affinitive_resources``)."""
+    from provision.crm.rules import compile_rules
+
     return set(compile_rules(config, [], nodes).positive.get(sid, ()))
 
 
@@ -137,6 +140,8 @@ def node_infos(names: list[str], online: set[str], size: dict[str, tuple[int, in
                maintenance: set[str] | frozenset[str] = frozenset()) -> list[NodeInfo]:
     """``size``: node -> (memory MiB, cores), used by the ``static`` CRS mode; ``maintenance``:
     nodes in the CRM's ``maintenance`` node state."""
+    from provision.crm.model import NodeInfo
+
     return [NodeInfo(n, n in online, maintenance=n in maintenance, memory_mib=size.get(n, (0, 0))[0],
                      cores=size.get(n, (0, 0))[1])
             for n in names]

@@ -33,6 +33,7 @@ from provision.plan import datacenter as datacenter_options
 from provision.plan.alert_actions import build_alert_actions
 from provision.plan.diff import Change, _iface_view, cluster_members
 from provision.plan.errors import PlanError
+from provision.plan.ha_hosts import ha_add_nodes
 from provision.plan.storage_options import storage_options
 from provision.spec.addresses import Address
 from provision.spec.cluster import Cluster
@@ -595,6 +596,8 @@ class _Builder:
                      _params(P.DatacenterOptionsSet, {"options": options, "merge": merge}), depends_on=members,
                      reason="datacenter.cfg through /cluster/options (options and sub-keys the stack does not "
                             "manage are kept)")
+        add_nodes = ha_add_nodes([str(ch.address.segments[1][1]) for ch in self.changed("ha", "resource")
+                                  if ch.action in ("create", "replace")], self.desired, self.observed, self.facts)
         for kind, key_name in (("group", "group"), ("resource", "sid"), ("rule", "rule")):
             add_kind, set_kind, remove_kind, phase, destroy_phase, add_model, set_model, remove_model = _HA[kind]
             for ch in self.changed("ha", kind):
@@ -621,6 +624,7 @@ class _Builder:
                     if kind == "rule" and want.type == "node-affinity" and values.get("affinity") == "positive":
                         values.pop("affinity")  # the default; ha-manager < 5.2.5 has no such option
                     self.add(add_kind, ch.address, Verb.ADD, phase, _params(add_model, values),
+                             node=add_nodes.get(key) if kind == "resource" else None,
                              depends_on=self.planned(*deps))
                 else:
                     ident: dict[str, Any] = {key_name: key}

@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from e2e_lab import Lab, converged, json_lines, stack_copy
+from e2e_lab import PROVISION, Lab, converged, json_lines, stack_copy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.ansible]
 
@@ -44,38 +46,109 @@ def _events(run: Path) -> list[dict[str, Any]]:
     return json_lines((run / "events.jsonl").read_text())
 
 
+def _plan_nodes(run: Path) -> dict[str, str | None]:
+    plan = json.loads((run / "plan.json").read_text())
+    return {a["id"]: a.get("node") for a in plan["actions"] if a["kind"] == "ha_resource_add"}
+
+
+def _batches(run: Path) -> list[dict[str, Any]]:
+    return [e for e in _events(run) if e["event"] in ("runner_on_ok", "runner_on_failed")
+            and "ha-manager add" in e["event_data"]["task"]]
+
+
 def test_a_failed_member_stops_the_batch_and_each_action_is_reported(lab: Lab) -> None:
     assert _resources(lab) == set()
-    assert lab.cli("lab", "faults", "--fail-once", "ha-manager add vm:101").returncode == 0
+    assert lab.cli("lab", "faults", "--fail-once", "ha-manager add ct:200").returncode == 0
     stack = stack_copy(lab.work / "lab.yaml")
     proc = lab.cli("apply", str(stack), "--auto-approve", "--format", "json")
     assert proc.returncode == 1, proc.stdout[-2000:] + proc.stderr[-2000:]
+    run = lab.runs()[-1]
+    # each add runs on the node of its guest (stacks/lab.yaml: ct:200 and vm:100 on pve01)
+    assert _plan_nodes(run) == dict(zip(ADDS, ("pve01", "pve01", "pve02", "pve03"), strict=True))
     final = json.loads(proc.stdout.strip().splitlines()[-1])
     assert set(final["done"][:2]) == GROUP_ADDS  # both groups, one task
-    [groups] = [e for e in _events(lab.runs()[-1])
+    [groups] = [e for e in _events(run)
                 if e["event"] == "runner_on_ok" and "ha-manager groupadd" in e["event_data"]["task"]]
     assert groups["event_data"]["task_action"] == "pve_batch" and len(groups["event_data"]["res"]["ran"]) == 2
-    assert final["done"][2:] == ADDS[:2]
-    assert final["failed"] == ADDS[2:3]
-    assert final["not_done"] == ADDS[3:]
-    assert any("ha-manager add vm:101: command 'ha-manager add vm:101 --state started --group web" in e
+    # pve01's batch stopped at its first member, whose error was not the cluster lock's
+    assert final["failed"] == ADDS[:1]
+    assert ADDS[1] in final["not_done"]
+    [failed] = [e for e in _batches(run) if e["event"] == "runner_on_failed"]
+    assert failed["event_data"]["host"] == "pve01" and failed["event_data"]["res"]["retried"] == {}
+    assert any("ha-manager add ct:200: command 'ha-manager add ct:200 --state started --group web" in e
                and "injected fault (lab fail-once)" in e for e in final["errors"]), final["errors"]
-    assert _resources(lab) == {"ct:200", "vm:100"}  # what the report says is what the cluster has
+    # the other nodes' batches ran side by side, or never started once pve01 failed
+    others = final["done"][2:]
+    assert set(others) | set(final["not_done"]) == set(ADDS[1:]) and set(others) <= set(ADDS[2:])
+    done_sids = {a.split('"')[1] for a in others}
+    assert _resources(lab) == done_sids  # what the report says is what the cluster has
     # one line per action in the progress stream
     events = json_lines(proc.stdout)
-    assert [e["action"] for e in events if e["event"] == "action_done"][2:] == ADDS[:2]
-    assert [e["action"] for e in events if e["event"] == "action_failed"] == ADDS[2:3]
+    assert sorted([e["action"] for e in events if e["event"] == "action_done"][2:]) == sorted(others)
+    assert [e["action"] for e in events if e["event"] == "action_failed"] == ADDS[:1]
 
 
-def test_the_remaining_adds_run_as_one_task_and_converge(lab: Lab) -> None:
+def test_the_remaining_adds_run_as_one_task_per_node_and_converge(lab: Lab) -> None:
+    missing = {"ct:200", "vm:100", "vm:101", "vm:102"} - _resources(lab)
     stack = stack_copy(lab.work / "lab.yaml")
     proc = lab.cli("apply", str(stack), "--auto-approve", "--format", "json")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
     assert _resources(lab) == {"vm:100", "vm:101", "vm:102", "ct:200"}
-    run = lab.runs()[-1]
-    ran = [e for e in _events(run) if e["event"] == "runner_on_ok" and "ha-manager add" in e["event_data"]["task"]]
-    assert len(ran) == 1  # the two missing resources, one task
-    assert ran[0]["event_data"]["task_action"] == "pve_batch"
-    assert len(ran[0]["event_data"]["res"]["ran"]) == 2
-    assert [e["action"] for e in json_lines(proc.stdout) if e["event"] == "action_done"] == ADDS[2:]
+    ran = _batches(lab.runs()[-1])
+    by_host = {e["event_data"]["host"]: e for e in ran}
+    assert len(by_host) == len(ran)  # one task per node
+    assert {e["event_data"]["task_action"] for e in ran} == {"pve_batch"}
+    assert len(by_host["pve01"]["event_data"]["res"]["ran"]) == 2  # ct:200 and vm:100, one task
+    assert sum(len(e["event_data"]["res"]["ran"]) for e in ran) == len(missing)
+    done = [e["action"] for e in json_lines(proc.stdout) if e["event"] == "action_done"]
+    assert sorted(done) == sorted(f'ha.resource["{sid}"]#add' for sid in missing)
     assert lab.cli("plan", str(stack), "--detailed-exitcode").returncode == 0
+
+
+def _apply_while_locked(lab: Lab, sids: tuple[str, ...]) -> tuple[str, dict[str, Any]]:
+    """Take `sids` out of HA, hold `domain-ha` as another node's HA edit would (its lock
+    directory, as pmxcfs shows it), apply the stack, and free the lock once the first add
+    has been run a second time (it waited the lock out first). Returns the progress stream
+    and the add task's event."""
+    for sid in sids:
+        lab.node_cli("pve01", "ha-manager", "remove", sid)
+    lock = lab.lab_dir / "cfs-locks" / "domain-ha"
+    lock.mkdir(parents=True)
+    argv_log = lab.lab_dir / "argv.log"
+    seen = len(argv_log.read_text().splitlines())
+    stack = stack_copy(lab.work / "lab.yaml")
+    proc = subprocess.Popen([*PROVISION, "apply", str(stack), "--auto-approve", "--format", "json"],
+                            cwd=lab.work, env=lab.env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline and proc.poll() is None:
+            adds = [line for line in argv_log.read_text().splitlines()[seen:]
+                    if json.loads(line)["argv"][:3] == ["ha-manager", "add", sids[0]]]
+            if len(adds) >= 2:
+                break
+            time.sleep(0.5)
+    finally:
+        lock.rmdir()
+    out, err = proc.communicate(timeout=600)
+    assert proc.returncode == 0, out[-2000:] + err[-2000:]
+    [task] = _batches(lab.runs()[-1])
+    assert set(_resources(lab)) >= set(sids)
+    assert sorted(e["action"] for e in json_lines(out) if e["event"] == "action_done") == \
+        sorted(f'ha.resource["{sid}"]#add' for sid in sids)  # each reported done once
+    return out, task
+
+
+def test_a_batch_member_that_waited_out_the_cluster_lock_runs_again(lab: Lab) -> None:
+    """pve01's two adds are one batch; its first member fails after PVE's 10 attempts
+    with the lock timeout and the batch runs it again once the lock is free."""
+    _, task = _apply_while_locked(lab, ("ct:200", "vm:100"))
+    res = task["event_data"]["res"]
+    assert task["event_data"]["host"] == "pve01" and task["event_data"]["task_action"] == "pve_batch"
+    assert res["retried"] == {res["ran"][0]: 2} and len(res["ran"]) == 2
+
+
+def test_a_single_add_that_waited_out_the_cluster_lock_runs_again(lab: Lab) -> None:
+    _, task = _apply_while_locked(lab, ("vm:102",))
+    assert task["event_data"]["host"] == "pve03"
+    assert task["event_data"]["res"]["attempts"] == 2

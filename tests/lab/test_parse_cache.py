@@ -69,3 +69,22 @@ def test_a_powered_off_node_is_offline_at_the_next_get(lab: LabHandle) -> None:
     assert online() == {"pve01": 1, "pve02": 1, "pve03": 0}
     lab.lab("recover", "pve03")
     assert online() == {"pve01": 1, "pve02": 1, "pve03": 1}
+
+
+def test_node_clis_share_a_parse_but_never_a_stale_one(lab: LabHandle) -> None:
+    """Each node CLI is a process of its own; they keep the last parse of resources.cfg
+    their writer produced on disk (`parsecache.persist_in`), keyed by the text's digest.
+    A hand edit through /etc/pve in between is what the next CLI reads and rewrites."""
+    lab.node("pve01", "ha-manager", "remove", "ct:200")
+    lab.node("pve02", "ha-manager", "add", "ct:200", "--comment", "cli one")
+    assert (lab.root / "parsecache" / "resources.cfg.marshal").exists()
+    shown = lab.node("pve03", "ha-manager", "config").stdout
+    assert "ct:200\n\tcomment cli one\n" in shown
+    resources = lab.root / "nodes" / "pve01" / "root" / "etc" / "pve" / "ha" / "resources.cfg"
+    resources.write_text(resources.read_text().replace("comment cli one", "comment by hand"))
+    assert "ct:200\n\tcomment by hand\n" in lab.node("pve02", "ha-manager", "config").stdout
+    lab.node("pve01", "ha-manager", "remove", "vm:100")
+    lab.node("pve02", "ha-manager", "add", "vm:100", "--group", "web")
+    shown = lab.node("pve03", "ha-manager", "config").stdout
+    assert "ct:200\n\tcomment by hand\n" in shown and "vm:100\n\tgroup web\n" in shown
+    assert _resource(lab, "ct:200")["comment"] == "by hand"

@@ -15,12 +15,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
-from provision.lab import pmxcfs
+from provision.lab import parsecache
 from provision.lab.paths import LabPaths
-from provision.lab.real.host import RealLabError
 from provision.lab.registry import ApiError, Ctx
 from provision.lab.store import Store
 
+PARSE_CACHE_DIR = "parsecache"
+"""Under the lab directory: the parses node CLI processes share (``parsecache.persist_in``)."""
 EXIT_ERROR = 255  # an uncaught Perl ``die`` in PVE's CLIs
 EXIT_UNREACHABLE = 255
 ON_NODE_ENV = "PVE_LAB_ON_NODE"
@@ -106,6 +107,7 @@ def node_context(cmdline: list[str]) -> Iterator[Ctx]:
     paths = LabPaths(Path(lab_dir))
     if not paths.db.exists():
         fail(f"no lab at '{lab_dir}'", 1)
+    parsecache.persist_in(paths.root / PARSE_CACHE_DIR)  # this process parses each big file only once
     store = Store(paths.db)
     try:
         row = store.one("SELECT power FROM nodes WHERE name = ?", (node,))
@@ -120,23 +122,44 @@ def node_context(cmdline: list[str]) -> Iterator[Ctx]:
         try:
             yield Ctx(store, paths, node, "root@pam")
         finally:
-            pmxcfs.sync(store, paths)  # this command's corosync.conf reaches the real daemons (--real)
+            _sync_real(store, paths)
     finally:
         store.close()
 
 
+def _sync_real(store: Store, paths: LabPaths) -> None:
+    """This command's corosync.conf reaches the real daemons of a ``--real`` lab; a
+    simulated lab (the common case) does not import the real parts at all."""
+    from provision.lab import real
+
+    if real.enabled(paths.root):
+        from provision.lab import pmxcfs
+
+        pmxcfs.sync(store, paths)
+
+
 def _fail_once(store: Store, cmdline: list[str]) -> None:
-    """Consume the first pending ``lab faults --fail-once`` entry that prefixes this command."""
+    """Consume the first pending ``lab faults --fail-once`` entry that prefixes this command.
+
+    Read first, and open a write transaction only when an entry matches: every node CLI
+    call passes here, and 32 nodes' commands each taking the store's write lock at start
+    queued behind one another (and behind the one holding the HA lock)."""
     line = " ".join(cmdline)
-    hit = False
-    with store.tx() as c:  # consume the entry and commit before failing
+
+    def first() -> int | None:
         for r in store.query("SELECT id, prefix FROM fail_once ORDER BY id"):
             prefix = str(r["prefix"])
             if line == prefix or line.startswith(prefix + " "):
-                c.execute("DELETE FROM fail_once WHERE id = ?", (r["id"],))
-                hit = True
-                break
-    if hit:
+                return int(r["id"])
+        return None
+
+    if first() is None:
+        return
+    with store.tx() as c:  # consume the entry and commit before failing
+        hit = first()  # again inside the transaction: another command may have taken it
+        if hit is not None:
+            c.execute("DELETE FROM fail_once WHERE id = ?", (hit,))
+    if hit is not None:
         fail(f"command '{line}' failed: injected fault (lab fail-once)", EXIT_ERROR)
 
 
@@ -154,7 +177,13 @@ def run(main: Callable[[list[str]], int | None], argv: list[str]) -> int:
             msg = f"{exc.status} {msg}\n" + "\n".join(f"{k}: {v}" for k, v in exc.errors.items())
         print(msg, file=sys.stderr)
         return EXIT_ERROR
-    except RealLabError as exc:  # a real part (corosync, a namespace) refused: one line
+    except Exception as exc:
+        # a real part (corosync, a namespace) refused: one line. Only a command that
+        # loaded the real parts can raise their error, so a simulated lab's command
+        # need not import them to catch it.
+        host = sys.modules.get("provision.lab.real.host")
+        if host is None or not isinstance(exc, host.RealLabError):
+            raise
         print(str(exc), file=sys.stderr)
         return EXIT_ERROR
 

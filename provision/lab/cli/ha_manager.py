@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from provision.lab import hamanager
 from provision.lab.cli.common import fail, node_context, options_as_params, parse_args, print_json
 from provision.lab.files import HA_RULES
+from provision.lab.ops import ha as _ha_handlers  # noqa: F401  (registers /cluster/ha/*, which `call` finds)
 from provision.lab.ops.common import require_quorum
 from provision.lab.registry import Ctx, call
 
@@ -90,6 +90,8 @@ def _node_maintenance(ctx: Ctx, verb: str, node: str) -> int:
     if ctx.store.one("SELECT 1 FROM nodes WHERE name = ?", (node,)) is None:
         fail(f"no such cluster node '{node}'")
     require_quorum(ctx)
+    from provision.lab import hamanager  # the CRM loop's module: only this command needs it
+
     hamanager.queue_crm_command(ctx.store, [f"{verb}-node-maintenance", node])
     return 0
 

@@ -11,9 +11,12 @@ from __future__ import annotations
 import hashlib
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from provision.lab import crmbridge, hadisarm
+from provision.lab.cfslock import LockTimeout, cfs_lock
 from provision.lab.files import HA_GROUPS, HA_RESOURCES, HA_RULES, find_section, parse_sections, write_sections
 from provision.lab.formats.sectionconfig import Section, SectionConfigError, format_node_list, parse_node_list
 from provision.lab.ops.common import require_quorum, topo
@@ -41,6 +44,17 @@ def read_groups(ctx: Ctx) -> list[Section]:
 
 def read_rules(ctx: Ctx) -> list[Section]:
     return parse_sections(ctx.store.get_file(HA_RULES), "rules")
+
+
+@contextmanager
+def lock_ha_domain(ctx: Ctx, errmsg: str) -> Iterator[None]:
+    """``PVE::HA::Config::lock_ha_domain``: the cluster-wide ``domain-ha`` lock around an
+    HA configuration edit; a timeout is a 500 prefixed with the caller's message."""
+    try:
+        with cfs_lock(ctx.paths.root, "domain-ha"):
+            yield
+    except LockTimeout as exc:
+        raise ApiError(500, f"{errmsg}: {exc}") from None
 
 
 def _write(ctx: Ctx, path: str, sections: list[Section], kind: str) -> None:
@@ -149,18 +163,22 @@ def resources_create(ctx: Ctx, params: dict[str, Any]) -> None:
 def add_resources(ctx: Ctx, many: list[dict[str, Any]]) -> None:
     """``POST /cluster/ha/resources`` for each of ``many`` in turn, with its checks and
     messages, written as one edit of resources.cfg: `lab up --from` adds thousands, and
-    rewriting the file once per resource made that quadratic."""
-    with ctx.store.tx():
-        require_quorum(ctx)
+    rewriting the file once per resource made that quadratic. As in PVE, the quorum, the
+    guest and the options are checked before the HA lock is taken (``Resources.pm``
+    create), so the lock is held only to read, check for the sid, and write."""
+    require_quorum(ctx)
+    checked: list[tuple[str, str, dict[str, str]]] = []
+    for params in many:
+        sid, kind, vmid = parse_sid(ctx, p_req(params, "sid"))
+        ptype = p_str(params, "type")
+        if ptype and ptype != kind:
+            raise ApiError(500, "types does not match")
+        _check_guest(ctx, kind, vmid)
+        checked.append((sid, kind, _resource_props(ctx, params, True)))
+    with lock_ha_domain(ctx, "create resource failed"), ctx.store.tx():
         res = read_resources(ctx)
         have = {sid_of(s) for s in res}
-        for params in many:
-            sid, kind, vmid = parse_sid(ctx, p_req(params, "sid"))
-            ptype = p_str(params, "type")
-            if ptype and ptype != kind:
-                raise ApiError(500, "types does not match")
-            _check_guest(ctx, kind, vmid)
-            props = _resource_props(ctx, params, True)
+        for sid, kind, props in checked:
             if sid in have:
                 raise ApiError(500, f"create resource failed: resource ID '{sid}' already defined")
             res.append(Section(kind, sid, props))
@@ -170,7 +188,7 @@ def add_resources(ctx: Ctx, many: list[dict[str, Any]]) -> None:
 
 @route("PUT", "/cluster/ha/resources/{sid}")
 def resources_update(ctx: Ctx, params: dict[str, Any]) -> None:
-    with ctx.store.tx():
+    with lock_ha_domain(ctx, "update resource failed"), ctx.store.tx():
         require_quorum(ctx)
         sid, _, _ = parse_sid(ctx, p_req(params, "sid"))
         props = _resource_props(ctx, params, False)
@@ -201,7 +219,7 @@ def _check_digest(params: dict[str, Any], text: str | None) -> None:
 
 @route("DELETE", "/cluster/ha/resources/{sid}")
 def resources_delete(ctx: Ctx, params: dict[str, Any]) -> None:
-    with ctx.store.tx():
+    with lock_ha_domain(ctx, "delete resource failed"), ctx.store.tx():
         require_quorum(ctx)
         sid, _, _ = parse_sid(ctx, p_req(params, "sid"))
         res = read_resources(ctx)
