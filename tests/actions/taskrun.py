@@ -268,8 +268,14 @@ class Run:
                     record["mode"] = args["mode"]
                 self.records.append(record)
         elif "ansible.builtin.lineinfile" in task or "pve_line" in task:
-            # our own pve_line adds a line as lineinfile does, only under a lock of the file
-            if runs:
+            # our own pve_line adds a line as lineinfile does, only under a lock of the file,
+            # after reading the file `read` names (the case's `files`), as slurp does
+            if runs and "read" in (task.get("pve_line") or {}):
+                src = str(self.value(task["pve_line"]["read"], extra))
+                if src not in self.case.get("files", {}):
+                    raise KeyError(f"case has no content for the read of {src}")
+                self.vars[task["register"]] = {"content": self.case["files"][src]}
+            if runs and "line" in (task.get("ansible.builtin.lineinfile") or task["pve_line"]):
                 args = self.value(task.get("ansible.builtin.lineinfile") or task["pve_line"], extra)
                 record = {"task": step, "lineinfile": args["path"], "line": args["line"]}
                 if "delegate_to" in task:
