@@ -13,7 +13,7 @@ surrounding blanks) is left alone; the file is created, and kept, with `mode`.
 With `read`, the result also carries that file's text as `content`, read before the
 line is added: the SSH trust of a join reads the node's public key, then on the peer
 authorizes it and reads the peer's host key in one step, then pins that key, three
-tasks where a `slurp` per file made five. `line` is optional then. Like
+tasks where a `slurp` per file made four. `line` is optional then. Like
 library/pve_command.py this is a "JSON args" module that imports nothing of Ansible,
 so a step costs no ~0.3 s of CPU to import `AnsibleModule`.
 """
