@@ -301,33 +301,53 @@ def _segment(actions: Sequence[RenderedAction], host_order: Sequence[str]) -> li
 
     A serial play (`serial: 1`) visits hosts in inventory order, so a serial run may only
     continue while hosts keep that order. A parallel play may not contain an action
-    that depends on another host's action in the same play.
+    that depends on another host's action in the same play. A run on one host is both:
+    its node runs its actions in order whatever the play's `serial`, so an action of
+    that host joins it either way (`pveceph init` and the first `pveceph mon create`).
+
+    An action that is neither serial nor destructive goes to the earliest play its
+    dependencies allow (the planner records each ordering it needs in `depends_on`), not
+    after everything before it in plan order: on a blank build the MDS creates join the
+    OSD creates and `pveceph fs create` the pool's play, one probe round less each. It
+    never moves before a destructive action or an earlier action on its own object.
     """
     rank = {h: i for i, h in enumerate(host_order)}
     segments: list[list[RenderedAction]] = []
+    where: dict[Any, int] = {}  # action id -> its segment
+    floor: dict[Any, int] = {}  # object address -> the segment of its last action so far
+    barrier = 0  # the segment of the last destructive action so far
+
+    def joins(seg: list[RenderedAction], ra: RenderedAction) -> bool:
+        hosts = {c.host for c in seg}
+        if hosts == {ra.host}:
+            return True
+        if _serial(seg) != ra.action.serial:
+            return False
+        if ra.action.serial:
+            return rank[ra.host] > rank[seg[-1].host]
+        others = [c.action for c in seg if c.host != ra.host]
+        return not ({o.id for o in others} & set(ra.action.depends_on)
+                    or any(o.address == ra.action.address for o in others))
+
     for ra in actions:
-        current = segments[-1] if segments else None
-        start_new = current is None
-        if current is not None:
-            serial = current[0].action.serial
-            if ra.action.serial != serial:
-                start_new = True
-            elif serial:
-                last = current[-1]
-                if rank[ra.host] < rank[last.host] or (
-                    rank[ra.host] == rank[last.host] and len({c.host for c in current}) > 1
-                ):
-                    start_new = True
-            else:
-                ids_other_host = {c.action.id for c in current if c.host != ra.host}
-                if ids_other_host & set(ra.action.depends_on):
-                    start_new = True
-        if start_new:
-            segments.append([ra])
-        else:
-            assert current is not None
-            current.append(ra)
+        act = ra.action
+        start = len(segments) - 1 if segments else 0
+        if not act.serial and not act.destructive:
+            start = max([barrier, floor.get(act.address, 0)] + [where[d] for d in act.depends_on if d in where])
+        index = next((i for i in range(start, len(segments)) if joins(segments[i], ra)), len(segments))
+        if index == len(segments):
+            segments.append([])
+        segments[index].append(ra)
+        where[act.id] = index
+        floor[act.address] = max(floor.get(act.address, 0), index)
+        if act.destructive:
+            barrier = index
     return segments
+
+
+def _serial(seg: Sequence[RenderedAction]) -> bool:
+    """A play runs one node at a time when any of its actions must."""
+    return any(ra.action.serial for ra in seg)
 
 
 def _early_first(group: Sequence[RenderedAction]) -> list[RenderedAction]:
@@ -367,7 +387,7 @@ def _plays(rendered: Sequence[RenderedAction], host_order: Sequence[str]) -> lis
         segments = _segment(_early_first(group), host_order)
         for i, seg in enumerate(segments):
             hosts = [h for h in host_order if h in {ra.host for ra in seg}]
-            serial = seg[0].action.serial
+            serial = _serial(seg)
             label = f"Phase {phase.value}" + (f" (part {i + 1} of {len(segments)})" if len(segments) > 1 else "")
             kinds = sorted({ra.action.kind.value for ra in seg})
             play = Play(

@@ -67,6 +67,7 @@ def _library(name: str) -> Any:
 
 
 PVE_NETWORK = _library("pve_network")
+PVE_COMMAND = _library("pve_command")
 
 
 class CaseNode:
@@ -232,6 +233,11 @@ class Run:
         elif "pve_network" in task:
             if runs:
                 self.network_step(task, step, extra)
+        elif "pve_command" in task:
+            if runs:
+                self.command_step(task, step, extra)
+            else:
+                self.records.append({"task": step, "runs": False})
         elif "pve_notify_secret" in task:
             # Our own module: it edits /etc/pve/priv/notifications.cfg; the record names the
             # secrets it would set, never their values (they come from the environment).
@@ -262,8 +268,14 @@ class Run:
                     record["mode"] = args["mode"]
                 self.records.append(record)
         elif "ansible.builtin.lineinfile" in task or "pve_line" in task:
-            # our own pve_line adds a line as lineinfile does, only under a lock of the file
-            if runs:
+            # our own pve_line adds a line as lineinfile does, only under a lock of the file,
+            # after reading the file `read` names (the case's `files`), as slurp does
+            if runs and "read" in (task.get("pve_line") or {}):
+                src = str(self.value(task["pve_line"]["read"], extra))
+                if src not in self.case.get("files", {}):
+                    raise KeyError(f"case has no content for the read of {src}")
+                self.vars[task["register"]] = {"content": self.case["files"][src]}
+            if runs and "line" in (task.get("ansible.builtin.lineinfile") or task["pve_line"]):
                 args = self.value(task.get("ansible.builtin.lineinfile") or task["pve_line"], extra)
                 record = {"task": step, "lineinfile": args["path"], "line": args["line"]}
                 if "delegate_to" in task:
@@ -304,13 +316,36 @@ class Run:
         if task.get("register"):
             self.vars[task["register"]] = result
 
+    def command_step(self, task: dict[str, Any], step: str, extra: dict[str, Any]) -> None:
+        """Our own module (library/pve_command.py): its code runs here, each command it
+        makes answered by the case's `probes` entry of its step (`wait`, `run`, `check`);
+        the command itself is recorded as a command task is, the reads as probes."""
+        args = self.value(task["pve_command"], extra)
+        node = CaseNode(self, step)
+
+        def run(role: str, argv: Any) -> tuple[int, str, str]:
+            node._record({"task": step, "runs": True, "argv": list(argv)} if role == "run"
+                         else {"task": step, "argv": list(argv), "probe": role})
+            return self.given(role)
+
+        try:
+            PVE_COMMAND.execute(args, run, node.sleep)
+        except PVE_COMMAND.Stop as exc:
+            self.vars["ansible_failed_result"] = {**exc.result, "msg": str(exc)}
+            self.records.append({"task": step, "fails": str(exc)})
+            self.stopped = True
+
     def answer(self, argv: list[str]) -> tuple[int, str, str]:
-        """A node command's answer from the case's `probes`, keyed by what it asks
-        (a list of answers is given out in order, its last one repeated)."""
+        """A node command's answer from the case's `probes`, keyed by what it asks."""
         key = {"ifup": "syntax", "corosync-cfgtool": "links", "systemctl": "cancel", "systemd-run": "schedule",
                "ifreload": "reload"}.get(argv[0], "")
         if argv[:2] == ["pvesh", "get"]:
             key = "confirm" if argv[2] == "/cluster/status" else "parsed"
+        return self.given(key)
+
+    def given(self, key: str) -> tuple[int, str, str]:
+        """The case's `probes[key]` answer (a list of answers is given out in order, its
+        last one repeated)."""
         given = self.case.get("probes", {}).get(key, {"rc": 0})
         if isinstance(given, list):
             count = self.asked.get(key, 0)

@@ -325,3 +325,41 @@ def test_storage_adds_without_secrets_are_one_task_and_a_secret_is_not_batched(t
             env={"PATH": f"{VENV_BIN}:/usr/bin:/bin", "HOME": str(rd.root)},
         )
         assert proc.returncode == 0, proc.stdout[-4000:] + proc.stderr[-4000:]
+
+
+def test_an_independent_action_joins_the_earliest_play_its_dependencies_allow(tmp_path: Path) -> None:
+    """The Ceph part of a blank build as the planner orders it: install on every node,
+    init, MONs one node at a time, OSDs, then pool, MDS and file system. The init joins
+    the first MON's node (a run on one node takes its next action, serial or not), the
+    MDS creates (which need only the first MON) join the OSD play, and the file system
+    joins the pool's play; nothing runs before what it depends on."""
+    def act(kind: str, node: str, aid: str, after: list[str]) -> dict[str, Any]:
+        action = case_action(kind)
+        action.update(id=aid, address=aid.split("#")[0], node=node, depends_on=after)
+        return action
+
+    def mon(n: str) -> str:
+        return f'ceph.mon["{n}"]#create'
+
+    osd = [f'ceph.osd["{n}:/dev/sdb"]#create' for n in NODES]
+    installs = [act("ceph_install", n, f'node["{n}"]#install-ceph', []) for n in NODES]
+    init = act("ceph_init", "pve01", "ceph#init", [a["id"] for a in installs])
+    mons = [act("ceph_mon_create", n, mon(n), [before]) for n, before in
+            zip(NODES, ["ceph#init", mon("pve01"), mon("pve02")], strict=True)]
+    osds = [act("ceph_osd_create", n, i, [mon("pve03")]) for n, i in zip(NODES, osd, strict=True)]
+    later = [act("ceph_pool_create", "pve01", 'ceph.pool["vm"]#create', osd),
+             act("ceph_mds_create", "pve01", 'ceph.mds["pve01"]#create', [mon("pve01")]),
+             act("ceph_mds_create", "pve02", 'ceph.mds["pve02"]#create', [mon("pve01")]),
+             act("ceph_fs_create", "pve01", 'ceph.fs["cephfs"]#create',
+                 ['ceph.mds["pve01"]#create', 'ceph.mds["pve02"]#create', *osd])]
+    plan = {"id": "p", "actions": [*installs, init, *mons, *osds, *later]}
+    rd = render_run(plan, runs_root=tmp_path, inventory=_inventory(qnetd=False))
+    plays = [(p.hosts, p.serial, [str(ra.action.id) for ra in p.actions]) for p in rd.plays]
+    assert plays == [
+        (NODES, False, [a["id"] for a in installs]),
+        (NODES, True, ["ceph#init", mon("pve01"), mon("pve02"), mon("pve03")]),
+        (NODES, False, [*osd, 'ceph.mds["pve01"]#create', 'ceph.mds["pve02"]#create']),
+        (["pve01"], False, ['ceph.pool["vm"]#create', 'ceph.fs["cephfs"]#create']),
+    ]
+    site = (rd.project / "site.yml").read_text()
+    assert site.count("\n  serial: 1") == 1
