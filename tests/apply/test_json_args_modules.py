@@ -1,4 +1,4 @@
-"""Our "JSON args" modules (library/pve_command.py, pve_probe.py, pve_line.py) get their
+"""Our "JSON args" modules (library/pve_command.py, pve_probe.py, pve_line.py, pve_batch.py) get their
 arguments as text Ansible pastes into the module's source. Run through real
 ansible-playbook, any value arrives byte for byte: quotes of every kind, backslashes,
 line breaks, non-ASCII text and Ansible's own marker; and a command is an argv list."""
@@ -84,3 +84,27 @@ def test_pve_line_adds_a_hostile_line_and_reads_a_file(tmp_path: Path) -> None:
     assert results["line"]["content"] == key.read_text() and results["line"]["changed"]
     assert not results["again"]["changed"]
     assert target.read_text() == HOSTILE[0] + "\n"
+
+
+def test_pve_batch_runs_hostile_members_as_argv_and_stops_at_the_first_failure(tmp_path: Path) -> None:
+    """A batch as the templates write it (one list expression): each member's argv arrives
+    byte for byte; a member whose guard says no is done without running; the first failed
+    command stops the batch and is named, with what finished before it."""
+    out = tmp_path / "out"
+    members = ", ".join(
+        f"{{'label': 'a{i:03d}', 'run': true, 'argv': ['sh', '-c', 'printf %s\\\\0 \"$1\" >> \"$0\"', "
+        f"'{out}', values[{i}]]}}" for i in range(len(HOSTILE)))
+    results = _playbook(tmp_path, [
+        {"name": "all", "pve_batch": {"commands": "{{ [" + members + "] }}"}},
+        {"name": "stops", "ignore_errors": True, "pve_batch": {"commands": [
+            {"label": "b001", "run": False, "argv": ["false"]},
+            {"label": "b002", "run": True, "argv": ["true"]},
+            {"label": "b003", "run": True, "argv": ["sh", "-c", "echo 'no such group' >&2; exit 2"]},
+            {"label": "b004", "run": True, "argv": ["true"]}]}},
+    ])
+    assert out.read_text().split("\0")[:-1] == HOSTILE
+    assert results["all"]["ran"] == [f"a{i:03d}" for i in range(len(HOSTILE))] and results["all"]["changed"]
+    stops = results["stops"]
+    assert stops["failed"] and stops["failed_action"] == "b003" and stops["stderr"] == "no such group\n"
+    assert stops["done"] == ["b001", "b002"] and stops["ran"] == ["b002"]
+    assert not Path("/tmp/pwned").exists()
