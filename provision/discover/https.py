@@ -108,7 +108,11 @@ class HttpsTransport:
         if isinstance(exc, u3.SSLError):
             if "Fingerprints did not match" in str(exc):
                 return self._tls_error("certificate fingerprint does not match the pinned one")
-            return self._tls_error("server certificate did not verify")
+            if _untrusted(exc):
+                return self._tls_error("server certificate did not verify")
+            # the handshake was cut (a reset, an EOF, a server that was still starting):
+            # nothing says the certificate is wrong, so it is tried again like a dropped connection
+            return RetryableError(f"TLS connection to {where} dropped during the handshake: {_cause(exc)}")
         if isinstance(exc, u3.NameResolutionError):
             return ConnectError(f"cannot resolve {self.endpoint.host}")
         if isinstance(exc, u3.TimeoutError) and not isinstance(exc, u3.NewConnectionError):
@@ -122,6 +126,32 @@ class HttpsTransport:
     def _tls_error(self, why: str) -> TlsError:
         advice = pin_advice(self.endpoint.host, self.endpoint.port, self.endpoint.fingerprint)
         return TlsError(f"TLS error talking to {self.endpoint.describe()}: {why}; {advice}")
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it wraps (urllib3 wraps the `ssl` error as an argument and as the cause)."""
+    out: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        e = todo.pop()
+        if e in out:
+            continue
+        out.append(e)
+        todo += [a for a in e.args if isinstance(a, BaseException)]
+        todo += [c for c in (e.__cause__, e.__context__) if c is not None]
+    return out
+
+
+def _untrusted(exc: BaseException) -> bool:
+    """Whether a TLS failure says the server's certificate is not trusted (its chain or its
+    name), as opposed to a handshake that was cut."""
+    return any(isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e)
+               or "doesn't match" in str(e) for e in _causes(exc))
+
+
+def _cause(exc: BaseException) -> str:
+    """The innermost reason of a failure, one line."""
+    return " ".join(str(_causes(exc)[-1]).split()) or type(exc).__name__
 
 
 def _message(body: bytes, reason: str) -> str:

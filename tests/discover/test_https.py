@@ -68,9 +68,20 @@ class _Api:
 
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(str(tmp / "server.pem"), str(tmp / "server.key"))
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.cut_handshakes = 0
+        """Connections to close before their TLS handshake (a server restarting, a reset)."""
+
+        class Server(ThreadingHTTPServer):
+            def get_request(self) -> tuple[Any, Any]:
+                raw, addr = self.socket.accept()
+                if api.cut_handshakes > 0:
+                    api.cut_handshakes -= 1
+                    raw.close()
+                    raise OSError("cut before the handshake")  # socketserver drops this request
+                return context.wrap_socket(raw, server_side=True), addr
+
+        self.server = Server(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.port = int(self.server.server_address[1])
 
     def endpoint(self, **trust: Any) -> Endpoint:
@@ -116,6 +127,21 @@ def test_pin_is_checked_before_the_token_is_sent(api: _Api) -> None:
     assert api.requests == served  # the connection was dropped before a request (and the token) was sent
     with pytest.raises(TlsError, match="did not verify"):
         ApiClient(HttpsTransport(api.endpoint())).get("/version")  # the test CA is not in the system store
+
+
+def test_a_handshake_cut_short_is_tried_again_not_called_an_untrusted_certificate(api: _Api) -> None:
+    """A connection closed during the TLS handshake says nothing about the certificate:
+    the GET is tried again (urllib3 once, then the client, as for a dropped connection),
+    and succeeds; when it never gets through, the error says what happened."""
+    api.cut_handshakes = 2
+    client = ApiClient(HttpsTransport(api.endpoint(ca_file=api.ca)), sleep=lambda _: None)
+    assert client.get("/version")["version"] == "8.4.1"
+    assert client.requests >= 2 and api.requests == 1
+    api.cut_handshakes = 100
+    fresh = ApiClient(HttpsTransport(api.endpoint(ca_file=api.ca)), sleep=lambda _: None)  # no kept-alive one
+    with pytest.raises(DiscoveryError, match="failed after 4 attempt") as failed:
+        fresh.get("/version")
+    assert not isinstance(failed.value, TlsError) and "did not verify" not in str(failed.value)
 
 
 def test_the_environments_https_proxy_is_used_unless_no_proxy_exempts_the_host(
