@@ -244,11 +244,22 @@ class HostRun:
         return out
 
 
+def carries_secrets(params: BaseModel) -> bool:
+    """Whether an action's parameters hold a secret reference (a field, or a value of a
+    mapping field): its tasks are `no_log`, and it never joins a batch."""
+    for name in type(params).model_fields:
+        value = getattr(params, name)
+        if isinstance(value, SecretParam) or (
+                isinstance(value, Mapping) and any(isinstance(v, SecretParam) for v in value.values())):
+            return True
+    return False
+
+
 def _batches(ra: RenderedAction, batchable: frozenset[str]) -> bool:
     """Whether `ra` may join a batch: its kind has a batch template, and it carries no
     secret (a secret goes through its kind's own template: stdin or a 0600 file, removed
     on every way out; a batch's member list is plain module arguments)."""
-    return ra.action.kind.value in batchable and not getattr(ra.action.params, "secrets", None)
+    return ra.action.kind.value in batchable and not carries_secrets(ra.action.params)
 
 
 @dataclass
@@ -556,10 +567,7 @@ def render_action(action: Action, index: int, host: str, env: jinja2.Environment
     where = f"{action.kind.value} ({action.id})"
     context = template_context(action.kind.value, index, ParamsView(action.params, where), pve_version, reads)
     texts = _texts(action.params, refs)
-    context["a"]["no_log"] = any(isinstance(getattr(action.params, f), SecretParam)
-                                 or (isinstance(getattr(action.params, f), Mapping)
-                                     and any(isinstance(v, SecretParam) for v in getattr(action.params, f).values()))
-                                 for f in type(action.params).model_fields)
+    context["a"]["no_log"] = carries_secrets(action.params)
     try:
         text = env.get_template(action.spec.template).render(**context)
     except jinja2.UndefinedError as exc:
