@@ -42,7 +42,7 @@ def ha_add_nodes(sids: Iterable[str], desired: Cluster, observed: Cluster,
         else:
             unplaced.append(sid)
     for sid in unplaced:
-        node = min(nodes, key=lambda n: (load[n], nodes.index(n)))
+        node = min(nodes, key=load.__getitem__)  # ties: the first in the stack's order (min keeps it)
         out[sid] = node
         load[node] += 1
     return out
